@@ -1,0 +1,786 @@
+/* SPDX-License-Identifier: MIT */
+/* config.c -- settings: the config file, its accounts, and password sources */
+
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "config.h"
+#include "jid.h"
+#include "util.h"
+#include "xmpptools.h"
+
+enum ktype {
+	K_STR,		/* any text */
+	K_JID,		/* a JID, checked */
+	K_PORT,		/* 1..65535 */
+	K_FLAG,		/* on/off; NULL from the command line means on */
+	K_SECONDS,	/* positive duration */
+	K_FD,		/* a file descriptor number */
+	K_SIZE,		/* bytes */
+	K_PIN,		/* certificate pin */
+	K_COUNT		/* repeated flag: each use adds one */
+};
+
+enum kwhere { BOTH, FILE_ONLY, CLI_ONLY };
+
+struct key {
+	const char *name;
+	enum ktype type;
+	size_t off;
+	enum kwhere where;
+};
+
+#define F(field) offsetof(struct xconfig, field)
+
+/* Every key; its index is its bit in xconfig.set. */
+static const struct key keys[] = {
+	{ "jid", K_JID, F(jid), BOTH },
+	{ "host", K_STR, F(host), BOTH },
+	{ "port", K_PORT, F(port), BOTH },
+	{ "direct-tls", K_FLAG, F(direct_tls), BOTH },
+	{ "cafile", K_STR, F(cafile), BOTH },
+	{ "capath", K_STR, F(capath), BOTH },
+	{ "tls-pin", K_PIN, F(tls_pin), BOTH },
+	{ "insecure", K_FLAG, F(insecure), BOTH },
+	{ "client-cert", K_STR, F(client_cert), BOTH },
+	{ "client-key", K_STR, F(client_key), BOTH },
+	{ "resource", K_STR, F(resource), BOTH },
+	{ "timeout", K_SECONDS, F(timeout_ms), BOTH },
+	{ "password-file", K_STR, F(password_file), BOTH },
+	{ "password-fd", K_FD, F(password_fd), CLI_ONLY },
+	{ "password-cmd", K_STR, F(password_cmd), BOTH },
+	{ "password", K_STR, F(password), FILE_ONLY },
+	{ "verbose", K_COUNT, F(verbose), BOTH },
+	{ "quiet", K_FLAG, F(quiet), BOTH },
+	{ "max-size", K_SIZE, F(max_size), BOTH },
+	{ "config", K_STR, F(config_file), CLI_ONLY },
+	{ "account", K_STR, F(account), CLI_ONLY },
+};
+
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+static char *env_password;
+
+void
+config_init(struct xconfig *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->password_fd = -1;
+	c->max_size = XT_DEFAULT_MAX_SIZE;
+}
+
+void
+config_free(struct xconfig *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < NKEYS; i++) {
+		char **p = (char **)((char *)c + keys[i].off);
+
+		switch (keys[i].type) {
+		case K_STR:
+		case K_JID:
+		case K_PIN:
+			if (strcmp(keys[i].name, "password") == 0)
+				util_secure_free(*p);
+			else
+				free(*p);
+			*p = NULL;
+			break;
+		default:
+			break;
+		}
+	}
+	free(c->loaded_from);
+	c->loaded_from = NULL;
+}
+
+static const struct key *
+find_key(const char *name, size_t *index)
+{
+	char norm[64];
+	size_t i;
+
+	if (strlen(name) >= sizeof(norm))
+		return NULL;
+	for (i = 0; name[i]; i++)
+		norm[i] = name[i] == '_' ? '-' : name[i];
+	norm[i] = '\0';
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].name, norm) == 0) {
+			if (index)
+				*index = i;
+			return &keys[i];
+		}
+	return NULL;
+}
+
+static int
+parse_flag(const char *v, int *out)
+{
+	if (v == NULL || strcmp(v, "1") == 0 || strcasecmp(v, "yes") == 0 ||
+	    strcasecmp(v, "true") == 0 || strcasecmp(v, "on") == 0)
+		*out = 1;
+	else if (strcmp(v, "0") == 0 || strcasecmp(v, "no") == 0 ||
+	    strcasecmp(v, "false") == 0 || strcasecmp(v, "off") == 0)
+		*out = 0;
+	else
+		return -1;
+	return 0;
+}
+
+char *
+config_pin_normalise(const char *s)
+{
+	char hex[65];
+	size_t n = 0;
+	const char *p;
+
+	if (strncmp(s, "sha256//", 8) == 0) {
+		unsigned char raw[64];
+		size_t len = strlen(s + 8);
+
+		/* 32 bytes are 44 base64 characters with one '=' of padding. */
+		if (len != 44 || EVP_DecodeBlock(raw, (const unsigned char *)s + 8,
+				     (int)len) != 33)
+			return NULL;
+		return xstrdup(s);
+	}
+	for (p = s; *p; p++) {
+		if (*p == ':')
+			continue;
+		if (!isxdigit((unsigned char)*p) || n == 64)
+			return NULL;
+		hex[n++] = (char)tolower((unsigned char)*p);
+	}
+	if (n != 64)
+		return NULL;
+	hex[n] = '\0';
+	return xstrdup(hex);
+}
+
+int
+config_set(struct xconfig *c, const char *key, const char *value,
+    int from_file, char **errstr)
+{
+	const struct key *k;
+	size_t index;
+	void *field;
+	unsigned long ul;
+	long l;
+	int flag;
+	const char *why;
+	struct jid j;
+	char *s;
+
+	k = find_key(key, &index);
+	if (k == NULL || (from_file && k->where == CLI_ONLY) ||
+	    (!from_file && k->where == FILE_ONLY)) {
+		*errstr = xasprintf("unknown key '%s'", key);
+		return -1;
+	}
+	field = (char *)c + k->off;
+	if (value == NULL && k->type != K_FLAG && k->type != K_COUNT) {
+		*errstr = xstrdup("a value is required");
+		return -1;
+	}
+	switch (k->type) {
+	case K_JID:
+		if (jid_parse(value, &j, &why) < 0) {
+			*errstr = xasprintf("invalid JID '%s': %s", value, why);
+			return -1;
+		}
+		jid_free(&j);
+		/* FALLTHROUGH */
+	case K_STR:
+		if (*value == '\0') {
+			*errstr = xstrdup("empty value");
+			return -1;
+		}
+		free(*(char **)field);
+		*(char **)field = xstrdup(value);
+		break;
+	case K_PIN:
+		if ((s = config_pin_normalise(value)) == NULL) {
+			*errstr = xasprintf("'%s' is neither a SHA-256 "
+					    "fingerprint (64 hex digits) nor "
+					    "sha256//BASE64",
+			    value);
+			return -1;
+		}
+		free(*(char **)field);
+		*(char **)field = s;
+		break;
+	case K_PORT:
+		if (util_parse_ulong(value, 1, 65535, &ul) < 0) {
+			*errstr = xasprintf("invalid port '%s'", value);
+			return -1;
+		}
+		*(unsigned long *)field = ul;
+		break;
+	case K_SIZE:
+		if (util_parse_ulong(value, 1, 1UL << 30, &ul) < 0) {
+			*errstr = xasprintf("invalid size '%s' (bytes, 1 to "
+					    "1073741824)",
+			    value);
+			return -1;
+		}
+		*(unsigned long *)field = ul;
+		break;
+	case K_FD:
+		if (util_parse_ulong(value, 0, 65535, &ul) < 0) {
+			*errstr = xasprintf("invalid file descriptor '%s'",
+			    value);
+			return -1;
+		}
+		*(long *)field = (long)ul;
+		break;
+	case K_SECONDS:
+		if (util_parse_seconds(value, &l) < 0 || l == 0) {
+			*errstr = xasprintf("invalid duration '%s' (seconds, "
+					    "more than 0)",
+			    value);
+			return -1;
+		}
+		*(long *)field = l;
+		break;
+	case K_FLAG:
+		if (parse_flag(value, &flag) < 0) {
+			*errstr = xasprintf("expected yes or no, not '%s'",
+			    value);
+			return -1;
+		}
+		*(int *)field = flag;
+		break;
+	case K_COUNT:
+		if (value == NULL) {
+			(*(int *)field)++;
+		} else if (util_parse_ulong(value, 0, 9, &ul) == 0) {
+			*(int *)field = (int)ul;
+		} else {
+			*errstr = xasprintf("expected a number from 0 to 9, "
+					    "not '%s'",
+			    value);
+			return -1;
+		}
+		break;
+	}
+	c->set |= (uint64_t)1 << index;
+	return 0;
+}
+
+int
+config_is_set(const struct xconfig *c, const char *key)
+{
+	size_t index;
+
+	return find_key(key, &index) != NULL &&
+	    (c->set & ((uint64_t)1 << index)) != 0;
+}
+
+void
+config_merge(struct xconfig *dst, const struct xconfig *src)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++) {
+		const void *from = (const char *)src + keys[i].off;
+		void *to = (char *)dst + keys[i].off;
+
+		if (!(src->set & ((uint64_t)1 << i)))
+			continue;
+		switch (keys[i].type) {
+		case K_STR:
+		case K_JID:
+		case K_PIN:
+			free(*(char **)to);
+			*(char **)to = xstrdup(*(char *const *)from);
+			break;
+		case K_PORT:
+		case K_SIZE:
+			*(unsigned long *)to = *(const unsigned long *)from;
+			break;
+		case K_FD:
+		case K_SECONDS:
+			*(long *)to = *(const long *)from;
+			break;
+		case K_FLAG:
+		case K_COUNT:
+			*(int *)to = *(const int *)from;
+			break;
+		}
+		dst->set |= (uint64_t)1 << i;
+	}
+}
+
+/*
+ * The file format: '#' or ';' starts a comment line; "[name]" starts the
+ * section of an account; "key = value" sets a key.  A value may be written
+ * in double quotes, with \" and \\ inside, to keep spaces at its ends.
+ */
+struct line {
+	int lineno;
+	char *section;	/* borrowed from the file's text; NULL: global */
+	char *key;
+	char *value;
+};
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+static int
+unquote(char *v)
+{
+	char *r = v + 1, *w = v;
+
+	for (; *r && *r != '"'; r++) {
+		if (*r == '\\' && (r[1] == '"' || r[1] == '\\'))
+			r++;
+		*w++ = *r;
+	}
+	if (*r != '"' || r[1] != '\0')
+		return -1;
+	*w = '\0';
+	return 0;
+}
+
+static int
+parse_lines(char *text, const char *path, struct line **out, size_t *nout,
+    int *has_password, char **errstr)
+{
+	struct line *lines = NULL;
+	size_t n = 0;
+	char *section = NULL, *p = text, *next, *s, *eq;
+	int lineno = 0;
+
+	*has_password = 0;
+	for (; p && *p; p = next) {
+		lineno++;
+		next = strchr(p, '\n');
+		if (next)
+			*next++ = '\0';
+		s = trim(p);
+		if (*s == '\0' || *s == '#' || *s == ';')
+			continue;
+		if (*s == '[') {
+			char *end = strchr(s, ']');
+
+			if (end == NULL || end[1] != '\0' || end == s + 1) {
+				*errstr = xasprintf("%s:%d: malformed section "
+						    "header",
+				    path, lineno);
+				goto fail;
+			}
+			*end = '\0';
+			section = trim(s + 1);
+			continue;
+		}
+		eq = strchr(s, '=');
+		if (eq == NULL) {
+			*errstr = xasprintf("%s:%d: expected 'key = value'",
+			    path, lineno);
+			goto fail;
+		}
+		*eq = '\0';
+		lines = xrealloc(lines, (n + 1) * sizeof(*lines));
+		lines[n].lineno = lineno;
+		lines[n].section = section;
+		lines[n].key = trim(s);
+		lines[n].value = trim(eq + 1);
+		if (lines[n].value[0] == '"' && unquote(lines[n].value) < 0) {
+			*errstr = xasprintf("%s:%d: unterminated quoted value",
+			    path, lineno);
+			goto fail;
+		}
+		if (find_key(lines[n].key, NULL) == NULL ||
+		    find_key(lines[n].key, NULL)->where == CLI_ONLY) {
+			*errstr = xasprintf("%s:%d: unknown key '%s'", path,
+			    lineno, lines[n].key);
+			goto fail;
+		}
+		if (strcmp(find_key(lines[n].key, NULL)->name, "password") == 0)
+			*has_password = 1;
+		n++;
+	}
+	*out = lines;
+	*nout = n;
+	return 0;
+fail:
+	free(lines);
+	return -1;
+}
+
+static char *
+default_path(void)
+{
+	const char *xdg = getenv("XDG_CONFIG_HOME");
+	const char *home = getenv("HOME");
+	char *p;
+
+	if (xdg && xdg[0] == '/') {
+		p = xasprintf("%s/xmpptools/config", xdg);
+		if (access(p, F_OK) == 0)
+			return p;
+		free(p);
+	} else if (home && home[0] == '/') {
+		p = xasprintf("%s/.config/xmpptools/config", home);
+		if (access(p, F_OK) == 0)
+			return p;
+		free(p);
+	}
+	if (access("/etc/xmpptools/config", F_OK) == 0)
+		return xstrdup("/etc/xmpptools/config");
+	return NULL;
+}
+
+int
+config_load(struct xconfig *c, const char *path, const char *account,
+    char **errstr)
+{
+	struct line *lines = NULL;
+	struct buf text;
+	struct stat st;
+	size_t n = 0, i;
+	int fd, rc = XEXIT_CONFIG, has_password, found = 0, pass;
+	const char *want;
+	char *chosen = NULL, *err = NULL;
+
+	buf_init(&text);
+	if (path == NULL && (chosen = default_path()) == NULL) {
+		if (account != NULL) {
+			*errstr = xasprintf("account '%s': no configuration "
+					    "file found",
+			    account);
+			return XEXIT_CONFIG;
+		}
+		return XEXIT_OK;
+	}
+	if (path == NULL)
+		path = chosen;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		*errstr = xasprintf("%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		*errstr = xasprintf("%s: not a regular file", path);
+		close(fd);
+		goto out;
+	}
+	if (util_read_all(fd, &text, 1 << 20) != 0) {
+		*errstr = xasprintf("%s: %s", path,
+		    errno ? strerror(errno) : "file too large");
+		close(fd);
+		goto out;
+	}
+	close(fd);
+	if (text.data == NULL)
+		buf_adds(&text, "");
+	if (parse_lines(text.data, path, &lines, &n, &has_password, errstr) < 0)
+		goto out;
+	if (has_password && (st.st_mode & (S_IRGRP | S_IROTH))) {
+		*errstr = xasprintf("%s: holds a password but is readable by "
+				    "group or others (chmod 600 %s)",
+		    path, path);
+		goto out;
+	}
+
+	want = account ? account : "default";
+	for (i = 0; i < n; i++)
+		if (lines[i].section && strcmp(lines[i].section, want) == 0)
+			found = 1;
+	if (account && !found) {
+		*errstr = xasprintf("%s: no account '%s'", path, account);
+		goto out;
+	}
+	/* First the keys for every account, then the account's own. */
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < n; i++) {
+			if (pass == 0 && lines[i].section != NULL)
+				continue;
+			if (pass == 1 && (lines[i].section == NULL ||
+					     strcmp(lines[i].section, want) != 0))
+				continue;
+			if (config_set(c, lines[i].key, lines[i].value, 1,
+				&err) < 0) {
+				*errstr = xasprintf("%s:%d: %s: %s", path,
+				    lines[i].lineno, lines[i].key, err);
+				free(err);
+				goto out;
+			}
+		}
+	}
+	free(c->loaded_from);
+	c->loaded_from = xstrdup(path);
+	rc = XEXIT_OK;
+out:
+	if (text.data)
+		explicit_bzero(text.data, text.len);
+	buf_free(&text);
+	free(lines);
+	free(chosen);
+	return rc;
+}
+
+int
+config_check(const struct xconfig *c, char **errstr)
+{
+	if (c->jid == NULL) {
+		*errstr = xstrdup("no account: give --jid, or jid in the "
+				  "configuration file (see xmpptools.conf(5))");
+		return XEXIT_CONFIG;
+	}
+	if (c->insecure && c->tls_pin) {
+		*errstr = xstrdup("--insecure and --tls-pin exclude each other");
+		return XEXIT_USAGE;
+	}
+	if (c->client_key && !c->client_cert) {
+		*errstr = xstrdup("--client-key needs --client-cert");
+		return XEXIT_USAGE;
+	}
+	return XEXIT_OK;
+}
+
+void
+config_take_env_password(void)
+{
+	const char *p = getenv("XMPP_PASSWORD");
+
+	if (p != NULL) {
+		free(env_password);
+		env_password = xstrdup(p);
+		unsetenv("XMPP_PASSWORD");
+	}
+}
+
+/* Cuts 's' at its first line end. */
+static void
+first_line(char *s)
+{
+	s[strcspn(s, "\r\n")] = '\0';
+}
+
+static int
+password_from_file(const char *path, char **pw, char **errstr)
+{
+	struct buf b;
+	int fd, r;
+
+	buf_init(&b);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		*errstr = xasprintf("password file %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	r = util_read_all(fd, &b, 4096);
+	close(fd);
+	if (r != 0 || b.data == NULL) {
+		*errstr = xasprintf("password file %s: %s", path,
+		    r == -1 ? strerror(errno) : r == -2 ? "too large" : "empty");
+		buf_free(&b);
+		return -1;
+	}
+	first_line(b.data);
+	*pw = xstrdup(b.data);
+	explicit_bzero(b.data, b.len);
+	buf_free(&b);
+	return 0;
+}
+
+static int
+password_from_fd(long fd, char **pw, char **errstr)
+{
+	struct buf b;
+	char c;
+	ssize_t n;
+
+	/* Byte by byte: read nothing past the first line of a shared fd. */
+	buf_init(&b);
+	for (;;) {
+		n = read((int)fd, &c, 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			*errstr = xasprintf("password fd %ld: %s", fd,
+			    strerror(errno));
+			goto fail;
+		}
+		if (n == 0 || c == '\n')
+			break;
+		if (b.len >= 4096) {
+			*errstr = xasprintf("password fd %ld: line too long",
+			    fd);
+			goto fail;
+		}
+		buf_addc(&b, c);
+	}
+	if (b.data == NULL) {
+		*errstr = xasprintf("password fd %ld: empty", fd);
+		return -1;
+	}
+	first_line(b.data);
+	*pw = buf_steal(&b);
+	return 0;
+fail:
+	if (b.data)
+		explicit_bzero(b.data, b.len);
+	buf_free(&b);
+	return -1;
+}
+
+static int
+password_from_cmd(const char *cmd, char **pw, char **errstr)
+{
+	struct buf b;
+	int pfd[2], status, devnull, r;
+	pid_t pid;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		*errstr = xasprintf("password command: %s", strerror(errno));
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		*errstr = xasprintf("password command: %s", strerror(errno));
+		close(pfd[0]);
+		close(pfd[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		/* The child reads no stdin of ours: that may be the message. */
+		devnull = open("/dev/null", O_RDONLY);
+		if (devnull >= 0)
+			dup2(devnull, STDIN_FILENO);
+		dup2(pfd[1], STDOUT_FILENO);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	buf_init(&b);
+	r = util_read_all(pfd[0], &b, 65536);
+	close(pfd[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		if (WIFEXITED(status))
+			*errstr = xasprintf("password command failed (exit "
+					    "status %d)",
+			    WEXITSTATUS(status));
+		else
+			*errstr = xasprintf("password command killed by signal "
+					    "%d",
+			    WTERMSIG(status));
+		goto fail;
+	}
+	if (r != 0) {
+		*errstr = xstrdup("password command: output too large");
+		goto fail;
+	}
+	if (b.data == NULL || b.data[strcspn(b.data, "\r\n")] == b.data[0]) {
+		*errstr = xstrdup("password command printed no password");
+		goto fail;
+	}
+	first_line(b.data);
+	*pw = xstrdup(b.data);
+	explicit_bzero(b.data, b.len);
+	buf_free(&b);
+	return 0;
+fail:
+	if (b.data)
+		explicit_bzero(b.data, b.len);
+	buf_free(&b);
+	return -1;
+}
+
+static int
+password_prompt(const char *jid, char **pw)
+{
+	struct termios old, quiet;
+	char line[1024];
+	size_t n = 0;
+	ssize_t r;
+	char c;
+	int fd;
+
+	fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -1;
+	if (!isatty(fd) || tcgetattr(fd, &old) < 0) {
+		close(fd);
+		return -1;
+	}
+	dprintf(fd, "Password for %s: ", jid);
+	quiet = old;
+	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+	tcsetattr(fd, TCSAFLUSH, &quiet);
+	while ((r = read(fd, &c, 1)) == 1 && c != '\n' && n < sizeof(line) - 1)
+		line[n++] = c;
+	line[n] = '\0';
+	tcsetattr(fd, TCSAFLUSH, &old);
+	(void)!write(fd, "\n", 1);
+	close(fd);
+	if (r < 0 || n == 0) {
+		explicit_bzero(line, sizeof(line));
+		return -1;
+	}
+	*pw = xstrdup(line);
+	explicit_bzero(line, sizeof(line));
+	return 0;
+}
+
+int
+config_password(const struct xconfig *c, char **pw, char **errstr)
+{
+	*pw = NULL;
+	if (c->password_file)
+		return password_from_file(c->password_file, pw, errstr) < 0 ?
+		    XEXIT_CONFIG : XEXIT_OK;
+	if (c->password_fd >= 0)
+		return password_from_fd(c->password_fd, pw, errstr) < 0 ?
+		    XEXIT_CONFIG : XEXIT_OK;
+	if (c->password_cmd)
+		return password_from_cmd(c->password_cmd, pw, errstr) < 0 ?
+		    XEXIT_CONFIG : XEXIT_OK;
+	if (env_password && *env_password) {
+		*pw = xstrdup(env_password);
+		return XEXIT_OK;
+	}
+	if (c->password) {
+		*pw = xstrdup(c->password);
+		return XEXIT_OK;
+	}
+	if (c->client_cert)
+		return XEXIT_OK;
+	if (password_prompt(c->jid, pw) == 0)
+		return XEXIT_OK;
+	*errstr = xasprintf("no password for %s (use --password-file, "
+			    "--password-cmd, XMPP_PASSWORD or the "
+			    "configuration file)",
+	    c->jid);
+	return XEXIT_CONFIG;
+}

@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: MIT */
+/* options.c -- the shared option table and the common main() of the tools */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <popt.h>
+
+#include "config.h"
+#include "options.h"
+#include "util.h"
+#include "xmpptools.h"
+
+enum {
+	OPT_SETTING = 1,	/* stored through config_set() by its name */
+	OPT_VERSION
+};
+
+/* The popt callback has no user data: where it stores what it parses. */
+static struct {
+	struct xconfig *cli;
+	char *error;
+	int version;
+} bound;
+
+static void
+common_cb(poptContext con, enum poptCallbackReason reason,
+    const struct poptOption *opt, const char *arg, const void *data)
+{
+	char *err = NULL;
+
+	(void)con;
+	(void)data;
+	if (reason != POPT_CALLBACK_REASON_OPTION)
+		return;
+	if (opt->val == OPT_VERSION) {
+		bound.version = 1;
+		return;
+	}
+	if (bound.error != NULL)
+		return;
+	/* popt hands a flag the argument of the option before it. */
+	if ((opt->argInfo & POPT_ARG_MASK) == POPT_ARG_NONE)
+		arg = NULL;
+	if (config_set(bound.cli, opt->longName, arg, 0, &err) < 0) {
+		bound.error = xasprintf("--%s: %s", opt->longName, err);
+		free(err);
+	}
+}
+
+struct poptOption xopt_common[] = {
+	{ NULL, '\0', POPT_ARG_CALLBACK, (void *)common_cb, 0, NULL, NULL },
+	{ "jid", 'j', POPT_ARG_STRING, NULL, OPT_SETTING,
+	    "Log in as JID", "JID" },
+	{ "account", 'a', POPT_ARG_STRING, NULL, OPT_SETTING,
+	    "Use the [NAME] section of the config file", "NAME" },
+	{ "config", 'C', POPT_ARG_STRING, NULL, OPT_SETTING,
+	    "Read FILE instead of the default config file", "FILE" },
+	{ "host", '\0', POPT_ARG_STRING, NULL, OPT_SETTING,
+	    "Connect to HOST instead of looking up the domain", "HOST" },
+	{ "port", '\0', POPT_ARG_STRING, NULL, OPT_SETTING,
+	    "Connect to PORT (default 5222, or 5223 with --direct-tls)",
+	    "PORT" },
+	{ "direct-tls", '\0', POPT_ARG_NONE, NULL, OPT_SETTING,
+	    "TLS from the first byte (XEP-0368) instead of STARTTLS", NULL },
+	{ "cafile", '\0', POPT_ARG_STRING, NULL, OPT_SETTING,
+	    "Also trust the CA certificates in FILE", "FILE" },
+	{ "capath", '\0', POPT_ARG_STRING, NULL, OPT_SETTING,
+	    "Also trust the CA certificates in DIR", "DIR" },
+	{ "tls-pin", '\0', POPT_ARG_STRING, NULL, OPT_SETTING,
+	    "Trust only the certificate with this SHA-256 fingerprint "
+	    "(hex), or the key with sha256//BASE64",
+	    "PIN" },
+	{ "insecure", '\0', POPT_ARG_NONE, NULL, OPT_SETTING,
+	    "Accept any certificate (unsafe: anyone on the path can read "
+	    "everything)",
+	    NULL },
+	{ "client-cert", '\0', POPT_ARG_STRING, NULL, OPT_SETTING,
+	    "Log in with the client certificate in FILE (SASL EXTERNAL)",
+	    "FILE" },
+	{ "client-key", '\0', POPT_ARG_STRING, NULL, OPT_SETTING,
+	    "The private key of --client-cert, if not in the same file",
+	    "FILE" },
+	{ "resource", '\0', POPT_ARG_STRING, NULL, OPT_SETTING,
+	    "Ask for this resource (default: one the server picks)", "NAME" },
+	{ "timeout", 'w', POPT_ARG_STRING, NULL, OPT_SETTING,
+	    "Give up after SECONDS", "SECONDS" },
+	{ "password-file", '\0', POPT_ARG_STRING, NULL, OPT_SETTING,
+	    "Read the password from the first line of FILE", "FILE" },
+	{ "password-fd", '\0', POPT_ARG_STRING, NULL, OPT_SETTING,
+	    "Read the password from the first line of descriptor N", "N" },
+	{ "password-cmd", '\0', POPT_ARG_STRING, NULL, OPT_SETTING,
+	    "Run CMD with /bin/sh and take the first line it prints as the "
+	    "password",
+	    "CMD" },
+	{ "verbose", 'v', POPT_ARG_NONE, NULL, OPT_SETTING,
+	    "Say what happens (-vv: the XML stream, credentials redacted)",
+	    NULL },
+	{ "quiet", 'q', POPT_ARG_NONE, NULL, OPT_SETTING,
+	    "No warnings or notices (errors are still shown)", NULL },
+	{ "version", 'V', POPT_ARG_NONE, NULL, OPT_VERSION,
+	    "Print the version and exit", NULL },
+	POPT_TABLEEND
+};
+
+static int
+usage_error(const char *tool, const char *msg)
+{
+	xerror("%s", msg);
+	fprintf(stderr, "Try '%s --help' for more information.\n", tool);
+	return XEXIT_USAGE;
+}
+
+int
+xtool_main(const struct xtool *t, int argc, char **argv)
+{
+	struct xconfig cli, cfg;
+	poptContext con;
+	const char **args;
+	char *err = NULL, *arg;
+	int rc, nargs = 0;
+
+	util_set_progname(t->name);
+	config_take_env_password();
+	config_init(&cli);
+	config_init(&cfg);
+	bound.cli = &cli;
+
+	con = poptGetContext(t->name, argc, (const char **)argv, t->options,
+	    0);
+	poptSetOtherOptionHelp(con, t->args_help);
+	while ((rc = poptGetNextOpt(con)) > 0) {
+		arg = poptGetOptArg(con);
+		if (t->option(t->state, &cli, rc, arg, &err) < 0) {
+			free(arg);
+			rc = usage_error(t->name, err);
+			free(err);
+			goto out;
+		}
+		free(arg);
+	}
+	if (rc < -1) {
+		err = xasprintf("%s: %s",
+		    poptBadOption(con, POPT_BADOPTION_NOALIAS),
+		    poptStrerror(rc));
+		rc = usage_error(t->name, err);
+		free(err);
+		goto out;
+	}
+	if (bound.error != NULL) {
+		rc = usage_error(t->name, bound.error);
+		goto out;
+	}
+	if (bound.version) {
+		printf("%s (xmpptools) %s\n", t->name, PACKAGE_VERSION);
+		rc = XEXIT_OK;
+		goto out;
+	}
+	args = poptGetArgs(con);
+	while (args && args[nargs])
+		nargs++;
+
+	util_set_verbosity(cli.verbose, cli.quiet);
+	if (config_load(&cfg, cli.config_file, cli.account, &err) !=
+	    XEXIT_OK) {
+		xerror("%s", err);
+		free(err);
+		rc = XEXIT_CONFIG;
+		goto out;
+	}
+	config_merge(&cfg, &cli);
+	util_set_verbosity(cfg.verbose, cfg.quiet);
+	if (cfg.loaded_from)
+		xdebug(1, "read %s", cfg.loaded_from);
+
+	rc = t->run(t->state, &cfg, nargs, args ? args : (const char **)argv + argc);
+out:
+	free(bound.error);
+	bound.error = NULL;
+	poptFreeContext(con);
+	config_free(&cli);
+	config_free(&cfg);
+	return rc;
+}
+
+int
+xtool_account(const struct xconfig *cfg, char **password)
+{
+	char *err = NULL;
+	int rc;
+
+	*password = NULL;
+	if ((rc = config_check(cfg, &err)) != XEXIT_OK ||
+	    (rc = config_password(cfg, password, &err)) != XEXIT_OK) {
+		xerror("%s", err);
+		free(err);
+		return rc;
+	}
+	if (cfg->insecure)
+		xwarn("--insecure: the server's certificate is not verified");
+	return XEXIT_OK;
+}

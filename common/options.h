@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/* options.h -- the shared option table and the common main() of the tools */
+
+#ifndef XMPPTOOLS_OPTIONS_H
+#define XMPPTOOLS_OPTIONS_H
+
+#include <popt.h>
+
+#include "config.h"
+
+/*
+ * Every tool includes the common table in its own popt table:
+ *
+ *	static struct poptOption options[] = {
+ *		{ "subject", 's', POPT_ARG_STRING, NULL, 's', "...", "TEXT" },
+ *		XOPT_COMMON_TABLE
+ *		POPT_AUTOHELP
+ *		POPT_TABLEEND
+ *	};
+ *
+ * The common options are consumed by a callback that stores them, through
+ * config_set(), in the command-line half of the settings; the tool's own
+ * options come back to the tool's option() function.  The short letters
+ * are registered in common/options.txt so that they mean the same thing in
+ * every tool.
+ */
+extern struct poptOption xopt_common[];
+
+#define XOPT_COMMON_TABLE                                                    \
+	{ NULL, '\0', POPT_ARG_INCLUDE_TABLE, xopt_common, 0,                \
+	    "Account and connection options:", NULL },
+
+/* What a tool is; cmd/<tool>.c holds one and calls xtool_main(). */
+struct xtool {
+	const char *name;
+	const char *args_help;		/* "[OPTION...] JID..." */
+	struct poptOption *options;
+
+	/*
+	 * option()
+	 *
+	 * Handles one of the tool's own options ('val' from its table, 'arg'
+	 * borrowed).  'cli' is the command-line settings, for options that
+	 * are also config keys.  Returns 0, or -1 with *errstr (a usage
+	 * error).
+	 */
+	int (*option)(void *state, struct xconfig *cli, int val,
+	    const char *arg, char **errstr);
+
+	/*
+	 * run()
+	 *
+	 * Does the tool's job with the merged settings and the positional
+	 * arguments (borrowed), prints its own diagnostics, and returns the
+	 * exit code.
+	 */
+	int (*run)(void *state, struct xconfig *cfg, int argc,
+	    const char **argv);
+
+	void *state;
+};
+
+/*
+ * xtool_main()
+ *
+ * The main() of every tool: parses the options (usage errors give
+ * XEXIT_USAGE), reads the config file and lays the command line over it
+ * (XEXIT_CONFIG), then returns what tool->run() returns.  --help and
+ * --version return XEXIT_OK.
+ */
+int xtool_main(const struct xtool *tool, int argc, char **argv);
+
+/*
+ * xtool_account()
+ *
+ * The checks every connecting tool makes once its own input is known to be
+ * good: a JID is set, the options agree, a password is found.  Prints the
+ * error line itself.  Returns XEXIT_OK and sets *password (release with
+ * util_secure_free(); NULL with a client certificate), or the exit code.
+ */
+int xtool_account(const struct xconfig *cfg, char **password);
+
+#endif

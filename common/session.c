@@ -1,0 +1,1080 @@
+/* SPDX-License-Identifier: MIT */
+/* session.c -- the one owner of the XMPP connection */
+
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <strophe.h>
+
+#include "config.h"
+#include "jid.h"
+#include "session.h"
+#include "stanza.h"
+#include "text.h"
+#include "util.h"
+#include "xmpptools.h"
+
+/* The connection phase always has a deadline, even without --timeout. */
+#define CONNECT_TIMEOUT_MS 30000
+/* Grace between the loop's own deadline and the watchdog's hard stop. */
+#define WATCHDOG_GRACE_MS 500
+/* Longest sleep of the loop when nothing is due (a bound, not a poll). */
+#define LOOP_MAX_WAIT_MS 1000
+/* One TLS record holds at most 16 KiB; libstrophe reads 4 KiB at a time. */
+#define TLS_DRAIN_READS 4
+
+enum state {
+	S_NEW,		/* not started */
+	S_CONNECTING,	/* TCP, TLS, SASL, bind */
+	S_READY,	/* online */
+	S_CLOSING,	/* </stream:stream> sent, waiting for the close */
+	S_DONE		/* disconnected; the run is over */
+};
+
+/* A tool's callback registered with libstrophe through a trampoline. */
+struct hook {
+	struct session *s;
+	session_stanza_cb cb;
+	session_event_cb event;
+	void *ud;
+	char *id;	/* for id handlers, else NULL */
+	int dead;
+	struct hook *next;
+};
+
+struct session {
+	const struct xconfig *cfg;
+	xmpp_ctx_t *ctx;
+	xmpp_conn_t *conn;
+	xmpp_log_t log;
+
+	struct jid jid;
+	char *bare;
+	char *target;		/* "host:port" for messages */
+	char *bound;
+
+	enum state state;
+	int code;
+	int code_set;
+	char *error;
+	const char *phase;
+
+	/* what happened while connecting, for the classification */
+	int sock;
+	int tcp_up;
+	int connect_errno;
+	int stream_opened;
+	int parse_error;
+	int ever_online;
+	int tls_started;
+	int pin_checked;
+	int auth_sent;
+	int sasl_failed;
+	char *sasl_condition;
+	char *tls_verify_error;
+	int tls_not_offered;
+	char *lib_error;
+	int insecure_warned;
+
+	/* time */
+	int64_t deadline;
+	long deadline_ms;
+	session_event_cb on_deadline;
+	void *on_deadline_ud;
+	int64_t connect_deadline;
+
+	/* tool callbacks */
+	session_event_cb on_connect;
+	void *on_connect_ud;
+	struct hook *hooks;
+
+	/* input */
+	int input_fd;
+	int input_max_queue;
+	int input_paused;
+	session_input_cb input_cb;
+	void *input_ud;
+
+	int signal_code;
+};
+
+/* libstrophe's certificate and socket callbacks carry no user data. */
+static struct session *current;
+static volatile sig_atomic_t caught_signal;
+
+static void
+on_signal(int sig)
+{
+	caught_signal = sig;
+}
+
+static void
+set_error(struct session *s, int code, const char *fmt, va_list ap)
+{
+	if (s->code_set && s->code != XEXIT_OK)
+		return;
+	s->code = code;
+	s->code_set = 1;
+	free(s->error);
+	if (vasprintf(&s->error, fmt, ap) < 0)
+		s->error = NULL;
+}
+
+static void
+record(struct session *s, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+record(struct session *s, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	set_error(s, code, fmt, ap);
+	va_end(ap);
+}
+
+/* A copy of network text that is safe in a one-line message. */
+static char *
+escaped(const char *text)
+{
+	struct buf b;
+
+	buf_init(&b);
+	if (text)
+		text_escape(&b, text, strlen(text));
+	return buf_steal(&b);
+}
+
+/* Closes the socket under libstrophe's feet: nothing more is sent. */
+static void
+hard_close(struct session *s)
+{
+	if (s->sock >= 0)
+		shutdown(s->sock, SHUT_RDWR);
+}
+
+/*
+ * The log handler: our only view of some steps of the login (libstrophe
+ * 0.12 reports them nowhere else) and the -vv trace, with credentials
+ * redacted and network text escaped.
+ */
+static void
+log_handler(void *ud, xmpp_log_level_t level, const char *area,
+    const char *msg)
+{
+	struct session *s = ud;
+	struct buf b;
+	int show;
+	const char *p;
+
+	if (level == XMPP_LEVEL_DEBUG) {
+		if (strncmp(msg, "sock_connect() to ", 18) == 0 &&
+		    (p = strstr(msg, " returned ")) != NULL) {
+			free(s->target);
+			s->target = xstrndup(msg + 18, (size_t)(p - msg - 18));
+		} else if (strcmp(msg, "connection successful") == 0) {
+			s->tcp_up = 1;
+		} else if (strncmp(msg, "connection failed, error ", 25) == 0) {
+			s->connect_errno = atoi(msg + 25);
+		} else if (strncmp(msg, "RECV: <stream:stream", 20) == 0) {
+			s->stream_opened = 1;
+		} else if (strncmp(msg, "parse error", 11) == 0) {
+			s->parse_error = 1;
+		} else if (strcmp(msg, "proceeding with TLS") == 0 ||
+		    strcmp(msg, "using legacy SSL connection") == 0) {
+			s->tls_started = 1;
+			s->phase = "during the TLS handshake";
+			util_watchdog_phase(s->phase);
+		} else if (strncmp(msg, "SENT: <auth ", 12) == 0) {
+			s->auth_sent = 1;
+			s->phase = "while logging in";
+			util_watchdog_phase(s->phase);
+		} else if (strncmp(msg, "RECV: <failure ", 15) == 0 &&
+		    strstr(msg, "xmpp-sasl") != NULL) {
+			s->sasl_failed = 1;
+			p = strchr(msg + 15, '>');
+			if (p && p[-1] != '/' && p[1] == '<') {
+				size_t n = strcspn(p + 2, " />");
+
+				free(s->sasl_condition);
+				s->sasl_condition = xstrndup(p + 2, n);
+			}
+		}
+	} else if (level == XMPP_LEVEL_ERROR) {
+		if (strstr(msg, "TLS is not supported") != NULL)
+			s->tls_not_offered = 1;
+		free(s->lib_error);
+		s->lib_error = xstrdup(msg);
+	}
+
+	/* -vv: the XML stream; -vvv: everything libstrophe says. */
+	show = util_verbosity() >= 3 ||
+	    (util_verbosity() >= 2 && level == XMPP_LEVEL_DEBUG &&
+		(strncmp(msg, "SENT: ", 6) == 0 ||
+		    strncmp(msg, "RECV: ", 6) == 0)) ||
+	    (util_verbosity() >= 1 && level >= XMPP_LEVEL_WARN);
+	if (!show)
+		return;
+	buf_init(&b);
+	{
+		struct buf r;
+
+		buf_init(&r);
+		stanza_redact_trace(&r, msg);
+		text_escape(&b, r.data ? r.data : "", r.len);
+		buf_free(&r);
+	}
+	if (level >= XMPP_LEVEL_WARN || util_verbosity() >= 3)
+		xerror("%s: %s", area, b.data ? b.data : "");
+	else
+		xerror("%s", b.data ? b.data : "");
+	buf_free(&b);
+}
+
+static int
+certfail_handler(const xmpp_tlscert_t *cert, const char *const errormsg)
+{
+	struct session *s = current;
+
+	(void)cert;
+	if (s == NULL)
+		return 0;
+	if (s->cfg->insecure) {
+		if (!s->insecure_warned)
+			xwarn("--insecure: accepting an unverified "
+			      "certificate for %s (%s)",
+			    s->jid.domain, errormsg);
+		s->insecure_warned = 1;
+		return 1;
+	}
+	if (s->cfg->tls_pin)
+		return 1; /* decided by the pin, once the handshake is done */
+	if (s->tls_verify_error == NULL)
+		s->tls_verify_error = xstrdup(errormsg);
+	return 0;
+}
+
+static int
+sockopt_handler(xmpp_conn_t *conn, void *sockp)
+{
+	int fd = *(int *)sockp, one = 1;
+
+	(void)conn;
+	if (current)
+		current->sock = fd;
+	/* libstrophe leaves Nagle on, which costs a delayed ACK per login. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	return 0;
+}
+
+/* SHA-256 of the certificate's public key, as curl's sha256//BASE64. */
+static char *
+spki_pin(const char *pem)
+{
+	unsigned char *der = NULL, md[EVP_MAX_MD_SIZE], b64[64];
+	unsigned int mdlen = 0;
+	BIO *bio;
+	X509 *x;
+	int len;
+	char *out = NULL;
+
+	if (pem == NULL || (bio = BIO_new_mem_buf(pem, -1)) == NULL)
+		return NULL;
+	x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	if (x == NULL)
+		return NULL;
+	len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der);
+	if (len > 0 && EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(),
+			   NULL) == 1 &&
+	    mdlen == 32) {
+		EVP_EncodeBlock(b64, md, 32);
+		out = xasprintf("sha256//%s", b64);
+	}
+	OPENSSL_free(der);
+	X509_free(x);
+	return out;
+}
+
+/*
+ * Called between two turns of the loop once TLS is up, before the stream
+ * header that follows the handshake is written: a wrong pin closes the
+ * socket before any credential is sent.
+ */
+static void
+check_pin(struct session *s)
+{
+	xmpp_tlscert_t *cert;
+	const char *fp;
+	char *got = NULL;
+	int match = 0;
+
+	s->pin_checked = 1;
+	if (s->cfg->tls_pin == NULL)
+		return;
+	cert = xmpp_conn_get_peer_cert(s->conn);
+	if (cert != NULL) {
+		if (strncmp(s->cfg->tls_pin, "sha256//", 8) == 0) {
+			got = spki_pin(xmpp_tlscert_get_pem(cert));
+		} else {
+			fp = xmpp_tlscert_get_string(cert,
+			    XMPP_CERT_FINGERPRINT_SHA256);
+			got = fp ? config_pin_normalise(fp) : NULL;
+		}
+		xmpp_tlscert_free(cert);
+	}
+	match = got != NULL && strcmp(got, s->cfg->tls_pin) == 0;
+	if (!match) {
+		record(s, XEXIT_TLS,
+		    "%s: certificate pin mismatch: the server's is %s",
+		    session_target(s), got ? got : "unknown");
+		hard_close(s);
+	} else
+		xdebug(1, "certificate matches the pin");
+	free(got);
+}
+
+static const char *
+strerror_lower(int err, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", strerror(err));
+	if (buf[0] >= 'A' && buf[0] <= 'Z' && !(buf[1] >= 'A' && buf[1] <= 'Z'))
+		buf[0] = (char)(buf[0] - 'A' + 'a');
+	return buf;
+}
+
+/* Stream errors that are worth a retry, like a lost connection. */
+static int
+stream_error_code(xmpp_error_type_t type)
+{
+	switch (type) {
+	case XMPP_SE_NOT_AUTHORIZED:
+		return XEXIT_AUTH;
+	case XMPP_SE_SYSTEM_SHUTDOWN:
+	case XMPP_SE_CONN_TIMEOUT:
+		return XEXIT_CONNECT;
+	default:
+		return XEXIT_PROTOCOL;
+	}
+}
+
+/* Why did the connection end before we were online? */
+static void
+classify_failed_login(struct session *s, int error, xmpp_stream_error_t *se)
+{
+	char ebuf[128];
+	char *t;
+
+	if (!s->tcp_up) {
+		error = s->connect_errno ? s->connect_errno :
+		    error		 ? error :
+					   ETIMEDOUT;
+		record(s, XEXIT_CONNECT, "%s: %s", session_target(s),
+		    strerror_lower(error, ebuf, sizeof(ebuf)));
+	} else if (s->tls_verify_error) {
+		t = escaped(s->tls_verify_error);
+		record(s, XEXIT_TLS,
+		    "%s: TLS certificate for %s not trusted: %s",
+		    session_target(s), s->jid.domain, t);
+		free(t);
+	} else if (s->tls_not_offered) {
+		record(s, XEXIT_TLS,
+		    "%s: the server does not offer TLS; refusing to log in "
+		    "without it",
+		    session_target(s));
+	} else if (se != NULL) {
+		t = escaped(se->text);
+		record(s, stream_error_code(se->type),
+		    "%s: stream error: %s%s%s", session_target(s),
+		    stanza_stream_error_name(se->type), *t ? ": " : "", t);
+		free(t);
+	} else if (s->sasl_failed) {
+		record(s, XEXIT_AUTH, "%s: authentication failed for %s (%s)",
+		    session_target(s), s->bare,
+		    s->sasl_condition ? s->sasl_condition : "not-authorized");
+	} else if (s->lib_error &&
+	    strstr(s->lib_error, "Cannot authenticate") != NULL) {
+		record(s, XEXIT_AUTH,
+		    "%s: authentication failed for %s (no usable mechanism)",
+		    session_target(s), s->bare);
+	} else if (s->tls_started && !s->pin_checked) {
+		record(s, XEXIT_TLS, "%s: TLS handshake failed%s",
+		    session_target(s),
+		    error == 5 /* SSL_ERROR_SYSCALL */ ?
+			": connection closed by the server" :
+			"");
+	} else if (s->auth_sent) {
+		record(s, XEXIT_AUTH, "%s: authentication failed for %s",
+		    session_target(s), s->bare);
+	} else if (!s->stream_opened && (error == ECONNRESET || error == 0)) {
+		record(s, XEXIT_CONNECT,
+		    "%s: the server closed the connection without a word",
+		    session_target(s));
+	} else if (error == ECONNRESET) {
+		record(s, XEXIT_CONNECT,
+		    "%s: the server closed the connection",
+		    session_target(s));
+	} else if (error != 0) {
+		record(s, XEXIT_CONNECT, "%s: %s", session_target(s),
+		    strerror_lower(error, ebuf, sizeof(ebuf)));
+	} else {
+		t = escaped(s->lib_error);
+		record(s, XEXIT_PROTOCOL,
+		    "%s: the server ended the stream during login%s%s",
+		    session_target(s), *t ? ": " : "", t);
+		free(t);
+	}
+}
+
+static void
+classify_lost(struct session *s, int error, xmpp_stream_error_t *se)
+{
+	char ebuf[128];
+	char *t;
+
+	if (se != NULL) {
+		t = escaped(se->text);
+		record(s, stream_error_code(se->type),
+		    "%s: stream error: %s%s%s", session_target(s),
+		    stanza_stream_error_name(se->type), *t ? ": " : "", t);
+		free(t);
+	} else if (error != 0 && error != ECONNRESET && error < 100) {
+		record(s, XEXIT_CONNECT, "%s: connection lost: %s",
+		    session_target(s),
+		    strerror_lower(error, ebuf, sizeof(ebuf)));
+	} else {
+		record(s, XEXIT_CONNECT, "%s: connection lost",
+		    session_target(s));
+	}
+}
+
+static void
+conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
+    xmpp_stream_error_t *se, void *ud)
+{
+	struct session *s = ud;
+
+	if (event == XMPP_CONN_CONNECT) {
+		if (s->code_set) {
+			/* A failure was decided during login (the pin). */
+			hard_close(s);
+			return;
+		}
+		s->state = S_READY;
+		s->ever_online = 1;
+		s->phase = NULL;
+		util_watchdog_disarm();
+		free(s->bound);
+		s->bound = xmpp_conn_get_bound_jid(conn) ?
+		    xstrdup(xmpp_conn_get_bound_jid(conn)) :
+		    xstrdup(s->bare);
+		xdebug(1, "online as %s", s->bound);
+		if (s->on_connect)
+			s->on_connect(s, s->on_connect_ud);
+		return;
+	}
+	if (event != XMPP_CONN_DISCONNECT)
+		return;
+	s->sock = -1;
+	if (s->state == S_CLOSING || s->code_set) {
+		s->state = S_DONE;
+		return;
+	}
+	if (!s->ever_online)
+		classify_failed_login(s, error, se);
+	else
+		classify_lost(s, error, se);
+	s->state = S_DONE;
+}
+
+/* Trampolines from libstrophe's handler type to ours. */
+static int
+hook_stanza(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
+{
+	struct hook *h = ud;
+	int keep;
+
+	(void)conn;
+	if (h->dead)
+		return 0;
+	keep = h->cb(h->s, st, h->ud);
+	if (!keep)
+		h->dead = 1;
+	return keep;
+}
+
+static struct hook *
+hook_new(struct session *s, session_stanza_cb cb, void *ud)
+{
+	struct hook *h = xcalloc(1, sizeof(*h));
+
+	h->s = s;
+	h->cb = cb;
+	h->ud = ud;
+	h->next = s->hooks;
+	s->hooks = h;
+	return h;
+}
+
+/*
+ * libstrophe 0.12 takes a CA file it cannot load as a server without TLS
+ * ("TLS is not supported"); say what is wrong with the file instead.
+ */
+static int
+check_files(const struct xconfig *cfg, char **errstr)
+{
+	X509 *x;
+	FILE *f;
+
+	if (cfg->cafile) {
+		if ((f = fopen(cfg->cafile, "r")) == NULL) {
+			*errstr = xasprintf("--cafile %s: %s", cfg->cafile,
+			    strerror(errno));
+			return -1;
+		}
+		x = PEM_read_X509(f, NULL, NULL, NULL);
+		fclose(f);
+		if (x == NULL) {
+			*errstr = xasprintf("--cafile %s: no PEM certificate "
+					    "in it",
+			    cfg->cafile);
+			return -1;
+		}
+		X509_free(x);
+	}
+	if (cfg->capath && access(cfg->capath, R_OK | X_OK) < 0) {
+		*errstr = xasprintf("--capath %s: %s", cfg->capath,
+		    strerror(errno));
+		return -1;
+	}
+	if (cfg->client_cert && access(cfg->client_cert, R_OK) < 0) {
+		*errstr = xasprintf("--client-cert %s: %s", cfg->client_cert,
+		    strerror(errno));
+		return -1;
+	}
+	if (cfg->client_key && access(cfg->client_key, R_OK) < 0) {
+		*errstr = xasprintf("--client-key %s: %s", cfg->client_key,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+struct session *
+session_new(const struct xconfig *cfg, const char *password, char **errstr)
+{
+	struct session *s;
+	const char *why;
+	long flags;
+
+	if (check_files(cfg, errstr) < 0)
+		return NULL;
+	s = xcalloc(1, sizeof(*s));
+	s->cfg = cfg;
+	s->sock = -1;
+	s->input_fd = -1;
+	if (jid_parse(cfg->jid, &s->jid, &why) < 0) {
+		*errstr = xasprintf("invalid JID '%s': %s", cfg->jid, why);
+		free(s);
+		return NULL;
+	}
+	s->bare = jid_bare(&s->jid);
+	if (cfg->host)
+		s->target = xasprintf("%s:%lu", cfg->host,
+		    cfg->port ? cfg->port : cfg->direct_tls ? 5223UL : 5222UL);
+	else
+		s->target = xstrdup(s->jid.domain);
+
+	xmpp_initialize();
+	s->log.handler = log_handler;
+	s->log.userdata = s;
+	s->ctx = xmpp_ctx_new(NULL, &s->log);
+	s->conn = xmpp_conn_new(s->ctx);
+	if (s->ctx == NULL || s->conn == NULL) {
+		*errstr = xstrdup("cannot create the XMPP connection");
+		session_free(s);
+		return NULL;
+	}
+
+	/*
+	 * TLS is mandatory.  Stream management stays off: in libstrophe 0.12
+	 * its counting is wrong for stanzas sent right after login, and the
+	 * iq barrier proves delivery on every server.
+	 */
+	flags = XMPP_CONN_FLAG_MANDATORY_TLS | XMPP_CONN_FLAG_DISABLE_SM;
+	if (cfg->direct_tls)
+		flags |= XMPP_CONN_FLAG_LEGACY_SSL;
+	xmpp_conn_set_flags(s->conn, flags);
+	{
+		struct jid j = s->jid;
+		char *full;
+
+		if (cfg->resource)
+			j.resource = cfg->resource;
+		full = jid_full(&j);
+		xmpp_conn_set_jid(s->conn, full);
+		free(full);
+	}
+	if (password)
+		xmpp_conn_set_pass(s->conn, password);
+	if (cfg->cafile)
+		xmpp_conn_set_cafile(s->conn, cfg->cafile);
+	if (cfg->capath)
+		xmpp_conn_set_capath(s->conn, cfg->capath);
+	if (cfg->client_cert)
+		xmpp_conn_set_client_cert(s->conn, cfg->client_cert,
+		    cfg->client_key);
+	xmpp_conn_set_certfail_handler(s->conn, certfail_handler);
+	xmpp_conn_set_sockopt_callback(s->conn, sockopt_handler);
+	current = s;
+	return s;
+}
+
+void
+session_free(struct session *s)
+{
+	struct hook *h, *next;
+	int i;
+
+	if (s == NULL)
+		return;
+	if (s->conn) {
+		/* Never release a live connection: close it first. */
+		if (s->state == S_READY || s->state == S_CLOSING ||
+		    s->state == S_CONNECTING) {
+			s->code_set = 1;
+			hard_close(s);
+			for (i = 0; i < 20 && s->state != S_DONE; i++)
+				xmpp_run_once(s->ctx, 50);
+		}
+		xmpp_conn_release(s->conn);
+	}
+	if (s->ctx)
+		xmpp_ctx_free(s->ctx);
+	xmpp_shutdown();
+	for (h = s->hooks; h; h = next) {
+		next = h->next;
+		free(h->id);
+		free(h);
+	}
+	jid_free(&s->jid);
+	free(s->bare);
+	free(s->target);
+	free(s->bound);
+	free(s->error);
+	free(s->sasl_condition);
+	free(s->tls_verify_error);
+	free(s->lib_error);
+	if (current == s)
+		current = NULL;
+	free(s);
+}
+
+xmpp_ctx_t *
+session_ctx(struct session *s)
+{
+	return s->ctx;
+}
+
+const char *
+session_domain(struct session *s)
+{
+	return s->jid.domain;
+}
+
+const char *
+session_bound_jid(struct session *s)
+{
+	return s->bound ? s->bound : s->bare;
+}
+
+const char *
+session_target(struct session *s)
+{
+	return s->target;
+}
+
+const char *
+session_error(struct session *s)
+{
+	return s->error;
+}
+
+char *
+session_new_id(struct session *s)
+{
+	char *u = xmpp_uuid_gen(s->ctx), *id;
+
+	if (u == NULL) {
+		static unsigned long counter;
+
+		return xasprintf("xt-%ld-%lu", (long)getpid(), ++counter);
+	}
+	id = xstrdup(u);
+	xmpp_free(s->ctx, u);
+	return id;
+}
+
+void
+session_on_connect(struct session *s, session_event_cb cb, void *ud)
+{
+	s->on_connect = cb;
+	s->on_connect_ud = ud;
+}
+
+void
+session_add_handler(struct session *s, const char *name, const char *type,
+    const char *ns, session_stanza_cb cb, void *ud)
+{
+	struct hook *h = hook_new(s, cb, ud);
+
+	xmpp_handler_add(s->conn, hook_stanza, ns, name, type, h);
+}
+
+void
+session_send(struct session *s, xmpp_stanza_t *st)
+{
+	if (s->state == S_READY)
+		xmpp_send(s->conn, st);
+}
+
+void
+session_request(struct session *s, xmpp_stanza_t *iq, session_stanza_cb cb,
+    void *ud)
+{
+	struct hook *h = hook_new(s, cb, ud);
+
+	h->id = xstrdup(xmpp_stanza_get_id(iq));
+	xmpp_id_handler_add(s->conn, hook_stanza, h->id, h);
+	session_send(s, iq);
+}
+
+static int
+barrier_reply(struct session *s, xmpp_stanza_t *st, void *ud)
+{
+	struct hook *h = ud;
+
+	(void)st;
+	xdebug(1, "the server confirmed everything sent before");
+	h->event(s, h->ud);
+	h->dead = 1;
+	return 0;
+}
+
+void
+session_barrier(struct session *s, session_event_cb cb, void *ud)
+{
+	/* The hook carries the event callback; a second one holds the id. */
+	struct hook *h = hook_new(s, NULL, ud);
+	xmpp_stanza_t *iq;
+	char *id = session_new_id(s);
+
+	h->event = cb;
+	iq = stanza_ping(s->ctx, s->jid.domain, id);
+	session_request(s, iq, barrier_reply, h);
+	xmpp_stanza_release(iq);
+	free(id);
+}
+
+int
+session_queue_len(struct session *s)
+{
+	return xmpp_conn_send_queue_len(s->conn);
+}
+
+void
+session_set_input(struct session *s, int fd, int max_queue,
+    session_input_cb cb, void *ud)
+{
+	s->input_fd = fd;
+	s->input_max_queue = max_queue > 0 ? max_queue : 1;
+	s->input_cb = cb;
+	s->input_ud = ud;
+}
+
+void
+session_pause_input(struct session *s, int paused)
+{
+	s->input_paused = paused;
+}
+
+void
+session_set_deadline(struct session *s, long ms, session_event_cb cb,
+    void *ud)
+{
+	s->deadline = ms > 0 ? util_now_ms() + ms : 0;
+	s->deadline_ms = ms;
+	s->on_deadline = cb;
+	s->on_deadline_ud = ud;
+}
+
+void
+session_set_phase(struct session *s, const char *phase)
+{
+	s->phase = phase;
+}
+
+void
+session_catch_signals(struct session *s, int code)
+{
+	struct sigaction sa;
+
+	s->signal_code = code;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+void
+session_finish(struct session *s, int code)
+{
+	if (!s->code_set) {
+		s->code = code;
+		s->code_set = 1;
+	}
+	if (s->state == S_READY) {
+		s->state = S_CLOSING;
+		xmpp_disconnect(s->conn);
+	} else if (s->state == S_CONNECTING) {
+		hard_close(s);
+	} else if (s->state == S_NEW) {
+		s->state = S_DONE;
+	}
+}
+
+void
+session_fail(struct session *s, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	set_error(s, code, fmt, ap);
+	va_end(ap);
+	session_finish(s, code);
+}
+
+/*
+ * Connection failures that happen inside xmpp_connect_client() (the name
+ * does not resolve; loopback refuses at once) come back without a reason.
+ * Find it by doing the same once more, with a short blocking probe.
+ */
+static void
+explain_connect_failure(struct session *s)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	char host[256], port[8], ebuf[128];
+	const char *colon;
+	int fd, err = 0, gai;
+
+	colon = strrchr(s->target, ':');
+	if (s->cfg->host && colon) {
+		snprintf(host, sizeof(host), "%.*s",
+		    (int)(colon - s->target), s->target);
+		snprintf(port, sizeof(port), "%s", colon + 1);
+	} else {
+		snprintf(host, sizeof(host), "%s", s->jid.domain);
+		snprintf(port, sizeof(port), "%d",
+		    s->cfg->port ? (int)s->cfg->port :
+				   s->cfg->direct_tls ? 5223 : 5222);
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	gai = getaddrinfo(host, port, &hints, &res);
+	if (gai != 0) {
+		record(s, XEXIT_CONNECT, "%s: cannot resolve: %s", host,
+		    gai_strerror(gai));
+		return;
+	}
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+		    ai->ai_protocol);
+		if (fd < 0) {
+			err = errno;
+			continue;
+		}
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+			close(fd);
+			err = 0;
+			break;
+		}
+		err = errno;
+		close(fd);
+	}
+	freeaddrinfo(res);
+	record(s, XEXIT_CONNECT, "%s:%s: %s", host, port,
+	    err ? strerror_lower(err, ebuf, sizeof(ebuf)) : "cannot connect");
+}
+
+static long
+wait_until(int64_t now, int64_t when, long cap)
+{
+	if (when == 0)
+		return cap;
+	if (when <= now)
+		return 0;
+	return when - now < cap ? (long)(when - now) : cap;
+}
+
+static void
+deadline_reached(struct session *s)
+{
+	char t[32];
+
+	snprintf(t, sizeof(t), "%ld.%03ld", s->deadline_ms / 1000,
+	    s->deadline_ms % 1000);
+	if (strcmp(t + strlen(t) - 4, ".000") == 0)
+		t[strlen(t) - 4] = '\0';
+	s->deadline = 0;
+	if (s->on_deadline && s->state == S_READY) {
+		s->on_deadline(s, s->on_deadline_ud);
+		return;
+	}
+	if (s->state == S_CLOSING && s->code_set) {
+		/* Everything is done but the goodbye; do not wait for it. */
+		hard_close(s);
+		return;
+	}
+	record(s, XEXIT_TIMEOUT, "%s: timed out after %s s%s%s",
+	    session_target(s), t, s->phase ? " " : "",
+	    s->phase ? s->phase : "");
+	hard_close(s);
+}
+
+/* One turn with the input descriptor watched beside the socket. */
+static void
+turn_with_input(struct session *s, long wait)
+{
+	struct pollfd p[2];
+	int i, n;
+
+	p[0].fd = s->sock;
+	p[0].events = POLLIN;
+	if (xmpp_conn_send_queue_len(s->conn) > 0)
+		p[0].events |= POLLOUT;
+	p[1].fd = s->input_fd;
+	p[1].events = POLLIN;
+	p[0].revents = p[1].revents = 0;
+	n = poll(p, 2, (int)wait);
+	if (n < 0)
+		p[0].revents = p[1].revents = 0;
+	xmpp_run_once(s->ctx, 0);
+	if (p[0].revents & POLLIN)
+		for (i = 0; i < TLS_DRAIN_READS && s->state == S_READY; i++)
+			xmpp_run_once(s->ctx, 0);
+	if (s->state == S_READY && (p[1].revents & (POLLIN | POLLHUP |
+					   POLLERR | POLLNVAL))) {
+		if (s->input_cb(s, s->input_fd, s->input_ud) < 0)
+			s->input_fd = -1;
+		/* Write what the input produced without waiting a turn. */
+		xmpp_run_once(s->ctx, 0);
+	}
+}
+
+int
+session_run(struct session *s)
+{
+	struct sigaction ign;
+	int64_t now, next;
+	long wait;
+	int rc;
+
+	memset(&ign, 0, sizeof(ign));
+	ign.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &ign, NULL);
+
+	now = util_now_ms();
+	s->connect_deadline = now + (s->cfg->timeout_ms > 0 ?
+						s->cfg->timeout_ms :
+						CONNECT_TIMEOUT_MS);
+	if (s->deadline && s->deadline < s->connect_deadline)
+		s->connect_deadline = s->deadline;
+	s->phase = "while connecting";
+	util_watchdog_arm(s->connect_deadline + WATCHDOG_GRACE_MS, s->target,
+	    (long)(s->connect_deadline - now));
+	util_watchdog_phase(s->phase);
+	xdebug(1, "connecting to %s", s->target);
+
+	s->state = S_CONNECTING;
+	rc = xmpp_connect_client(s->conn, s->cfg->host,
+	    (unsigned short)(s->cfg->port ? s->cfg->port :
+					    s->cfg->direct_tls ? 5223 : 0),
+	    conn_handler, s);
+	if (rc != XMPP_EOK) {
+		s->state = S_DONE;
+		explain_connect_failure(s);
+		util_watchdog_disarm();
+		return s->code;
+	}
+
+	while (s->state != S_DONE) {
+		if (caught_signal && s->state != S_CLOSING) {
+			xdebug(1, "signal %d: closing", (int)caught_signal);
+			caught_signal = 0;
+			session_finish(s, s->signal_code);
+		}
+		now = util_now_ms();
+		if (s->state == S_CONNECTING && now >= s->connect_deadline) {
+			s->deadline_ms = s->cfg->timeout_ms > 0 ?
+			    s->cfg->timeout_ms :
+			    CONNECT_TIMEOUT_MS;
+			s->deadline = now;
+		}
+		if (s->deadline && now >= s->deadline)
+			deadline_reached(s);
+
+		next = s->deadline;
+		if (s->state == S_CONNECTING &&
+		    (next == 0 || s->connect_deadline < next))
+			next = s->connect_deadline;
+		wait = wait_until(now, next, LOOP_MAX_WAIT_MS);
+
+		if (s->state == S_READY && s->input_fd >= 0 && s->sock >= 0 &&
+		    !s->input_paused &&
+		    xmpp_conn_send_queue_len(s->conn) < s->input_max_queue)
+			turn_with_input(s, wait);
+		else
+			xmpp_run_once(s->ctx, (unsigned long)wait);
+
+		if (s->state == S_CONNECTING && !s->pin_checked &&
+		    xmpp_conn_is_secured(s->conn))
+			check_pin(s);
+		if (s->parse_error && s->state != S_DONE && !s->code_set) {
+			/* libstrophe would wait for the server to hang up. */
+			record(s, XEXIT_PROTOCOL,
+			    "%s: the server sent malformed XML",
+			    session_target(s));
+			hard_close(s);
+		}
+	}
+	util_watchdog_disarm();
+	if (!s->code_set) {
+		s->code = XEXIT_FAILURE;
+		if (s->error == NULL)
+			s->error = xstrdup("the session ended for no known "
+					   "reason");
+	}
+	return s->code;
+}

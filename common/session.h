@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: MIT */
+/* session.h -- the one owner of the XMPP connection */
+
+#ifndef XMPPTOOLS_SESSION_H
+#define XMPPTOOLS_SESSION_H
+
+#include <stdint.h>
+
+#include <strophe.h>
+
+#include "config.h"
+
+/*
+ * The session is the only code that touches libstrophe's connection and
+ * event loop.  A tool creates one session, registers what it wants to hear
+ * about, and calls session_run(), which connects (TLS always; verified
+ * unless --insecure or pinned), logs in, calls the tool back, and returns
+ * the exit code of the run once the tool or a failure has finished it.
+ *
+ * Failures are classified here (connect 4, TLS 5, auth 6, timeout 7,
+ * protocol 9) with one line of explanation, session_error(), that the tool
+ * prints.  Text from the network in that line is escaped.
+ *
+ * Only one session exists at a time in a process (libstrophe's certificate
+ * and socket callbacks carry no user data).
+ *
+ * Callbacks run inside the event loop.  Stanzas passed to them are borrowed
+ * for the duration of the call.  A stanza callback returns 1 to stay
+ * registered or 0 to be removed.
+ */
+struct session;
+
+typedef int (*session_stanza_cb)(struct session *s, xmpp_stanza_t *st,
+    void *ud);
+typedef void (*session_event_cb)(struct session *s, void *ud);
+/* Called when 'fd' is readable (or at its end); returns 0, or -1 to stop
+ * watching the descriptor. */
+typedef int (*session_input_cb)(struct session *s, int fd, void *ud);
+
+/*
+ * session_new()
+ *
+ * Creates a session for the account in 'cfg' (borrowed; it must outlive
+ * the session).  'password' is copied and may be NULL (client certificate).
+ * Returns the session, or NULL with *errstr.
+ */
+struct session *session_new(const struct xconfig *cfg, const char *password,
+    char **errstr);
+
+/* Disconnects if needed and releases everything.  NULL is a no-op. */
+void session_free(struct session *s);
+
+/* The libstrophe context, for building stanzas (stanza.h). */
+xmpp_ctx_t *session_ctx(struct session *s);
+
+/* The account's domain, and the full JID bound by the server once online. */
+const char *session_domain(struct session *s);
+const char *session_bound_jid(struct session *s);
+
+/* A new unique stanza id (a UUID), allocated (caller frees). */
+char *session_new_id(struct session *s);
+
+/*
+ * session_on_connect()
+ *
+ * 'cb' runs each time the stream is ready for stanzas (after login and
+ * resource binding, and again after a reconnection).
+ */
+void session_on_connect(struct session *s, session_event_cb cb, void *ud);
+
+/*
+ * session_add_handler()
+ *
+ * Calls 'cb' for every incoming stanza whose element name, type attribute
+ * and child namespace match (NULL matches anything).
+ */
+void session_add_handler(struct session *s, const char *name,
+    const char *type, const char *ns, session_stanza_cb cb, void *ud);
+
+/* Queues a stanza (not taken over: the caller still releases it). */
+void session_send(struct session *s, xmpp_stanza_t *st);
+
+/*
+ * session_request()
+ *
+ * Sends an iq (which must carry an id) and calls 'cb' once with its reply,
+ * result or error.  The stanza is not taken over.
+ */
+void session_request(struct session *s, xmpp_stanza_t *iq,
+    session_stanza_cb cb, void *ud);
+
+/*
+ * session_barrier()
+ *
+ * Sends an XEP-0199 ping to the own server behind everything sent so far
+ * and calls 'cb' when the answer (result or error) is back: RFC 6120 makes
+ * the server process a stream's stanzas in order, so by then it has every
+ * earlier stanza.
+ */
+void session_barrier(struct session *s, session_event_cb cb, void *ud);
+
+/* Number of stanzas queued but not yet written to the socket. */
+int session_queue_len(struct session *s);
+
+/*
+ * session_set_input()
+ *
+ * Watches 'fd' together with the connection while the session is online and
+ * fewer than 'max_queue' stanzas wait to be written (back-pressure), and
+ * calls 'cb' as soon as it is readable.  The descriptor is never made
+ * non-blocking; 'cb' should read at most what one read() gives.  A fd of
+ * -1 stops watching.
+ */
+void session_set_input(struct session *s, int fd, int max_queue,
+    session_input_cb cb, void *ud);
+
+/* Pauses or resumes the watching of the input descriptor. */
+void session_pause_input(struct session *s, int paused);
+
+/*
+ * session_set_deadline()
+ *
+ * Ends the run 'ms' milliseconds from now: with 'cb' when it is not NULL,
+ * else as a failure with XEXIT_TIMEOUT.  0 removes the deadline.  The
+ * connection phase always has one (--timeout, else 30 s).
+ */
+void session_set_deadline(struct session *s, long ms, session_event_cb cb,
+    void *ud);
+
+/* Names what the run is waiting for, for the timeout message (a literal). */
+void session_set_phase(struct session *s, const char *phase);
+
+/*
+ * session_catch_signals()
+ *
+ * Makes SIGINT, SIGTERM and SIGHUP end the run cleanly (the stream is
+ * closed) with 'code' instead of killing the process.
+ */
+void session_catch_signals(struct session *s, int code);
+
+/*
+ * session_finish()
+ *
+ * Ends the run with exit code 'code': the stream is closed behind what is
+ * queued.  The first failure recorded wins over a later success.
+ */
+void session_finish(struct session *s, int code);
+
+/*
+ * session_fail()
+ *
+ * Records a failure (its one-line message, printf-style, with network text
+ * already escaped) and ends the run with 'code'.
+ */
+void session_fail(struct session *s, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * session_run()
+ *
+ * Connects, runs the event loop until the run is finished, and returns its
+ * exit code.  On failure session_error() explains it.
+ */
+int session_run(struct session *s);
+
+/* The one-line explanation of a failed run, or NULL. */
+const char *session_error(struct session *s);
+
+/* "host:port" (or the domain) the session connects to, for messages. */
+const char *session_target(struct session *s);
+
+#endif

@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: MIT */
+/* stanza.c -- pure stanza builders and parsers; no I/O */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <strophe.h>
+
+#include "stanza.h"
+#include "util.h"
+
+/* Adds <name xmlns=ns>text</name> (text may be NULL for an empty element). */
+static xmpp_stanza_t *
+add_child(xmpp_stanza_t *parent, const char *name, const char *ns,
+    const char *text)
+{
+	xmpp_ctx_t *ctx = xmpp_stanza_get_context(parent);
+	xmpp_stanza_t *child = xmpp_stanza_new(ctx), *t;
+
+	xmpp_stanza_set_name(child, name);
+	if (ns)
+		xmpp_stanza_set_ns(child, ns);
+	if (text) {
+		t = xmpp_stanza_new(ctx);
+		xmpp_stanza_set_text(t, text);
+		xmpp_stanza_add_child_ex(child, t, 0);
+	}
+	xmpp_stanza_add_child_ex(parent, child, 0);
+	return child;
+}
+
+xmpp_stanza_t *
+stanza_message(xmpp_ctx_t *ctx, const struct msg_spec *m)
+{
+	xmpp_stanza_t *msg, *x;
+
+	msg = xmpp_message_new(ctx, m->type, m->to, m->id);
+	if (m->subject && *m->subject)
+		add_child(msg, "subject", NULL, m->subject);
+	if (m->body)
+		add_child(msg, "body", NULL, m->body);
+	if (m->thread && *m->thread)
+		add_child(msg, "thread", NULL, m->thread);
+	if (m->url && *m->url) {
+		x = add_child(msg, "x", NS_OOB, NULL);
+		add_child(x, "url", NULL, m->url);
+	}
+	if (m->receipt)
+		add_child(msg, "request", NS_RECEIPTS, NULL);
+	if (m->no_store) {
+		add_child(msg, "no-store", NS_HINTS, NULL);
+		add_child(msg, "no-permanent-store", NS_HINTS, NULL);
+	}
+	if (m->id) {
+		x = add_child(msg, "origin-id", NS_SID, NULL);
+		xmpp_stanza_set_attribute(x, "id", m->id);
+	}
+	return msg;
+}
+
+xmpp_stanza_t *
+stanza_ping(xmpp_ctx_t *ctx, const char *to, const char *id)
+{
+	xmpp_stanza_t *iq = xmpp_iq_new(ctx, "get", id);
+
+	if (to)
+		xmpp_stanza_set_to(iq, to);
+	add_child(iq, "ping", NS_PING, NULL);
+	return iq;
+}
+
+static char *
+dup_text(xmpp_stanza_t *st)
+{
+	xmpp_ctx_t *ctx = xmpp_stanza_get_context(st);
+	char *t = xmpp_stanza_get_text(st), *copy;
+
+	if (t == NULL)
+		return NULL;
+	copy = xstrdup(t);
+	xmpp_free(ctx, t);
+	return copy;
+}
+
+char *
+stanza_child_text(xmpp_stanza_t *st, const char *name, const char *ns)
+{
+	xmpp_stanza_t *c;
+
+	c = ns ? xmpp_stanza_get_child_by_name_and_ns(st, name, ns) :
+		 xmpp_stanza_get_child_by_name(st, name);
+	return c ? dup_text(c) : NULL;
+}
+
+void
+stanza_error_info(xmpp_stanza_t *st, char **condition, char **text)
+{
+	xmpp_stanza_t *err, *c;
+	const char *name, *ns;
+
+	*condition = NULL;
+	*text = NULL;
+	err = xmpp_stanza_get_child_by_name(st, "error");
+	if (err != NULL) {
+		for (c = xmpp_stanza_get_children(err); c;
+		     c = xmpp_stanza_get_next(c)) {
+			if (!xmpp_stanza_is_tag(c))
+				continue;
+			name = xmpp_stanza_get_name(c);
+			ns = xmpp_stanza_get_ns(c);
+			if (ns == NULL || strcmp(ns, NS_STANZAS) != 0)
+				continue;
+			if (strcmp(name, "text") == 0) {
+				free(*text);
+				*text = dup_text(c);
+			} else if (*condition == NULL)
+				*condition = xstrdup(name);
+		}
+	}
+	if (*condition == NULL)
+		*condition = xstrdup("undefined-condition");
+}
+
+/* Elements whose text is a credential, and the namespace they live in. */
+static const char *const secret_sasl[] = { "<auth ", "<response ",
+	"<response>", "<challenge ", "<success ", NULL };
+
+static void
+redact_from(struct buf *b, const char *line, const char *open)
+{
+	const char *gt = strchr(open, '>'), *lt;
+
+	if (gt == NULL || gt[-1] == '/') {
+		buf_adds(b, line);
+		return;
+	}
+	lt = strchr(gt, '<');
+	buf_add(b, line, (size_t)(gt + 1 - line));
+	buf_adds(b, "[redacted]");
+	if (lt != NULL)
+		stanza_redact_trace(b, lt);
+}
+
+void
+stanza_redact_trace(struct buf *b, const char *line)
+{
+	const char *p, *first = NULL;
+	size_t i;
+
+	if (strstr(line, "xmpp-sasl") != NULL) {
+		for (i = 0; secret_sasl[i]; i++) {
+			p = strstr(line, secret_sasl[i]);
+			if (p && (first == NULL || p < first))
+				first = p;
+		}
+	}
+	p = strstr(line, "<password");
+	if (p && (p[9] == '>' || p[9] == ' ') && (first == NULL || p < first))
+		first = p;
+	if (first == NULL) {
+		buf_adds(b, line);
+		return;
+	}
+	redact_from(b, line, first);
+}
+
+const char *
+stanza_stream_error_name(xmpp_error_type_t type)
+{
+	switch (type) {
+	case XMPP_SE_BAD_FORMAT:
+		return "bad-format";
+	case XMPP_SE_BAD_NS_PREFIX:
+		return "bad-namespace-prefix";
+	case XMPP_SE_CONFLICT:
+		return "conflict";
+	case XMPP_SE_CONN_TIMEOUT:
+		return "connection-timeout";
+	case XMPP_SE_HOST_GONE:
+		return "host-gone";
+	case XMPP_SE_HOST_UNKNOWN:
+		return "host-unknown";
+	case XMPP_SE_IMPROPER_ADDR:
+		return "improper-addressing";
+	case XMPP_SE_INTERNAL_SERVER_ERROR:
+		return "internal-server-error";
+	case XMPP_SE_INVALID_FROM:
+		return "invalid-from";
+	case XMPP_SE_INVALID_ID:
+		return "invalid-id";
+	case XMPP_SE_INVALID_NS:
+		return "invalid-namespace";
+	case XMPP_SE_INVALID_XML:
+		return "invalid-xml";
+	case XMPP_SE_NOT_AUTHORIZED:
+		return "not-authorized";
+	case XMPP_SE_POLICY_VIOLATION:
+		return "policy-violation";
+	case XMPP_SE_REMOTE_CONN_FAILED:
+		return "remote-connection-failed";
+	case XMPP_SE_RESOURCE_CONSTRAINT:
+		return "resource-constraint";
+	case XMPP_SE_RESTRICTED_XML:
+		return "restricted-xml";
+	case XMPP_SE_SEE_OTHER_HOST:
+		return "see-other-host";
+	case XMPP_SE_SYSTEM_SHUTDOWN:
+		return "system-shutdown";
+	case XMPP_SE_UNDEFINED_CONDITION:
+		return "undefined-condition";
+	case XMPP_SE_UNSUPPORTED_ENCODING:
+		return "unsupported-encoding";
+	case XMPP_SE_UNSUPPORTED_STANZA_TYPE:
+		return "unsupported-stanza-type";
+	case XMPP_SE_UNSUPPORTED_VERSION:
+		return "unsupported-version";
+	case XMPP_SE_XML_NOT_WELL_FORMED:
+		return "not-well-formed";
+	}
+	return "undefined-condition";
+}

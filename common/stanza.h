@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/* stanza.h -- pure stanza builders and parsers; no I/O */
+
+#ifndef XMPPTOOLS_STANZA_H
+#define XMPPTOOLS_STANZA_H
+
+#include <strophe.h>
+
+#include "util.h"
+
+#define NS_PING "urn:xmpp:ping"
+#define NS_SID "urn:xmpp:sid:0"
+#define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
+#define NS_HINTS "urn:xmpp:hints"
+#define NS_OOB "jabber:x:oob"
+#define NS_RECEIPTS "urn:xmpp:receipts"
+#define NS_DELAY "urn:xmpp:delay"
+#define NS_MUC "http://jabber.org/protocol/muc"
+#define NS_MUC_USER "http://jabber.org/protocol/muc#user"
+#define NS_VERSION "jabber:iq:version"
+#define NS_CARBONS "urn:xmpp:carbons:2"
+#define NS_FORWARD "urn:xmpp:forward:0"
+
+/*
+ * Builders return a new stanza owned by the caller, who releases it with
+ * xmpp_stanza_release() (usually right after xmpp_send()).  Every text they
+ * take must already be valid for XML (see text_check_xml()); NULL or empty
+ * optional fields are left out.
+ */
+
+/* What one message carries. */
+struct msg_spec {
+	const char *to;
+	const char *type;	/* chat, normal, headline, groupchat */
+	const char *id;		/* also the XEP-0359 origin-id */
+	const char *body;
+	const char *subject;
+	const char *thread;
+	const char *url;	/* XEP-0066 out-of-band URL */
+	int no_store;		/* XEP-0334 <no-store/> */
+	int receipt;		/* XEP-0184 <request/> */
+};
+
+xmpp_stanza_t *stanza_message(xmpp_ctx_t *ctx, const struct msg_spec *m);
+
+/* <iq type='get' to=TO id=ID><ping xmlns='urn:xmpp:ping'/></iq> */
+xmpp_stanza_t *stanza_ping(xmpp_ctx_t *ctx, const char *to, const char *id);
+
+/*
+ * stanza_error_info()
+ *
+ * Reads the RFC 6120 <error/> child of a stanza of type 'error': *condition
+ * gets the defined condition ("service-unavailable"; "undefined-condition"
+ * when none is given) and *text the human text or NULL.  Both are allocated
+ * (caller frees) and not escaped.
+ */
+void stanza_error_info(xmpp_stanza_t *st, char **condition, char **text);
+
+/*
+ * stanza_child_text()
+ *
+ * Returns the text of the first child named 'name' (in namespace 'ns' when
+ * not NULL), allocated (caller frees), or NULL when there is none.
+ */
+char *stanza_child_text(xmpp_stanza_t *st, const char *name, const char *ns);
+
+/*
+ * stanza_redact_trace()
+ *
+ * Appends to 'b' a copy of one line of XML trace in which the text of SASL
+ * elements (auth, response, challenge, success) and of every <password>
+ * element is replaced by "[redacted]", so -vv never shows a credential.
+ */
+void stanza_redact_trace(struct buf *b, const char *line);
+
+/*
+ * stanza_error_condition_name()
+ *
+ * The RFC 6120 name of a libstrophe stream error type ("conflict").
+ */
+const char *stanza_stream_error_name(xmpp_error_type_t type);
+
+#endif
