@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: MIT */
+/* reader.c -- the stanza-line reader: XML stanzas from a byte stream */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <expat.h>
+#include <strophe.h>
+
+#include "reader.h"
+#include "util.h"
+
+#define MAX_DEPTH 64
+
+struct reader {
+	XML_Parser p;
+	xmpp_ctx_t *ctx;
+	reader_cb cb;
+	void *ud;
+	size_t max_stanza;
+
+	int depth;		/* 0: outside our wrapper, 1: top level */
+	xmpp_stanza_t *stack[MAX_DEPTH + 2];
+	unsigned long start_line;
+	size_t start_byte;	/* XML_GetCurrentByteIndex of the stanza */
+
+	struct buf head;	/* the input's first bytes, until it is known
+				   whether they hold an XML declaration */
+	int started;
+
+	char *error;		/* the first problem; parsing stops */
+	int stopped;		/* the callback said stop */
+	int failed;
+};
+
+/*
+ * expat needs one root element: the input is parsed as if it were wrapped
+ * in <xt-stream>, which is fed before the first byte (on the same line, so
+ * line numbers stay right).
+ */
+static const char wrapper_open[] = "<xt-stream>";
+static const char wrapper_close[] = "</xt-stream>";
+
+static void
+fail(struct reader *r, const char *fmt, const char *what)
+{
+	if (r->error == NULL) {
+		r->error = xasprintf(fmt,
+		    (unsigned long)XML_GetCurrentLineNumber(r->p), what);
+	}
+	XML_StopParser(r->p, XML_FALSE);
+}
+
+static void XMLCALL
+on_start(void *ud, const XML_Char *name, const XML_Char **attrs)
+{
+	struct reader *r = ud;
+	xmpp_stanza_t *st;
+	int i;
+
+	if (r->depth == 0) {
+		r->depth = 1;
+		return;
+	}
+	if (r->depth == 1) {
+		if (strcmp(name, "message") != 0 &&
+		    strcmp(name, "presence") != 0 && strcmp(name, "iq") != 0) {
+			fail(r, "line %lu: <%s> is not a stanza (message, "
+				"presence or iq)",
+			    name);
+			return;
+		}
+		r->start_line = XML_GetCurrentLineNumber(r->p);
+		r->start_byte = (size_t)XML_GetCurrentByteIndex(r->p);
+	}
+	if (r->depth > 1 && (size_t)XML_GetCurrentByteIndex(r->p) -
+		r->start_byte >
+	    r->max_stanza) {
+		fail(r, "line %lu: stanza larger than the size limit%s", "");
+		return;
+	}
+	if (r->depth > MAX_DEPTH) {
+		fail(r, "line %lu: elements nested too deep%s", "");
+		return;
+	}
+	st = xmpp_stanza_new(r->ctx);
+	xmpp_stanza_set_name(st, name);
+	for (i = 0; attrs[i]; i += 2)
+		xmpp_stanza_set_attribute(st, attrs[i], attrs[i + 1]);
+	if (r->depth > 1)
+		xmpp_stanza_add_child_ex(r->stack[r->depth - 1], st, 0);
+	r->stack[r->depth] = st;
+	r->depth++;
+}
+
+static void XMLCALL
+on_end(void *ud, const XML_Char *name)
+{
+	struct reader *r = ud;
+	xmpp_stanza_t *st;
+	unsigned long line;
+
+	(void)name;
+	if (r->depth <= 1) {
+		r->depth = 0;
+		return;
+	}
+	r->depth--;
+	if (r->depth > 1)
+		return;
+	st = r->stack[1];
+	r->stack[1] = NULL;
+	line = r->start_line;
+	if (r->cb(st, line, r->ud) < 0) {
+		r->stopped = 1;
+		XML_StopParser(r->p, XML_FALSE);
+	}
+}
+
+static void XMLCALL
+on_text(void *ud, const XML_Char *s, int len)
+{
+	struct reader *r = ud;
+	xmpp_stanza_t *t, *parent, *last;
+	int i;
+
+	if (r->depth <= 1) {
+		for (i = 0; i < len; i++)
+			if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' &&
+			    s[i] != '\r') {
+				fail(r, "line %lu: text outside a stanza%s", "");
+				return;
+			}
+		return;
+	}
+	if ((size_t)XML_GetCurrentByteIndex(r->p) - r->start_byte >
+	    r->max_stanza) {
+		fail(r, "line %lu: stanza larger than the size limit%s", "");
+		return;
+	}
+	/* Join adjacent text pieces (expat splits text at buffer ends). */
+	parent = r->stack[r->depth - 1];
+	for (last = xmpp_stanza_get_children(parent);
+	     last && xmpp_stanza_get_next(last);
+	     last = xmpp_stanza_get_next(last))
+		;
+	if (last && xmpp_stanza_is_text(last)) {
+		const char *old = xmpp_stanza_get_text_ptr(last);
+		size_t oldlen = old ? strlen(old) : 0;
+		char *joined = xmalloc(oldlen + (size_t)len + 1);
+
+		memcpy(joined, old, oldlen);
+		memcpy(joined + oldlen, s, (size_t)len);
+		joined[oldlen + (size_t)len] = '\0';
+		xmpp_stanza_set_text(last, joined);
+		free(joined);
+		return;
+	}
+	t = xmpp_stanza_new(r->ctx);
+	xmpp_stanza_set_text_with_size(t, s, (size_t)len);
+	xmpp_stanza_add_child_ex(parent, t, 0);
+}
+
+static void XMLCALL
+on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid,
+    const XML_Char *pubid, int has_internal)
+{
+	(void)name;
+	(void)sysid;
+	(void)pubid;
+	(void)has_internal;
+	fail(ud, "line %lu: document type declaration not allowed%s", "");
+}
+
+static void XMLCALL
+on_pi(void *ud, const XML_Char *target, const XML_Char *data)
+{
+	(void)target;
+	(void)data;
+	fail(ud, "line %lu: processing instruction not allowed%s", "");
+}
+
+static void XMLCALL
+on_entity_decl(void *ud, const XML_Char *name, int is_param,
+    const XML_Char *value, int value_len, const XML_Char *base,
+    const XML_Char *sysid, const XML_Char *pubid, const XML_Char *notation)
+{
+	(void)name;
+	(void)is_param;
+	(void)value;
+	(void)value_len;
+	(void)base;
+	(void)sysid;
+	(void)pubid;
+	(void)notation;
+	fail(ud, "line %lu: entity declaration not allowed%s", "");
+}
+
+struct reader *
+reader_new(xmpp_ctx_t *ctx, size_t max_stanza, reader_cb cb, void *ud)
+{
+	struct reader *r = xcalloc(1, sizeof(*r));
+
+	r->ctx = ctx;
+	r->cb = cb;
+	r->ud = ud;
+	r->max_stanza = max_stanza;
+	buf_init(&r->head);
+	r->p = XML_ParserCreate("UTF-8");
+	if (r->p == NULL) {
+		free(r);
+		return NULL;
+	}
+	XML_SetUserData(r->p, r);
+	XML_SetElementHandler(r->p, on_start, on_end);
+	XML_SetCharacterDataHandler(r->p, on_text);
+	XML_SetStartDoctypeDeclHandler(r->p, on_doctype);
+	XML_SetProcessingInstructionHandler(r->p, on_pi);
+	XML_SetEntityDeclHandler(r->p, on_entity_decl);
+	XML_SetParamEntityParsing(r->p, XML_PARAM_ENTITY_PARSING_NEVER);
+	return r;
+}
+
+/*
+ * A leading "<?xml ...?>" of the input would follow our wrapper: skip it.
+ * Returns the bytes to skip, or -1 when more input is needed to know.
+ */
+static long
+skip_xml_decl(const char *data, size_t len, int final)
+{
+	size_t n = len < 6 ? len : 6;
+	const char *end;
+
+	if (n == 0 || memcmp(data, "<?xml ", n) != 0)
+		return 0;
+	if (len < 6)
+		return final ? 0 : -1;
+	end = memchr(data, '>', len);
+	if (end == NULL)
+		return final || len > 256 ? 0 : -1;
+	if (end[-1] != '?')
+		return 0;
+	return (long)(end + 1 - data);
+}
+
+/* What expat choked on, when a plain "not well-formed" would hide it. */
+static const char *
+explain_error(struct reader *r)
+{
+	int offset = 0, size = 0;
+	const char *ctx = XML_GetInputContext(r->p, &offset, &size);
+
+	if (ctx == NULL || offset < 0 || offset >= size)
+		return NULL;
+	/* expat points at the '<', or after "<" or "<!". */
+	if (offset > 0 && ctx[offset] != '<' && ctx[offset - 1] == '<')
+		offset--;
+	else if (offset > 1 && ctx[offset] != '<' && ctx[offset - 1] == '!' &&
+	    ctx[offset - 2] == '<')
+		offset -= 2;
+	ctx += offset;
+	size -= offset;
+	if (size >= 9 && memcmp(ctx, "<!DOCTYPE", 9) == 0)
+		return "document type declaration not allowed";
+	if (size >= 8 && memcmp(ctx, "<!ENTITY", 8) == 0)
+		return "entity declaration not allowed";
+	if (size >= 5 && memcmp(ctx, "<?xml", 5) == 0)
+		return "XML declaration not at the start of the input";
+	return NULL;
+}
+
+int
+reader_feed(struct reader *r, const char *data, size_t len, int final,
+    char **errstr)
+{
+	enum XML_Status st;
+
+	long skip;
+
+	if (r->failed)
+		goto failed;
+	if (!r->started) {
+		buf_add(&r->head, data, len);
+		skip = skip_xml_decl(r->head.data, r->head.len, final);
+		if (skip < 0)
+			return 0;
+		r->started = 1;
+		if (XML_Parse(r->p, wrapper_open, sizeof(wrapper_open) - 1,
+			XML_FALSE) != XML_STATUS_OK)
+			goto parse_error;
+		st = XML_Parse(r->p, r->head.data + skip,
+		    (int)(r->head.len - (size_t)skip), XML_FALSE);
+		buf_free(&r->head);
+	} else
+		st = XML_Parse(r->p, data, (int)len, XML_FALSE);
+	if (st != XML_STATUS_OK)
+		goto parse_error;
+	if (final) {
+		if (r->depth > 1) {
+			r->error = xasprintf("line %lu: the input ends inside "
+					     "a stanza",
+			    r->start_line);
+			goto failed_now;
+		}
+		if (XML_Parse(r->p, wrapper_close, sizeof(wrapper_close) - 1,
+			XML_TRUE) != XML_STATUS_OK)
+			goto parse_error;
+	}
+	return 0;
+parse_error:
+	if (r->stopped) {
+		r->failed = 1;
+		return -1;
+	}
+	if (r->error == NULL) {
+		const char *why = explain_error(r);
+
+		r->error = xasprintf("line %lu: %s",
+		    (unsigned long)XML_GetCurrentLineNumber(r->p),
+		    why ? why : XML_ErrorString(XML_GetErrorCode(r->p)));
+	}
+failed_now:
+	r->failed = 1;
+failed:
+	if (r->error && errstr)
+		*errstr = xstrdup(r->error);
+	return -1;
+}
+
+int
+reader_inside_stanza(const struct reader *r)
+{
+	return r->depth > 1;
+}
+
+void
+reader_free(struct reader *r)
+{
+	if (r == NULL)
+		return;
+	if (r->stack[1])
+		xmpp_stanza_release(r->stack[1]);
+	XML_ParserFree(r->p);
+	buf_free(&r->head);
+	free(r->error);
+	free(r);
+}
