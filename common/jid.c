@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* jid.c -- our own JID parser and validator (RFC 7622) */
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -37,6 +40,8 @@ check_local(const char *s, size_t len, const char **why)
 static int
 check_ipv6(const char *s, size_t len)
 {
+	struct in6_addr in6;
+	char addr[64];
 	size_t i;
 
 	/* "[" hex, ':' and '.' (embedded IPv4) "]"; at least one ':'. */
@@ -51,6 +56,13 @@ check_ipv6(const char *s, size_t len)
 			(c >= 'A' && c <= 'F') || c == ':' || c == '.'))
 			return -1;
 	}
+	/* The characters are right; inet_pton() checks the grammar. */
+	if (len - 2 >= sizeof(addr))
+		return -1;
+	memcpy(addr, s + 1, len - 2);
+	addr[len - 2] = '\0';
+	if (inet_pton(AF_INET6, addr, &in6) != 1)
+		return -1;
 	return 0;
 }
 

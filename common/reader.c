@@ -24,6 +24,9 @@ struct reader {
 	unsigned long start_line;
 	size_t start_byte;	/* XML_GetCurrentByteIndex of the stanza */
 
+	char tail[16];		/* the last bytes fed, for error messages */
+	size_t tail_len;
+	long fed;		/* bytes fed to expat so far */
 	struct buf head;	/* the input's first bytes, until it is known
 				   whether they hold an XML declaration */
 	int started;
@@ -243,30 +246,61 @@ skip_xml_decl(const char *data, size_t len, int final)
 	return (long)(end + 1 - data);
 }
 
-/* What expat choked on, when a plain "not well-formed" would hide it. */
+/*
+ * What expat choked on, when a plain "not well-formed" would hide it: look
+ * at the bytes where it stopped ('chunk' is what was last fed, at absolute
+ * offset 'base'; r->tail holds the bytes before it).
+ */
 static const char *
-explain_error(struct reader *r)
+explain_error(struct reader *r, const char *chunk, size_t len, long base)
 {
-	int offset = 0, size = 0;
-	const char *ctx = XML_GetInputContext(r->p, &offset, &size);
+	char near[24];
+	long at = XML_GetCurrentByteIndex(r->p), i;
+	size_t n = 0;
 
-	if (ctx == NULL || offset < 0 || offset >= size)
-		return NULL;
 	/* expat points at the '<', or after "<" or "<!". */
-	if (offset > 0 && ctx[offset] != '<' && ctx[offset - 1] == '<')
-		offset--;
-	else if (offset > 1 && ctx[offset] != '<' && ctx[offset - 1] == '!' &&
-	    ctx[offset - 2] == '<')
-		offset -= 2;
-	ctx += offset;
-	size -= offset;
-	if (size >= 9 && memcmp(ctx, "<!DOCTYPE", 9) == 0)
+	for (i = at - 2; i < at + 14 && n < sizeof(near) - 1; i++) {
+		if (i >= base && (size_t)(i - base) < len)
+			near[n++] = chunk[i - base];
+		else if (i < base && base - i <= (long)r->tail_len)
+			near[n++] = r->tail[r->tail_len - (size_t)(base - i)];
+	}
+	near[n] = '\0';
+	/* expat stops at the first byte it cannot take: "<!D" is enough. */
+	if (strstr(near, "<!D") != NULL)
 		return "document type declaration not allowed";
-	if (size >= 8 && memcmp(ctx, "<!ENTITY", 8) == 0)
+	if (strstr(near, "<!E") != NULL)
 		return "entity declaration not allowed";
-	if (size >= 5 && memcmp(ctx, "<?xml", 5) == 0)
+	if (strstr(near, "<?xml") != NULL)
 		return "XML declaration not at the start of the input";
 	return NULL;
+}
+
+/* Feeds expat and remembers the last bytes, for explain_error(). */
+static enum XML_Status
+parse(struct reader *r, const char *data, size_t len, const char **chunk,
+    size_t *chunk_len, long *base)
+{
+	enum XML_Status st;
+	size_t keep;
+
+	*chunk = data;
+	*chunk_len = len;
+	*base = r->fed;
+	st = XML_Parse(r->p, data, (int)len, XML_FALSE);
+	if (st != XML_STATUS_OK)
+		return st;
+	r->fed += (long)len;
+	keep = len < sizeof(r->tail) ? len : sizeof(r->tail);
+	if (r->tail_len + keep > sizeof(r->tail)) {
+		size_t drop = r->tail_len + keep - sizeof(r->tail);
+
+		memmove(r->tail, r->tail + drop, r->tail_len - drop);
+		r->tail_len -= drop;
+	}
+	memcpy(r->tail + r->tail_len, data + len - keep, keep);
+	r->tail_len += keep;
+	return st;
 }
 
 int
@@ -275,7 +309,9 @@ reader_feed(struct reader *r, const char *data, size_t len, int final,
 {
 	enum XML_Status st;
 
-	long skip;
+	const char *chunk = NULL;
+	size_t chunk_len = 0;
+	long skip, base = 0;
 
 	if (r->failed)
 		goto failed;
@@ -285,14 +321,25 @@ reader_feed(struct reader *r, const char *data, size_t len, int final,
 		if (skip < 0)
 			return 0;
 		r->started = 1;
-		if (XML_Parse(r->p, wrapper_open, sizeof(wrapper_open) - 1,
-			XML_FALSE) != XML_STATUS_OK)
+		if (parse(r, wrapper_open, sizeof(wrapper_open) - 1, &chunk,
+			&chunk_len, &base) != XML_STATUS_OK)
 			goto parse_error;
-		st = XML_Parse(r->p, r->head.data + skip,
-		    (int)(r->head.len - (size_t)skip), XML_FALSE);
+		st = parse(r, r->head.data + skip,
+		    r->head.len - (size_t)skip, &chunk, &chunk_len, &base);
+		if (st != XML_STATUS_OK) {
+			/* Keep the bytes for the message, then let go. */
+			const char *why = explain_error(r, chunk, chunk_len,
+			    base);
+
+			if (!r->stopped && r->error == NULL && why)
+				r->error = xasprintf("line %lu: %s",
+				    (unsigned long)XML_GetCurrentLineNumber(
+					r->p),
+				    why);
+		}
 		buf_free(&r->head);
 	} else
-		st = XML_Parse(r->p, data, (int)len, XML_FALSE);
+		st = parse(r, data, len, &chunk, &chunk_len, &base);
 	if (st != XML_STATUS_OK)
 		goto parse_error;
 	if (final) {
@@ -313,7 +360,9 @@ parse_error:
 		return -1;
 	}
 	if (r->error == NULL) {
-		const char *why = explain_error(r);
+		const char *why = chunk ? explain_error(r, chunk, chunk_len,
+					      base) :
+					  NULL;
 
 		r->error = xasprintf("line %lu: %s",
 		    (unsigned long)XML_GetCurrentLineNumber(r->p),
