@@ -337,6 +337,13 @@ xsend_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 		return rc;
 	if (x->thread && (rc = check_text(x, "--thread", &x->thread)) != 0)
 		return rc;
+	if (strlen(x->body) > cfg->max_size) {
+		/* --sanitize writes U+FFFD (3 bytes) for each bad byte. */
+		xerror("message is larger than %lu bytes once cleaned "
+		       "(--max-size); nothing sent",
+		    cfg->max_size);
+		return XEXIT_USAGE;
+	}
 	if (x->body[0] == '\0' && (x->subject == NULL || !*x->subject)) {
 		xnote("empty message: nothing sent");
 		return XEXIT_OK;

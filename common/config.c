@@ -159,6 +159,14 @@ config_pin_normalise(const char *s)
 		if (len != 44 || EVP_DecodeBlock(raw, (const unsigned char *)s + 8,
 				     (int)len) != 33)
 			return NULL;
+		/*
+		 * EVP_DecodeBlock() also takes "==" (31 bytes) and '=' inside.
+		 * The pin is compared as text: accept only the canonical form.
+		 */
+		if (strspn(s + 8, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv"
+				  "wxyz0123456789+/") != 43 ||
+		    s[8 + 43] != '=' || strchr("AEIMQUYcgkosw048", s[8 + 42]) == NULL)
+			return NULL;
 		return xstrdup(s);
 	}
 	for (p = s; *p; p++) {
@@ -466,7 +474,7 @@ config_load(struct xconfig *c, const char *path, const char *account,
 	struct buf text;
 	struct stat st;
 	size_t n = 0, i;
-	int fd, rc = XEXIT_CONFIG, has_password, found = 0, pass;
+	int fd, r, rc = XEXIT_CONFIG, has_password, found = 0, pass;
 	const char *want;
 	char *chosen = NULL, *err = NULL;
 
@@ -492,9 +500,9 @@ config_load(struct xconfig *c, const char *path, const char *account,
 		close(fd);
 		goto out;
 	}
-	if (util_read_all(fd, &text, 1 << 20) != 0) {
+	if ((r = util_read_all(fd, &text, 1 << 20)) != 0) {
 		*errstr = xasprintf("%s: %s", path,
-		    errno ? strerror(errno) : "file too large");
+		    r == -1 ? strerror(errno) : "larger than 1 MiB");
 		close(fd);
 		goto out;
 	}
@@ -599,13 +607,17 @@ password_from_file(const char *path, char **pw, char **errstr)
 	}
 	r = util_read_all(fd, &b, 4096);
 	close(fd);
-	if (r != 0 || b.data == NULL) {
+	if (r == 0 && b.data != NULL)
+		first_line(b.data);
+	/* An empty file or first line is no password. */
+	if (r != 0 || b.data == NULL || b.data[0] == '\0') {
 		*errstr = xasprintf("password file %s: %s", path,
 		    r == -1 ? strerror(errno) : r == -2 ? "too large" : "empty");
+		if (b.data)
+			explicit_bzero(b.data, b.len);
 		buf_free(&b);
 		return -1;
 	}
-	first_line(b.data);
 	*pw = xstrdup(b.data);
 	explicit_bzero(b.data, b.len);
 	buf_free(&b);
@@ -639,11 +651,12 @@ password_from_fd(long fd, char **pw, char **errstr)
 		}
 		buf_addc(&b, c);
 	}
-	if (b.data == NULL) {
+	if (b.data != NULL)
+		first_line(b.data);
+	if (b.data == NULL || b.data[0] == '\0') {
 		*errstr = xasprintf("password fd %ld: empty", fd);
-		return -1;
+		goto fail;
 	}
-	first_line(b.data);
 	*pw = buf_steal(&b);
 	return 0;
 fail:

@@ -60,7 +60,7 @@ struct poptOption xopt_common[] = {
 	{ "host", '\0', POPT_ARG_STRING, NULL, OPT_SETTING,
 	    "Connect to HOST instead of looking up the domain", "HOST" },
 	{ "port", '\0', POPT_ARG_STRING, NULL, OPT_SETTING,
-	    "Connect to PORT (default 5222, or 5223 with --direct-tls)",
+	    "Connect to PORT (default 5222, or 5223 with --direct-tls; without --host, at the domain itself, no SRV lookup)",
 	    "PORT" },
 	{ "direct-tls", '\0', POPT_ARG_NONE, NULL, OPT_SETTING,
 	    "TLS from the first byte (XEP-0368) instead of STARTTLS", NULL },

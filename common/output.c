@@ -126,6 +126,9 @@ valid_number(const char *v)
 		p++;
 	if (*p < '0' || *p > '9')
 		return 0;
+	/* JSON numbers have no leading zeros ("007" is not one). */
+	if (*p == '0' && p[1] != '\0')
+		return 0;
 	while (*p >= '0' && *p <= '9')
 		p++;
 	return *p == '\0';

@@ -580,6 +580,20 @@ check_files(const struct xconfig *cfg, char **errstr)
 	return 0;
 }
 
+static int
+is_pem(const char *path)
+{
+	char head[11] = "";
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL)
+		return 0;
+	if (fread(head, 1, sizeof(head) - 1, f) != sizeof(head) - 1)
+		head[0] = '\0';
+	fclose(f);
+	return strncmp(head, "-----BEGIN", 10) == 0;
+}
+
 struct session *
 session_new(const struct xconfig *cfg, const char *password, char **errstr)
 {
@@ -599,8 +613,9 @@ session_new(const struct xconfig *cfg, const char *password, char **errstr)
 		return NULL;
 	}
 	s->bare = jid_bare(&s->jid);
-	if (cfg->host)
-		s->target = xasprintf("%s:%lu", cfg->host,
+	if (cfg->host || cfg->port)
+		s->target = xasprintf("%s:%lu",
+		    cfg->host ? cfg->host : s->jid.domain,
 		    cfg->port ? cfg->port : cfg->direct_tls ? 5223UL : 5222UL);
 	else
 		s->target = xstrdup(s->jid.domain);
@@ -641,9 +656,15 @@ session_new(const struct xconfig *cfg, const char *password, char **errstr)
 		xmpp_conn_set_cafile(s->conn, cfg->cafile);
 	if (cfg->capath)
 		xmpp_conn_set_capath(s->conn, cfg->capath);
-	if (cfg->client_cert)
-		xmpp_conn_set_client_cert(s->conn, cfg->client_cert,
-		    cfg->client_key);
+	if (cfg->client_cert) {
+		/* libstrophe reads a certificate without a key as PKCS#12; a
+		 * PEM file may hold both, so pass it as the key too. */
+		const char *key = cfg->client_key;
+
+		if (key == NULL && is_pem(cfg->client_cert))
+			key = cfg->client_cert;
+		xmpp_conn_set_client_cert(s->conn, cfg->client_cert, key);
+	}
 	xmpp_conn_set_certfail_handler(s->conn, certfail_handler);
 	xmpp_conn_set_sockopt_callback(s->conn, sockopt_handler);
 	current = s;
@@ -890,7 +911,7 @@ explain_connect_failure(struct session *s)
 	int fd, err = 0, gai;
 
 	colon = strrchr(s->target, ':');
-	if (s->cfg->host && colon) {
+	if ((s->cfg->host || s->cfg->port) && colon) {
 		snprintf(host, sizeof(host), "%.*s",
 		    (int)(colon - s->target), s->target);
 		snprintf(port, sizeof(port), "%s", colon + 1);
@@ -1018,7 +1039,14 @@ session_run(struct session *s)
 	xdebug(1, "connecting to %s", s->target);
 
 	s->state = S_CONNECTING;
-	rc = xmpp_connect_client(s->conn, s->cfg->host,
+	/*
+	 * With --port but no --host, connect to the domain at that port:
+	 * libstrophe would let an SRV record override the port silently.
+	 */
+	rc = xmpp_connect_client(s->conn,
+	    s->cfg->host ? s->cfg->host :
+	    s->cfg->port ? s->jid.domain :
+			   NULL,
 	    (unsigned short)(s->cfg->port ? s->cfg->port :
 					    s->cfg->direct_tls ? 5223 : 0),
 	    conn_handler, s);

@@ -130,8 +130,14 @@ redact_from(struct buf *b, const char *line, const char *open)
 {
 	const char *gt = strchr(open, '>'), *lt;
 
-	if (gt == NULL || gt[-1] == '/') {
+	if (gt == NULL) {
 		buf_adds(b, line);
+		return;
+	}
+	if (gt[-1] == '/') {
+		/* Empty element: keep it, and look for secrets after it. */
+		buf_add(b, line, (size_t)(gt + 1 - line));
+		stanza_redact_trace(b, gt + 1);
 		return;
 	}
 	lt = strchr(gt, '<');
@@ -154,8 +160,11 @@ stanza_redact_trace(struct buf *b, const char *line)
 				first = p;
 		}
 	}
-	p = strstr(line, "<password");
-	if (p && (p[9] == '>' || p[9] == ' ') && (first == NULL || p < first))
+	/* The first <password> or <password ...>, not <password-hint>. */
+	for (p = strstr(line, "<password"); p && p[9] != '>' && p[9] != ' ';
+	     p = strstr(p + 9, "<password"))
+		;
+	if (p && (first == NULL || p < first))
 		first = p;
 	if (first == NULL) {
 		buf_adds(b, line);

@@ -337,6 +337,8 @@ buf_reserve(struct buf *b, size_t more)
 	while (b->cap < need)
 		b->cap = b->cap ? b->cap * 2 : 64;
 	b->data = xrealloc(b->data, b->cap);
+	/* 'data' is always a string, even when nothing is added after. */
+	b->data[b->len] = '\0';
 }
 
 void
