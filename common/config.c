@@ -495,7 +495,9 @@ config_load(struct xconfig *c, const char *path, const char *account,
 		*errstr = xasprintf("%s: %s", path, strerror(errno));
 		goto out;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+	/* A regular file, or /dev/null for "no configuration". */
+	if (fstat(fd, &st) < 0 ||
+	    !(S_ISREG(st.st_mode) || strcmp(path, "/dev/null") == 0)) {
 		*errstr = xasprintf("%s: not a regular file", path);
 		close(fd);
 		goto out;
