@@ -3,7 +3,7 @@
 # (slixmpp) sees it: body, type, subject, thread, ids, several recipients,
 # the body sources and the direct-TLS port.
 set -u
-# shellcheck source=tests/integration/lib.sh
+# shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 
 xt_need prosody openssl slixmpp

@@ -2,7 +2,7 @@
 # t1001-xsend-exit: every exit code xsend can produce, each with its one
 # line on stderr, against a real Prosody and a misbehaving fake server.
 set -u
-# shellcheck source=tests/integration/lib.sh
+# shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 
 xt_need prosody openssl slixmpp

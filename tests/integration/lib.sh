@@ -1,0 +1,853 @@
+# shellcheck shell=bash
+# tests/integration/lib.sh -- TAP helpers, a throwaway Prosody, peers and a
+# fake server for the xmpptools integration tests.
+#
+# Sourced by tests/integration/tNNNN-name.sh, which automake's TAP driver runs
+# (`make check`) with top_srcdir and top_builddir set; a script also runs by
+# hand from anywhere: bash tests/integration/t0000-harness.sh.
+#
+#   set -u
+#   . "$(dirname "$0")/lib.sh"
+#   xt_need prosody slixmpp
+#   plan 2
+#   xt_server_start
+#   run "$XSEND" --config "$(xt_config alice)" bob@localhost -m hi
+#   ok_rc 0 "xsend exits 0"
+#   is "$OUT" "" "xsend prints nothing"
+#
+# Everything runs on 127.0.0.1 and lives in a private directory $XT_DIR,
+# made when this file is sourced and removed at exit (keep it with
+# XT_KEEP=1). A single EXIT trap (also run on HUP, INT, TERM and PIPE) stops
+# every process started here, by pid; add your own clean-up with xt_at_exit,
+# never with trap. Call xt_server_start directly, not in $(...), and never a
+# bare `wait` (the server is a background job too): use xt_bg_wait NAME.
+#
+# The peer (xt_peer, tests/peer/xpeer.py) exits 0 ok, 2 usage, 3 timeout,
+# 4 connection failed or lost, 5 TLS, 6 authentication, 8 bounce, 9 stream
+# error; recv prints one JSON object per received message.
+#
+# Exit status of a script: 0 when its plan was completed, whatever the
+# results (failed tests are reported by their "not ok" lines, and the TAP
+# driver fails the script for them); otherwise the status it died with, or 1.
+# skip_all exits 0, bail_out 1.
+#
+# TAP:     plan N | done_testing | skip_all REASON | bail_out REASON | diag TEXT
+#          pass DESC | fail DESC [DIAG...] | ok DESC CMD [ARGS...]
+#          ok_rc EXPECTED DESC | is GOT EXPECTED DESC | like GOT ERE DESC
+#          unlike GOT ERE DESC | skip REASON [COUNT]
+# Running: run CMD [ARGS...] | run_stdin FILE CMD [ARGS...]
+#          -> OUT, ERR, RC; files $XT_DIR/last.out, $XT_DIR/last.err
+#          xt_bg NAME CMD [ARGS...] | xt_bg_wait NAME | xt_bg_kill NAME [SIG]
+#          xt_bg_pid NAME | xt_wait_file FILE [SECONDS [NAME]]
+#          xt_need PROGRAM... | xt_at_exit CMD [ARGS...]
+#          xt_json JSON KEY [-j] | xt_json_load JSON (-> array JSON[KEY])
+# Server:  xt_server_start | xt_server_stop | xt_server_restart
+#          xt_server_kill | xt_server_pause | xt_server_resume
+#          xt_register USER PASSWORD | xt_config USER [EXTRA_LINE...]
+# Peers:   xt_peer SUBCOMMAND [ARGS...] (tests/peer/xpeer.py)
+# Faults:  xt_fake_start MODE | xt_free_port | xt_closed_port
+#
+# Variables: top_srcdir top_builddir XSEND XLISTEN XROSTER XPRESENCE XT_DIR
+# XT_PYTHON; after xt_server_start: XT_HOST XT_PORT XT_TLS_PORT XT_DOMAIN
+# XT_MUC XT_CA XT_LEAF_SHA256 XT_SERVER_LOG XT_SERVER_PID XT_PEER (array);
+# after xt_fake_start: XT_FAKE_PORT XT_FAKE_PID XT_FAKE_LOG.
+# Settings: XT_CMD_TIMEOUT (60), XT_KEEP, XT_SERVER_LOG_LEVEL (debug),
+# XT_PYTHON (/usr/bin/python3, the interpreter that has python3-slixmpp).
+
+# ---------------------------------------------------------------------------
+# Locations
+
+if [ -z "${top_srcdir:-}" ]; then
+	top_srcdir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+fi
+top_srcdir=$(cd "$top_srcdir" && pwd)
+top_builddir=$(cd "${top_builddir:-$top_srcdir}" && pwd)
+export top_srcdir top_builddir
+
+export XSEND="$top_builddir/cmd/xsend"
+export XLISTEN="$top_builddir/cmd/xlisten"
+export XROSTER="$top_builddir/cmd/xroster"
+export XPRESENCE="$top_builddir/cmd/xpresence"
+
+XT_PYTHON=${XT_PYTHON:-/usr/bin/python3}
+XT_PEER_DIR="$top_srcdir/tests/peer"
+
+# ---------------------------------------------------------------------------
+# TAP
+
+_xt_n=0           # tests run so far
+_xt_failed=0      # of which failed
+_xt_plan=''       # the planned count, once plan was called
+_xt_done=''       # set by skip_all and bail_out: they choose the exit status
+
+diag() {
+	local line
+	while IFS= read -r line; do
+		printf '# %s\n' "$line"
+	done <<<"$*"
+}
+
+plan() {
+	_xt_plan=$1
+	printf '1..%s\n' "$1"
+}
+
+done_testing() {
+	if [ -z "$_xt_plan" ]; then
+		_xt_plan=$_xt_n
+		printf '1..%s\n' "$_xt_n"
+	fi
+}
+
+skip_all() {
+	if [ "$_xt_n" -gt 0 ]; then
+		bail_out "skip_all after $_xt_n tests: $*"
+	fi
+	printf '1..0 # SKIP %s\n' "$*"
+	_xt_done=1
+	exit 0
+}
+
+bail_out() {
+	printf 'Bail out! %s\n' "$*"
+	_xt_done=1
+	exit 1
+}
+
+# _xt_result STATUS DESC [DIRECTIVE]: one TAP line. A '#' in the description
+# would start a directive, so it is escaped; a newline would end the line.
+_xt_result() {
+	local desc=${2//$'\n'/ }
+	desc=${desc//\#/\\#}
+	_xt_n=$((_xt_n + 1))
+	printf '%s %d%s%s\n' "$1" "$_xt_n" "${desc:+ - $desc}" "${3:+ # $3}"
+}
+
+pass() {
+	_xt_result ok "$1"
+}
+
+fail() {
+	local desc=$1
+	shift
+	_xt_result 'not ok' "$desc"
+	_xt_failed=$((_xt_failed + 1))
+	local d
+	for d in "$@"; do
+		diag "$d"
+	done
+	return 1
+}
+
+# ok DESC CMD [ARGS...]: passes when the command exits 0 (it runs in this
+# shell, e.g. ok "log exists" test -s "$XT_SERVER_LOG").
+ok() {
+	local desc=$1
+	shift
+	if "$@"; then
+		pass "$desc"
+	else
+		fail "$desc" "command failed: $*"
+	fi
+}
+
+skip() {
+	local i
+	for ((i = 0; i < ${2:-1}; i++)); do
+		_xt_result ok '' "SKIP $1"
+	done
+}
+
+# ok_rc EXPECTED DESC: compares the $RC of the last run.
+ok_rc() {
+	if [ "${RC-}" = "$1" ]; then
+		pass "$2"
+	else
+		fail "$2" "exit status: got ${RC-unset}, expected $1" \
+			"stderr: $(_xt_q "${ERR-}")" "stdout: $(_xt_q "${OUT-}")"
+	fi
+}
+
+is() {
+	if [ "$1" = "$2" ]; then
+		pass "$3"
+	else
+		fail "$3" "     got: $(_xt_q "$1")" "expected: $(_xt_q "$2")"
+	fi
+}
+
+# like GOT ERE DESC: bash [[ =~ ]]: an extended regular expression searched
+# anywhere in GOT; '.' also matches a newline, ^ and $ anchor the whole value.
+like() {
+	if [[ $1 =~ $2 ]]; then
+		pass "$3"
+	else
+		fail "$3" "     got: $(_xt_q "$1")" "expected to match: $2"
+	fi
+}
+
+unlike() {
+	if [[ $1 =~ $2 ]]; then
+		fail "$3" "     got: $(_xt_q "$1")" "expected not to match: $2"
+	else
+		pass "$3"
+	fi
+}
+
+# A value on one line with every special character escaped (bash's %q).
+_xt_q() {
+	printf '%q' "$1"
+}
+
+# ---------------------------------------------------------------------------
+# Clean-up
+
+_xt_hooks=()            # xt_at_exit commands, each quoted with %q
+declare -A _xt_bg_pid=() # xt_bg: NAME -> pid
+_xt_fake_pids=()        # xt_fake_start pids
+
+xt_at_exit() {
+	local cmd
+	printf -v cmd '%q ' "$@"
+	_xt_hooks+=("$cmd")
+}
+
+# _xt_alive PID: the process exists and is not a zombie waiting to be reaped.
+_xt_alive() {
+	local _pid _comm state
+	[ -r "/proc/$1/stat" ] || return 1
+	read -r _pid _comm state _ 2>/dev/null <"/proc/$1/stat" || return 1
+	[ "$state" != Z ]
+}
+
+# _xt_stop_pid PID [GRACE_SECONDS]: SIGTERM (and SIGCONT, in case it was
+# stopped), then SIGKILL after the grace period; reaps it if it is our child.
+_xt_stop_pid() {
+	local pid=$1 i limit=$((${2:-5} * 100))
+	kill -TERM "$pid" 2>/dev/null || return 0
+	kill -CONT "$pid" 2>/dev/null
+	for ((i = 0; i < limit; i++)); do
+		_xt_alive "$pid" || break
+		_xt_nap
+	done
+	if _xt_alive "$pid"; then
+		kill -KILL "$pid" 2>/dev/null
+	fi
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+_xt_on_exit() {
+	local status=$? i name pid log_tail=''
+	set +e
+	trap '' PIPE # stdout may be gone (| head): still clean up
+	for ((i = ${#_xt_hooks[@]} - 1; i >= 0; i--)); do
+		eval "${_xt_hooks[i]}"
+	done
+	# What the server said up to the failure, before its shutdown messages.
+	if [ "$_xt_failed" -gt 0 ] && [ -n "${XT_SERVER_LOG:-}" ] && [ -s "$XT_SERVER_LOG" ]; then
+		log_tail=$(tail -n 30 "$XT_SERVER_LOG")
+	fi
+	for name in "${!_xt_bg_pid[@]}"; do
+		_xt_stop_pid "${_xt_bg_pid[$name]}" 2
+	done
+	for pid in "${_xt_fake_pids[@]}"; do
+		_xt_stop_pid "$pid" 2
+	done
+	if [ -n "${XT_SERVER_PID:-}" ]; then
+		_xt_stop_pid "$XT_SERVER_PID" 5
+		XT_SERVER_PID=''
+	fi
+	if [ -n "${XT_DIR:-}" ] && [ "${XT_KEEP:-0}" != 1 ]; then
+		rm -rf "$XT_DIR"
+	fi
+
+	# The TAP stream reports failed tests; the exit status only says whether
+	# the script got through its plan (as automake's TAP driver expects).
+	if [ -z "$_xt_done" ]; then
+		if [ -n "$_xt_plan" ] && [ "$_xt_plan" = "$_xt_n" ]; then
+			status=0
+		else
+			diag "planned ${_xt_plan:-no} tests but ran $_xt_n (exit status $status)"
+			[ "$status" = 0 ] && status=1
+		fi
+	fi
+	if [ "$_xt_failed" -gt 0 ]; then
+		diag "failed $_xt_failed of $_xt_n tests"
+		if [ -n "$log_tail" ]; then
+			diag "last lines of the server log:"
+			diag "$log_tail"
+		fi
+	fi
+	[ "${XT_KEEP:-0}" = 1 ] && diag "XT_KEEP=1: kept $XT_DIR"
+	exit "$status"
+}
+
+trap _xt_on_exit EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 141' PIPE
+
+XT_DIR=$(mktemp -d "${TMPDIR:-/tmp}/xt.XXXXXX") ||
+	bail_out "cannot create a temporary directory"
+export XT_DIR
+
+# _xt_nap: wait 10 ms without a fork (polling loops run it many times): a
+# read with a timeout on a FIFO that nobody writes to. Opened read-write, so
+# opening does not block.
+if ! mkfifo "$XT_DIR/.nap" || ! exec {_xt_nap_fd}<>"$XT_DIR/.nap"; then
+	bail_out "cannot create $XT_DIR/.nap"
+fi
+_xt_nap() {
+	read -r -t 0.01 -u "$_xt_nap_fd" _ || :
+}
+
+# ---------------------------------------------------------------------------
+# Running commands
+
+# The identity of the stdin this script started with: run uses /dev/null
+# instead of it, but keeps a stdin the caller redirected (run CMD <file).
+_xt_stdin_id() {
+	stat -L -c '%d:%i' /dev/stdin 2>/dev/null || echo none
+}
+_xt_stdin0=$(_xt_stdin_id)
+
+# _xt_argv CMD [ARGS...]: sets the array _xt_argv to what to execute. A
+# shell function NAME can be run here if _xt_argv_NAME turns it into a
+# command line (as for xt_peer); other functions cannot, since they would
+# escape the timeout and could not be killed by pid.
+_xt_argv() {
+	if declare -F "_xt_argv_$1" >/dev/null; then
+		"_xt_argv_$1" "${@:2}"
+	elif declare -F "$1" >/dev/null; then
+		bail_out "run/xt_bg: shell function $1 cannot be run with a timeout"
+	else
+		_xt_argv=("$@")
+	fi
+}
+
+_xt_read_outputs() {
+	# $(<file) drops NUL bytes with a warning; the files keep them.
+	{
+		OUT=$(<"$1")
+		ERR=$(<"$2")
+	} 2>/dev/null
+}
+
+_xt_run() {
+	_xt_argv "$@"
+	timeout -k 5 "${XT_CMD_TIMEOUT:-60}" "${_xt_argv[@]}" \
+		>"$XT_DIR/last.out" 2>"$XT_DIR/last.err"
+	RC=$?
+	_xt_read_outputs "$XT_DIR/last.out" "$XT_DIR/last.err"
+	if [ "$RC" = 124 ] || [ "$RC" = 137 ]; then
+		diag "run: timed out after ${XT_CMD_TIMEOUT:-60} s (exit $RC): $*"
+	fi
+	return 0
+}
+
+# run CMD [ARGS...]: OUT (stdout), ERR (stderr), RC (exit status); trailing
+# newlines are dropped from OUT and ERR (the files keep them). Never fails.
+run() {
+	if [ "$(_xt_stdin_id)" != "$_xt_stdin0" ]; then
+		_xt_run "$@"
+	else
+		_xt_run "$@" </dev/null
+	fi
+}
+
+run_stdin() {
+	local file=$1
+	shift
+	_xt_run "$@" <"$file"
+}
+
+# xt_bg NAME CMD [ARGS...]: start in the background, stdin /dev/null, stdout
+# in $XT_DIR/NAME.out, stderr in $XT_DIR/NAME.err, with the same timeout as
+# run. Sets XT_BG_PID. Stopped at exit unless waited for.
+xt_bg() {
+	local name=$1
+	shift
+	_xt_argv "$@"
+	timeout -k 5 "${XT_CMD_TIMEOUT:-60}" "${_xt_argv[@]}" \
+		</dev/null >"$XT_DIR/$name.out" 2>"$XT_DIR/$name.err" &
+	XT_BG_PID=$!
+	_xt_bg_pid[$name]=$XT_BG_PID
+}
+
+xt_bg_pid() {
+	printf '%s\n' "${_xt_bg_pid[$1]}"
+}
+
+# xt_bg_wait NAME: wait for it to end; sets RC, OUT and ERR as run does.
+xt_bg_wait() {
+	local pid=${_xt_bg_pid[$1]:?xt_bg_wait: no background process named $1}
+	wait "$pid"
+	RC=$?
+	unset "_xt_bg_pid[$1]"
+	_xt_read_outputs "$XT_DIR/$1.out" "$XT_DIR/$1.err"
+	return 0
+}
+
+# xt_bg_kill NAME [SIGNAL]: send a signal (default TERM); does not wait.
+xt_bg_kill() {
+	kill -"${2:-TERM}" "${_xt_bg_pid[$1]:?xt_bg_kill: no background process named $1}"
+}
+
+# xt_wait_file FILE [SECONDS [NAME]]: poll (10 ms) until FILE exists; fails
+# after SECONDS (default 15), or at once when background process NAME ended.
+xt_wait_file() {
+	local i limit=$((${2:-15} * 100))
+	for ((i = 0; i < limit; i++)); do
+		[ -e "$1" ] && return 0
+		if [ -n "${3:-}" ] && ! _xt_alive "${_xt_bg_pid[$3]:-0}"; then
+			[ -e "$1" ]
+			return
+		fi
+		_xt_nap
+	done
+	return 1
+}
+
+# xt_need PROGRAM...: skip_all unless each is there. "slixmpp" means:
+# $XT_PYTHON can import slixmpp.
+xt_need() {
+	local p
+	for p in "$@"; do
+		case $p in
+		slixmpp)
+			# find_spec locates the package without the cost of importing it
+			"$XT_PYTHON" -c 'import importlib.util, sys
+sys.exit(importlib.util.find_spec("slixmpp") is None)' >/dev/null 2>&1 ||
+				skip_all "$XT_PYTHON cannot import slixmpp (python3-slixmpp)"
+			;;
+		*)
+			command -v "$p" >/dev/null 2>&1 || skip_all "$p is not installed"
+			;;
+		esac
+	done
+}
+
+# xt_json JSON KEY [-j]: print the value of KEY of a JSON object: strings
+# as they are, anything else (and with -j, strings too) as JSON, so null is
+# "null" and "null" is "\"null\"" with -j. Fails if KEY is absent.
+xt_json() {
+	"$XT_PYTHON" -c '
+import json, sys
+obj = json.loads(sys.argv[1])
+if not isinstance(obj, dict) or sys.argv[2] not in obj:
+    sys.exit("xt_json: no key %r in %r" % (sys.argv[2], sys.argv[1]))
+v = obj[sys.argv[2]]
+print(v if isinstance(v, str) and sys.argv[3:] != ["-j"]
+      else json.dumps(v, ensure_ascii=False))
+' "$@"
+}
+
+# xt_json_load JSON: fill the associative array JSON with the top-level
+# fields of a JSON object, in one Python start (strings as they are, other
+# values as JSON text: null, true, 3, [...]). Fails if it is not an object.
+# shellcheck disable=SC2034 # filled for the caller
+declare -gA JSON=()
+xt_json_load() {
+	local code
+	code=$("$XT_PYTHON" -c '
+import json, shlex, sys
+obj = json.loads(sys.argv[1])
+if not isinstance(obj, dict):
+    sys.exit("xt_json_load: not a JSON object: %r" % sys.argv[1])
+print("JSON=(" + " ".join(
+    "[%s]=%s" % (shlex.quote(k), shlex.quote(
+        v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)))
+    for k, v in obj.items()) + ")")
+' "$1") || return 1
+	eval "$code"
+}
+
+# ---------------------------------------------------------------------------
+# Ports
+
+# _xt_port_busy PORT: something uses that local TCP port (any state).
+_xt_port_busy() {
+	local hex f _sl local_addr _rest
+	printf -v hex ':%04X' "$1"
+	for f in /proc/net/tcp /proc/net/tcp6; do
+		[ -r "$f" ] || continue
+		while read -r _sl local_addr _rest; do
+			[[ $local_addr == *"$hex" ]] && return 0
+		done <"$f"
+	done
+	return 1
+}
+
+# _xt_pick_port: set _xt_port to a loopback TCP port nothing uses now,
+# below the ephemeral range (so no outgoing connection takes it meanwhile),
+# never the same one twice in a script: the ports given are listed in
+# $XT_DIR/ports, so that this also holds for $(xt_free_port) in subshells.
+_xt_pick_port() {
+	local low _high tries given=' ' p
+	read -r low _high </proc/sys/net/ipv4/ip_local_port_range
+	[ "$low" -gt 12000 ] || low=32768
+	if [ -e "$XT_DIR/ports" ]; then
+		while read -r p; do given+="$p "; done <"$XT_DIR/ports"
+	fi
+	for ((tries = 0; tries < 200; tries++)); do
+		_xt_port=$((10000 + (${SRANDOM:-$((RANDOM * 32768 + RANDOM))} % (low - 10000))))
+		[[ $given == *" $_xt_port "* ]] && continue
+		_xt_port_busy "$_xt_port" && continue
+		printf '%s\n' "$_xt_port" >>"$XT_DIR/ports"
+		return 0
+	done
+	echo "xt_free_port: no free port found" >&2
+	return 1
+}
+
+# xt_free_port: print a free loopback TCP port (see _xt_pick_port).
+xt_free_port() {
+	_xt_pick_port && printf '%s\n' "$_xt_port"
+}
+
+# xt_closed_port: a port where nothing listens (connections are refused).
+xt_closed_port() {
+	xt_free_port
+}
+
+# _xt_listening PID PORT...: PID listens on 127.0.0.1:PORT, for each PORT.
+_xt_listening() {
+	local pid=$1 port filter='' sockets line found
+	shift
+	for port in "$@"; do
+		filter+="${filter:+ or }sport = :$port"
+	done
+	sockets=$(ss -Hltnp "$filter" 2>/dev/null)
+	for port in "$@"; do
+		found=''
+		while IFS= read -r line; do
+			[[ $line == *" 127.0.0.1:$port "*"pid=$pid,"* ]] && found=1
+		done <<<"$sockets"
+		[ -n "$found" ] || return 1
+	done
+}
+
+# _xt_wait_listen PID PORT...: poll (10 ms, at most 15 s) until some
+# process listens on each port, then check it is PID. Fails when PID dies.
+_xt_wait_listen() {
+	local pid=$1 i port want
+	shift
+	for ((i = 0; i < 1500; i++)); do
+		_xt_alive "$pid" || return 1
+		local all=1
+		for port in "$@"; do
+			printf -v want '0100007F:%04X' "$port"
+			_xt_listen_seen "$want" || {
+				all=''
+				break
+			}
+		done
+		if [ -n "$all" ]; then
+			_xt_listening "$pid" "$@" || return 2
+			return 0
+		fi
+		_xt_nap
+	done
+	return 1
+}
+
+# _xt_listen_seen ADDR: /proc/net/tcp has a LISTEN socket on ADDR (hex).
+_xt_listen_seen() {
+	local _sl local_addr _rem state _rest
+	while read -r _sl local_addr _rem state _rest; do
+		[ "$local_addr" = "$1" ] && [ "$state" = 0A ] && return 0
+	done </proc/net/tcp
+	return 1
+}
+
+# ---------------------------------------------------------------------------
+# Prosody
+
+export XT_HOST=127.0.0.1 XT_DOMAIN=localhost XT_MUC=conference.localhost
+XT_SERVER_PID=''
+declare -A _xt_password=()
+
+# _xt_certs DIR: a throwaway CA and a leaf for localhost signed by it.
+_xt_certs() {
+	local d=$1
+	openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$d/ca.key" -out "$d/ca.pem" -days 3650 \
+		-subj '/CN=xmpptools test CA' \
+		-addext 'basicConstraints=critical,CA:TRUE' \
+		-addext 'keyUsage=critical,keyCertSign,cRLSign' 2>>"$d/openssl.err" &&
+		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+			-keyout "$d/localhost.key" -out "$d/localhost.crt" -days 3650 \
+			-subj '/CN=localhost' -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+			-addext 'basicConstraints=critical,CA:FALSE' \
+			-addext 'keyUsage=critical,digitalSignature' \
+			-addext 'extendedKeyUsage=serverAuth' \
+			-addext 'subjectAltName=DNS:localhost,DNS:conference.localhost,IP:127.0.0.1' \
+			2>>"$d/openssl.err"
+}
+
+# _xt_fingerprint PEM: export XT_LEAF_SHA256, the SHA-256 of the DER
+# certificate as openssl x509 -fingerprint -sha256 prints it (AB:CD:...);
+# coreutils start much faster than openssl.
+_xt_fingerprint() {
+	local hex i
+	hex=$(sed '/^-----/d' "$1" | base64 -d | sha256sum) || return 1
+	hex=${hex%% *}
+	hex=${hex^^}
+	XT_LEAF_SHA256=${hex:0:2}
+	for ((i = 2; i < ${#hex}; i += 2)); do
+		XT_LEAF_SHA256+=":${hex:i:2}"
+	done
+	export XT_LEAF_SHA256
+}
+
+_xt_prosody_config() {
+	local s=$1
+	cat >"$s/prosody.cfg.lua" <<EOF
+-- Written by tests/integration/lib.sh: a throwaway server on loopback.
+daemonize = false
+run_as_root = true
+pidfile = "$s/prosody.pid"
+data_path = "$s/data"
+admin_socket = "$s/prosody.sock"
+certificates = "$s/certs"
+log = { $XT_SERVER_LOG_LEVEL = "$s/prosody.log" }
+
+interfaces = { "127.0.0.1" }
+local_interfaces = { "127.0.0.1" }
+c2s_ports = { $XT_PORT }
+c2s_direct_tls_ports = { $XT_TLS_PORT }
+legacy_ssl_ports = { }
+s2s_ports = { }
+s2s_direct_tls_ports = { }
+component_ports = { }
+http_ports = { }
+https_ports = { }
+network_settings = { nagle = false }
+
+modules_enabled = {
+	"roster"; "saslauth"; "tls"; "disco"; "ping"; "smacks";
+	"offline"; "carbons"; "version"; "posix";
+}
+modules_disabled = {
+	"s2s"; "s2s_auth_certs"; "http"; "bosh"; "websocket";
+	"admin_telnet"; "admin_shell"; "limits";
+}
+limits = { }
+
+c2s_require_encryption = true
+authentication = "internal_hashed"
+allow_registration = false
+ssl = { certificate = "$s/certs/localhost.crt"; key = "$s/certs/localhost.key" }
+
+VirtualHost "localhost"
+Component "conference.localhost" "muc"
+EOF
+}
+
+# _xt_prosody_spawn: start prosody in the background (XT_SERVER_PID).
+_xt_prosody_spawn() {
+	local s="$XT_DIR/prosody"
+	prosody --config "$s/prosody.cfg.lua" -F \
+		</dev/null >>"$s/prosody.stdout" 2>&1 &
+	XT_SERVER_PID=$!
+}
+
+# _xt_prosody_wait: wait until prosody listens on both ports; otherwise stop
+# it and return 1 (it died or timed out) or 2 (another process has a port).
+_xt_prosody_wait() {
+	local rc s="$XT_DIR/prosody" pid cmdline
+	_xt_wait_listen "$XT_SERVER_PID" "$XT_PORT" "$XT_TLS_PORT"
+	rc=$?
+	if [ "$rc" != 0 ]; then
+		_xt_stop_pid "$XT_SERVER_PID" 2
+		XT_SERVER_PID=''
+		# Should the process we started not be prosody itself (a wrapper),
+		# stop the prosody that wrote our pidfile too, if it runs our config.
+		pid=$(cat "$s/prosody.pid" 2>/dev/null) # no newline at its end
+		if [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ]; then
+			cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline")
+			[[ $cmdline == *"$s/prosody.cfg.lua"* ]] && _xt_stop_pid "$pid" 2
+		fi
+	fi
+	return "$rc"
+}
+
+_xt_server_failed() {
+	local s="$XT_DIR/prosody"
+	diag "prosody did not start on 127.0.0.1:$XT_PORT/$XT_TLS_PORT: $1"
+	[ -s "$s/prosody.stdout" ] && diag "$(tail -n 20 "$s/prosody.stdout")"
+	[ -s "$s/prosody.log" ] && diag "$(grep -v -w debug "$s/prosody.log" | tail -n 40)"
+	bail_out "cannot start prosody ($1)"
+}
+
+# xt_server_start: a fresh Prosody with alice, bob, carol and dave (password
+# USER-pw) on free loopback ports. Bails out when it cannot start.
+xt_server_start() {
+	local s="$XT_DIR/prosody" tries rc=1 accounts_pid
+	[ -z "$XT_SERVER_PID" ] || return 0
+	xt_need prosody openssl
+	XT_SERVER_LOG_LEVEL=${XT_SERVER_LOG_LEVEL:-debug}
+	mkdir -p "$s/certs" "$s/data" || bail_out "cannot create $s"
+
+	# The accounts are files Prosody reads at login: write them meanwhile.
+	_xt_password[alice]=alice-pw _xt_password[bob]=bob-pw
+	_xt_password[carol]=carol-pw _xt_password[dave]=dave-pw
+	"$XT_PYTHON" "$XT_PEER_DIR/prosody_accounts.py" "$s/data" "$XT_DOMAIN" \
+		alice alice-pw bob bob-pw carol carol-pw dave dave-pw &
+	accounts_pid=$!
+
+	_xt_certs "$s/certs" || {
+		diag "$(cat "$s/certs/openssl.err")"
+		bail_out "cannot make the test certificates"
+	}
+	XT_CA="$s/certs/ca.pem"
+	XT_SERVER_LOG="$s/prosody.log"
+	export XT_CA XT_SERVER_LOG
+
+	for ((tries = 1; tries <= 5; tries++)); do
+		_xt_pick_port || bail_out "no free port"
+		XT_PORT=$_xt_port
+		_xt_pick_port || bail_out "no free port"
+		XT_TLS_PORT=$_xt_port
+		_xt_prosody_config "$s"
+		_xt_prosody_spawn
+		if [ "$tries" = 1 ]; then # meanwhile
+			_xt_fingerprint "$s/certs/localhost.crt" || bail_out "cannot read the certificate"
+		fi
+		_xt_prosody_wait
+		rc=$?
+		[ "$rc" = 2 ] || break # 2: a port was taken meanwhile; try others
+	done
+	wait "$accounts_pid" || bail_out "cannot write the test accounts"
+	case $rc in
+	0) ;;
+	2) _xt_server_failed "ports in use" ;;
+	*) _xt_server_failed "it exited or did not listen within 15 s" ;;
+	esac
+	export XT_PORT XT_TLS_PORT XT_SERVER_PID
+	XT_PEER=("$XT_PYTHON" "$XT_PEER_DIR/xpeer.py" --host "$XT_HOST"
+		--port "$XT_PORT" --ca "$XT_CA")
+}
+
+# xt_server_stop: SIGTERM, wait (at most 5 s), then SIGKILL.
+xt_server_stop() {
+	[ -n "$XT_SERVER_PID" ] || return 0
+	_xt_stop_pid "$XT_SERVER_PID" 5
+	XT_SERVER_PID=''
+}
+
+# xt_server_kill: SIGKILL, as a crash would.
+xt_server_kill() {
+	[ -n "$XT_SERVER_PID" ] || return 0
+	kill -KILL "$XT_SERVER_PID" 2>/dev/null
+	wait "$XT_SERVER_PID" 2>/dev/null
+	XT_SERVER_PID=''
+}
+
+xt_server_pause() {
+	kill -STOP "${XT_SERVER_PID:?xt_server_pause: no server}"
+}
+
+xt_server_resume() {
+	kill -CONT "${XT_SERVER_PID:?xt_server_resume: no server}"
+}
+
+# xt_server_restart: stop (if running) and start again on the same ports,
+# with the same data (accounts, rosters, offline messages) and certificate.
+xt_server_restart() {
+	[ -n "${XT_PORT:-}" ] || bail_out "xt_server_restart before xt_server_start"
+	xt_server_stop
+	_xt_prosody_spawn
+	_xt_prosody_wait || _xt_server_failed "restart failed (status $?)"
+	export XT_SERVER_PID
+}
+
+# xt_register USER PASSWORD: one more account on localhost (server running
+# or not).
+xt_register() {
+	local s="$XT_DIR/prosody"
+	[ -n "${XT_PORT:-}" ] || bail_out "xt_register before xt_server_start"
+	if ! "$XT_PYTHON" "$XT_PEER_DIR/prosody_accounts.py" "$s/data" "$XT_DOMAIN" "$1" "$2" 2>/dev/null; then
+		# Not plain ASCII: let Prosody apply nodeprep and SASLprep itself.
+		prosodyctl --config "$s/prosody.cfg.lua" register "$1" "$XT_DOMAIN" "$2" \
+			>>"$s/prosodyctl.log" 2>&1 ||
+			{
+				diag "$(tail -n 5 "$s/prosodyctl.log")"
+				return 1
+			}
+	fi
+	_xt_password[$1]=$2
+}
+
+# xt_config USER [EXTRA_LINE...]: write $XT_DIR/USER.conf (mode 0600) for
+# the tools and print its path. USER may be a full JID; the password is the
+# registered one (USER-pw for an unknown user).
+xt_config() {
+	local user=$1 jid file
+	shift
+	case $user in
+	*@*) jid=$user user=${user%%@*} ;;
+	*) jid="$user@$XT_DOMAIN" ;;
+	esac
+	file="$XT_DIR/$user.conf"
+	(
+		umask 077
+		{
+			printf '# written by tests/integration/lib.sh\n'
+			printf 'jid = %s\n' "$jid"
+			printf 'host = %s\n' "$XT_HOST"
+			printf 'port = %s\n' "${XT_PORT:?xt_config: no server}"
+			printf 'cafile = %s\n' "$XT_CA"
+			printf 'password = %s\n' "${_xt_password[$user]:-$user-pw}"
+			[ "$#" -gt 0 ] && printf '%s\n' "$@"
+		} >"$file"
+	)
+	chmod 600 "$file"
+	printf '%s\n' "$file"
+}
+
+# ---------------------------------------------------------------------------
+# Peers (tests/peer/xpeer.py: recv, send, ...)
+
+# xt_peer SUBCOMMAND [ARGS...]: the peer, connected to the test server, with
+# the timeout of run. Usable with run and xt_bg (run xt_peer send ...).
+xt_peer() {
+	_xt_argv xt_peer "$@"
+	timeout -k 5 "${XT_CMD_TIMEOUT:-60}" "${_xt_argv[@]}"
+}
+
+_xt_argv_xt_peer() {
+	[ -n "${XT_PORT:-}" ] || bail_out "xt_peer before xt_server_start"
+	_xt_argv=("${XT_PEER[@]}" "$@")
+}
+
+# ---------------------------------------------------------------------------
+# Fake server (tests/peer/fakeserver.py)
+
+# xt_fake_start MODE: a fake server in MODE on a free port; exports
+# XT_FAKE_PORT, XT_FAKE_PID and XT_FAKE_LOG (every byte clients sent).
+xt_fake_start() {
+	local n=${#_xt_fake_pids[@]}
+	local portfile="$XT_DIR/fake$n.port"
+	XT_FAKE_LOG="$XT_DIR/fake$n.log"
+	: >"$XT_FAKE_LOG"
+	"$XT_PYTHON" "$XT_PEER_DIR/fakeserver.py" --mode "$1" \
+		--port-file "$portfile" --log "$XT_FAKE_LOG" \
+		</dev/null >"$XT_DIR/fake$n.out" 2>"$XT_DIR/fake$n.err" &
+	XT_FAKE_PID=$!
+	_xt_fake_pids+=("$XT_FAKE_PID")
+	local i
+	for ((i = 0; i < 1500; i++)); do
+		[ -s "$portfile" ] && break
+		_xt_alive "$XT_FAKE_PID" || break
+		_xt_nap
+	done
+	[ -s "$portfile" ] || {
+		diag "$(cat "$XT_DIR/fake$n.err")"
+		bail_out "fake server ($1) did not start"
+	}
+	read -r XT_FAKE_PORT <"$portfile"
+	export XT_FAKE_PORT XT_FAKE_PID XT_FAKE_LOG
+}
