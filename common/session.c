@@ -40,11 +40,16 @@
 #define LOOP_MAX_WAIT_MS 1000
 /* One TLS record holds at most 16 KiB; libstrophe reads 4 KiB at a time. */
 #define TLS_DRAIN_READS 4
+/* Reconnection delays: doubled from the first to the last, with jitter. */
+#define RECONNECT_FIRST_MS 500
+#define RECONNECT_MAX_MS 30000
+#define SESSION_MAX_TIMERS 8
 
 enum state {
 	S_NEW,		/* not started */
 	S_CONNECTING,	/* TCP, TLS, SASL, bind */
 	S_READY,	/* online */
+	S_WAIT,		/* connection lost; waiting to reconnect */
 	S_CLOSING,	/* </stream:stream> sent, waiting for the close */
 	S_DONE		/* disconnected; the run is over */
 };
@@ -114,7 +119,27 @@ struct session {
 	void *input_ud;
 
 	int signal_code;
+
+	/* reconnection */
+	int retries;		/* reconnections allowed in a row */
+	int retry_initial;	/* also when the first connection fails */
+	int attempts;		/* failed attempts since the last success */
+	int retry_ok;		/* the recorded failure is worth a retry */
+	int64_t reconnect_at;
+	session_event_cb on_disconnect;
+	void *on_disconnect_ud;
+
+	/* the tools' timers (one-shot; they fire only online) */
+	struct timer {
+		unsigned id;
+		int64_t at;
+		session_event_cb cb;
+		void *ud;
+	} timers[SESSION_MAX_TIMERS];
+	unsigned next_timer_id;
 };
+
+static int hook_stanza(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud);
 
 /* libstrophe's certificate and socket callbacks carry no user data. */
 static struct session *current;
@@ -385,12 +410,14 @@ classify_failed_login(struct session *s, int error, xmpp_stream_error_t *se)
 	char ebuf[128];
 	char *t;
 
+	s->retry_ok = 0;
 	if (!s->tcp_up) {
 		error = s->connect_errno ? s->connect_errno :
 		    error		 ? error :
 					   ETIMEDOUT;
 		record(s, XEXIT_CONNECT, "%s: %s", session_target(s),
 		    strerror_lower(error, ebuf, sizeof(ebuf)));
+		s->retry_ok = 1;
 	} else if (s->tls_verify_error) {
 		t = escaped(s->tls_verify_error);
 		record(s, XEXIT_TLS,
@@ -408,6 +435,7 @@ classify_failed_login(struct session *s, int error, xmpp_stream_error_t *se)
 		    "%s: stream error: %s%s%s", session_target(s),
 		    stanza_stream_error_name(se->type), *t ? ": " : "", t);
 		free(t);
+		s->retry_ok = s->code == XEXIT_CONNECT;
 	} else if (s->sasl_failed) {
 		record(s, XEXIT_AUTH, "%s: authentication failed for %s (%s)",
 		    session_target(s), s->bare,
@@ -430,13 +458,16 @@ classify_failed_login(struct session *s, int error, xmpp_stream_error_t *se)
 		record(s, XEXIT_CONNECT,
 		    "%s: the server closed the connection without a word",
 		    session_target(s));
+		s->retry_ok = 1;
 	} else if (error == ECONNRESET) {
 		record(s, XEXIT_CONNECT,
 		    "%s: the server closed the connection",
 		    session_target(s));
+		s->retry_ok = 1;
 	} else if (error != 0) {
 		record(s, XEXIT_CONNECT, "%s: %s", session_target(s),
 		    strerror_lower(error, ebuf, sizeof(ebuf)));
+		s->retry_ok = 1;
 	} else {
 		t = escaped(s->lib_error);
 		record(s, XEXIT_PROTOCOL,
@@ -452,12 +483,14 @@ classify_lost(struct session *s, int error, xmpp_stream_error_t *se)
 	char ebuf[128];
 	char *t;
 
+	s->retry_ok = 1;
 	if (se != NULL) {
 		t = escaped(se->text);
 		record(s, stream_error_code(se->type),
 		    "%s: stream error: %s%s%s", session_target(s),
 		    stanza_stream_error_name(se->type), *t ? ": " : "", t);
 		free(t);
+		s->retry_ok = s->code == XEXIT_CONNECT;
 	} else if (error != 0 && error != ECONNRESET && error < 100) {
 		record(s, XEXIT_CONNECT, "%s: connection lost: %s",
 		    session_target(s),
@@ -466,6 +499,68 @@ classify_lost(struct session *s, int error, xmpp_stream_error_t *se)
 		record(s, XEXIT_CONNECT, "%s: connection lost",
 		    session_target(s));
 	}
+}
+
+/* The id handlers of a lost stream will never see their reply. */
+static void
+drop_id_hooks(struct session *s)
+{
+	struct hook *h;
+
+	for (h = s->hooks; h; h = h->next)
+		if (h->id && !h->dead) {
+			h->dead = 1;
+			xmpp_id_handler_delete(s->conn, hook_stanza, h->id);
+		}
+}
+
+static void
+reset_attempt(struct session *s)
+{
+	s->tcp_up = s->connect_errno = s->stream_opened = 0;
+	s->parse_error = s->tls_started = s->pin_checked = 0;
+	s->auth_sent = s->sasl_failed = s->tls_not_offered = 0;
+	free(s->sasl_condition);
+	free(s->tls_verify_error);
+	free(s->lib_error);
+	s->sasl_condition = s->tls_verify_error = s->lib_error = NULL;
+}
+
+static int
+may_retry(struct session *s)
+{
+	return s->retry_ok && s->attempts < s->retries &&
+	    (s->ever_online || s->retry_initial) &&
+	    (s->code == XEXIT_CONNECT || s->code == XEXIT_TIMEOUT);
+}
+
+static void
+schedule_reconnect(struct session *s)
+{
+	long delay = RECONNECT_FIRST_MS;
+	int i;
+
+	for (i = 0; i < s->attempts && delay < RECONNECT_MAX_MS; i++)
+		delay *= 2;
+	if (delay > RECONNECT_MAX_MS)
+		delay = RECONNECT_MAX_MS;
+	/* Jitter, so that many clients do not come back at once. */
+	delay = delay / 2 + random() % (delay / 2 + 1);
+	s->attempts++;
+	xwarn("%s; reconnecting in %ld.%ld s (attempt %d of %d)",
+	    s->error ? s->error : "connection lost", delay / 1000,
+	    (delay % 1000) / 100, s->attempts, s->retries);
+	free(s->error);
+	s->error = NULL;
+	s->code = 0;
+	s->code_set = 0;
+	s->retry_ok = 0;
+	s->reconnect_at = util_now_ms() + delay;
+	s->state = S_WAIT;
+	memset(s->timers, 0, sizeof(s->timers));
+	drop_id_hooks(s);
+	if (s->on_disconnect)
+		s->on_disconnect(s, s->on_disconnect_ud);
 }
 
 static void
@@ -482,6 +577,7 @@ conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 		}
 		s->state = S_READY;
 		s->ever_online = 1;
+		s->attempts = 0;
 		s->phase = NULL;
 		util_watchdog_disarm();
 		free(s->bound);
@@ -496,15 +592,20 @@ conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 	if (event != XMPP_CONN_DISCONNECT)
 		return;
 	s->sock = -1;
-	if (s->state == S_CLOSING || s->code_set) {
+	if (s->state == S_CLOSING) {
 		s->state = S_DONE;
 		return;
 	}
-	if (!s->ever_online)
-		classify_failed_login(s, error, se);
+	if (!s->code_set) {
+		if (s->state == S_READY)
+			classify_lost(s, error, se);
+		else
+			classify_failed_login(s, error, se);
+	}
+	if (may_retry(s))
+		schedule_reconnect(s);
 	else
-		classify_lost(s, error, se);
-	s->state = S_DONE;
+		s->state = S_DONE;
 }
 
 /* Trampolines from libstrophe's handler type to ours. */
@@ -876,12 +977,13 @@ session_finish(struct session *s, int code)
 		s->code = code;
 		s->code_set = 1;
 	}
+	s->retry_ok = 0;
 	if (s->state == S_READY) {
 		s->state = S_CLOSING;
 		xmpp_disconnect(s->conn);
 	} else if (s->state == S_CONNECTING) {
 		hard_close(s);
-	} else if (s->state == S_NEW) {
+	} else if (s->state == S_NEW || s->state == S_WAIT) {
 		s->state = S_DONE;
 	}
 }
@@ -894,6 +996,7 @@ session_fail(struct session *s, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	set_error(s, code, fmt, ap);
 	va_end(ap);
+	s->retry_ok = 0;
 	session_finish(s, code);
 }
 
@@ -959,15 +1062,27 @@ wait_until(int64_t now, int64_t when, long cap)
 	return when - now < cap ? (long)(when - now) : cap;
 }
 
+/* "2", "2.5" or "0.25": seconds for messages. */
+static const char *
+seconds(long ms, char *t, size_t len)
+{
+	size_t n;
+
+	snprintf(t, len, "%ld.%03ld", ms / 1000, ms % 1000);
+	n = strlen(t);
+	while (t[n - 1] == '0')
+		t[--n] = '\0';
+	if (t[n - 1] == '.')
+		t[--n] = '\0';
+	return t;
+}
+
 static void
 deadline_reached(struct session *s)
 {
 	char t[32];
 
-	snprintf(t, sizeof(t), "%ld.%03ld", s->deadline_ms / 1000,
-	    s->deadline_ms % 1000);
-	if (strcmp(t + strlen(t) - 4, ".000") == 0)
-		t[strlen(t) - 4] = '\0';
+	seconds(s->deadline_ms, t, sizeof(t));
 	s->deadline = 0;
 	if (s->on_deadline && s->state == S_READY) {
 		s->on_deadline(s, s->on_deadline_ud);
@@ -981,7 +1096,11 @@ deadline_reached(struct session *s)
 	record(s, XEXIT_TIMEOUT, "%s: timed out after %s s%s%s",
 	    session_target(s), t, s->phase ? " " : "",
 	    s->phase ? s->phase : "");
-	hard_close(s);
+	s->retry_ok = 0;
+	if (s->state == S_WAIT)
+		s->state = S_DONE;
+	else
+		hard_close(s);
 }
 
 /* One turn with the input descriptor watched beside the socket. */
@@ -1014,22 +1133,21 @@ turn_with_input(struct session *s, long wait)
 	}
 }
 
-int
-session_run(struct session *s)
+/*
+ * Starts one connection attempt: the deadline of the connection phase, the
+ * watchdog for the blocking parts, and libstrophe's connect.  Returns 0, or
+ * -1 when it failed at once (with the failure recorded).
+ */
+static int
+start_attempt(struct session *s)
 {
-	struct sigaction ign;
-	int64_t now, next;
-	long wait;
+	int64_t now = util_now_ms();
 	int rc;
 
-	memset(&ign, 0, sizeof(ign));
-	ign.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &ign, NULL);
-
-	now = util_now_ms();
+	reset_attempt(s);
 	s->connect_deadline = now + (s->cfg->timeout_ms > 0 ?
-						s->cfg->timeout_ms :
-						CONNECT_TIMEOUT_MS);
+					    s->cfg->timeout_ms :
+					    CONNECT_TIMEOUT_MS);
 	if (s->deadline && s->deadline < s->connect_deadline)
 		s->connect_deadline = s->deadline;
 	s->phase = "while connecting";
@@ -1050,11 +1168,62 @@ session_run(struct session *s)
 	    (unsigned short)(s->cfg->port ? s->cfg->port :
 					    s->cfg->direct_tls ? 5223 : 0),
 	    conn_handler, s);
-	if (rc != XMPP_EOK) {
-		s->state = S_DONE;
-		explain_connect_failure(s);
-		util_watchdog_disarm();
-		return s->code;
+	if (rc == XMPP_EOK)
+		return 0;
+	explain_connect_failure(s);
+	util_watchdog_disarm();
+	s->retry_ok = 1;
+	return -1;
+}
+
+/* Fires the tools' timers that are due; returns when the next one is. */
+static int64_t
+fire_timers(struct session *s, int64_t now)
+{
+	int64_t next = 0;
+	size_t i;
+
+	for (i = 0; i < SESSION_MAX_TIMERS; i++) {
+		struct timer t = s->timers[i];
+
+		if (t.id == 0)
+			continue;
+		if (t.at <= now && s->state == S_READY) {
+			s->timers[i].id = 0;
+			t.cb(s, t.ud);
+		} else if (next == 0 || t.at < next)
+			next = t.at;
+	}
+	return next;
+}
+
+static int64_t
+earliest(int64_t a, int64_t b)
+{
+	if (a == 0)
+		return b;
+	if (b == 0)
+		return a;
+	return a < b ? a : b;
+}
+
+int
+session_run(struct session *s)
+{
+	struct sigaction ign;
+	int64_t now, next;
+	long wait;
+
+	memset(&ign, 0, sizeof(ign));
+	ign.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &ign, NULL);
+	srandom((unsigned)(util_now_ms() ^ getpid()));
+
+	if (start_attempt(s) < 0) {
+		if (may_retry(s))
+			schedule_reconnect(s);
+		else
+			s->state = S_DONE;
 	}
 
 	while (s->state != S_DONE) {
@@ -1062,21 +1231,41 @@ session_run(struct session *s)
 			xdebug(1, "signal %d: closing", (int)caught_signal);
 			caught_signal = 0;
 			session_finish(s, s->signal_code);
+			continue;
 		}
 		now = util_now_ms();
-		if (s->state == S_CONNECTING && now >= s->connect_deadline) {
-			s->deadline_ms = s->cfg->timeout_ms > 0 ?
-			    s->cfg->timeout_ms :
-			    CONNECT_TIMEOUT_MS;
-			s->deadline = now;
+		if (s->state == S_WAIT && now >= s->reconnect_at &&
+		    start_attempt(s) < 0) {
+			if (may_retry(s))
+				schedule_reconnect(s);
+			else
+				s->state = S_DONE;
+			continue;
+		}
+		if (s->state == S_CONNECTING && now >= s->connect_deadline &&
+		    (s->deadline == 0 || s->connect_deadline < s->deadline)) {
+			/* One attempt took too long: a retry may do better. */
+			long ms = s->cfg->timeout_ms > 0 ? s->cfg->timeout_ms :
+							   CONNECT_TIMEOUT_MS;
+
+			char t[32];
+
+			record(s, XEXIT_TIMEOUT, "%s: timed out after %s s%s%s",
+			    session_target(s), seconds(ms, t, sizeof(t)),
+			    s->phase ? " " : "", s->phase ? s->phase : "");
+			s->retry_ok = 1;
+			hard_close(s);
 		}
 		if (s->deadline && now >= s->deadline)
 			deadline_reached(s);
+		if (s->state == S_DONE)
+			break;
 
-		next = s->deadline;
-		if (s->state == S_CONNECTING &&
-		    (next == 0 || s->connect_deadline < next))
-			next = s->connect_deadline;
+		next = earliest(s->deadline, fire_timers(s, now));
+		if (s->state == S_CONNECTING)
+			next = earliest(next, s->connect_deadline);
+		if (s->state == S_WAIT)
+			next = earliest(next, s->reconnect_at);
 		wait = wait_until(now, next, LOOP_MAX_WAIT_MS);
 
 		if (s->state == S_READY && s->input_fd >= 0 && s->sock >= 0 &&
@@ -1089,7 +1278,9 @@ session_run(struct session *s)
 		if (s->state == S_CONNECTING && !s->pin_checked &&
 		    xmpp_conn_is_secured(s->conn))
 			check_pin(s);
-		if (s->parse_error && s->state != S_DONE && !s->code_set) {
+		if (s->parse_error && (s->state == S_CONNECTING ||
+					  s->state == S_READY) &&
+		    !s->code_set) {
 			/* libstrophe would wait for the server to hang up. */
 			record(s, XEXIT_PROTOCOL,
 			    "%s: the server sent malformed XML",
@@ -1105,4 +1296,66 @@ session_run(struct session *s)
 					   "reason");
 	}
 	return s->code;
+}
+
+void
+session_set_reconnect(struct session *s, int retries, int initial)
+{
+	s->retries = retries;
+	s->retry_initial = initial;
+}
+
+void
+session_on_disconnect(struct session *s, session_event_cb cb, void *ud)
+{
+	s->on_disconnect = cb;
+	s->on_disconnect_ud = ud;
+}
+
+void
+session_reconnect_now(struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (s->state != S_READY)
+		return;
+	va_start(ap, fmt);
+	set_error(s, XEXIT_CONNECT, fmt, ap);
+	va_end(ap);
+	s->retry_ok = 1;
+	hard_close(s);
+}
+
+unsigned
+session_timer_add(struct session *s, long ms, session_event_cb cb, void *ud)
+{
+	size_t i;
+
+	for (i = 0; i < SESSION_MAX_TIMERS; i++)
+		if (s->timers[i].id == 0) {
+			if (++s->next_timer_id == 0)
+				s->next_timer_id = 1;
+			s->timers[i].id = s->next_timer_id;
+			s->timers[i].at = util_now_ms() + ms;
+			s->timers[i].cb = cb;
+			s->timers[i].ud = ud;
+			return s->timers[i].id;
+		}
+	return 0;
+}
+
+void
+session_timer_cancel(struct session *s, unsigned id)
+{
+	size_t i;
+
+	for (i = 0; id && i < SESSION_MAX_TIMERS; i++)
+		if (s->timers[i].id == id)
+			s->timers[i].id = 0;
+}
+
+int
+session_online(struct session *s)
+{
+	return s->state == S_READY;
 }

@@ -163,6 +163,46 @@ void session_fail(struct session *s, int code, const char *fmt, ...)
  */
 int session_run(struct session *s);
 
+/*
+ * session_set_reconnect()
+ *
+ * When the connection is lost (or, with 'initial', when the first attempt
+ * fails) for a reason worth a retry (connection, timeout of an attempt),
+ * connect again, up to 'retries' times in a row, after 0.5, 1, 2 ... 30 s
+ * with jitter; each lost connection is reported as a warning.  The
+ * session_on_connect() callback runs again once online; stanzas queued but
+ * not written are gone, and pending request/barrier callbacks are dropped
+ * (their answers cannot come).  Tools resend what they must.
+ */
+void session_set_reconnect(struct session *s, int retries, int initial);
+
+/* 'cb' runs when the connection is lost and a reconnection is scheduled. */
+void session_on_disconnect(struct session *s, session_event_cb cb, void *ud);
+
+/*
+ * session_reconnect_now()
+ *
+ * Drops a connection that seems dead (the message says why) and lets the
+ * reconnection policy take over; without one the run ends with
+ * XEXIT_CONNECT.
+ */
+void session_reconnect_now(struct session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/*
+ * session_timer_add()
+ *
+ * Calls 'cb' once, 'ms' from now, if the session is online then.  Timers
+ * are forgotten when the connection is lost.  Returns an id for
+ * session_timer_cancel(), or 0 when all timer slots are in use.
+ */
+unsigned session_timer_add(struct session *s, long ms, session_event_cb cb,
+    void *ud);
+void session_timer_cancel(struct session *s, unsigned id);
+
+/* True while online (stanzas can be sent). */
+int session_online(struct session *s);
+
 /* The one-line explanation of a failed run, or NULL. */
 const char *session_error(struct session *s);
 
