@@ -13,7 +13,10 @@
 
 #include "config.h"
 #include "jid.h"
+#include "muc.h"
 #include "options.h"
+#include "output.h"
+#include "reader.h"
 #include "session.h"
 #include "stanza.h"
 #include "text.h"
@@ -27,13 +30,49 @@ enum {
 	OPT_SUBJECT,
 	OPT_THREAD,
 	OPT_SANITIZE,
-	OPT_MAX_SIZE
+	OPT_MAX_SIZE,
+	OPT_LINES,
+	OPT_NUL,
+	OPT_KEEP_EMPTY,
+	OPT_TEE,
+	OPT_ROOM,
+	OPT_NICK,
+	OPT_ROOM_PASSWORD,
+	OPT_NICK_RETRY,
+	OPT_RAW,
+	OPT_RECEIPT,
+	OPT_URL,
+	OPT_NO_STORE,
+	OPT_ID,
+	OPT_RETRIES
 };
 
-struct recipient {
-	char *jid;
-	char *id;	/* of the message sent to it */
+/* Input is read only while fewer messages than this wait for the server. */
+#define MAX_PENDING 1000
+/* ... and while fewer stanzas than this wait to be written. */
+#define MAX_QUEUE 64
+/* Reconnections in a row after a lost connection, by default. */
+#define DEFAULT_RETRIES 3
+
+enum mode { ONE_SHOT, LINES, RAW };
+
+/* One message to one recipient, kept until the server has it (and, when
+ * asked, until the room echoed it or the recipient sent a receipt). */
+struct item {
+	struct item *prev, *next;	/* the list, in the order sent */
+	struct item *hnext;		/* the id hash chain */
+	unsigned long seq;
+	unsigned long line;		/* input line, 0 for one message */
+	size_t rcpt;
+	char *id;
+	xmpp_stanza_t *st;		/* NULL in raw mode: never resent */
+	int confirmed;			/* the server has it (barrier) */
+	int need_echo;			/* waiting for the room's echo */
+	int need_receipt;		/* waiting for a XEP-0184 receipt */
+	int raw_iq;			/* raw mode: an iq waiting for its reply */
 };
+
+#define HASH_SIZE 4096
 
 struct xsend {
 	/* options */
@@ -42,14 +81,50 @@ struct xsend {
 	const char *type;
 	char *subject;
 	char *thread;
+	char *url;
+	char *id;
+	char *nick;
+	char *room_password;
 	int sanitize;
+	enum mode mode;
+	char delim;
+	int keep_empty;
+	int tee;
+	int rooms;
+	int nick_retry;
+	int receipt;
+	int no_store;
+	long retries;
+
+	/* recipients: JIDs, or rooms */
+	char **rcpt;
+	struct muc_room **room;
+	size_t nrcpt;
 
 	/* the run */
-	char *body;
-	struct recipient *rcpt;
-	size_t nrcpt;
-	size_t bounced;
+	const struct xconfig *cfg;
 	struct session *s;
+	struct output out;
+	char *body;			/* one-shot */
+	int created;			/* one-shot: the messages exist */
+	struct item *head, *tail;
+	struct item *hash[HASH_SIZE];
+	size_t nitems;
+	unsigned long seq;		/* of the last message sent */
+	unsigned long mark;		/* what the barrier in flight covers */
+	int barrier_out;
+	unsigned barrier_timer;
+	size_t joined;			/* rooms joined on this connection */
+
+	/* input */
+	struct buf in;
+	unsigned long lineno;
+	int input_done;
+	int input_started;
+	struct reader *reader;
+
+	int code;			/* the first failure */
+	int finishing;
 };
 
 static struct poptOption options[] = {
@@ -63,55 +138,158 @@ static struct poptOption options[] = {
 	    "Subject of the message", "TEXT" },
 	{ "thread", '\0', POPT_ARG_STRING, NULL, OPT_THREAD,
 	    "Thread identifier of the message", "ID" },
+	{ "url", '\0', POPT_ARG_STRING, NULL, OPT_URL,
+	    "Attach URL (XEP-0066); it is the body when there is none",
+	    "URL" },
+	{ "no-store", '\0', POPT_ARG_NONE, NULL, OPT_NO_STORE,
+	    "Ask servers not to store the message (XEP-0334), for alerts "
+	    "that are stale when late",
+	    NULL },
+	{ "receipt", '\0', POPT_ARG_NONE, NULL, OPT_RECEIPT,
+	    "Ask for delivery receipts (XEP-0184) and wait for each one",
+	    NULL },
+	{ "id", '\0', POPT_ARG_STRING, NULL, OPT_ID,
+	    "Use ID as the message id (default: a new UUID)", "ID" },
+	{ "lines", 'l', POPT_ARG_NONE, NULL, OPT_LINES,
+	    "Send each line of standard input as a message, as it arrives",
+	    NULL },
+	{ "null", '0', POPT_ARG_NONE, NULL, OPT_NUL,
+	    "Like --lines, with messages separated by NUL bytes", NULL },
+	{ "keep-empty", '\0', POPT_ARG_NONE, NULL, OPT_KEEP_EMPTY,
+	    "With --lines, send empty lines too (they are skipped)", NULL },
+	{ "tee", '\0', POPT_ARG_NONE, NULL, OPT_TEE,
+	    "Print ID<TAB>RECIPIENT<TAB>LINE for each message the server "
+	    "has",
+	    NULL },
+	{ "room", 'r', POPT_ARG_NONE, NULL, OPT_ROOM,
+	    "The JIDs are rooms (XEP-0045): join, send groupchat, leave",
+	    NULL },
+	{ "nick", 'n', POPT_ARG_STRING, NULL, OPT_NICK,
+	    "Nickname in rooms (default: the account's localpart)", "NICK" },
+	{ "room-password", '\0', POPT_ARG_STRING, NULL, OPT_ROOM_PASSWORD,
+	    "Password of the rooms", "PASSWORD" },
+	{ "nick-retry", '\0', POPT_ARG_NONE, NULL, OPT_NICK_RETRY,
+	    "When the nick is taken, try NICK-2 ... NICK-9", NULL },
+	{ "raw", '\0', POPT_ARG_NONE, NULL, OPT_RAW,
+	    "Send the XML stanzas read from standard input; print the "
+	    "replies to iq get/set",
+	    NULL },
+	{ "retries", '\0', POPT_ARG_STRING, NULL, OPT_RETRIES,
+	    "Reconnect up to N times in a row when the connection is lost "
+	    "(default 3); when given, also retry a failed first connection",
+	    "N" },
 	{ "sanitize", '\0', POPT_ARG_NONE, NULL, OPT_SANITIZE,
 	    "Replace what XML cannot carry (invalid UTF-8, control "
 	    "characters) with U+FFFD instead of refusing the input",
 	    NULL },
 	{ "max-size", '\0', POPT_ARG_STRING, NULL, OPT_MAX_SIZE,
-	    "Refuse a body larger than BYTES (default 65536)", "BYTES" },
+	    "Refuse a message larger than BYTES (default 65536)", "BYTES" },
 	XOPT_COMMON_TABLE
 	POPT_AUTOHELP
 	POPT_TABLEEND
 };
+
+static void
+replace(char **field, const char *arg)
+{
+	free(*field);
+	*field = xstrdup(arg);
+}
 
 static int
 xsend_option(void *state, struct xconfig *cli, int val, const char *arg,
     char **errstr)
 {
 	struct xsend *x = state;
+	unsigned long n;
 	char *err = NULL;
 
 	switch (val) {
 	case OPT_MESSAGE:
-		free(x->message);
-		x->message = xstrdup(arg);
+		replace(&x->message, arg);
 		break;
 	case OPT_FILE:
-		free(x->file);
-		x->file = xstrdup(arg);
+		replace(&x->file, arg);
 		break;
 	case OPT_TYPE:
-		if (strcmp(arg, "chat") == 0 || strcmp(arg, "normal") == 0 ||
-		    strcmp(arg, "headline") == 0) {
-			x->type = strcmp(arg, "chat") == 0 ? "chat" :
-			    strcmp(arg, "normal") == 0	   ? "normal" :
-							     "headline";
-			break;
+		if (strcmp(arg, "chat") == 0)
+			x->type = "chat";
+		else if (strcmp(arg, "normal") == 0)
+			x->type = "normal";
+		else if (strcmp(arg, "headline") == 0)
+			x->type = "headline";
+		else {
+			*errstr = xasprintf("--type: '%s' is not chat, normal "
+					    "or headline (--room sends "
+					    "groupchat)",
+			    arg);
+			return -1;
 		}
-		*errstr = xasprintf("--type: '%s' is not chat, normal or "
-				    "headline",
-		    arg);
-		return -1;
+		break;
 	case OPT_SUBJECT:
-		free(x->subject);
-		x->subject = xstrdup(arg);
+		replace(&x->subject, arg);
 		break;
 	case OPT_THREAD:
-		free(x->thread);
-		x->thread = xstrdup(arg);
+		replace(&x->thread, arg);
+		break;
+	case OPT_URL:
+		replace(&x->url, arg);
+		break;
+	case OPT_ID:
+		replace(&x->id, arg);
+		break;
+	case OPT_NICK:
+		replace(&x->nick, arg);
+		break;
+	case OPT_ROOM_PASSWORD:
+		free(x->room_password);
+		x->room_password = xstrdup(arg);
 		break;
 	case OPT_SANITIZE:
 		x->sanitize = 1;
+		break;
+	case OPT_NO_STORE:
+		x->no_store = 1;
+		break;
+	case OPT_RECEIPT:
+		x->receipt = 1;
+		break;
+	case OPT_LINES:
+		x->mode = x->mode == RAW ? RAW : LINES;
+		if (x->mode == RAW)
+			goto raw_conflict;
+		break;
+	case OPT_NUL:
+		if (x->mode == RAW)
+			goto raw_conflict;
+		x->mode = LINES;
+		x->delim = '\0';
+		break;
+	case OPT_RAW:
+		if (x->mode == LINES)
+			goto raw_conflict;
+		x->mode = RAW;
+		break;
+	case OPT_KEEP_EMPTY:
+		x->keep_empty = 1;
+		break;
+	case OPT_TEE:
+		x->tee = 1;
+		break;
+	case OPT_ROOM:
+		x->rooms = 1;
+		break;
+	case OPT_NICK_RETRY:
+		x->nick_retry = 1;
+		break;
+	case OPT_RETRIES:
+		if (util_parse_ulong(arg, 0, 1000, &n) < 0) {
+			*errstr = xasprintf("--retries: invalid number '%s' "
+					    "(0 to 1000)",
+			    arg);
+			return -1;
+		}
+		x->retries = (long)n;
 		break;
 	case OPT_MAX_SIZE:
 		if (config_set(cli, "max-size", arg, 0, &err) < 0) {
@@ -122,7 +300,228 @@ xsend_option(void *state, struct xconfig *cli, int val, const char *arg,
 		break;
 	}
 	return 0;
+raw_conflict:
+	*errstr = xstrdup("--raw excludes --lines and --null");
+	return -1;
 }
+
+/* ------------------------------------------------------------------------
+ * The messages in flight
+ */
+
+static unsigned
+hash_id(const char *id)
+{
+	unsigned h = 2166136261u;
+
+	while (*id)
+		h = (h ^ (unsigned char)*id++) * 16777619u;
+	return h % HASH_SIZE;
+}
+
+static struct item *
+find_item(struct xsend *x, const char *id)
+{
+	struct item *it;
+
+	if (id == NULL)
+		return NULL;
+	for (it = x->hash[hash_id(id)]; it; it = it->hnext)
+		if (strcmp(it->id, id) == 0)
+			return it;
+	return NULL;
+}
+
+static struct item *
+add_item(struct xsend *x, char *id, xmpp_stanza_t *st, size_t rcpt)
+{
+	struct item *it = xcalloc(1, sizeof(*it));
+	unsigned h = hash_id(id);
+
+	it->id = id;
+	it->st = st;
+	it->rcpt = rcpt;
+	it->line = x->lineno;
+	it->seq = ++x->seq;
+	it->prev = x->tail;
+	if (x->tail)
+		x->tail->next = it;
+	else
+		x->head = it;
+	x->tail = it;
+	it->hnext = x->hash[h];
+	x->hash[h] = it;
+	x->nitems++;
+	return it;
+}
+
+static void
+free_item(struct xsend *x, struct item *it)
+{
+	struct item **pp;
+
+	if (it->prev)
+		it->prev->next = it->next;
+	else
+		x->head = it->next;
+	if (it->next)
+		it->next->prev = it->prev;
+	else
+		x->tail = it->prev;
+	for (pp = &x->hash[hash_id(it->id)]; *pp; pp = &(*pp)->hnext)
+		if (*pp == it) {
+			*pp = it->hnext;
+			break;
+		}
+	if (it->st)
+		xmpp_stanza_release(it->st);
+	free(it->id);
+	free(it);
+	x->nitems--;
+}
+
+static int
+item_done(const struct item *it)
+{
+	return it->confirmed && !it->need_echo && !it->need_receipt &&
+	    !it->raw_iq;
+}
+
+static const char *
+rcpt_name(struct xsend *x, size_t i)
+{
+	return x->rcpt[i];
+}
+
+/* Records the first failure of the run (its line is already printed). */
+static void
+failed(struct xsend *x, int code)
+{
+	if (x->code == 0)
+		x->code = code;
+}
+
+static void
+where(struct xsend *x, const struct item *it, char *buf, size_t len)
+{
+	if (x->mode == ONE_SHOT)
+		snprintf(buf, len, "%s", rcpt_name(x, it->rcpt));
+	else
+		snprintf(buf, len, "line %lu: %s", it->line,
+		    rcpt_name(x, it->rcpt));
+}
+
+/* ------------------------------------------------------------------------
+ * Progress: the barrier, and the end of the run
+ */
+
+static void check_progress(struct xsend *x);
+
+static void
+print_tee(struct xsend *x, const struct item *it)
+{
+	struct orecord r;
+	char line[32];
+
+	snprintf(line, sizeof(line), "%lu", it->line);
+	orecord_init(&r, "sent", it->st);
+	orecord_add(&r, 'i', "id", it->id, OF_TEXT);
+	orecord_add(&r, 't', "to", rcpt_name(x, it->rcpt), OF_TEXT);
+	orecord_add(&r, 'n', "line", line, OF_TEXT | OF_NUMBER);
+	if (output_record(&x->out, &r) < 0)
+		x->tee = 0; /* nobody reads it any more; keep sending */
+}
+
+static void
+on_confirmed(struct session *s, void *ud)
+{
+	struct xsend *x = ud;
+	struct item *it, *next;
+
+	(void)s;
+	x->barrier_out = 0;
+	session_timer_cancel(x->s, x->barrier_timer);
+	for (it = x->head; it; it = next) {
+		next = it->next;
+		if (it->seq > x->mark)
+			break;
+		if (!it->confirmed) {
+			it->confirmed = 1;
+			if (x->tee && !it->raw_iq)
+				print_tee(x, it);
+		}
+		if (item_done(it))
+			free_item(x, it);
+	}
+	check_progress(x);
+}
+
+static void
+on_barrier_late(struct session *s, void *ud)
+{
+	struct xsend *x = ud;
+	char t[32];
+	long ms = x->cfg->timeout_ms ? x->cfg->timeout_ms :
+				       XT_DEFAULT_TIMEOUT_MS;
+
+	snprintf(t, sizeof(t), "%ld.%03ld", ms / 1000, ms % 1000);
+	session_reconnect_now(s, "%s: no answer from the server for %s s",
+	    session_target(s), t);
+}
+
+static void
+send_barrier(struct xsend *x)
+{
+	if (x->barrier_out || !session_online(x->s))
+		return;
+	x->mark = x->seq;
+	x->barrier_out = 1;
+	session_set_phase(x->s,
+	    "waiting for the server to confirm the messages");
+	session_barrier(x->s, on_confirmed, x);
+	if (x->mode != ONE_SHOT)
+		x->barrier_timer = session_timer_add(x->s,
+		    x->cfg->timeout_ms ? x->cfg->timeout_ms :
+					 XT_DEFAULT_TIMEOUT_MS,
+		    on_barrier_late, x);
+}
+
+static int
+unconfirmed(struct xsend *x)
+{
+	return x->tail && !x->tail->confirmed;
+}
+
+static void
+finish(struct xsend *x)
+{
+	size_t i;
+
+	if (x->finishing)
+		return;
+	x->finishing = 1;
+	for (i = 0; x->rooms && i < x->nrcpt; i++)
+		muc_leave(x->s, x->room[i]);
+	session_finish(x->s, x->code);
+}
+
+static void
+check_progress(struct xsend *x)
+{
+	if (x->finishing)
+		return;
+	if (unconfirmed(x))
+		send_barrier(x);
+	if (x->mode != ONE_SHOT && !x->input_done)
+		session_pause_input(x->s, x->nitems >= MAX_PENDING);
+	if ((x->mode == ONE_SHOT ? x->created : x->input_done) &&
+	    x->nitems == 0 && !x->barrier_out)
+		finish(x);
+}
+
+/* ------------------------------------------------------------------------
+ * Sending
+ */
 
 /*
  * Checks (or, with --sanitize, cleans) one text that goes into the XML
@@ -149,19 +548,470 @@ check_text(struct xsend *x, const char *what, char **text)
 	}
 	if (p == TEXT_BAD_UTF8)
 		xerror("%s: invalid UTF-8 at byte %zu (byte 0x%02x); "
-		       "nothing sent (--sanitize replaces it)",
-		    what, offset, (unsigned)cp);
+		       "nothing %ssent (--sanitize replaces it)",
+		    what, offset, (unsigned)cp,
+		    x->mode == ONE_SHOT ? "" : "more ");
 	else
 		xerror("%s: character U+%04X at byte %zu cannot be sent in "
-		       "XML; nothing sent (--sanitize replaces it)",
-		    what, (unsigned)cp, offset);
+		       "XML; nothing %ssent (--sanitize replaces it)",
+		    what, (unsigned)cp, offset,
+		    x->mode == ONE_SHOT ? "" : "more ");
 	return XEXIT_USAGE;
 }
 
-/*
- * Reads the body from -m, -f or standard input.  Returns 0, or the exit
- * code after an error line.
+/* Builds the messages of one body (one per recipient) and sends them. */
+static void
+send_body(struct xsend *x, const char *body)
+{
+	struct msg_spec m;
+	struct item *it;
+	size_t i;
+	char *id;
+
+	memset(&m, 0, sizeof(m));
+	m.type = x->rooms ? "groupchat" : x->type;
+	m.body = body && *body ? body : x->url;
+	m.subject = x->subject;
+	m.thread = x->thread;
+	m.url = x->url;
+	m.no_store = x->no_store;
+	m.receipt = x->receipt;
+	if (x->keep_empty && body && !*body && !m.body)
+		m.body = "";
+	for (i = 0; i < x->nrcpt; i++) {
+		id = x->id && x->nrcpt == 1 ? xstrdup(x->id) :
+		    x->id			 ? xasprintf("%s-%zu", x->id, i + 1) :
+						   session_new_id(x->s);
+		m.to = x->rcpt[i];
+		m.id = id;
+		it = add_item(x, id, stanza_message(session_ctx(x->s), &m), i);
+		it->need_echo = x->rooms;
+		it->need_receipt = x->receipt;
+		session_send(x->s, it->st);
+		xdebug(2, "sent to %s (id %s)", m.to, id);
+	}
+}
+
+/* After a reconnection: everything the server had not confirmed again,
+ * with its id, in order. */
+static void
+resend(struct xsend *x)
+{
+	struct item *it;
+	size_t n = 0;
+
+	for (it = x->head; it; it = it->next)
+		if (!it->confirmed && it->st) {
+			session_send(x->s, it->st);
+			n++;
+		}
+	if (n)
+		xdebug(1, "resent %zu unconfirmed messages", n);
+}
+
+/* ------------------------------------------------------------------------
+ * Input: lines, NUL-separated chunks, or raw stanzas
  */
+
+static int
+stop_input(struct xsend *x, int code)
+{
+	failed(x, code);
+	x->input_done = 1;
+	session_set_input(x->s, -1, 0, NULL, NULL);
+	check_progress(x);
+	return -1;
+}
+
+static int
+handle_line(struct xsend *x, char *line, size_t len)
+{
+	char what[48], *text;
+	int rc;
+
+	x->lineno++;
+	if (x->delim == '\n' && len > 0 && line[len - 1] == '\r')
+		len--;
+	if (len == 0 && !x->keep_empty)
+		return 0;
+	snprintf(what, sizeof(what), "line %lu", x->lineno);
+	if (memchr(line, '\0', len) != NULL && !x->sanitize) {
+		xerror("%s: NUL byte at byte %zu cannot be sent in XML; "
+		       "nothing more sent (--sanitize replaces it)",
+		    what, (size_t)((char *)memchr(line, '\0', len) - line));
+		return XEXIT_USAGE;
+	}
+	text = xstrndup(line, len);
+	if (memchr(line, '\0', len) != NULL) {
+		size_t i;
+
+		for (i = 0; i < len; i++)
+			if (text[i] == '\0')
+				text[i] = '\x01'; /* cleaned to U+FFFD */
+	}
+	if ((rc = check_text(x, what, &text)) != 0) {
+		free(text);
+		return rc;
+	}
+	if (strlen(text) > x->cfg->max_size) {
+		xerror("%s: larger than %lu bytes (--max-size); nothing more "
+		       "sent",
+		    what, x->cfg->max_size);
+		free(text);
+		return XEXIT_USAGE;
+	}
+	send_body(x, text);
+	free(text);
+	return 0;
+}
+
+static int
+on_stanza(xmpp_stanza_t *st, unsigned long line, void *ud);
+
+static int
+on_input(struct session *s, int fd, void *ud)
+{
+	struct xsend *x = ud;
+	char *nl, *p;
+	ssize_t n;
+	int rc;
+
+	(void)s;
+	buf_reserve(&x->in, 65536);
+	n = read(fd, x->in.data + x->in.len, 65536);
+	if (n < 0 && errno == EINTR)
+		return 0;
+	if (n < 0) {
+		xerror("standard input: %s", strerror(errno));
+		return stop_input(x, XEXIT_FAILURE);
+	}
+	if (x->mode == RAW) {
+		char *err = NULL;
+
+		if (reader_feed(x->reader, x->in.data + x->in.len, (size_t)n,
+			n == 0, &err) < 0) {
+			if (err) {
+				xerror("standard input: %s; nothing more sent",
+				    err);
+				free(err);
+			}
+			return stop_input(x, XEXIT_USAGE);
+		}
+		if (n == 0)
+			return stop_input(x, 0);
+		check_progress(x);
+		return 0;
+	}
+	x->in.len += (size_t)n;
+	x->in.data[x->in.len] = '\0';
+	p = x->in.data;
+	while ((nl = memchr(p, x->delim, x->in.len - (size_t)(p - x->in.data)))) {
+		if ((rc = handle_line(x, p, (size_t)(nl - p))) != 0) {
+			buf_consume(&x->in, (size_t)(nl + 1 - x->in.data));
+			return stop_input(x, rc);
+		}
+		p = nl + 1;
+	}
+	buf_consume(&x->in, (size_t)(p - x->in.data));
+	if (x->in.len > x->cfg->max_size + 1) {
+		xerror("line %lu: larger than %lu bytes (--max-size); nothing "
+		       "more sent",
+		    x->lineno + 1, x->cfg->max_size);
+		return stop_input(x, XEXIT_USAGE);
+	}
+	if (n == 0) {
+		/* The last line may lack its newline. */
+		if (x->in.len > 0 &&
+		    (rc = handle_line(x, x->in.data, x->in.len)) != 0)
+			return stop_input(x, rc);
+		buf_reset(&x->in);
+		return stop_input(x, 0);
+	}
+	check_progress(x);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Raw stanzas
+ */
+
+static int
+on_iq_reply(struct session *s, xmpp_stanza_t *st, void *ud)
+{
+	struct xsend *x = ud;
+	const char *type = xmpp_stanza_get_type(st);
+	struct item *it = find_item(x, xmpp_stanza_get_id(st));
+	struct orecord r;
+	char *cond, *text;
+
+	(void)s;
+	orecord_init(&r, "iq", st);
+	if (output_record(&x->out, &r) < 0)
+		xwarn("standard output: cannot write the reply");
+	if (type && strcmp(type, "error") == 0) {
+		stanza_error_info(st, &cond, &text);
+		xerror("line %lu: iq %s: %s", it ? it->line : 0UL,
+		    xmpp_stanza_get_id(st), cond);
+		free(cond);
+		free(text);
+		failed(x, XEXIT_REJECTED);
+	}
+	if (it) {
+		it->raw_iq = 0;
+		if (item_done(it))
+			free_item(x, it);
+	}
+	check_progress(x);
+	return 0;
+}
+
+static int
+on_stanza(xmpp_stanza_t *st, unsigned long line, void *ud)
+{
+	struct xsend *x = ud;
+	const char *name = xmpp_stanza_get_name(st);
+	const char *type = xmpp_stanza_get_type(st);
+	const char *ns = xmpp_stanza_get_ns(st);
+	const char *id = xmpp_stanza_get_id(st);
+	struct item *it;
+	char *newid = NULL;
+
+	x->lineno = line;
+	if (ns && strcmp(ns, XMPP_NS_CLIENT) != 0) {
+		xerror("standard input: line %lu: <%s> in namespace '%s', not "
+		       "jabber:client; nothing more sent",
+		    line, name, ns);
+		xmpp_stanza_release(st);
+		failed(x, XEXIT_USAGE);
+		return -1;
+	}
+	if (id == NULL || *id == '\0' || find_item(x, id) != NULL) {
+		/* Replies and bounces are matched by id: give it a new one. */
+		newid = session_new_id(x->s);
+		xmpp_stanza_set_id(st, newid);
+	}
+	it = add_item(x, xstrdup(xmpp_stanza_get_id(st)), NULL, 0);
+	if (strcmp(name, "iq") == 0 && type &&
+	    (strcmp(type, "get") == 0 || strcmp(type, "set") == 0)) {
+		it->raw_iq = 1;
+		session_request(x->s, st, on_iq_reply, x);
+	} else
+		session_send(x->s, st);
+	xmpp_stanza_release(st);
+	free(newid);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * What comes back: bounces, room echoes, receipts
+ */
+
+static int
+on_message(struct session *s, xmpp_stanza_t *st, void *ud)
+{
+	struct xsend *x = ud;
+	const char *type = xmpp_stanza_get_type(st);
+	xmpp_stanza_t *rcv;
+	struct item *it;
+	char *cond, *text, at[1100];
+	struct buf b;
+
+	(void)s;
+	if (type && strcmp(type, "error") == 0) {
+		it = find_item(x, xmpp_stanza_get_id(st));
+		if (it == NULL)
+			return 1;
+		stanza_error_info(st, &cond, &text);
+		buf_init(&b);
+		if (text) {
+			buf_adds(&b, ": ");
+			text_escape(&b, text, strlen(text));
+		}
+		if (x->mode == RAW) {
+			const char *from = xmpp_stanza_get_from(st);
+			struct buf f;
+
+			buf_init(&f);
+			text_escape(&f, from ? from : "?",
+			    strlen(from ? from : "?"));
+			snprintf(at, sizeof(at), "line %lu: %s", it->line,
+			    f.data);
+			buf_free(&f);
+		} else
+			where(x, it, at, sizeof(at));
+		xerror("%s: %s%s", at, cond, b.data ? b.data : "");
+		buf_free(&b);
+		free(cond);
+		free(text);
+		failed(x, XEXIT_REJECTED);
+		it->need_echo = it->need_receipt = 0;
+		if (item_done(it))
+			free_item(x, it);
+		check_progress(x);
+		return 1;
+	}
+	/* A room echoes our groupchat message with its id. */
+	if (x->rooms && type && strcmp(type, "groupchat") == 0) {
+		xmpp_stanza_t *oid = xmpp_stanza_get_child_by_name_and_ns(st,
+		    "origin-id", NS_SID);
+
+		it = find_item(x, xmpp_stanza_get_id(st));
+		if (it == NULL && oid)
+			it = find_item(x, xmpp_stanza_get_attribute(oid, "id"));
+		if (it && muc_is_self(x->room[it->rcpt],
+			      xmpp_stanza_get_from(st))) {
+			it->need_echo = 0;
+			if (item_done(it))
+				free_item(x, it);
+			check_progress(x);
+		}
+		return 1;
+	}
+	rcv = xmpp_stanza_get_child_by_name_and_ns(st, "received",
+	    NS_RECEIPTS);
+	if (rcv) {
+		it = find_item(x, xmpp_stanza_get_attribute(rcv, "id"));
+		if (it && jid_same_bare(xmpp_stanza_get_from(st),
+			      rcpt_name(x, it->rcpt))) {
+			xdebug(1, "receipt from %s", rcpt_name(x, it->rcpt));
+			it->need_receipt = 0;
+			if (item_done(it))
+				free_item(x, it);
+			check_progress(x);
+		}
+	}
+	return 1;
+}
+
+static int
+on_presence(struct session *s, xmpp_stanza_t *st, void *ud)
+{
+	struct xsend *x = ud;
+	size_t i;
+
+	for (i = 0; x->rooms && i < x->nrcpt; i++)
+		if (muc_handle_presence(s, x->room[i], st))
+			break;
+	return 1;
+}
+
+/* ------------------------------------------------------------------------
+ * The connection
+ */
+
+static void start_sending(struct xsend *x);
+
+static void
+on_joined(struct session *s, struct muc_room *r, const char *cond,
+    const char *text, void *ud)
+{
+	struct xsend *x = ud;
+	struct buf b;
+
+	if (cond != NULL) {
+		buf_init(&b);
+		if (text) {
+			buf_adds(&b, ": ");
+			text_escape(&b, text, strlen(text));
+		}
+		xerror("%s: cannot join: %s%s%s", muc_room_jid(r), cond,
+		    strcmp(cond, "item-not-found") == 0 ?
+			" (the room does not exist)" :
+		    strcmp(cond, "not-authorized") == 0 ?
+			" (a password is needed)" :
+		    strcmp(cond, "registration-required") == 0 ?
+			" (the room is for members only)" :
+		    strcmp(cond, "forbidden") == 0 ? " (banned)" :
+		    strcmp(cond, "conflict") == 0  ? " (the nick is taken)" :
+						     "",
+		    b.data ? b.data : "");
+		buf_free(&b);
+		failed(x, XEXIT_REJECTED);
+		x->input_done = 1;
+		finish(x);
+		return;
+	}
+	(void)s;
+	if (++x->joined == x->nrcpt)
+		start_sending(x);
+}
+
+static void
+start_sending(struct xsend *x)
+{
+	resend(x);
+	if (x->mode == ONE_SHOT && !x->created) {
+		send_body(x, x->body);
+		x->created = 1;
+	}
+	if (x->mode != ONE_SHOT && !x->input_done) {
+		if (!x->input_started && x->mode == RAW)
+			x->reader = reader_new(session_ctx(x->s),
+			    x->cfg->max_size, on_stanza, x);
+		x->input_started = 1;
+		session_set_input(x->s, STDIN_FILENO, MAX_QUEUE, on_input, x);
+	}
+	check_progress(x);
+}
+
+static void
+on_online(struct session *s, void *ud)
+{
+	struct xsend *x = ud;
+	size_t i;
+
+	x->joined = 0;
+	if (!x->rooms) {
+		start_sending(x);
+		return;
+	}
+	for (i = 0; i < x->nrcpt; i++)
+		muc_join(s, x->room[i], on_joined, x);
+}
+
+static void
+on_lost(struct session *s, void *ud)
+{
+	struct xsend *x = ud;
+
+	(void)s;
+	/* The barrier in flight is gone with the stream. */
+	x->barrier_out = 0;
+	x->barrier_timer = 0;
+}
+
+/* At the deadline of one message: say what is still missing. */
+static void
+on_deadline(struct session *s, void *ud)
+{
+	struct xsend *x = ud;
+	struct item *it;
+	char at[1100];
+
+	(void)s;
+	for (it = x->head; it; it = it->next) {
+		where(x, it, at, sizeof(at));
+		if (!it->confirmed)
+			xerror("%s: the server did not confirm the message in "
+			       "time",
+			    at);
+		else if (it->need_receipt)
+			xerror("%s: no receipt in time", at);
+		else if (it->need_echo)
+			xerror("%s: the room did not echo the message in time",
+			    at);
+	}
+	if (x->rooms && x->joined < x->nrcpt)
+		xerror("timed out joining the rooms");
+	failed(x, XEXIT_TIMEOUT);
+	x->input_done = 1;
+	finish(x);
+}
+
+/* ------------------------------------------------------------------------
+ * Before connecting: arguments and the one message
+ */
+
 static int
 read_body(struct xsend *x, const struct xconfig *cfg)
 {
@@ -177,6 +1027,11 @@ read_body(struct xsend *x, const struct xconfig *cfg)
 			return XEXIT_USAGE;
 		}
 		x->body = xstrdup(x->message);
+		return 0;
+	}
+	if (x->url && isatty(STDIN_FILENO)) {
+		/* --url alone: the URL is the message. */
+		x->body = xstrdup("");
 		return 0;
 	}
 	if (x->file && strcmp(x->file, "-") != 0) {
@@ -206,119 +1061,74 @@ read_body(struct xsend *x, const struct xconfig *cfg)
 	while (b.len > 0 && (b.data[b.len - 1] == '\n' ||
 				b.data[b.len - 1] == '\r'))
 		b.data[--b.len] = '\0';
-	if (b.data && memchr(b.data, '\0', b.len) != NULL && !x->sanitize) {
-		xerror("%s: NUL byte at byte %zu cannot be sent in XML; "
-		       "nothing sent (--sanitize replaces it)",
-		    name, (size_t)((char *)memchr(b.data, '\0', b.len) - b.data));
-		buf_free(&b);
-		return XEXIT_USAGE;
-	}
 	if (b.data && memchr(b.data, '\0', b.len) != NULL) {
-		size_t i;
+		size_t i, at = (size_t)((char *)memchr(b.data, '\0', b.len) -
+		    b.data);
 
-		/* --sanitize: a NUL becomes U+FFFD like any control. */
+		if (!x->sanitize) {
+			xerror("%s: NUL byte at byte %zu cannot be sent in XML; "
+			       "nothing sent (--sanitize replaces it)",
+			    name, at);
+			buf_free(&b);
+			return XEXIT_USAGE;
+		}
 		for (i = 0; i < b.len; i++)
 			if (b.data[i] == '\0')
-				b.data[i] = '\x01';
+				b.data[i] = '\x01'; /* cleaned to U+FFFD */
 	}
 	x->body = buf_steal(&b);
 	return 0;
 }
 
-static struct recipient *
-find_recipient(struct xsend *x, const char *id)
-{
-	size_t i;
-
-	if (id == NULL)
-		return NULL;
-	for (i = 0; i < x->nrcpt; i++)
-		if (x->rcpt[i].id && strcmp(x->rcpt[i].id, id) == 0)
-			return &x->rcpt[i];
-	return NULL;
-}
-
-/* A <message type='error'/> for one of ours: the recipient is refused. */
 static int
-on_bounce(struct session *s, xmpp_stanza_t *st, void *ud)
+usage(const char *msg)
 {
-	struct xsend *x = ud;
-	struct recipient *r = find_recipient(x, xmpp_stanza_get_id(st));
-	char *cond, *text;
-	struct buf b;
-
-	(void)s;
-	if (r == NULL)
-		return 1;
-	stanza_error_info(st, &cond, &text);
-	buf_init(&b);
-	if (text) {
-		buf_adds(&b, ": ");
-		text_escape(&b, text, strlen(text));
-	}
-	xerror("%s: %s%s", r->jid, cond, b.data ? b.data : "");
-	buf_free(&b);
-	free(cond);
-	free(text);
-	free(r->id);
-	r->id = NULL; /* one report per message */
-	x->bounced++;
-	return 1;
-}
-
-static void
-on_confirmed(struct session *s, void *ud)
-{
-	struct xsend *x = ud;
-
-	session_finish(s, x->bounced ? XEXIT_REJECTED : XEXIT_OK);
-}
-
-static void
-on_online(struct session *s, void *ud)
-{
-	struct xsend *x = ud;
-	struct msg_spec m;
-	xmpp_stanza_t *st;
-	size_t i;
-
-	memset(&m, 0, sizeof(m));
-	m.type = x->type;
-	m.body = x->body[0] ? x->body : NULL;
-	m.subject = x->subject;
-	m.thread = x->thread;
-	for (i = 0; i < x->nrcpt; i++) {
-		free(x->rcpt[i].id);
-		x->rcpt[i].id = session_new_id(s);
-		m.to = x->rcpt[i].jid;
-		m.id = x->rcpt[i].id;
-		st = stanza_message(session_ctx(s), &m);
-		session_send(s, st);
-		xmpp_stanza_release(st);
-		xdebug(1, "sent to %s (id %s)", m.to, m.id);
-	}
-	session_set_phase(s, "waiting for the server to confirm the messages");
-	session_barrier(s, on_confirmed, x);
+	xerror("%s", msg);
+	fprintf(stderr, "Try 'xsend --help' for more information.\n");
+	return XEXIT_USAGE;
 }
 
 static int
-xsend_run(void *state, struct xconfig *cfg, int argc, const char **argv)
+check_args(struct xsend *x, int argc, const char **argv)
 {
-	struct xsend *x = state;
-	char *password = NULL, *err = NULL;
 	const char *why;
 	struct jid j;
-	int i, rc;
+	int i;
 
-	if (argc == 0) {
-		xerror("no recipient given");
-		fprintf(stderr, "Try 'xsend --help' for more information.\n");
-		return XEXIT_USAGE;
-	}
-	if (x->message && x->file) {
-		xerror("--message and --file exclude each other");
-		return XEXIT_USAGE;
-	}
+	if (x->mode == RAW && argc > 0)
+		return usage("--raw takes no recipients: the stanzas say where "
+			     "they go");
+	if (x->mode == RAW && x->tee)
+		return usage("--tee does not apply to --raw (it prints the "
+			     "replies)");
+	if (argc == 0 && x->mode != RAW)
+		return usage("no recipient given");
+	if (x->message && x->file)
+		return usage("--message and --file exclude each other");
+	if (x->mode != ONE_SHOT && (x->message || x->file))
+		return usage(x->mode == RAW ?
+			"--raw reads standard input; --message and --file do "
+			"not apply" :
+			"--lines reads standard input; --message and --file "
+			"do not apply");
+	if (x->mode == RAW && (x->rooms || x->receipt || x->subject ||
+				  x->thread || x->url || x->id || x->no_store))
+		return usage("--raw sends the stanzas as they are; message "
+			     "options do not apply");
+	if (x->mode == LINES && x->id)
+		return usage("--id names one message; --lines sends many");
+	if (x->rooms && x->receipt)
+		return usage("--receipt does not apply to rooms (the room's "
+			     "echo is the confirmation)");
+	if (x->rooms && x->type != NULL && strcmp(x->type, "chat") != 0)
+		return usage("--room sends groupchat messages; --type does not "
+			     "apply");
+	if (!x->rooms && (x->nick || x->room_password || x->nick_retry))
+		return usage("--nick, --room-password and --nick-retry need "
+			     "--room");
+	if (x->mode == RAW)
+		return 0;
+
 	x->rcpt = xcalloc((size_t)argc, sizeof(*x->rcpt));
 	for (i = 0; i < argc; i++) {
 		if (jid_parse(argv[i], &j, &why) < 0) {
@@ -326,31 +1136,73 @@ xsend_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 			    why);
 			return XEXIT_USAGE;
 		}
-		x->rcpt[x->nrcpt++].jid = jid_full(&j);
+		if (x->rooms && (j.resource || !j.local)) {
+			xerror("'%s' is not a room JID (room@service); nothing "
+			       "sent",
+			    argv[i]);
+			jid_free(&j);
+			return XEXIT_USAGE;
+		}
+		x->rcpt[x->nrcpt++] = jid_full(&j);
 		jid_free(&j);
 	}
-	if ((rc = read_body(x, cfg)) != 0)
-		return rc;
-	if ((rc = check_text(x, "message", &x->body)) != 0)
+	return 0;
+}
+
+static int
+xsend_run(void *state, struct xconfig *cfg, int argc, const char **argv)
+{
+	struct xsend *x = state;
+	char *password = NULL, *err = NULL;
+	struct jid me;
+	const char *why;
+	size_t i;
+	int rc;
+
+	x->cfg = cfg;
+	if ((rc = check_args(x, argc, argv)) != 0)
 		return rc;
 	if (x->subject && (rc = check_text(x, "--subject", &x->subject)) != 0)
 		return rc;
 	if (x->thread && (rc = check_text(x, "--thread", &x->thread)) != 0)
 		return rc;
-	if (strlen(x->body) > cfg->max_size) {
-		/* --sanitize writes U+FFFD (3 bytes) for each bad byte. */
-		xerror("message is larger than %lu bytes once cleaned "
-		       "(--max-size); nothing sent",
-		    cfg->max_size);
-		return XEXIT_USAGE;
+	if (x->url && (rc = check_text(x, "--url", &x->url)) != 0)
+		return rc;
+	if (x->id && (rc = check_text(x, "--id", &x->id)) != 0)
+		return rc;
+	if (x->mode == ONE_SHOT) {
+		if ((rc = read_body(x, cfg)) != 0)
+			return rc;
+		if ((rc = check_text(x, "message", &x->body)) != 0)
+			return rc;
+		if (strlen(x->body) > cfg->max_size) {
+			/* --sanitize writes U+FFFD (3 bytes) per bad byte. */
+			xerror("message is larger than %lu bytes once cleaned "
+			       "(--max-size); nothing sent",
+			    cfg->max_size);
+			return XEXIT_USAGE;
+		}
+		if (x->body[0] == '\0' && !x->url &&
+		    (x->subject == NULL || !*x->subject)) {
+			xnote("empty message: nothing sent");
+			return XEXIT_OK;
+		}
 	}
-	if (x->body[0] == '\0' && (x->subject == NULL || !*x->subject)) {
-		xnote("empty message: nothing sent");
-		return XEXIT_OK;
-	}
+	if (x->type == NULL)
+		x->type = "chat";
 
 	if ((rc = xtool_account(cfg, &password)) != XEXIT_OK)
 		return rc;
+	if (x->rooms) {
+		if (x->nick == NULL && jid_parse(cfg->jid, &me, &why) == 0) {
+			x->nick = xstrdup(me.local ? me.local : me.domain);
+			jid_free(&me);
+		}
+		x->room = xcalloc(x->nrcpt, sizeof(*x->room));
+		for (i = 0; i < x->nrcpt; i++)
+			x->room[i] = muc_room_new(x->rcpt[i], x->nick,
+			    x->room_password, 0, x->nick_retry ? 8 : 0);
+	}
 	x->s = session_new(cfg, password, &err);
 	util_secure_free(password);
 	if (x->s == NULL) {
@@ -358,11 +1210,21 @@ xsend_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 		free(err);
 		return XEXIT_CONFIG;
 	}
-	session_set_deadline(x->s,
-	    cfg->timeout_ms ? cfg->timeout_ms : XT_DEFAULT_TIMEOUT_MS, NULL,
-	    NULL);
-	session_add_handler(x->s, "message", "error", NULL, on_bounce, x);
+	output_init(&x->out, x->mode == RAW ? OUT_XML : OUT_TEXT, NULL, 0);
+	if (x->mode == ONE_SHOT)
+		session_set_deadline(x->s,
+		    cfg->timeout_ms ? cfg->timeout_ms : XT_DEFAULT_TIMEOUT_MS,
+		    on_deadline, x);
+	if (x->mode != RAW)
+		session_set_reconnect(x->s,
+		    x->retries >= 0 ? (int)x->retries : DEFAULT_RETRIES,
+		    x->retries >= 0);
+	session_add_handler(x->s, "message", NULL, NULL, on_message, x);
+	if (x->rooms)
+		session_add_handler(x->s, "presence", NULL, NULL, on_presence,
+		    x);
 	session_on_connect(x->s, on_online, x);
+	session_on_disconnect(x->s, on_lost, x);
 	rc = session_run(x->s);
 	if (rc != XEXIT_OK && session_error(x->s))
 		xerror("%s", session_error(x->s));
@@ -374,17 +1236,28 @@ xsend_free(struct xsend *x)
 {
 	size_t i;
 
+	while (x->head)
+		free_item(x, x->head);
+	reader_free(x->reader);
 	session_free(x->s);
+	output_free(&x->out);
 	for (i = 0; i < x->nrcpt; i++) {
-		free(x->rcpt[i].jid);
-		free(x->rcpt[i].id);
+		free(x->rcpt[i]);
+		if (x->room)
+			muc_room_free(x->room[i]);
 	}
 	free(x->rcpt);
+	free(x->room);
 	free(x->message);
 	free(x->file);
 	free(x->subject);
 	free(x->thread);
+	free(x->url);
+	free(x->id);
+	free(x->nick);
+	util_secure_free(x->room_password);
 	free(x->body);
+	buf_free(&x->in);
 }
 
 int
@@ -395,7 +1268,9 @@ main(int argc, char **argv)
 	int rc;
 
 	memset(&x, 0, sizeof(x));
-	x.type = "chat";
+	x.delim = '\n';
+	x.retries = -1;
+	buf_init(&x.in);
 	memset(&tool, 0, sizeof(tool));
 	tool.name = "xsend";
 	tool.args_help = "[OPTION...] JID...";
