@@ -163,9 +163,11 @@ config_pin_normalise(const char *s)
 		 * EVP_DecodeBlock() also takes "==" (31 bytes) and '=' inside.
 		 * The pin is compared as text: accept only the canonical form.
 		 */
-		if (strspn(s + 8, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv"
-				  "wxyz0123456789+/") != 43 ||
-		    s[8 + 43] != '=' || strchr("AEIMQUYcgkosw048", s[8 + 42]) == NULL)
+		if (strspn(s + 8, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				  "abcdefghijklmnopqrstuvwxyz0123456789+/") !=
+			43 ||
+		    s[8 + 43] != '=' ||
+		    strchr("AEIMQUYcgkosw048", s[8 + 42]) == NULL)
 			return NULL;
 		return xstrdup(s);
 	}
@@ -701,6 +703,11 @@ password_from_cmd(const char *cmd, char **pw, char **errstr)
 	close(pfd[0]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
+	/* Checked first: closing the pipe early makes the command fail. */
+	if (r == -2) {
+		*errstr = xstrdup("password command: output too large");
+		goto fail;
+	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		if (WIFEXITED(status))
 			*errstr = xasprintf("password command failed (exit "

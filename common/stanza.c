@@ -125,52 +125,59 @@ stanza_error_info(xmpp_stanza_t *st, char **condition, char **text)
 static const char *const secret_sasl[] = { "<auth ", "<response ",
 	"<response>", "<challenge ", "<success ", NULL };
 
-static void
-redact_from(struct buf *b, const char *line, const char *open)
-{
-	const char *gt = strchr(open, '>'), *lt;
+#define NSECRET (sizeof(secret_sasl) / sizeof(secret_sasl[0]))
 
-	if (gt == NULL) {
-		buf_adds(b, line);
-		return;
-	}
-	if (gt[-1] == '/') {
-		/* Empty element: keep it, and look for secrets after it. */
-		buf_add(b, line, (size_t)(gt + 1 - line));
-		stanza_redact_trace(b, gt + 1);
-		return;
-	}
-	lt = strchr(gt, '<');
-	buf_add(b, line, (size_t)(gt + 1 - line));
-	buf_adds(b, "[redacted]");
-	if (lt != NULL)
-		stanza_redact_trace(b, lt);
+/* The next secret of kind 'k' in 's': secret_sasl[k], or <password>. */
+static const char *
+find_secret(const char *s, size_t k)
+{
+	const char *p;
+
+	if (secret_sasl[k] != NULL)
+		return strstr(s, secret_sasl[k]);
+	/* <password> or <password ...>, not <password-hint>. */
+	for (p = strstr(s, "<password"); p && p[9] != '>' && p[9] != ' ';
+	     p = strstr(p + 9, "<password"))
+		;
+	return p;
 }
 
+/*
+ * A loop, not a recursion, and each kind of secret is searched for again
+ * only once it is passed: a hostile stanza with very many secrets on one
+ * line costs linear time and no stack.
+ */
 void
 stanza_redact_trace(struct buf *b, const char *line)
 {
-	const char *p, *first = NULL;
-	size_t i;
+	const char *pos[NSECRET], *first, *gt, *lt;
+	size_t k, from;
 
-	if (strstr(line, "xmpp-sasl") != NULL) {
-		for (i = 0; secret_sasl[i]; i++) {
-			p = strstr(line, secret_sasl[i]);
-			if (p && (first == NULL || p < first))
-				first = p;
+	/* The SASL elements count only on a line that speaks SASL. */
+	from = strstr(line, "xmpp-sasl") != NULL ? 0 : NSECRET - 1;
+	for (k = from; k < NSECRET; k++)
+		pos[k] = find_secret(line, k);
+	for (;;) {
+		first = NULL;
+		for (k = from; k < NSECRET; k++) {
+			if (pos[k] != NULL && pos[k] < line)
+				pos[k] = find_secret(line, k);
+			if (pos[k] != NULL && (first == NULL || pos[k] < first))
+				first = pos[k];
 		}
+		if (first == NULL || (gt = strchr(first, '>')) == NULL) {
+			buf_adds(b, line);
+			return;
+		}
+		buf_add(b, line, (size_t)(gt + 1 - line));
+		line = gt + 1;
+		if (gt[-1] == '/')
+			continue; /* an empty element: nothing to hide */
+		buf_adds(b, "[redacted]");
+		if ((lt = strchr(line, '<')) == NULL)
+			return;
+		line = lt;
 	}
-	/* The first <password> or <password ...>, not <password-hint>. */
-	for (p = strstr(line, "<password"); p && p[9] != '>' && p[9] != ' ';
-	     p = strstr(p + 9, "<password"))
-		;
-	if (p && (first == NULL || p < first))
-		first = p;
-	if (first == NULL) {
-		buf_adds(b, line);
-		return;
-	}
-	redact_from(b, line, first);
 }
 
 const char *

@@ -256,7 +256,7 @@ text_unescape(struct buf *b, const char *s, size_t len)
 			v = v << 4 | (uint32_t)h;
 		}
 		i += n;
-		/* A surrogate has no UTF-8 form; text_escape() never makes one. */
+		/* A surrogate has no UTF-8 form; text_escape() makes none. */
 		if (n == 4 && v >= 0xd800 && v <= 0xdfff)
 			return -1;
 		if (n == 2)

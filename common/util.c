@@ -218,7 +218,7 @@ util_parse_seconds(const char *s, long *ms)
 		if (digits == 0 && p - s == 1)
 			return -1;
 	}
-	if (*p != '\0')
+	if (*p != '\0' || whole * 1000 + frac > 86400000L)
 		return -1;
 	*ms = whole * 1000 + frac;
 	return 0;

@@ -17,16 +17,16 @@
 
 struct good {
 	const char *in;
-	const char *local;	/* NULL: absent */
+	const char *local; /* NULL: absent */
 	const char *domain;
-	const char *resource;	/* NULL: absent */
+	const char *resource; /* NULL: absent */
 	const char *bare;
 	const char *full;
 };
 
 struct bad {
 	const char *in;
-	const char *why;	/* a word the reason must contain */
+	const char *why; /* a word the reason must contain */
 };
 
 static void
@@ -38,16 +38,17 @@ expect_good(const struct good *g)
 
 	if (jid_parse(g->in, &j, &why) != 0)
 		fail_msg("jid_parse(\"%s\") failed: %s", g->in, why);
-	if (g->local)
-		assert_non_null(j.local), assert_string_equal(j.local, g->local);
-	else
+	if (g->local) {
+		assert_non_null(j.local);
+		assert_string_equal(j.local, g->local);
+	} else
 		assert_null(j.local);
 	assert_non_null(j.domain);
 	assert_string_equal(j.domain, g->domain);
-	if (g->resource)
-		assert_non_null(j.resource),
-		    assert_string_equal(j.resource, g->resource);
-	else
+	if (g->resource) {
+		assert_non_null(j.resource);
+		assert_string_equal(j.resource, g->resource);
+	} else
 		assert_null(j.resource);
 	bare = jid_bare(&j);
 	full = jid_full(&j);
@@ -71,13 +72,13 @@ expect_bad(const char *in, const char *why_word)
 		char *full = jid_full(&j);
 
 		jid_free(&j);
-		fail_msg("jid_parse accepted a bad JID (parsed as \"%s\")",
-		    full);
+		fail_msg(
+		    "jid_parse accepted a bad JID (parsed as \"%s\")", full);
 	}
 	assert_non_null(why);
 	if (why_word != NULL && strstr(why, why_word) == NULL)
-		fail_msg("reason \"%s\" does not mention \"%s\"", why,
-		    why_word);
+		fail_msg(
+		    "reason \"%s\" does not mention \"%s\"", why, why_word);
 	/* Failed parses leave no parts to free. */
 	assert_null(j.local);
 	assert_null(j.domain);
@@ -153,8 +154,8 @@ static void
 jid_parse__accepts__non_ascii_letters(void **state)
 {
 	static const struct good cases[] = {
-		{ "j\xc3\xbcrgen@m\xc3\xbcnchen.example",
-		    "j\xc3\xbcrgen", "m\xc3\xbcnchen.example", NULL,
+		{ "j\xc3\xbcrgen@m\xc3\xbcnchen.example", "j\xc3\xbcrgen",
+		    "m\xc3\xbcnchen.example", NULL,
 		    "j\xc3\xbcrgen@m\xc3\xbcnchen.example",
 		    "j\xc3\xbcrgen@m\xc3\xbcnchen.example" },
 		{ "\xd0\xbc\xd0\xb0\xd1\x88\xd0\xb0@example.com/"
@@ -295,19 +296,31 @@ jid_parse__rejects__forbidden_localpart_characters(void **state)
 		expect_bad(in, "localpart");
 	}
 	/* NBSP, ideographic space, en quad are spaces too. */
-	expect_bad("a\xc2\xa0" "b@example.com", "localpart");
-	expect_bad("a\xe3\x80\x80" "b@example.com", "localpart");
-	expect_bad("a\xe2\x80\x80" "b@example.com", "localpart");
+	expect_bad("a\xc2\xa0"
+		   "b@example.com",
+	    "localpart");
+	expect_bad("a\xe3\x80\x80"
+		   "b@example.com",
+	    "localpart");
+	expect_bad("a\xe2\x80\x80"
+		   "b@example.com",
+	    "localpart");
 }
 
 static void
 jid_parse__rejects__controls(void **state)
 {
 	static const struct bad cases[] = {
-		{ "a\x01" "b@example.com", "localpart" },
+		{ "a\x01"
+		  "b@example.com",
+		    "localpart" },
 		{ "a\tb@example.com", "localpart" },
-		{ "a\x7f" "b@example.com", "localpart" },
-		{ "a\xc2\x85" "b@example.com", "localpart" },
+		{ "a\x7f"
+		  "b@example.com",
+		    "localpart" },
+		{ "a\xc2\x85"
+		  "b@example.com",
+		    "localpart" },
 		{ "a@exa\x01mple.com", "domain" },
 		{ "a@exa\tmple.com", "domain" },
 		{ "a@example.com/r\x01", "resource" },
@@ -315,7 +328,9 @@ jid_parse__rejects__controls(void **state)
 		{ "a@example.com/r\rx", "resource" },
 		{ "a@example.com/r\tx", "resource" },
 		{ "a@example.com/r\x7f", "resource" },
-		{ "a@example.com/r\xc2\x9b" "31m", "resource" },
+		{ "a@example.com/r\xc2\x9b"
+		  "31m",
+		    "resource" },
 		{ "a@example.com/r\xe2\x80\xa8", "resource" },
 	};
 	size_t i;
@@ -329,11 +344,21 @@ static void
 jid_parse__rejects__bidi_override(void **state)
 {
 	static const struct bad cases[] = {
-		{ "ev\xe2\x80\xae" "il@example.com", "localpart" },
-		{ "a@example.com/ev\xe2\x80\xae" "il", "resource" },
-		{ "a@ex\xe2\x80\xae" "ample.com", "domain" },
-		{ "a\xe2\x80\x8b" "b@example.com", "localpart" },
-		{ "a@example.com/\xe2\x81\xa6" "x", "resource" },
+		{ "ev\xe2\x80\xae"
+		  "il@example.com",
+		    "localpart" },
+		{ "a@example.com/ev\xe2\x80\xae"
+		  "il",
+		    "resource" },
+		{ "a@ex\xe2\x80\xae"
+		  "ample.com",
+		    "domain" },
+		{ "a\xe2\x80\x8b"
+		  "b@example.com",
+		    "localpart" },
+		{ "a@example.com/\xe2\x81\xa6"
+		  "x",
+		    "resource" },
 		{ "a@example.com/\xef\xbb\xbf", "resource" },
 	};
 	size_t i;
@@ -350,7 +375,9 @@ jid_parse__rejects__invalid_utf8(void **state)
 		{ "\xff@example.com", "UTF-8" },
 		{ "a\xc3@example.com", "UTF-8" },
 		{ "\xc0\xaf@example.com", "UTF-8" },
-		{ "a@ex\x80" "ample.com", "UTF-8" },
+		{ "a@ex\x80"
+		  "ample.com",
+		    "UTF-8" },
 		{ "a@example.com/\xed\xa0\x80", "UTF-8" },
 		{ "a@example.com/\xf4\x90\x80\x80", "UTF-8" },
 		{ "a@example.com/r\xe2\x80", "UTF-8" },
@@ -623,7 +650,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(jid_parse__accepts__rfc7622_forms),
-		cmocka_unit_test(jid_parse__splits__libstrophe_trap_domain_res_at),
+		cmocka_unit_test(
+		    jid_parse__splits__libstrophe_trap_domain_res_at),
 		cmocka_unit_test(jid_parse__accepts__non_ascii_letters),
 		cmocka_unit_test(jid_parse__removes__trailing_dot_of_domain),
 		cmocka_unit_test(jid_parse__accepts__ipv6_literal),
@@ -637,7 +665,8 @@ main(void)
 		cmocka_unit_test(jid_parse__rejects__invalid_utf8),
 		cmocka_unit_test(jid_parse__rejects__invalid_domain_characters),
 		cmocka_unit_test(jid_parse__limits__parts_to_1023_bytes),
-		cmocka_unit_test(jid_parse__rejects__label_longer_than_63_bytes),
+		cmocka_unit_test(
+		    jid_parse__rejects__label_longer_than_63_bytes),
 		cmocka_unit_test(jid_parse__reparses__bare_and_full),
 		cmocka_unit_test(jid_bare__drops__resource),
 		cmocka_unit_test(jid_bare_of__cuts__at_first_slash),

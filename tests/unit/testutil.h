@@ -114,8 +114,9 @@ tu_first_unsafe(const char *s, size_t len, const char *allow)
 		at = i;
 		if (text_utf8_next(s, len, &i, &cp) < 0)
 			return at;
-		if (cp < 0x20 && (allow == NULL || cp == 0 ||
-				     strchr(allow, (int)cp) == NULL))
+		if (cp < 0x20 &&
+		    (allow == NULL || cp == 0 ||
+			strchr(allow, (int)cp) == NULL))
 			return at;
 		if (cp == 0x7f || text_is_unsafe_cp(cp))
 			return at;
@@ -270,8 +271,9 @@ tu_json_string(struct tu_json *j, struct buf *out)
 static inline void
 tu_json_ws(struct tu_json *j)
 {
-	while (j->i < j->len && (j->s[j->i] == ' ' || j->s[j->i] == '\t' ||
-				    j->s[j->i] == '\n' || j->s[j->i] == '\r'))
+	while (j->i < j->len &&
+	    (j->s[j->i] == ' ' || j->s[j->i] == '\t' || j->s[j->i] == '\n' ||
+		j->s[j->i] == '\r'))
 		j->i++;
 }
 
