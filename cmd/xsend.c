@@ -51,8 +51,10 @@ enum {
 #define MAX_PENDING 1000
 /* ... and while fewer stanzas than this wait to be written. */
 #define MAX_QUEUE 64
-/* Reconnections in a row after a lost connection, by default. */
+/* Reconnections in a row after a lost connection, by default: a one-shot
+ * run has its deadline anyway; a stream may outlive a server restart. */
 #define DEFAULT_RETRIES 3
+#define DEFAULT_STREAM_RETRIES 10
 
 enum mode { ONE_SHOT, LINES, RAW };
 
@@ -176,7 +178,8 @@ static struct poptOption options[] = {
 	    NULL },
 	{ "retries", '\0', POPT_ARG_STRING, NULL, OPT_RETRIES,
 	    "Reconnect up to N times in a row when the connection is lost "
-	    "(default 3); when given, also retry a failed first connection",
+	    "(default 3, with --lines 10); when given, also retry a failed "
+	    "first connection",
 	    "N" },
 	{ "sanitize", '\0', POPT_ARG_NONE, NULL, OPT_SANITIZE,
 	    "Replace what XML cannot carry (invalid UTF-8, control "
@@ -1217,7 +1220,9 @@ xsend_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 		    on_deadline, x);
 	if (x->mode != RAW)
 		session_set_reconnect(x->s,
-		    x->retries >= 0 ? (int)x->retries : DEFAULT_RETRIES,
+		    x->retries >= 0	  ? (int)x->retries :
+		    x->mode == ONE_SHOT ? DEFAULT_RETRIES :
+					  DEFAULT_STREAM_RETRIES,
 		    x->retries >= 0);
 	session_add_handler(x->s, "message", NULL, NULL, on_message, x);
 	if (x->rooms)

@@ -649,8 +649,15 @@ EOF
 # _xt_prosody_spawn: start prosody in the background (XT_SERVER_PID).
 _xt_prosody_spawn() {
 	local s="$XT_DIR/prosody"
-	prosody --config "$s/prosody.cfg.lua" -F \
-		</dev/null >>"$s/prosody.stdout" 2>&1 &
+	# The server must not keep the script's other descriptors open: a fifo
+	# a test writes to would never see its end while the server lives.
+	(
+		for fd in "/proc/$BASHPID/fd/"*; do
+			fd=${fd##*/}
+			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
+		done
+		exec prosody --config "$s/prosody.cfg.lua" -F
+	) </dev/null >>"$s/prosody.stdout" 2>&1 &
 	XT_SERVER_PID=$!
 }
 
@@ -850,4 +857,24 @@ xt_fake_start() {
 	}
 	read -r XT_FAKE_PORT <"$portfile"
 	export XT_FAKE_PORT XT_FAKE_PID XT_FAKE_LOG
+}
+
+# ---------------------------------------------------------------------------
+# Waiting for output
+
+# xt_wait_grep FILE ERE [SECONDS [NAME]]: poll (10 ms) until a line of FILE
+# matches ERE (grep -E); fails after SECONDS (default 15), or at once when
+# background process NAME ended without such a line. For a peer's JSON lines,
+# e.g. xt_wait_grep "$XT_DIR/carol.out" '"kind": "presence".*"nick": "bob"'.
+xt_wait_grep() {
+	local i limit=$((${3:-15} * 100))
+	for ((i = 0; i < limit; i++)); do
+		grep -E -q -e "$2" "$1" 2>/dev/null && return 0
+		if [ -n "${4:-}" ] && ! _xt_alive "${_xt_bg_pid[$4]:-0}"; then
+			grep -E -q -e "$2" "$1" 2>/dev/null
+			return
+		fi
+		_xt_nap
+	done
+	return 1
 }
