@@ -242,6 +242,18 @@ muc_handle_presence(struct session *s, struct muc_room *r, xmpp_stanza_t *st)
 			free(r->nick);
 			r->nick = xstrdup(slash + 1);
 		}
+		if (has_status(st, "201")) {
+			/*
+			 * Status 201: our join created the room (it appeared
+			 * between the disco#info probe and the join).  Leave,
+			 * which destroys the locked new room again.
+			 */
+			r->state = MUC_IN;
+			muc_leave(s, r);
+			done(s, r, "item-not-found",
+			    "the room did not exist; the join created it");
+			return 1;
+		}
 		xdebug(1, "joined %s as %s", r->jid, r->nick);
 		done(s, r, NULL, NULL);
 		return 1;

@@ -20,6 +20,13 @@ Subcommands:
   recv   log in, print every received <message> as one JSON object per line;
          SIGTERM or SIGINT make it log out and exit 0
   send   log in, send message(s), wait until the server has them, log out
+  muc    be an occupant of a XEP-0045 room (create and configure it with
+         --create); print its messages and the other occupants' presences
+  muc-send   join a room, send message(s), wait for their reflection, leave
+  muc-check  exit 0 if a room exists (disco#info), 1 if not
+
+Every subcommand prints JSON objects, one per line; the MUC ones have a
+"kind" key (message, presence, joined, left, error, room). Each has --help.
 
 Exit status:
   0 success           4 connection failed or lost   8 a stanza bounced (error)
@@ -54,6 +61,7 @@ import slixmpp  # noqa: E402
 from slixmpp.exceptions import IqError, IqTimeout  # noqa: E402
 from slixmpp.jid import InvalidJID  # noqa: E402
 from slixmpp.stanza.stream_error import StreamError  # noqa: E402
+from slixmpp.xmlstream import ET, tostring  # noqa: E402
 from slixmpp.xmlstream.handler import Callback  # noqa: E402
 from slixmpp.xmlstream.matcher import MatchXPath  # noqa: E402
 
@@ -74,6 +82,12 @@ NS_OOB = "jabber:x:oob"
 NS_RECEIPTS = "urn:xmpp:receipts"
 NS_HINTS = "urn:xmpp:hints"
 NS_SID = "urn:xmpp:sid:0"
+NS_MUC = "http://jabber.org/protocol/muc"
+NS_MUC_USER = NS_MUC + "#user"
+NS_MUC_ADMIN = NS_MUC + "#admin"
+NS_MUC_OWNER = NS_MUC + "#owner"
+NS_DATA = "jabber:x:data"
+NS_DISCO_INFO = "http://jabber.org/protocol/disco#info"
 
 PROG = "xpeer"
 
@@ -134,13 +148,24 @@ def message_record(stanza):
 
     Everything is read from the raw XML element, not through slixmpp's stanza
     interfaces, so the record shows what was on the wire (an absent type
-    attribute is reported as type "normal" with type_attr null).
+    attribute is reported as type "normal" with type_attr null). It is the
+    same for messages with and without a <body/> (body null then).
+
+    Keys: type type_attr from to id body subject thread (null when absent,
+    "" when empty); origin_id stanza_id stanza_id_by (XEP-0359); delay
+    (XEP-0203 stamp); oob_url (XEP-0066 jabber:x:oob); receipt_request
+    (XEP-0184 <request/>: true/false); receipt_received (the id of a XEP-0184
+    <received/>, "" without one, null when absent); no_store (XEP-0334
+    <no-store/>: true/false); error_condition error_text (type='error');
+    xml (the whole stanza).
     """
     xml = stanza.xml
     type_attr = xml.get("type")
     delay = xml.find(_q(NS_DELAY, "delay"))
     oob = xml.find(_q(NS_OOB, "x"))
     origin = xml.find(_q(NS_SID, "origin-id"))
+    sid = xml.find(_q(NS_SID, "stanza-id"))
+    received = xml.find(_q(NS_RECEIPTS, "received"))
     condition, error_text = stanza_error(xml)
     return {
         "type": type_attr if type_attr is not None else "normal",
@@ -152,9 +177,12 @@ def message_record(stanza):
         "subject": _child_text(xml, NS_CLIENT, "subject"),
         "thread": _child_text(xml, NS_CLIENT, "thread"),
         "origin_id": origin.get("id") if origin is not None else None,
+        "stanza_id": sid.get("id") if sid is not None else None,
+        "stanza_id_by": sid.get("by") if sid is not None else None,
         "delay": delay.get("stamp") if delay is not None else None,
         "oob_url": _child_text(oob, NS_OOB, "url") if oob is not None else None,
         "receipt_request": xml.find(_q(NS_RECEIPTS, "request")) is not None,
+        "receipt_received": received.get("id", "") if received is not None else None,
         "no_store": xml.find(_q(NS_HINTS, "no-store")) is not None,
         "error_condition": condition,
         "error_text": error_text,
@@ -366,6 +394,36 @@ def add_recv_args(p):
                    help="send initial presence (default)")
     p.add_argument("--no-presence", dest="presence", action="store_false")
     p.add_argument("--priority", type=int, help="priority of the initial presence")
+    p.add_argument("--receipts", action="store_true",
+                   help="answer each message that has <request xmlns='urn:xmpp:receipts'/> "
+                        "with <message to=SENDER id=NEW><received xmlns='urn:xmpp:receipts' "
+                        "id=ITS-ID/></message> (XEP-0184; not for type error or groupchat); "
+                        "the record then has receipt_sent = NEW (default: no answer, "
+                        "receipt_sent null)")
+
+
+def receipt_reply(xmpp, stanza):
+    """Answer a XEP-0184 receipt request (§5); return the answer's id.
+
+    The answer goes to the full JID the message came from, with the id of
+    the message (none if it had none); type error and groupchat messages are
+    never answered (XEP-0184 §5 and §6).
+    """
+    xml = stanza.xml
+    if xml.find(_q(NS_RECEIPTS, "request")) is None:
+        return None
+    if xml.get("type") in ("error", "groupchat") or not xml.get("from"):
+        return None
+    reply = xmpp.Message()
+    reply["to"] = xml.get("from")
+    reply_id = "receipt-" + xmpp.new_id()
+    reply.xml.set("id", reply_id)
+    received = ET.Element(_q(NS_RECEIPTS, "received"))
+    if xml.get("id") is not None:
+        received.set("id", xml.get("id"))
+    reply.xml.append(received)
+    reply.send()
+    return reply_id
 
 
 async def cmd_recv(args):
@@ -374,19 +432,22 @@ async def cmd_recv(args):
     done = loop.create_future()
     stop = stop_signals()
     received = 0
+    xmpp_ref = []  # the session, for the receipt answers
 
     def on_message(stanza):
         nonlocal received
         if done.done():
             return  # --count reached: print no more than asked for
-        emit(message_record(stanza))
+        record = message_record(stanza)
+        record["receipt_sent"] = receipt_reply(xmpp_ref[0], stanza) if args.receipts else None
+        emit(record)
         received += 1
         if args.count is not None and received >= args.count:
             done.set_result(None)
 
     xmpp = await login(args, args.jid, args.password, presence=args.presence,
                        priority=args.priority,
-                       setup=lambda x: on_messages(x, on_message),
+                       setup=lambda x: (xmpp_ref.append(x), on_messages(x, on_message)),
                        timeout=deadline - loop.time())
     # The initial presence is processed once the barrier returns: from then
     # on messages to the bare JID come to this session, not to offline
@@ -432,6 +493,14 @@ def add_send_args(p):
                    help="send N messages; then {n} in body, subject, thread and id "
                         "is replaced by the message number 1..N")
     p.add_argument("--presence", action="store_true", help="send initial presence first")
+    p.add_argument("--wait-receipts", action="store_true",
+                   help="then wait for a XEP-0184 <received id=ID/> for every message "
+                        "sent (matched by id: needs --id, with {n} for --count), print "
+                        "each receipt message as a JSON line (recv's keys); exit 3 if "
+                        "one is missing after --timeout. The <request/> itself is "
+                        "not added: give it with --extra-xml")
+    p.add_argument("--timeout", type=float, default=10,
+                   help="with --wait-receipts: seconds to wait for them (default 10)")
 
 
 def read_body(args):
@@ -444,8 +513,6 @@ def read_body(args):
 
 
 async def cmd_send(args):
-    from slixmpp.xmlstream import ET
-
     body = read_body(args)
     extra = []
     for text in args.extra_xml:
@@ -453,11 +520,24 @@ async def cmd_send(args):
             extra.append(ET.fromstring(text))
         except ET.ParseError as e:
             raise PeerExit(EXIT_USAGE, f"--extra-xml {text!r}: {e}")
+    if args.wait_receipts and args.id is None:
+        raise PeerExit(EXIT_USAGE, "--wait-receipts needs --id (receipts are matched by id)")
     bounces = []
+    awaited = []  # ids of sent messages whose receipt has not come yet
+    receipts_done = asyncio.get_running_loop().create_future()
 
     def on_message(stanza):
         if stanza.xml.get("type") == "error":
             bounces.append(stanza)
+            if not receipts_done.done():
+                receipts_done.set_result(None)  # exit 8 without waiting further
+            return
+        received = stanza.xml.find(_q(NS_RECEIPTS, "received"))
+        if args.wait_receipts and received is not None and received.get("id") in awaited:
+            awaited.remove(received.get("id"))
+            emit(message_record(stanza))
+            if not awaited and not receipts_done.done():
+                receipts_done.set_result(None)
 
     xmpp = await login(args, args.jid, args.password, presence=args.presence,
                        setup=lambda x: on_messages(x, on_message))
@@ -486,8 +566,17 @@ async def cmd_send(args):
                 msg["thread"] = number(args.thread, n)
             for el in extra:
                 msg.xml.append(ET.fromstring(ET.tostring(el)))  # a fresh copy each time
+            if args.wait_receipts:
+                awaited.append(number(args.id, n))
             msg.send()
     await barrier(xmpp)
+    if args.wait_receipts and not bounces:
+        try:
+            await until_lost(xmpp, receipts_done, args.timeout,
+                             f"{len(awaited)} receipt(s) (ids {' '.join(awaited)})")
+        except PeerExit:
+            await logout(xmpp)
+            raise
     await logout(xmpp)
     if bounces:
         for stanza in bounces:
@@ -499,12 +588,662 @@ async def cmd_send(args):
 
 
 # --------------------------------------------------------------------------
+# MUC (XEP-0045): muc, muc-send, muc-check
+
+
+def bare_of(jid):
+    """(bare JID normalised as slixmpp does, resource or None) of a JID
+    string; (None, None) for an invalid or absent one."""
+    if not jid:
+        return None, None
+    try:
+        j = slixmpp.JID(jid)
+    except InvalidJID:
+        return None, None
+    return j.bare, (j.resource or None)
+
+
+def error_record(xml, stage, text=None):
+    """The JSON record (kind "error") of a stanza of type error."""
+    err = xml.find(_q(NS_CLIENT, "error"))
+    condition, error_text = stanza_error(xml)
+    return {
+        "kind": "error",
+        "stage": stage,
+        "stanza": xml.tag.split("}", 1)[-1],
+        "from": xml.get("from"),
+        "id": xml.get("id"),
+        "error_type": err.get("type") if err is not None else None,
+        "error_by": err.get("by") if err is not None else None,
+        "error_condition": condition,
+        "error_text": error_text,
+        "xml": text if text is not None else tostring(xml),
+    }
+
+
+def muc_status_codes(xml):
+    """The status codes (strings, in document order) of a <x/> muc#user."""
+    x = xml.find(_q(NS_MUC_USER, "x"))
+    if x is None:
+        return []
+    return [s.get("code") for s in x.findall(_q(NS_MUC_USER, "status"))]
+
+
+def presence_record(stanza, nick):
+    """The JSON record (kind "presence") of an occupant's presence."""
+    xml = stanza.xml
+    x = xml.find(_q(NS_MUC_USER, "x"))
+    item = x.find(_q(NS_MUC_USER, "item")) if x is not None else None
+    return {
+        "kind": "presence",
+        "from": xml.get("from"),
+        "nick": nick,
+        "type": "unavailable" if xml.get("type") == "unavailable" else "available",
+        "status_codes": muc_status_codes(xml),
+        "jid": item.get("jid") if item is not None else None,
+        "affiliation": item.get("affiliation") if item is not None else None,
+        "role": item.get("role") if item is not None else None,
+        "show": _child_text(xml, NS_CLIENT, "show"),
+        "status": _child_text(xml, NS_CLIENT, "status"),
+        "xml": str(stanza),
+    }
+
+
+def muc_message_record(stanza, nick, own):
+    """message_record() with kind "message", nick (the sender's nick, null
+    for the room itself) and own (a reflection of what this session sent)."""
+    record = {"kind": "message"}
+    record.update(message_record(stanza))
+    record["nick"] = nick
+    record["own"] = own
+    return record
+
+
+async def iq_request(xmpp, to, itype, payload, timeout, what):
+    """Send <iq type=itype to=to>payload</iq>; return the answer (type
+    result or error). No answer within timeout is PeerExit(EXIT_TIMEOUT)."""
+    iq = xmpp.Iq()
+    iq["type"] = itype
+    iq["to"] = to
+    iq["id"] = "xpeer-" + xmpp.new_id()
+    iq.xml.append(payload)
+
+    async def ask():
+        try:
+            return await iq.send(timeout=timeout)
+        except IqError as e:
+            return e.iq
+        except IqTimeout:
+            raise PeerExit(EXIT_TIMEOUT, f"no answer to {what} within {timeout:g} s")
+    return await until_lost(xmpp, ask(), timeout + 1, f"the answer to {what}")
+
+
+def iq_failed(answer, stage):
+    """Report an <iq type='error'/> answer and return the PeerExit to raise."""
+    record = error_record(answer.xml, stage, str(answer))
+    emit(record)
+    return PeerExit(EXIT_REJECTED, f"{stage}: {record['error_type']} {record['error_condition']}"
+                                   + (f" ({record['error_text']})" if record["error_text"] else ""))
+
+
+class Room:
+    """One occupant session in a XEP-0045 room, on a logged-in Peer.
+
+    on_presence(record) gets the presence of every other occupant (kind
+    "presence") and any presence error after the join (kind "error", stage
+    "presence"); on_message(stanza, nick, own) every message from the room
+    or an occupant, own being True for a reflection of our own messages.
+    """
+
+    def __init__(self, xmpp, room, nick, on_presence=None, on_message=None):
+        loop = asyncio.get_running_loop()
+        self.xmpp = xmpp
+        self.room = room
+        self.nick = nick
+        self.on_presence = on_presence
+        self.on_message = on_message
+        self.joined = loop.create_future()  # result: (status codes, stanza)
+        self.left = loop.create_future()    # result: status codes
+        xmpp.register_handler(Callback(f"xpeer muc presence {room}",
+                                       MatchXPath(_q(NS_CLIENT, "presence")), self._presence))
+        xmpp.register_handler(Callback(f"xpeer muc message {room}",
+                                       MatchXPath(_q(NS_CLIENT, "message")), self._message))
+
+    def _presence(self, stanza):
+        xml = stanza.xml
+        bare, nick = bare_of(xml.get("from"))
+        if bare != self.room:
+            return
+        ptype = xml.get("type")
+        if ptype == "error":
+            record = error_record(xml, "join" if not self.joined.done() else "presence",
+                                  str(stanza))
+            if not self.joined.done():
+                self.joined.set_exception(PeerExit(
+                    EXIT_REJECTED, f"cannot join {self.room} as {self.nick!r}: "
+                    f"{record['error_type']} {record['error_condition']}"
+                    + (f" ({record['error_text']})" if record["error_text"] else "")))
+                emit(record)
+            elif self.on_presence is not None:
+                self.on_presence(record)
+            return
+        if ptype not in (None, "unavailable"):
+            return
+        codes = muc_status_codes(xml)
+        if "110" in codes or (nick == self.nick and self.joined.done()):
+            if ptype is None and not self.joined.done():
+                self.nick = nick  # the service may change it (status 210)
+                self.joined.set_result((codes, stanza))
+            elif ptype == "unavailable" and not self.left.done():
+                self.left.set_result(codes)
+            return
+        if self.on_presence is not None:
+            self.on_presence(presence_record(stanza, nick))
+
+    def _message(self, stanza):
+        bare, nick = bare_of(stanza.xml.get("from"))
+        if bare != self.room or self.on_message is None:
+            return
+        own = nick is not None and nick == self.nick and self.joined.done()
+        self.on_message(stanza, nick, own)
+
+    async def join(self, password, timeout, history=0):
+        """Enter the room, asking for history messages (none by default);
+        return the status codes of our own presence. A join error is emitted
+        and raised as PeerExit(8)."""
+        pres = self.xmpp.Presence()
+        pres["to"] = f"{self.room}/{self.nick}"
+        x = ET.SubElement(pres.xml, _q(NS_MUC, "x"))
+        ET.SubElement(x, _q(NS_MUC, "history")).set("maxstanzas", str(history))
+        if password is not None:
+            ET.SubElement(x, _q(NS_MUC, "password")).text = password
+        pres.send()
+        codes, _ = await until_lost(self.xmpp, self.joined, max(timeout, 0.01),
+                                    f"joining {self.room}")
+        return codes
+
+    async def leave(self, timeout=2):
+        """Send unavailable presence; wait (at most timeout) for the room's
+        answer. Returns its status codes, or None if none came."""
+        if not self.joined.done() or self.joined.cancelled() \
+                or self.joined.exception() is not None:
+            return None
+        if not self.left.done():
+            pres = self.xmpp.Presence()
+            pres["to"] = f"{self.room}/{self.nick}"
+            pres.xml.set("type", "unavailable")
+            pres.send()
+            try:
+                await asyncio.wait_for(asyncio.shield(self.left), timeout)
+            except asyncio.TimeoutError:
+                return None
+        return self.left.result()
+
+    async def barrier(self, timeout):
+        """Return once the room has processed what we sent it before: it
+        answers a disco#info query after earlier stanzas (Prosody handles a
+        session's stanzas in order, the MUC component synchronously)."""
+        await iq_request(self.xmpp, self.room, "get",
+                         ET.Element(_q(NS_DISCO_INFO, "query")), timeout,
+                         f"disco#info to {self.room}")
+
+
+def data_form_fields(form):
+    """[(var, type, [values])] of a jabber:x:data form element."""
+    fields = []
+    for field in form.findall(_q(NS_DATA, "field")):
+        values = [v.text or "" for v in field.findall(_q(NS_DATA, "value"))]
+        fields.append((field.get("var"), field.get("type") or "text-single", values))
+    return fields
+
+
+# Fields set by the shorthand options that a service may lack: Prosody
+# 0.12's form has no passwordprotectedroom (a roomsecret is enough there).
+OPTIONAL_FIELDS = {"muc#roomconfig_passwordprotectedroom"}
+
+BOOLEAN_VALUES = {"1": "1", "true": "1", "yes": "1", "on": "1",
+                  "0": "0", "false": "0", "no": "0", "off": "0"}
+
+
+async def configure_room(xmpp, room, options, timeout):
+    """Submit the room configuration form (XEP-0045 §10.1-10.2): with no
+    options, an empty form (instant room, §10.1.2); otherwise the form as the
+    room sent it, with the given values (a dict var -> [values]) in place.
+    A var the form lacks is a usage error, unless in OPTIONAL_FIELDS."""
+    submit = ET.Element(_q(NS_MUC_OWNER, "query"))
+    x = ET.SubElement(submit, _q(NS_DATA, "x"))
+    x.set("type", "submit")
+    if options:
+        answer = await iq_request(xmpp, room, "get", ET.Element(_q(NS_MUC_OWNER, "query")),
+                                  timeout, "the room configuration form request")
+        if answer["type"] == "error":
+            raise iq_failed(answer, "config-get")
+        query = answer.xml.find(_q(NS_MUC_OWNER, "query"))
+        form = query.find(_q(NS_DATA, "x")) if query is not None else None
+        if form is None:
+            raise PeerExit(EXIT_ERROR, f"{room} sent no configuration form")
+        fields = data_form_fields(form)
+        known = {var for var, _, _ in fields if var}
+        unknown = [var for var in options if var not in known and var not in OPTIONAL_FIELDS]
+        if unknown:
+            raise PeerExit(EXIT_USAGE, f"the configuration form of {room} has no field "
+                                       f"{', '.join(unknown)} (it has: {', '.join(sorted(known))})")
+        for var, ftype, values in fields:
+            if not var or ftype == "fixed":
+                continue
+            if var in options:
+                values = options[var]
+                if ftype == "boolean":
+                    try:
+                        values = [BOOLEAN_VALUES[v.lower()] for v in values]
+                    except KeyError:
+                        raise PeerExit(EXIT_USAGE, f"--config {var}: not a boolean: {values}")
+            field = ET.SubElement(x, _q(NS_DATA, "field"))
+            field.set("var", var)
+            for value in values:
+                ET.SubElement(field, _q(NS_DATA, "value")).text = value
+    answer = await iq_request(xmpp, room, "set", submit, timeout,
+                              "the room configuration")
+    if answer["type"] == "error":
+        raise iq_failed(answer, "config")
+
+
+async def set_affiliation(xmpp, room, affiliation, jids, timeout):
+    """Give each JID the affiliation (XEP-0045 §9: member, outcast, ...)."""
+    query = ET.Element(_q(NS_MUC_ADMIN, "query"))
+    for jid in jids:
+        item = ET.SubElement(query, _q(NS_MUC_ADMIN, "item"))
+        item.set("affiliation", affiliation)
+        item.set("jid", jid)
+    answer = await iq_request(xmpp, room, "set", query, timeout,
+                              f"the {affiliation} list change")
+    if answer["type"] == "error":
+        raise iq_failed(answer, f"affiliation-{affiliation}")
+
+
+def room_jid_arg(value):
+    """argparse type of --room: a bare JID, normalised."""
+    bare, resource = bare_of(value)
+    if bare is None or resource is not None or "@" not in bare:
+        raise argparse.ArgumentTypeError(f"not a room JID (room@service): {value!r}")
+    return bare
+
+
+def add_room_args(p, nick_help):
+    p.add_argument("--jid", required=True)
+    p.add_argument("--password", required=True)
+    p.add_argument("--room", required=True, type=room_jid_arg, metavar="ROOM@SERVICE")
+    p.add_argument("--nick", help=nick_help)
+    p.add_argument("--room-password", metavar="PW",
+                   help="send PW in the join (<password/>)")
+
+
+def default_nick(args):
+    return args.nick if args.nick else slixmpp.JID(args.jid).user or "xpeer"
+
+
+# --------------------------------------------------------------------------
+# muc
+
+
+def add_muc_args(p):
+    p.description = (
+        "Join ROOM (<x xmlns='http://jabber.org/protocol/muc'> with <history "
+        "maxstanzas='0'/>, or --history N) and stay in it: print every message from the room as a "
+        "JSON line (kind \"message\": the keys of recv plus nick and own; a "
+        "message counts for --count if it is type groupchat, has a <body/> and is "
+        "not our own) and every presence of another occupant (kind \"presence\": "
+        "from, nick, type available|unavailable, status_codes, jid, affiliation, "
+        "role, show, status). Once in (own presence with status 110, then the "
+        "history and subject, then configured), print kind \"joined\" (room, "
+        "nick, created, status_codes) and create the --ready file. On a "
+        "join error print kind \"error\" (stage, error_type, error_condition, "
+        "error_text, xml) and exit 8. Leaves the room on exit (SIGTERM/SIGINT too); "
+        "a room that is not persistent vanishes when its last occupant leaves.")
+    add_room_args(p, "nickname (default: the JID's local part)")
+    p.add_argument("--count", type=int,
+                   help="exit 0 after N groupchat messages with a body from others "
+                        "(--count 0: join, print what the join brings, leave)")
+    p.add_argument("--history", type=int, default=0, metavar="N",
+                   help="ask for N history messages (<history maxstanzas='N'/>, default 0); "
+                        "they come with a delay stamp and count for --count too")
+    p.add_argument("--timeout", type=float, default=30,
+                   help="overall limit in seconds (default 30); with --count, "
+                        "reaching it is exit 3, without, it is the normal end")
+    p.add_argument("--ready", metavar="FILE",
+                   help="create FILE once in the room, configured, affiliations set")
+    p.add_argument("--create", action="store_true",
+                   help="create the room if it does not exist (status 201) and submit "
+                        "its configuration form: instant (empty form) or with the options "
+                        "below; on an existing room (we must own it) the options are "
+                        "applied too. Without --create a missing room is an error (exit 1; "
+                        "the room the join created is left, so it vanishes)")
+    p.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
+                   help="with --create: set a field of the room configuration form "
+                        "(repeat a KEY for several values); KEY without '#' means "
+                        "muc#roomconfig_KEY; booleans take 1/0/true/false")
+    p.add_argument("--members-only", action="store_true",
+                   help="with --create: muc#roomconfig_membersonly=1")
+    p.add_argument("--moderated", action="store_true",
+                   help="with --create: muc#roomconfig_moderatedroom=1")
+    p.add_argument("--persistent", action="store_true",
+                   help="with --create: muc#roomconfig_persistentroom=1 (the room "
+                        "outlives the peer)")
+    p.add_argument("--member", action="append", default=[], metavar="JID",
+                   help="grant JID membership (admin <item affiliation='member'/>)")
+    p.add_argument("--ban", action="append", default=[], metavar="JID",
+                   help="ban JID (admin <item affiliation='outcast'/>)")
+    p.epilog = ("With --create, --room-password PW also configures the room: "
+                "muc#roomconfig_roomsecret=PW and muc#roomconfig_passwordprotectedroom=1 "
+                "(the latter only where the form has it: Prosody 0.12's has not).")
+
+
+def room_options(args):
+    """The configuration form values asked for: {var: [values]}."""
+    options = {}
+
+    def add(var, value):
+        if "#" not in var and var != "FORM_TYPE":
+            var = "muc#roomconfig_" + var
+        options.setdefault(var, []).append(value)
+
+    for item in args.config:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise PeerExit(EXIT_USAGE, f"--config {item!r}: expected KEY=VALUE")
+        add(key, value)
+    if args.room_password is not None and args.create:
+        add("roomsecret", args.room_password)
+        add("passwordprotectedroom", "1")
+    if args.members_only:
+        add("membersonly", "1")
+    if args.moderated:
+        add("moderatedroom", "1")
+    if args.persistent:
+        add("persistentroom", "1")
+    return options
+
+
+async def cmd_muc(args):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + args.timeout
+    stop = stop_signals()
+    done = loop.create_future()
+    options = room_options(args)
+    if options and not args.create:
+        raise PeerExit(EXIT_USAGE, "--config, --members-only, --moderated and "
+                                   "--persistent need --create")
+    received = 0
+
+    def remaining():
+        return max(deadline - loop.time(), 0.01)
+
+    def on_presence(record):
+        if not done.done():
+            emit(record)
+
+    def on_message(stanza, nick, own):
+        nonlocal received
+        if done.done():
+            return
+        record = muc_message_record(stanza, nick, own)
+        emit(record)
+        if not own and record["type_attr"] == "groupchat" and record["body"] is not None:
+            received += 1
+            if args.count is not None and received >= args.count:
+                done.set_result(None)
+
+    xmpp = await login(args, args.jid, args.password, timeout=remaining())
+    room = Room(xmpp, args.room, default_nick(args), on_presence, on_message)
+    try:
+        codes = await room.join(args.room_password, remaining(), args.history)
+    except PeerExit:
+        await logout(xmpp)
+        raise
+    # The room sends history and subject right after our own presence
+    # (XEP-0045 §7.2); one round trip to the room and they are in, so the
+    # "joined" record and the ready file come after them.
+    await room.barrier(remaining())
+    created = "201" in codes
+    if created and not args.create:
+        await room.leave()
+        await logout(xmpp)
+        raise PeerExit(EXIT_ERROR, f"room {args.room} does not exist (the join created "
+                                   "it, and leaving removed it); use --create")
+    try:
+        if args.create and (created or options):
+            await configure_room(xmpp, args.room, options, remaining())
+        if args.member:
+            await set_affiliation(xmpp, args.room, "member", args.member, remaining())
+        if args.ban:
+            await set_affiliation(xmpp, args.room, "outcast", args.ban, remaining())
+    except PeerExit:
+        await room.leave()
+        await logout(xmpp)
+        raise
+    emit({"kind": "joined", "room": args.room, "nick": room.nick, "created": created,
+          "status_codes": codes})
+    if args.ready:
+        touch(args.ready)
+    if args.count is not None and args.count <= 0 and not done.done():
+        done.set_result(None)
+
+    finished, _ = await asyncio.wait({done, stop, xmpp.lost, room.left},
+                                     timeout=max(deadline - loop.time(), 0),
+                                     return_when=asyncio.FIRST_COMPLETED)
+    if xmpp.lost in finished and not done.done():
+        raise PeerExit(EXIT_CONNECT, f"connection lost after {received} message(s)")
+    if room.left in finished and not done.done():
+        emit({"kind": "left", "room": args.room, "nick": room.nick,
+              "status_codes": room.left.result()})
+        await logout(xmpp)
+        raise PeerExit(EXIT_CONNECT, f"removed from {args.room} (status codes "
+                                     f"{' '.join(room.left.result()) or 'none'})")
+    await room.leave()
+    await logout(xmpp)
+    if not finished and args.count is not None:
+        raise PeerExit(EXIT_TIMEOUT, f"timeout after {args.timeout:g} s: "
+                                     f"received {received} of {args.count} message(s)")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------
+# muc-send
+
+
+def add_muc_send_args(p):
+    p.description = (
+        "Join ROOM (unless --no-join), send message(s) to the room's bare JID, "
+        "wait for each one's reflection (same id, from our occupant JID) or error, "
+        "leave. Prints each reflection (kind \"message\", as muc) and each error "
+        "(kind \"error\", stage join or send); exit 8 if any message or the join "
+        "bounced. A subject change (a <subject/> without <body/>) is reflected "
+        "without our id; it is matched by its subject.")
+    add_room_args(p, "nickname (default: the JID's local part)")
+    p.add_argument("--type", default="groupchat",
+                   help="type attribute, sent verbatim (default groupchat)")
+    body = p.add_mutually_exclusive_group()
+    body.add_argument("--body")
+    body.add_argument("--body-file", metavar="FILE", help="body from FILE (UTF-8; - is stdin)")
+    p.add_argument("--subject")
+    p.add_argument("--thread")
+    p.add_argument("--id", help="id attribute (default: a new one per message)")
+    p.add_argument("--origin-id", metavar="ID", help="add <origin-id xmlns='urn:xmpp:sid:0' id=ID/>")
+    p.add_argument("--extra-xml", action="append", default=[], metavar="XML",
+                   help="append this XML element to each message (repeatable)")
+    p.add_argument("--count", type=int,
+                   help="send N messages; {n} in body, subject, thread, id and "
+                        "origin-id is replaced by the message number 1..N")
+    p.add_argument("--no-join", action="store_true",
+                   help="send without joining (as a non-occupant); then wait for "
+                        "errors until the room answers a disco#info query")
+    p.add_argument("--no-wait", action="store_true",
+                   help="do not wait for reflections; only until the room answers "
+                        "a disco#info query")
+    p.add_argument("--timeout", type=float, default=20,
+                   help="overall limit in seconds (default 20); exit 3 when reached")
+
+
+async def cmd_muc_send(args):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + args.timeout
+    body = read_body(args)
+    extra = []
+    for text in args.extra_xml:
+        try:
+            extra.append(ET.fromstring(text))
+        except ET.ParseError as e:
+            raise PeerExit(EXIT_USAGE, f"--extra-xml {text!r}: {e}")
+    count = 1 if args.count is None else args.count
+    pending = []  # [(id, subject if a subject change)] not yet reflected
+    all_settled = loop.create_future()  # every message reflected or bounced
+    bounces = []
+
+    def remaining():
+        return max(deadline - loop.time(), 0.01)
+
+    def settle():
+        if not pending and not all_settled.done():
+            all_settled.set_result(None)
+
+    def on_message(stanza, nick, own):
+        xml = stanza.xml
+        if xml.get("type") == "error":
+            for i, (mid, _) in enumerate(pending):
+                if mid == xml.get("id"):
+                    del pending[i]
+                    break
+            record = error_record(xml, "send", str(stanza))
+            bounces.append(record)
+            emit(record)
+            settle()
+            return
+        if not own:
+            return
+        subject = _child_text(xml, NS_CLIENT, "subject")
+        for i, (mid, subj) in enumerate(pending):
+            if mid == xml.get("id") or (subj is not None and xml.get("id") is None
+                                        and subject == subj):
+                del pending[i]
+                emit(muc_message_record(stanza, nick, own))
+                settle()
+                return
+
+    xmpp = await login(args, args.jid, args.password, timeout=remaining())
+    room = Room(xmpp, args.room, default_nick(args), None, on_message)
+    if not args.no_join:
+        try:
+            await room.join(args.room_password, remaining())
+        except PeerExit:
+            await logout(xmpp)
+            raise
+
+    def number(value, n):
+        if value is None or args.count is None:
+            return value
+        return value.replace("{n}", str(n))
+
+    for n in range(1, count + 1):
+        msg = xmpp.Message()
+        msg["to"] = args.room
+        msg.xml.set("type", args.type)
+        mid = number(args.id, n) if args.id is not None else f"xpeer-{n}-{xmpp.new_id()[:12]}"
+        msg.xml.set("id", mid)
+        if body is not None:
+            msg["body"] = number(body, n)
+        if args.subject is not None:
+            msg["subject"] = number(args.subject, n)
+        if args.thread is not None:
+            msg["thread"] = number(args.thread, n)
+        if args.origin_id is not None:
+            ET.SubElement(msg.xml, _q(NS_SID, "origin-id")).set("id", number(args.origin_id, n))
+        for el in extra:
+            msg.xml.append(ET.fromstring(ET.tostring(el)))
+        subject_change = number(args.subject, n) if args.subject is not None \
+            and body is None and args.thread is None else None
+        pending.append((mid, subject_change))
+        msg.send()
+    # Nothing was received meanwhile: handlers run only once we wait.
+    try:
+        if args.no_join or args.no_wait:
+            await room.barrier(remaining())
+        else:
+            await until_lost(xmpp, all_settled, remaining(),
+                             f"the reflection of {len(pending)} message(s)")
+    except PeerExit:
+        await room.leave()
+        await logout(xmpp)
+        raise
+    await room.leave()
+    await logout(xmpp)
+    if bounces:
+        return EXIT_REJECTED
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------
+# muc-check
+
+
+def add_muc_check_args(p):
+    p.description = (
+        "Ask ROOM for its disco#info (XEP-0030, XEP-0045 §6.4). Exit 0 if it "
+        "exists, printing kind \"room\" (room, exists true, identities, features, "
+        "fields: the muc#roominfo form, each value a list), 1 if it does not "
+        "(item-not-found: kind \"room\", exists false, error_condition), 8 on any "
+        "other error (kind \"error\").")
+    p.add_argument("--jid", required=True)
+    p.add_argument("--password", required=True)
+    p.add_argument("--room", required=True, type=room_jid_arg, metavar="ROOM@SERVICE")
+    p.add_argument("--timeout", type=float, default=20,
+                   help="overall limit in seconds (default 20); exit 3 when reached")
+
+
+async def cmd_muc_check(args):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + args.timeout
+    xmpp = await login(args, args.jid, args.password, timeout=args.timeout)
+    try:
+        answer = await iq_request(xmpp, args.room, "get", ET.Element(_q(NS_DISCO_INFO, "query")),
+                                  max(deadline - loop.time(), 0.01),
+                                  f"disco#info to {args.room}")
+    finally:
+        await logout(xmpp)
+    if answer["type"] == "error":
+        condition, text = stanza_error(answer.xml)
+        if condition == "item-not-found":
+            emit({"kind": "room", "room": args.room, "exists": False,
+                  "error_condition": condition, "error_text": text, "xml": str(answer)})
+            return EXIT_ERROR
+        raise iq_failed(answer, "disco#info")
+    query = answer.xml.find(_q(NS_DISCO_INFO, "query"))
+    identities, features, fields = [], [], {}
+    if query is not None:
+        for ident in query.findall(_q(NS_DISCO_INFO, "identity")):
+            identities.append({"category": ident.get("category"), "type": ident.get("type"),
+                               "name": ident.get("name")})
+        features = [f.get("var") for f in query.findall(_q(NS_DISCO_INFO, "feature"))]
+        form = query.find(_q(NS_DATA, "x"))
+        if form is not None:
+            fields = {var: values for var, _, values in data_form_fields(form) if var}
+    emit({"kind": "room", "room": args.room, "exists": True, "identities": identities,
+          "features": features, "fields": fields, "xml": str(answer)})
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------
 # Command line
 
 SUBCOMMANDS = {
     # name: (add_arguments, coroutine, one-line help)
     "recv": (add_recv_args, cmd_recv, "print every received message as a JSON line"),
     "send": (add_send_args, cmd_send, "send message(s); exit once the server has them"),
+    "muc": (add_muc_args, cmd_muc, "be an occupant of a room (create and configure it "
+                                   "with --create); print its messages and presences"),
+    "muc-send": (add_muc_send_args, cmd_muc_send, "join a room, send message(s), wait for "
+                                                  "their reflection, leave"),
+    "muc-check": (add_muc_check_args, cmd_muc_check, "exit 0 if a room exists (disco#info), "
+                                                     "1 if not"),
 }
 
 
