@@ -89,6 +89,10 @@ struct session {
 	int stream_opened;
 	int parse_error;
 	int ever_online;
+	int sm;			/* XEP-0198 stream management wanted */
+	int sm_enabling;	/* <enable/> sent, <enabled/> not yet seen */
+	int connect_pending;	/* on_connect waits for <enabled/> */
+	int resumed;		/* this connection resumed the last stream */
 	int tls_started;
 	int pin_checked;
 	int auth_sent;
@@ -229,6 +233,10 @@ log_handler(void *ud, xmpp_log_level_t level, const char *area,
 			s->tls_started = 1;
 			s->phase = "during the TLS handshake";
 			util_watchdog_phase(s->phase);
+		} else if (strncmp(msg, "SENT: <enable ", 14) == 0) {
+			s->sm_enabling = 1;
+		} else if (strcmp(msg, "Session resumed successfully.") == 0) {
+			s->resumed = 1;
 		} else if (strncmp(msg, "SENT: <auth ", 12) == 0) {
 			s->auth_sent = 1;
 			s->phase = "while logging in";
@@ -520,6 +528,7 @@ reset_attempt(struct session *s)
 	s->tcp_up = s->connect_errno = s->stream_opened = 0;
 	s->parse_error = s->tls_started = s->pin_checked = 0;
 	s->auth_sent = s->sasl_failed = s->tls_not_offered = 0;
+	s->sm_enabling = s->connect_pending = s->resumed = 0;
 	free(s->sasl_condition);
 	free(s->tls_verify_error);
 	free(s->lib_error);
@@ -584,7 +593,18 @@ conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 		s->bound = xmpp_conn_get_bound_jid(conn) ?
 		    xstrdup(xmpp_conn_get_bound_jid(conn)) :
 		    xstrdup(s->bare);
-		xdebug(1, "online as %s", s->bound);
+		xdebug(1, "online as %s%s", s->bound,
+		    s->resumed ? " (stream resumed)" : "");
+		/*
+		 * libstrophe 0.12 reports the connection right after sending
+		 * <enable/>, but counts stanzas for stream management only
+		 * from <enabled/> on: what the tool sends before that would
+		 * throw the acknowledgements off.  Wait for the answer.
+		 */
+		if (s->sm_enabling) {
+			s->connect_pending = 1;
+			return;
+		}
 		if (s->on_connect)
 			s->on_connect(s, s->on_connect_ud);
 		return;
@@ -622,6 +642,27 @@ hook_stanza(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 	if (!keep)
 		h->dead = 1;
 	return keep;
+}
+
+/* Sees <enabled/> and <failed/> of stream management (libstrophe handles
+ * them too) and lets the tool start once the answer is in. */
+static int
+sm_observer(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
+{
+	struct session *s = ud;
+	const char *name = xmpp_stanza_get_name(st);
+
+	(void)conn;
+	if (!s->connect_pending || name == NULL ||
+	    (strcmp(name, "enabled") != 0 && strcmp(name, "failed") != 0))
+		return 1;
+	xdebug(1, "stream management %s",
+	    strcmp(name, "enabled") == 0 ? "enabled" : "refused");
+	s->connect_pending = 0;
+	s->sm_enabling = 0;
+	if (s->state == S_READY && s->on_connect)
+		s->on_connect(s, s->on_connect_ud);
+	return 1;
 }
 
 static struct hook *
@@ -767,6 +808,7 @@ session_new(const struct xconfig *cfg, const char *password, char **errstr)
 		xmpp_conn_set_client_cert(s->conn, cfg->client_cert, key);
 	}
 	xmpp_conn_set_certfail_handler(s->conn, certfail_handler);
+	xmpp_handler_add(s->conn, sm_observer, XMPP_NS_SM, NULL, NULL, s);
 	xmpp_conn_set_sockopt_callback(s->conn, sockopt_handler);
 	current = s;
 	return s;
@@ -1296,6 +1338,21 @@ session_run(struct session *s)
 					   "reason");
 	}
 	return s->code;
+}
+
+void
+session_enable_sm(struct session *s)
+{
+	long flags = xmpp_conn_get_flags(s->conn);
+
+	s->sm = 1;
+	xmpp_conn_set_flags(s->conn, flags & ~XMPP_CONN_FLAG_DISABLE_SM);
+}
+
+int
+session_resumed(struct session *s)
+{
+	return s->resumed;
 }
 
 void

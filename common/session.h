@@ -176,6 +176,20 @@ int session_run(struct session *s);
  */
 void session_set_reconnect(struct session *s, int retries, int initial);
 
+/*
+ * session_enable_sm()
+ *
+ * Asks for XEP-0198 stream management where the server offers it, so a
+ * lost connection can be resumed without losing what the server sent in
+ * between.  Off by default: the iq barrier is the delivery proof of the
+ * sending tools.  Call before session_run().
+ */
+void session_enable_sm(struct session *s);
+
+/* True when the current connection resumed the previous stream (the server
+ * kept our presence, rooms and queue). */
+int session_resumed(struct session *s);
+
 /* 'cb' runs when the connection is lost and a reconnection is scheduled. */
 void session_on_disconnect(struct session *s, session_event_cb cb, void *ud);
 
