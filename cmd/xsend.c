@@ -991,7 +991,10 @@ on_deadline(struct session *s, void *ud)
 	struct item *it;
 	char at[1100];
 
-	(void)s;
+	if (!session_online(s)) {
+		session_timeout(s);
+		return;
+	}
 	for (it = x->head; it; it = it->next) {
 		where(x, it, at, sizeof(at));
 		if (!it->confirmed)

@@ -247,6 +247,8 @@ output_format_record(const struct output *o, const struct orecord *r,
 		buf_adds(b, "{\"kind\":");
 		text_json_string(b, r->kind, strlen(r->kind));
 		for (i = 0; i < r->n; i++) {
+			if (r->f[i].flags & OF_NOJSON)
+				continue;
 			buf_addc(b, ',');
 			text_json_string(b, r->f[i].name,
 			    strlen(r->f[i].name));

@@ -32,6 +32,7 @@ enum output_format { OUT_TEXT, OUT_JSON, OUT_XML, OUT_TEMPLATE };
 #define OF_NUMBER 2	/* a JSON number, not a string */
 #define OF_BOOL 4	/* a JSON boolean ("1" or "0") */
 #define OF_LIST 8	/* a JSON array of the comma-separated values */
+#define OF_NOJSON 16	/* a column of the text format only */
 
 #define OUT_MAX_FIELDS 24
 

@@ -223,7 +223,7 @@ rec_presence(struct orecord *r, struct rec_strings *k, xmpp_stanza_t *pres,
 	orecord_add(r, 'T', "time", rec_keep(k, rec_time(pres, now, &delayed)),
 	    OF_TEXT);
 	orecord_add(r, 0, "delayed", delayed ? "1" : "0", OF_BOOL);
-	orecord_add(r, 0, "type", "presence", OF_TEXT);
+	orecord_add(r, 0, "stanza", "presence", OF_TEXT | OF_NOJSON);
 	orecord_add(r, 'f', "from", xmpp_stanza_get_from(pres), OF_TEXT);
 	orecord_add(r, 't', "to", xmpp_stanza_get_to(pres), 0);
 	orecord_add(r, 'S', "state", state, OF_TEXT);

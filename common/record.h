@@ -77,8 +77,8 @@ void rec_message(struct orecord *r, struct rec_strings *k, xmpp_stanza_t *msg,
  * Fills 'r' with a presence record.  Text fields: time, "presence", from,
  * state (available, away, chat, dnd, xa, unavailable, subscribe,
  * subscribed, unsubscribe, unsubscribed, error), status.  JSON fields:
- * time, delayed, type ("presence"), from, to, state, show, status,
- * priority, error_condition.  Template keys: %T %f %t %S (state) %m
+ * time, delayed, from, to, state, show, status, priority,
+ * error_condition.  Template keys: %T %f %t %S (state) %m
  * (status) %p (priority).
  */
 void rec_presence(struct orecord *r, struct rec_strings *k,

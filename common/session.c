@@ -144,6 +144,7 @@ struct session {
 };
 
 static int hook_stanza(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud);
+static void deadline_reached(struct session *s);
 
 /* libstrophe's certificate and socket callbacks carry no user data. */
 static struct session *current;
@@ -993,6 +994,16 @@ session_set_deadline(struct session *s, long ms, session_event_cb cb,
 }
 
 void
+session_timeout(struct session *s)
+{
+	long ms = s->deadline_ms;
+
+	s->on_deadline = NULL;
+	s->deadline_ms = ms;
+	deadline_reached(s);
+}
+
+void
 session_set_phase(struct session *s, const char *phase)
 {
 	s->phase = phase;
@@ -1126,7 +1137,7 @@ deadline_reached(struct session *s)
 
 	seconds(s->deadline_ms, t, sizeof(t));
 	s->deadline = 0;
-	if (s->on_deadline && s->state == S_READY) {
+	if (s->on_deadline) {
 		s->on_deadline(s, s->on_deadline_ud);
 		return;
 	}

@@ -120,12 +120,17 @@ void session_pause_input(struct session *s, int paused);
 /*
  * session_set_deadline()
  *
- * Ends the run 'ms' milliseconds from now: with 'cb' when it is not NULL,
- * else as a failure with XEXIT_TIMEOUT.  0 removes the deadline.  The
- * connection phase always has one (--timeout, else 30 s).
+ * Ends the run 'ms' milliseconds from now: by calling 'cb' (whatever the
+ * state: it may find the session offline) when it is not NULL, else as a
+ * failure with XEXIT_TIMEOUT.  0 removes the deadline.  The connection
+ * phase always has one (--timeout, else 30 s).
  */
 void session_set_deadline(struct session *s, long ms, session_event_cb cb,
     void *ud);
+
+/* From a deadline callback: fail the run as a timeout, with the standard
+ * message naming what the session was waiting for. */
+void session_timeout(struct session *s);
 
 /* Names what the run is waiting for, for the timeout message (a literal). */
 void session_set_phase(struct session *s, const char *phase);

@@ -1,0 +1,948 @@
+/* SPDX-License-Identifier: MIT */
+/* xlisten.c -- print incoming messages as line-delimited records */
+
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <popt.h>
+#include <strophe.h>
+
+#include "config.h"
+#include "jid.h"
+#include "muc.h"
+#include "online.h"
+#include "options.h"
+#include "output.h"
+#include "record.h"
+#include "session.h"
+#include "stanza.h"
+#include "text.h"
+#include "util.h"
+#include "xmpptools.h"
+
+enum {
+	OPT_FROM = 1,
+	OPT_TYPE,
+	OPT_ROOM,
+	OPT_NICK,
+	OPT_ROOM_PASSWORD,
+	OPT_HISTORY,
+	OPT_CARBONS,
+	OPT_COUNT,
+	OPT_EXEC,
+	OPT_PRIORITY,
+	OPT_NO_RECEIPTS,
+	OPT_FORMAT,
+	OPT_JSON,
+	OPT_XML,
+	OPT_NUL,
+	OPT_ALL,
+	OPT_PRESENCE,
+	OPT_KEEPALIVE,
+	OPT_RETRIES
+};
+
+/* Message types, as bits of the --type filter. */
+static const char *const types[] = { "chat", "normal", "headline",
+	"groupchat", "error", NULL };
+
+/* A command of --exec waiting to run, or running. */
+struct job {
+	struct job *next;
+	char *body;
+	char *env[8];
+	char *ack_to;		/* a receipt is owed once it succeeds */
+	char *ack_id;
+};
+
+struct xlisten {
+	/* options */
+	char **from;
+	size_t nfrom;
+	unsigned typemask;	/* 0: every type */
+	char **rooms;
+	size_t nrooms;
+	char *nick;
+	char *room_password;
+	long history;
+	int carbons;
+	unsigned long count;
+	char **exec;		/* argv */
+	long priority;
+	int receipts;
+	enum output_format format;
+	char *template;
+	int nul;
+	int all;
+	int presence;
+	long keepalive_ms;
+	long retries;
+
+	/* the run */
+	const struct xconfig *cfg;
+	struct session *s;
+	struct output out;
+	struct muc_room **room;
+	char *own_bare;
+	unsigned long handled;
+	int done;
+	int code;
+
+	/* --exec */
+	struct job *jobs, *jobs_tail;
+	pid_t child;
+	unsigned child_timer;
+};
+
+static struct poptOption options[] = {
+	{ "from", '\0', POPT_ARG_STRING, NULL, OPT_FROM,
+	    "Only messages from JID (a bare JID matches every resource); "
+	    "repeatable, JID arguments do the same",
+	    "JID" },
+	{ "type", 't', POPT_ARG_STRING, NULL, OPT_TYPE,
+	    "Only messages of TYPE: chat, normal, headline, groupchat, error; "
+	    "repeatable",
+	    "TYPE" },
+	{ "room", '\0', POPT_ARG_STRING, NULL, OPT_ROOM,
+	    "Join ROOM (XEP-0045) and print its messages; repeatable", "ROOM" },
+	{ "nick", 'n', POPT_ARG_STRING, NULL, OPT_NICK,
+	    "Nickname in rooms (default: the account's localpart)", "NICK" },
+	{ "room-password", '\0', POPT_ARG_STRING, NULL, OPT_ROOM_PASSWORD,
+	    "Password of the rooms", "PASSWORD" },
+	{ "history", '\0', POPT_ARG_STRING, NULL, OPT_HISTORY,
+	    "Ask rooms for their last N messages on joining (default 0)", "N" },
+	{ "carbons", '\0', POPT_ARG_NONE, NULL, OPT_CARBONS,
+	    "Also print copies of the account's messages to and from its other "
+	    "clients (XEP-0280)",
+	    NULL },
+	{ "count", 'c', POPT_ARG_STRING, NULL, OPT_COUNT,
+	    "Exit after N records", "N" },
+	{ "exec", 'e', POPT_ARG_STRING, NULL, OPT_EXEC,
+	    "Run CMD for each message, body on its standard input, fields in "
+	    "XMPP_* variables (no shell; one at a time, in order)",
+	    "CMD" },
+	{ "priority", '\0', POPT_ARG_STRING, NULL, OPT_PRIORITY,
+	    "Presence priority, -128 to 127 (default 0; negative: no offline "
+	    "or bare-JID messages)",
+	    "N" },
+	{ "no-receipts", '\0', POPT_ARG_NONE, NULL, OPT_NO_RECEIPTS,
+	    "Do not answer receipt requests (XEP-0184)", NULL },
+	{ "format", 'F', POPT_ARG_STRING, NULL, OPT_FORMAT,
+	    "Print records with FMT: %T time, %y type, %f from, %t to, %i id, "
+	    "%b body, %s subject, %h thread, %r room nick, %u URL, %% and "
+	    "\\n \\t \\0",
+	    "FMT" },
+	{ "json", 'J', POPT_ARG_NONE, NULL, OPT_JSON,
+	    "Print records as JSON Lines", NULL },
+	{ "xml", 'X', POPT_ARG_NONE, NULL, OPT_XML,
+	    "Print each stanza as one line of XML (readable by xsend --raw)",
+	    NULL },
+	{ "null", '0', POPT_ARG_NONE, NULL, OPT_NUL,
+	    "End records with NUL instead of newline, fields unescaped", NULL },
+	{ "all", '\0', POPT_ARG_NONE, NULL, OPT_ALL,
+	    "Print every stanza: messages without body, presence, iq", NULL },
+	{ "presence", '\0', POPT_ARG_NONE, NULL, OPT_PRESENCE,
+	    "Print presence records too", NULL },
+	{ "keepalive", '\0', POPT_ARG_STRING, NULL, OPT_KEEPALIVE,
+	    "Ping the server after SECONDS of silence; no answer within as "
+	    "long means the connection is dead (default 60)",
+	    "SECONDS" },
+	{ "retries", '\0', POPT_ARG_STRING, NULL, OPT_RETRIES,
+	    "Reconnect at most N times in a row (default: without end); when "
+	    "given, also retry a failed first connection",
+	    "N" },
+	XOPT_COMMON_TABLE
+	POPT_AUTOHELP
+	POPT_TABLEEND
+};
+
+static char **
+push(char **list, size_t *n, const char *s)
+{
+	list = xrealloc(list, (*n + 2) * sizeof(*list));
+	list[(*n)++] = xstrdup(s);
+	list[*n] = NULL;
+	return list;
+}
+
+/*
+ * Splits CMD into words like a shell would, without running one: blanks
+ * separate, '...' and "..." quote, a backslash escapes the next character.
+ * Returns a NULL-terminated vector, or NULL on an unterminated quote.
+ */
+static char **
+split_command(const char *cmd)
+{
+	struct buf w;
+	char **argv = NULL, q = 0;
+	size_t n = 0;
+	int inword = 0;
+	const char *p;
+
+	buf_init(&w);
+	for (p = cmd;; p++) {
+		if (*p == '\0' || (!q && (*p == ' ' || *p == '\t'))) {
+			if (q)
+				break;
+			if (inword) {
+				argv = push(argv, &n, w.data ? w.data : "");
+				buf_reset(&w);
+				inword = 0;
+			}
+			if (*p == '\0') {
+				buf_free(&w);
+				return argv;
+			}
+			continue;
+		}
+		inword = 1;
+		if (!q && (*p == '\'' || *p == '"')) {
+			q = *p;
+			buf_adds(&w, "");
+		} else if (q && *p == q) {
+			q = 0;
+		} else if (*p == '\\' && q != '\'' && p[1] != '\0') {
+			buf_addc(&w, *++p);
+		} else
+			buf_addc(&w, *p);
+	}
+	buf_free(&w);
+	while (n > 0)
+		free(argv[--n]);
+	free(argv);
+	return NULL;
+}
+
+static int
+number(const char *opt, const char *arg, long min, long max, long *out,
+    char **errstr)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || v < min || v > max) {
+		*errstr = xasprintf("%s: invalid number '%s' (%ld to %ld)", opt,
+		    arg, min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+xlisten_option(void *state, struct xconfig *cli, int val, const char *arg,
+    char **errstr)
+{
+	struct xlisten *x = state;
+	const char *why;
+	struct jid j;
+	long n;
+	size_t i;
+
+	(void)cli;
+	switch (val) {
+	case OPT_FROM:
+		if (jid_parse(arg, &j, &why) < 0) {
+			*errstr = xasprintf("--from: invalid JID '%s': %s", arg,
+			    why);
+			return -1;
+		}
+		jid_free(&j);
+		x->from = push(x->from, &x->nfrom, arg);
+		break;
+	case OPT_TYPE:
+		for (i = 0; types[i]; i++)
+			if (strcmp(arg, types[i]) == 0)
+				break;
+		if (types[i] == NULL) {
+			*errstr = xasprintf("--type: '%s' is not chat, normal, "
+					    "headline, groupchat or error",
+			    arg);
+			return -1;
+		}
+		x->typemask |= 1u << i;
+		break;
+	case OPT_ROOM:
+		if (jid_parse(arg, &j, &why) < 0 || j.local == NULL ||
+		    j.resource != NULL) {
+			if (j.domain)
+				why = "not a room JID (room@service)";
+			jid_free(&j);
+			*errstr = xasprintf("--room: invalid room '%s': %s", arg,
+			    why);
+			return -1;
+		}
+		jid_free(&j);
+		x->rooms = push(x->rooms, &x->nrooms, arg);
+		break;
+	case OPT_NICK:
+		free(x->nick);
+		x->nick = xstrdup(arg);
+		break;
+	case OPT_ROOM_PASSWORD:
+		util_secure_free(x->room_password);
+		x->room_password = xstrdup(arg);
+		break;
+	case OPT_HISTORY:
+		return number("--history", arg, 0, 1000000, &x->history,
+		    errstr);
+	case OPT_CARBONS:
+		x->carbons = 1;
+		break;
+	case OPT_COUNT:
+		if (number("--count", arg, 1, 2147483647, &n, errstr) < 0)
+			return -1;
+		x->count = (unsigned long)n;
+		break;
+	case OPT_EXEC:
+		for (i = 0; x->exec && x->exec[i]; i++)
+			free(x->exec[i]);
+		free(x->exec);
+		x->exec = split_command(arg);
+		if (x->exec == NULL || x->exec[0] == NULL) {
+			*errstr = xasprintf("--exec: '%s' is %s", arg,
+			    x->exec ? "empty" : "missing a closing quote");
+			return -1;
+		}
+		break;
+	case OPT_PRIORITY:
+		return number("--priority", arg, -128, 127, &x->priority,
+		    errstr);
+	case OPT_NO_RECEIPTS:
+		x->receipts = 0;
+		break;
+	case OPT_FORMAT:
+		free(x->template);
+		x->template = xstrdup(arg);
+		x->format = OUT_TEMPLATE;
+		break;
+	case OPT_JSON:
+		x->format = OUT_JSON;
+		break;
+	case OPT_XML:
+		x->format = OUT_XML;
+		break;
+	case OPT_NUL:
+		x->nul = 1;
+		break;
+	case OPT_ALL:
+		x->all = 1;
+		break;
+	case OPT_PRESENCE:
+		x->presence = 1;
+		break;
+	case OPT_KEEPALIVE:
+		if (util_parse_seconds(arg, &n) < 0 || n < 1000) {
+			*errstr = xasprintf("--keepalive: invalid duration '%s' "
+					    "(seconds, at least 1)",
+			    arg);
+			return -1;
+		}
+		x->keepalive_ms = n;
+		break;
+	case OPT_RETRIES:
+		return number("--retries", arg, 0, 1000000, &x->retries,
+		    errstr);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Filters
+ */
+
+static int
+from_matches(struct xlisten *x, const char *from)
+{
+	size_t i;
+
+	if (x->nfrom == 0)
+		return 1;
+	if (from == NULL)
+		return 0;
+	for (i = 0; i < x->nfrom; i++) {
+		if (jid_has_resource(x->from[i])) {
+			if (jid_same_bare(from, x->from[i]) &&
+			    strcmp(strchr(from, '/') ? strchr(from, '/') : "",
+				strchr(x->from[i], '/')) == 0)
+				return 1;
+		} else if (jid_same_bare(from, x->from[i]))
+			return 1;
+	}
+	return 0;
+}
+
+static int
+type_matches(struct xlisten *x, const char *type)
+{
+	size_t i;
+
+	if (x->typemask == 0)
+		return 1;
+	if (type == NULL || *type == '\0')
+		type = "normal";
+	for (i = 0; types[i]; i++)
+		if (strcmp(type, types[i]) == 0)
+			return (x->typemask >> i) & 1;
+	return 0;
+}
+
+static int
+has_text(xmpp_stanza_t *msg, const char *name)
+{
+	xmpp_stanza_t *c = xmpp_stanza_get_child_by_name(msg, name);
+	const char *t;
+
+	if (c == NULL)
+		return 0;
+	c = xmpp_stanza_get_children(c);
+	t = c ? xmpp_stanza_get_text_ptr(c) : NULL;
+	return t != NULL && *t != '\0';
+}
+
+/* ------------------------------------------------------------------------
+ * Handling one record: print it or run --exec, then the receipt
+ */
+
+static void end_run(struct xlisten *x, int code);
+
+static void
+send_receipt(struct xlisten *x, const char *to, const char *id)
+{
+	xmpp_stanza_t *m, *r;
+	char *rid;
+
+	if (to == NULL || id == NULL || !session_online(x->s))
+		return;
+	rid = session_new_id(x->s);
+	m = xmpp_message_new(session_ctx(x->s), NULL, to, rid);
+	r = xmpp_stanza_new(session_ctx(x->s));
+	xmpp_stanza_set_name(r, "received");
+	xmpp_stanza_set_ns(r, NS_RECEIPTS);
+	xmpp_stanza_set_attribute(r, "id", id);
+	xmpp_stanza_add_child_ex(m, r, 0);
+	session_send(x->s, m);
+	xmpp_stanza_release(m);
+	free(rid);
+}
+
+static void
+counted(struct xlisten *x)
+{
+	x->handled++;
+	if (x->count && x->handled >= x->count && x->jobs == NULL &&
+	    x->child == 0)
+		end_run(x, XEXIT_OK);
+}
+
+static void
+free_job(struct job *j)
+{
+	size_t i;
+
+	for (i = 0; j->env[i]; i++)
+		free(j->env[i]);
+	free(j->body);
+	free(j->ack_to);
+	free(j->ack_id);
+	free(j);
+}
+
+static void start_job(struct xlisten *x);
+
+static void
+poll_child(struct session *s, void *ud)
+{
+	struct xlisten *x = ud;
+	struct job *j = x->jobs;
+	int status;
+	pid_t r;
+
+	x->child_timer = 0;
+	r = waitpid(x->child, &status, WNOHANG);
+	if (r == 0) {
+		x->child_timer = session_timer_add(s, 20, poll_child, x);
+		return;
+	}
+	x->child = 0;
+	x->jobs = j->next;
+	if (x->jobs == NULL)
+		x->jobs_tail = NULL;
+	if (r < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		if (r > 0 && WIFSIGNALED(status))
+			xwarn("--exec: %s killed by signal %d (message %lu)",
+			    x->exec[0], WTERMSIG(status), x->handled + 1);
+		else
+			xwarn("--exec: %s exited with status %d (message %lu)",
+			    x->exec[0], r > 0 ? WEXITSTATUS(status) : -1,
+			    x->handled + 1);
+	} else if (j->ack_to)
+		send_receipt(x, j->ack_to, j->ack_id);
+	free_job(j);
+	start_job(x);
+	counted(x);
+}
+
+/* Runs the job at the head of the queue (when none runs). */
+static void
+start_job(struct xlisten *x)
+{
+	struct job *j = x->jobs;
+	FILE *in;
+	size_t i;
+
+	if (j == NULL || x->child != 0)
+		return;
+	/* The body goes through an unlinked file: no pipe to block on. */
+	if ((in = tmpfile()) == NULL ||
+	    fwrite(j->body, 1, strlen(j->body), in) != strlen(j->body) ||
+	    fflush(in) != 0 || fseek(in, 0, SEEK_SET) != 0) {
+		xwarn("--exec: cannot store the message body: %s",
+		    strerror(errno));
+		if (in)
+			fclose(in);
+		x->jobs = j->next;
+		if (x->jobs == NULL)
+			x->jobs_tail = NULL;
+		free_job(j);
+		counted(x);
+		return;
+	}
+	fflush(stdout);
+	x->child = fork();
+	if (x->child == 0) {
+		dup2(fileno(in), STDIN_FILENO);
+		for (i = 0; j->env[i]; i++)
+			putenv(j->env[i]);
+		signal(SIGPIPE, SIG_DFL);
+		execvp(x->exec[0], x->exec);
+		fprintf(stderr, "%s: --exec: %s: %s\n", util_progname(),
+		    x->exec[0], strerror(errno));
+		_exit(127);
+	}
+	fclose(in);
+	if (x->child < 0) {
+		xwarn("--exec: cannot start %s: %s", x->exec[0],
+		    strerror(errno));
+		x->child = 0;
+		return;
+	}
+	x->child_timer = session_timer_add(x->s, 5, poll_child, x);
+}
+
+static char *
+env_var(const char *name, const char *value)
+{
+	return xasprintf("%s=%s", name, value ? value : "");
+}
+
+static void
+queue_job(struct xlisten *x, const struct orecord *r, const char *ack_to,
+    const char *ack_id)
+{
+	struct job *j = xcalloc(1, sizeof(*j));
+	const char *v[8] = { 0 };
+	size_t i;
+	static const char *const names[] = { "XMPP_FROM", "XMPP_TO",
+		"XMPP_TYPE", "XMPP_ID", "XMPP_SUBJECT", "XMPP_THREAD",
+		"XMPP_TIME" };
+	static const char keys[] = "ftyishT";
+
+	for (i = 0; i < r->n; i++) {
+		const char *k = r->f[i].key ? strchr(keys, r->f[i].key) : NULL;
+
+		if (k)
+			v[k - keys] = r->f[i].value;
+		if (r->f[i].key == 'b')
+			j->body = xstrdup(r->f[i].value ? r->f[i].value : "");
+	}
+	if (j->body == NULL)
+		j->body = xstrdup("");
+	for (i = 0; i < 7; i++)
+		j->env[i] = env_var(names[i], v[i]);
+	j->ack_to = ack_to ? xstrdup(ack_to) : NULL;
+	j->ack_id = ack_id ? xstrdup(ack_id) : NULL;
+	if (x->jobs_tail)
+		x->jobs_tail->next = j;
+	else
+		x->jobs = j;
+	x->jobs_tail = j;
+	start_job(x);
+}
+
+static void
+emit(struct xlisten *x, const struct orecord *r)
+{
+	if (output_record(&x->out, r) < 0) {
+		/* The reader went away (| head -1): that is the end. */
+		end_run(x, XEXIT_OK);
+		return;
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * Incoming stanzas
+ */
+
+static int
+on_message(struct session *s, xmpp_stanza_t *st, void *ud)
+{
+	struct xlisten *x = ud;
+	xmpp_stanza_t *msg = st;
+	const char *carbon = NULL, *type, *from, *id;
+	struct rec_strings k = { { 0 }, 0 };
+	struct orecord r;
+	const char *ack_to = NULL, *ack_id = NULL;
+	size_t i;
+
+	(void)s;
+	if (x->done)
+		return 1;
+	if (x->carbons) {
+		xmpp_stanza_t *inner = rec_carbon(st, x->own_bare, &carbon);
+
+		if (inner)
+			msg = inner;
+	}
+	type = xmpp_stanza_get_type(msg);
+	from = xmpp_stanza_get_from(msg);
+	id = xmpp_stanza_get_id(msg);
+	if (!x->all && !has_text(msg, "body") && !has_text(msg, "subject"))
+		return 1;
+	if (!type_matches(x, type) || !from_matches(x, from))
+		return 1;
+	for (i = 0; i < x->nrooms; i++)
+		if (muc_is_self(x->room[i], from) && !x->all)
+			return 1; /* our own echo */
+
+	/* A receipt is owed to a request (never for groupchat or errors). */
+	if (x->receipts && carbon == NULL && id &&
+	    xmpp_stanza_get_child_by_name_and_ns(msg, "request",
+		NS_RECEIPTS) &&
+	    !(type && (strcmp(type, "groupchat") == 0 ||
+			  strcmp(type, "error") == 0))) {
+		ack_to = from;
+		ack_id = id;
+	}
+	rec_message(&r, &k, msg, time(NULL), carbon);
+	if (x->exec)
+		queue_job(x, &r, ack_to, ack_id);
+	else {
+		emit(x, &r);
+		if (!x->done) {
+			send_receipt(x, ack_to, ack_id);
+			counted(x);
+		}
+	}
+	rec_strings_free(&k);
+	return 1;
+}
+
+static int
+on_presence(struct session *s, xmpp_stanza_t *st, void *ud)
+{
+	struct xlisten *x = ud;
+	struct rec_strings k = { { 0 }, 0 };
+	struct orecord r;
+	size_t i;
+
+	for (i = 0; i < x->nrooms; i++)
+		if (muc_handle_presence(s, x->room[i], st))
+			return 1;
+	if (x->done || !(x->presence || x->all) || x->exec)
+		return 1;
+	if (!from_matches(x, xmpp_stanza_get_from(st)))
+		return 1;
+	rec_presence(&r, &k, st, time(NULL));
+	emit(x, &r);
+	if (!x->done)
+		counted(x);
+	rec_strings_free(&k);
+	return 1;
+}
+
+static int
+on_iq(struct session *s, xmpp_stanza_t *st, void *ud)
+{
+	struct xlisten *x = ud;
+	struct rec_strings k = { { 0 }, 0 };
+	struct orecord r;
+	xmpp_stanza_t *c;
+	const char *ns = NULL;
+	int delayed;
+
+	(void)s;
+	if (x->done || !x->all || x->exec)
+		return 1;
+	for (c = xmpp_stanza_get_children(st); c; c = xmpp_stanza_get_next(c))
+		if (xmpp_stanza_is_tag(c)) {
+			ns = xmpp_stanza_get_ns(c);
+			break;
+		}
+	orecord_init(&r, "iq", st);
+	orecord_add(&r, 'T', "time", rec_keep(&k, rec_time(st, time(NULL),
+						 &delayed)),
+	    OF_TEXT);
+	orecord_add(&r, 0, "stanza", "iq", OF_TEXT | OF_NOJSON);
+	orecord_add(&r, 'f', "from", xmpp_stanza_get_from(st), OF_TEXT);
+	orecord_add(&r, 'y', "type", xmpp_stanza_get_type(st), OF_TEXT);
+	orecord_add(&r, 0, "namespace", ns, OF_TEXT);
+	orecord_add(&r, 't', "to", xmpp_stanza_get_to(st), 0);
+	orecord_add(&r, 'i', "id", xmpp_stanza_get_id(st), 0);
+	emit(x, &r);
+	rec_strings_free(&k);
+	return 1;
+}
+
+/* ------------------------------------------------------------------------
+ * The connection
+ */
+
+static void
+end_run(struct xlisten *x, int code)
+{
+	size_t i;
+
+	if (x->done)
+		return;
+	x->done = 1;
+	if (x->code == 0)
+		x->code = code;
+	for (i = 0; i < x->nrooms; i++)
+		muc_leave(x->s, x->room[i]);
+	session_finish(x->s, x->code);
+}
+
+static void
+on_joined(struct session *s, struct muc_room *r, const char *cond,
+    const char *text, void *ud)
+{
+	struct xlisten *x = ud;
+	struct buf b;
+
+	(void)s;
+	if (cond == NULL)
+		return;
+	buf_init(&b);
+	if (text) {
+		buf_adds(&b, ": ");
+		text_escape(&b, text, strlen(text));
+	}
+	xerror("%s: cannot join: %s%s", muc_room_jid(r), cond,
+	    b.data ? b.data : "");
+	buf_free(&b);
+	end_run(x, XEXIT_REJECTED);
+}
+
+static int
+on_carbons(struct session *s, xmpp_stanza_t *st, void *ud)
+{
+	const char *type = xmpp_stanza_get_type(st);
+
+	(void)s;
+	(void)ud;
+	if (type && strcmp(type, "error") == 0)
+		xwarn("the server refused to enable carbons (XEP-0280)");
+	else
+		xdebug(1, "carbons enabled");
+	return 0;
+}
+
+static void
+on_online(struct session *s, void *ud)
+{
+	struct xlisten *x = ud;
+	xmpp_stanza_t *p, *c, *t;
+	char prio[8], *id;
+	size_t i;
+
+	online_keepalive(s, x->keepalive_ms);
+	if (session_resumed(s))
+		return; /* the server kept our presence, rooms and carbons */
+
+	/* Initial presence: the server sends stored offline messages. */
+	p = xmpp_presence_new(session_ctx(s));
+	if (x->priority != 0) {
+		snprintf(prio, sizeof(prio), "%ld", x->priority);
+		c = xmpp_stanza_new(session_ctx(s));
+		xmpp_stanza_set_name(c, "priority");
+		t = xmpp_stanza_new(session_ctx(s));
+		xmpp_stanza_set_text(t, prio);
+		xmpp_stanza_add_child_ex(c, t, 0);
+		xmpp_stanza_add_child_ex(p, c, 0);
+	}
+	session_send(s, p);
+	xmpp_stanza_release(p);
+
+	if (x->carbons) {
+		id = session_new_id(s);
+		p = xmpp_iq_new(session_ctx(s), "set", id);
+		c = xmpp_stanza_new(session_ctx(s));
+		xmpp_stanza_set_name(c, "enable");
+		xmpp_stanza_set_ns(c, NS_CARBONS);
+		xmpp_stanza_add_child_ex(p, c, 0);
+		session_request(s, p, on_carbons, x);
+		xmpp_stanza_release(p);
+		free(id);
+	}
+	for (i = 0; i < x->nrooms; i++)
+		muc_join(s, x->room[i], on_joined, x);
+}
+
+static void
+on_deadline(struct session *s, void *ud)
+{
+	struct xlisten *x = ud;
+
+	(void)s;
+	if (x->count && x->handled < x->count) {
+		xerror("timed out after %ld s with %lu of %lu records",
+		    x->cfg->timeout_ms / 1000, x->handled, x->count);
+		end_run(x, XEXIT_TIMEOUT);
+	} else
+		end_run(x, XEXIT_OK);
+}
+
+static int
+xlisten_run(void *state, struct xconfig *cfg, int argc, const char **argv)
+{
+	struct xlisten *x = state;
+	static const char *const receipt_features[] = { NS_RECEIPTS, NULL };
+	char *password = NULL, *err = NULL;
+	const char *why;
+	struct jid j;
+	int i, rc;
+	size_t n;
+
+	x->cfg = cfg;
+	for (i = 0; i < argc; i++) {
+		if (jid_parse(argv[i], &j, &why) < 0) {
+			xerror("invalid JID '%s': %s", argv[i], why);
+			return XEXIT_USAGE;
+		}
+		jid_free(&j);
+		x->from = push(x->from, &x->nfrom, argv[i]);
+	}
+	if (x->template &&
+	    output_check_template(x->template, REC_MESSAGE_KEYS, &err) < 0) {
+		xerror("%s", err);
+		free(err);
+		return XEXIT_USAGE;
+	}
+	if (x->exec && (x->format != OUT_TEXT || x->nul)) {
+		xerror("--exec hands each message to a command; -F, -J, -X and "
+		       "-0 do not apply");
+		return XEXIT_USAGE;
+	}
+	if (x->nrooms == 0 && (x->nick || x->room_password || x->history)) {
+		xerror("--nick, --room-password and --history need --room");
+		return XEXIT_USAGE;
+	}
+
+	if ((rc = xtool_account(cfg, &password)) != XEXIT_OK)
+		return rc;
+	if (jid_parse(cfg->jid, &j, &why) == 0) {
+		x->own_bare = jid_bare(&j);
+		if (x->nick == NULL)
+			x->nick = xstrdup(j.local ? j.local : j.domain);
+		jid_free(&j);
+	}
+	x->room = xcalloc(x->nrooms + 1, sizeof(*x->room));
+	for (n = 0; n < x->nrooms; n++)
+		x->room[n] = muc_room_new(x->rooms[n], x->nick,
+		    x->room_password, (int)x->history, 0);
+
+	x->s = session_new(cfg, password, &err);
+	util_secure_free(password);
+	if (x->s == NULL) {
+		xerror("%s", err);
+		free(err);
+		return XEXIT_CONFIG;
+	}
+	output_init(&x->out, x->format, x->template, x->nul);
+	session_enable_sm(x->s);
+	session_set_reconnect(x->s,
+	    x->retries >= 0 ? (int)x->retries : 2147483647, x->retries >= 0);
+	session_catch_signals(x->s, XEXIT_OK);
+	if (cfg->timeout_ms)
+		session_set_deadline(x->s, cfg->timeout_ms, on_deadline, x);
+	online_answer_iqs(x->s, "xlisten", x->receipts ? receipt_features :
+							 NULL);
+	session_add_handler(x->s, "message", NULL, NULL, on_message, x);
+	session_add_handler(x->s, "presence", NULL, NULL, on_presence, x);
+	session_add_handler(x->s, "iq", NULL, NULL, on_iq, x);
+	session_on_connect(x->s, on_online, x);
+	rc = session_run(x->s);
+	if (rc != XEXIT_OK && session_error(x->s))
+		xerror("%s", session_error(x->s));
+	if (x->child > 0) {
+		int status;
+
+		while (waitpid(x->child, &status, 0) < 0 && errno == EINTR)
+			;
+		x->child = 0;
+	}
+	return rc;
+}
+
+static void
+free_list(char **list)
+{
+	size_t i;
+
+	for (i = 0; list && list[i]; i++)
+		free(list[i]);
+	free(list);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct xlisten x;
+	struct xtool tool;
+	struct job *j;
+	size_t i;
+	int rc;
+
+	memset(&x, 0, sizeof(x));
+	x.receipts = 1;
+	x.retries = -1;
+	x.keepalive_ms = 60000;
+	x.format = OUT_TEXT;
+	memset(&tool, 0, sizeof(tool));
+	tool.name = "xlisten";
+	tool.args_help = "[OPTION...] [JID...]";
+	tool.options = options;
+	tool.option = xlisten_option;
+	tool.run = xlisten_run;
+	tool.state = &x;
+	rc = xtool_main(&tool, argc, argv);
+
+	session_free(x.s);
+	output_free(&x.out);
+	while ((j = x.jobs) != NULL) {
+		x.jobs = j->next;
+		free_job(j);
+	}
+	for (i = 0; x.room && i < x.nrooms; i++)
+		muc_room_free(x.room[i]);
+	free(x.room);
+	free_list(x.from);
+	free_list(x.rooms);
+	free_list(x.exec);
+	free(x.nick);
+	util_secure_free(x.room_password);
+	free(x.template);
+	free(x.own_bare);
+	return rc;
+}
