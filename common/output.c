@@ -140,17 +140,19 @@ put_json_value(struct buf *b, const struct ofield *f)
 	const char *p, *comma;
 
 	if (f->value == NULL) {
-		buf_adds(b, f->flags & OF_LIST ? "[]" : "null");
+		buf_adds(b, f->flags & (OF_LIST | OF_LIST_US) ? "[]" : "null");
 	} else if ((f->flags & OF_NUMBER) && valid_number(f->value)) {
 		buf_adds(b, f->value);
 	} else if (f->flags & OF_BOOL) {
 		buf_adds(b, strcmp(f->value, "0") == 0 || *f->value == '\0' ?
 			"false" :
 			"true");
-	} else if (f->flags & OF_LIST) {
+	} else if (f->flags & (OF_LIST | OF_LIST_US)) {
+		const char *sep = f->flags & OF_LIST_US ? "\x1f" : ",";
+
 		buf_addc(b, '[');
 		for (p = f->value; *p; p = *comma ? comma + 1 : comma) {
-			comma = p + strcspn(p, ",");
+			comma = p + strcspn(p, sep);
 			if (p != f->value)
 				buf_addc(b, ',');
 			text_json_string(b, p, (size_t)(comma - p));

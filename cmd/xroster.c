@@ -1,0 +1,966 @@
+/* SPDX-License-Identifier: MIT */
+/* xroster.c -- the contact list and subscriptions, scriptable and declarative */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <popt.h>
+#include <strophe.h>
+
+#include "config.h"
+#include "jid.h"
+#include "options.h"
+#include "output.h"
+#include "record.h"
+#include "roster.h"
+#include "session.h"
+#include "stanza.h"
+#include "text.h"
+#include "util.h"
+#include "xmpptools.h"
+
+enum {
+	OPT_NAME = 1,
+	OPT_GROUP,
+	OPT_ADD_GROUP,
+	OPT_REMOVE_GROUP,
+	OPT_SUBSCRIBE,
+	OPT_MESSAGE,
+	OPT_FILTER_GROUP,
+	OPT_FILTER_SUB,
+	OPT_PRUNE,
+	OPT_DRY_RUN,
+	OPT_FORMAT,
+	OPT_JSON,
+	OPT_XML,
+	OPT_NUL
+};
+
+enum command {
+	C_LIST,
+	C_ADD,
+	C_SET,
+	C_REMOVE,
+	C_SUBSCRIBE,
+	C_UNSUBSCRIBE,
+	C_APPROVE,
+	C_DENY,
+	C_REVOKE,
+	C_PENDING,
+	C_EXPORT,
+	C_IMPORT,
+	C_SYNC
+};
+
+static const struct {
+	const char *name;
+	enum command cmd;
+	int min, max;		/* arguments */
+	const char *args;
+} commands[] = {
+	{ "list", C_LIST, 0, 0, "" },
+	{ "add", C_ADD, 1, 1, "JID" },
+	{ "set", C_SET, 1, 1, "JID" },
+	{ "remove", C_REMOVE, 1, 100000, "JID..." },
+	{ "subscribe", C_SUBSCRIBE, 1, 100000, "JID..." },
+	{ "unsubscribe", C_UNSUBSCRIBE, 1, 100000, "JID..." },
+	{ "approve", C_APPROVE, 1, 100000, "JID..." },
+	{ "deny", C_DENY, 1, 100000, "JID..." },
+	{ "revoke", C_REVOKE, 1, 100000, "JID..." },
+	{ "pending", C_PENDING, 0, 0, "" },
+	{ "export", C_EXPORT, 0, 0, "" },
+	{ "import", C_IMPORT, 1, 1, "FILE" },
+	{ "sync", C_SYNC, 1, 1, "FILE" },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+/* Roster sets in flight at once (import, sync, remove). */
+#define WINDOW 64
+
+struct xroster {
+	/* options */
+	char *name;
+	int name_set;
+	char **groups;
+	size_t ngroups;
+	int groups_set;
+	char **add_groups;
+	size_t nadd;
+	char **remove_groups;
+	size_t nremove;
+	int subscribe;
+	char *message;
+	char *filter_group;
+	char *filter_sub;
+	int prune;
+	int dry_run;
+	enum output_format format;
+	int format_set;
+	char *template;
+	int nul;
+
+	/* the command */
+	enum command cmd;
+	char **jids;
+	size_t njids;
+	struct roster file;
+
+	/* the run */
+	struct session *s;
+	struct output out;
+	struct roster have;
+	struct roster_change *plan;
+	size_t nplan, next, inflight, done_changes;
+	struct roster pending;
+	int failed;
+	int stopping;
+};
+
+static struct poptOption options[] = {
+	{ "name", '\0', POPT_ARG_STRING, NULL, OPT_NAME,
+	    "add, set: the contact's name ('' removes it)", "NAME" },
+	{ "group", 'g', POPT_ARG_STRING, NULL, OPT_GROUP,
+	    "add, set: a group of the contact (repeatable; set: replaces "
+	    "them); list: only contacts in GROUP",
+	    "GROUP" },
+	{ "add-group", '\0', POPT_ARG_STRING, NULL, OPT_ADD_GROUP,
+	    "set: add the contact to GROUP (repeatable)", "GROUP" },
+	{ "remove-group", '\0', POPT_ARG_STRING, NULL, OPT_REMOVE_GROUP,
+	    "set: take the contact out of GROUP (repeatable)", "GROUP" },
+	{ "subscribe", '\0', POPT_ARG_NONE, NULL, OPT_SUBSCRIBE,
+	    "add: also ask to see the contact's presence", NULL },
+	{ "message", 'm', POPT_ARG_STRING, NULL, OPT_MESSAGE,
+	    "subscribe, add --subscribe: the text of the request", "TEXT" },
+	{ "subscription", '\0', POPT_ARG_STRING, NULL, OPT_FILTER_SUB,
+	    "list: only contacts with this subscription (none, to, from, "
+	    "both)",
+	    "STATE" },
+	{ "prune", '\0', POPT_ARG_NONE, NULL, OPT_PRUNE,
+	    "sync: also remove the contacts the file does not list", NULL },
+	{ "dry-run", '\0', POPT_ARG_NONE, NULL, OPT_DRY_RUN,
+	    "import, sync: print the plan and change nothing (exit 10 when "
+	    "there is something to do)",
+	    NULL },
+	{ "format", 'F', POPT_ARG_STRING, NULL, OPT_FORMAT,
+	    "Print records with FMT: %j JID, %S subscription, %a ask, %n name, "
+	    "%g groups, %% and \\n \\t \\0",
+	    "FMT" },
+	{ "json", 'J', POPT_ARG_NONE, NULL, OPT_JSON,
+	    "Print records as JSON Lines (the default of export)", NULL },
+	{ "xml", 'X', POPT_ARG_NONE, NULL, OPT_XML,
+	    "Print each roster item as one line of XML", NULL },
+	{ "null", '0', POPT_ARG_NONE, NULL, OPT_NUL,
+	    "End records with NUL instead of newline, fields unescaped", NULL },
+	XOPT_COMMON_TABLE
+	POPT_AUTOHELP
+	POPT_TABLEEND
+};
+
+static char **
+push(char **list, size_t *n, const char *s)
+{
+	list = xrealloc(list, (*n + 2) * sizeof(*list));
+	list[(*n)++] = xstrdup(s);
+	list[*n] = NULL;
+	return list;
+}
+
+static void
+free_list(char **list, size_t n)
+{
+	while (n > 0)
+		free(list[--n]);
+	free(list);
+}
+
+static int
+xroster_option(void *state, struct xconfig *cli, int val, const char *arg,
+    char **errstr)
+{
+	struct xroster *x = state;
+
+	(void)cli;
+	(void)errstr;
+	switch (val) {
+	case OPT_NAME:
+		free(x->name);
+		x->name = xstrdup(arg);
+		x->name_set = 1;
+		break;
+	case OPT_GROUP:
+		x->groups = push(x->groups, &x->ngroups, arg);
+		x->groups_set = 1;
+		break;
+	case OPT_ADD_GROUP:
+		x->add_groups = push(x->add_groups, &x->nadd, arg);
+		break;
+	case OPT_REMOVE_GROUP:
+		x->remove_groups = push(x->remove_groups, &x->nremove, arg);
+		break;
+	case OPT_SUBSCRIBE:
+		x->subscribe = 1;
+		break;
+	case OPT_MESSAGE:
+		free(x->message);
+		x->message = xstrdup(arg);
+		break;
+	case OPT_FILTER_SUB:
+		if (strcmp(arg, "none") && strcmp(arg, "to") &&
+		    strcmp(arg, "from") && strcmp(arg, "both")) {
+			*errstr = xasprintf("--subscription: '%s' is not none, "
+					    "to, from or both",
+			    arg);
+			return -1;
+		}
+		free(x->filter_sub);
+		x->filter_sub = xstrdup(arg);
+		break;
+	case OPT_PRUNE:
+		x->prune = 1;
+		break;
+	case OPT_DRY_RUN:
+		x->dry_run = 1;
+		break;
+	case OPT_FORMAT:
+		free(x->template);
+		x->template = xstrdup(arg);
+		x->format = OUT_TEMPLATE;
+		x->format_set = 1;
+		break;
+	case OPT_JSON:
+		x->format = OUT_JSON;
+		x->format_set = 1;
+		break;
+	case OPT_XML:
+		x->format = OUT_XML;
+		x->format_set = 1;
+		break;
+	case OPT_NUL:
+		x->nul = 1;
+		break;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Output
+ */
+
+static void
+finish(struct xroster *x)
+{
+	if (x->stopping)
+		return;
+	x->stopping = 1;
+	session_finish(x->s, x->failed ? XEXIT_REJECTED : XEXIT_OK);
+}
+
+static int
+print_record(struct xroster *x, struct orecord *r)
+{
+	if (output_record(&x->out, r) < 0) {
+		finish(x);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+print_item(struct xroster *x, const struct roster_item *it)
+{
+	struct rec_strings k = { { 0 }, 0 };
+	struct orecord r;
+	xmpp_stanza_t *iq = NULL, *q, *item = NULL;
+	int rc;
+
+	roster_record(&r, &k, it);
+	if (x->format == OUT_XML) {
+		/* The <item/> as the server would send it. */
+		iq = roster_item_stanza(session_ctx(x->s), "x", it, 0);
+		q = xmpp_stanza_get_children(iq);
+		item = xmpp_stanza_get_children(q);
+		xmpp_stanza_set_attribute(item, "subscription",
+		    it->subscription);
+		if (it->ask)
+			xmpp_stanza_set_attribute(item, "ask", it->ask);
+		r.stanza = item;
+	}
+	rc = print_record(x, &r);
+	if (iq)
+		xmpp_stanza_release(iq);
+	rec_strings_free(&k);
+	return rc;
+}
+
+static int
+in_group(const struct roster_item *it, const char *g)
+{
+	size_t i;
+
+	for (i = 0; i < it->ngroups; i++)
+		if (strcmp(it->groups[i], g) == 0)
+			return 1;
+	return 0;
+}
+
+/* A failure about one contact: one line, and the run ends with 8. */
+static void
+report_error(struct xroster *x, const char *jid, xmpp_stanza_t *st)
+{
+	char *cond, *text;
+	struct buf b;
+
+	stanza_error_info(st, &cond, &text);
+	buf_init(&b);
+	if (text) {
+		buf_adds(&b, ": ");
+		text_escape(&b, text, strlen(text));
+	}
+	xerror("%s: %s%s", jid, cond, b.data ? b.data : "");
+	buf_free(&b);
+	free(cond);
+	free(text);
+	x->failed = 1;
+}
+
+static int
+is_error(xmpp_stanza_t *st)
+{
+	const char *type = xmpp_stanza_get_type(st);
+
+	return type && strcmp(type, "error") == 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Presence-based commands: subscribe, unsubscribe, approve, deny, revoke
+ */
+
+static void
+on_confirmed(struct session *s, void *ud)
+{
+	(void)s;
+	finish(ud);
+}
+
+static void
+send_presence(struct xroster *x, const char *to, const char *type,
+    const char *status)
+{
+	xmpp_stanza_t *p = xmpp_presence_new(session_ctx(x->s)), *c, *t;
+
+	xmpp_stanza_set_to(p, to);
+	xmpp_stanza_set_type(p, type);
+	if (status && *status) {
+		c = xmpp_stanza_new(session_ctx(x->s));
+		xmpp_stanza_set_name(c, "status");
+		t = xmpp_stanza_new(session_ctx(x->s));
+		xmpp_stanza_set_text(t, status);
+		xmpp_stanza_add_child_ex(c, t, 0);
+		xmpp_stanza_add_child_ex(p, c, 0);
+	}
+	session_send(x->s, p);
+	xmpp_stanza_release(p);
+	xdebug(1, "sent %s to %s", type, to);
+}
+
+static int
+on_presence_error(struct session *s, xmpp_stanza_t *st, void *ud)
+{
+	struct xroster *x = ud;
+	const char *from = xmpp_stanza_get_from(st);
+	struct buf b;
+
+	(void)s;
+	buf_init(&b);
+	text_escape(&b, from ? from : "?", strlen(from ? from : "?"));
+	report_error(x, b.data, st);
+	buf_free(&b);
+	return 1;
+}
+
+static void
+presence_command(struct xroster *x)
+{
+	static const char *const type[] = {
+		[C_SUBSCRIBE] = "subscribe",
+		[C_UNSUBSCRIBE] = "unsubscribe",
+		[C_APPROVE] = "subscribed",
+		[C_DENY] = "unsubscribed",
+		[C_REVOKE] = "unsubscribed",
+	};
+	size_t i;
+
+	for (i = 0; i < x->njids; i++)
+		send_presence(x, x->jids[i], type[x->cmd],
+		    x->cmd == C_SUBSCRIBE ? x->message : NULL);
+	session_barrier(x->s, on_confirmed, x);
+}
+
+/* ------------------------------------------------------------------------
+ * Roster sets: add, set, remove, import, sync
+ */
+
+static void send_changes(struct xroster *x);
+
+struct change_ctx {
+	struct xroster *x;
+	size_t index;
+};
+
+static const char *
+change_jid(const struct roster_change *c)
+{
+	return c->want ? c->want->jid : c->have->jid;
+}
+
+static int
+on_set_reply(struct session *s, xmpp_stanza_t *st, void *ud)
+{
+	struct change_ctx *c = ud;
+	struct xroster *x = c->x;
+	const struct roster_change *ch = &x->plan[c->index];
+
+	(void)s;
+	if (is_error(st))
+		report_error(x, change_jid(ch), st);
+	else {
+		x->done_changes++;
+		xdebug(1, "%s %s", roster_action_name(ch->action),
+		    change_jid(ch));
+		if (ch->action == RA_ADD && x->cmd == C_ADD && x->subscribe)
+			send_presence(x, change_jid(ch), "subscribe",
+			    x->message);
+	}
+	free(c);
+	x->inflight--;
+	send_changes(x);
+	return 0;
+}
+
+static void
+send_changes(struct xroster *x)
+{
+	struct change_ctx *c;
+	xmpp_stanza_t *iq;
+	const struct roster_change *ch;
+	char *id;
+
+	while (x->next < x->nplan && x->inflight < WINDOW) {
+		ch = &x->plan[x->next];
+		id = session_new_id(x->s);
+		iq = roster_item_stanza(session_ctx(x->s), id,
+		    ch->want ? ch->want : ch->have, ch->action == RA_REMOVE);
+		c = xcalloc(1, sizeof(*c));
+		c->x = x;
+		c->index = x->next++;
+		x->inflight++;
+		session_request(x->s, iq, on_set_reply, c);
+		xmpp_stanza_release(iq);
+		free(id);
+	}
+	if (x->next < x->nplan || x->inflight > 0)
+		return;
+	if (x->cmd == C_IMPORT || x->cmd == C_SYNC)
+		xnote("%zu of %zu changes made", x->done_changes, x->nplan);
+	/* The subscription requests of add --subscribe need a barrier. */
+	session_barrier(x->s, on_confirmed, x);
+}
+
+static void
+print_plan(struct xroster *x)
+{
+	struct rec_strings k = { { 0 }, 0 };
+	struct orecord r, ir;
+	size_t i, j;
+
+	for (i = 0; i < x->nplan; i++) {
+		const struct roster_item *it = x->plan[i].want ?
+		    x->plan[i].want :
+		    x->plan[i].have;
+
+		roster_record(&ir, &k, it);
+		orecord_init(&r, "plan", NULL);
+		orecord_add(&r, 'A', "action",
+		    roster_action_name(x->plan[i].action), OF_TEXT);
+		for (j = 0; j < ir.n; j++)
+			if (strcmp(ir.f[j].name, "subscription") != 0 &&
+			    strcmp(ir.f[j].name, "ask") != 0 &&
+			    strcmp(ir.f[j].name, "approved") != 0)
+				orecord_add(&r, ir.f[j].key, ir.f[j].name,
+				    ir.f[j].value, ir.f[j].flags);
+		if (print_record(x, &r) < 0)
+			break;
+		rec_strings_free(&k);
+	}
+	rec_strings_free(&k);
+}
+
+/* The roster is in: do what the command asks. */
+static void
+with_roster(struct xroster *x)
+{
+	struct roster_item want, *have;
+	struct roster one;
+	size_t i, j;
+	char **g;
+
+	switch (x->cmd) {
+	case C_LIST:
+	case C_EXPORT:
+		for (i = 0; i < x->have.n; i++) {
+			const struct roster_item *it = &x->have.items[i];
+
+			if (x->filter_group && !in_group(it, x->filter_group))
+				continue;
+			if (x->filter_sub &&
+			    strcmp(it->subscription, x->filter_sub) != 0)
+				continue;
+			if (print_item(x, it) < 0)
+				return;
+		}
+		finish(x);
+		return;
+	case C_SET:
+		have = roster_find(&x->have, x->jids[0]);
+		if (have == NULL) {
+			xerror("%s: not in the roster (add it first)",
+			    x->jids[0]);
+			x->failed = 1;
+			finish(x);
+			return;
+		}
+		memset(&want, 0, sizeof(want));
+		want.jid = have->jid;
+		want.name = x->name_set ? x->name : have->name;
+		g = xcalloc(have->ngroups + x->ngroups + x->nadd + 1,
+		    sizeof(*g));
+		want.groups = g;
+		if (x->groups_set)
+			for (i = 0; i < x->ngroups; i++)
+				g[want.ngroups++] = x->groups[i];
+		else
+			for (i = 0; i < have->ngroups; i++)
+				g[want.ngroups++] = have->groups[i];
+		for (i = 0; i < x->nadd; i++)
+			g[want.ngroups++] = x->add_groups[i];
+		for (i = 0; i < want.ngroups;) {
+			for (j = 0; j < x->nremove; j++)
+				if (strcmp(g[i], x->remove_groups[j]) == 0)
+					break;
+			if (j < x->nremove)
+				g[i] = g[--want.ngroups];
+			else
+				i++;
+		}
+		roster_init(&one);
+		roster_add(&one, &want);
+		free(g);
+		roster_free(&x->file);
+		x->file = one;
+		break;
+	default:
+		break;
+	}
+	/* import and sync; set with its one item */
+	x->nplan = roster_plan(&x->have, &x->file,
+	    x->cmd == C_SYNC && x->prune, &x->plan);
+	if (x->dry_run) {
+		print_plan(x);
+		if (x->nplan == 0)
+			xnote("nothing to change");
+		session_finish(x->s, x->nplan ? XEXIT_NEGATIVE : XEXIT_OK);
+		x->stopping = 1;
+		return;
+	}
+	if (x->nplan == 0) {
+		if (x->cmd != C_SET)
+			xnote("nothing to change");
+		finish(x);
+		return;
+	}
+	send_changes(x);
+}
+
+static int
+on_roster(struct session *s, xmpp_stanza_t *st, void *ud)
+{
+	struct xroster *x = ud;
+	size_t skipped = 0;
+
+	(void)s;
+	if (is_error(st)) {
+		report_error(x, "roster", st);
+		finish(x);
+		return 0;
+	}
+	roster_from_stanza(&x->have, st, &skipped);
+	if (skipped)
+		xwarn("skipped %zu roster items with an invalid JID", skipped);
+	roster_sort(&x->have);
+	with_roster(x);
+	return 0;
+}
+
+static void
+get_roster(struct xroster *x)
+{
+	char *id = session_new_id(x->s);
+	xmpp_stanza_t *iq = xmpp_iq_new(session_ctx(x->s), "get", id), *q;
+
+	q = xmpp_stanza_new(session_ctx(x->s));
+	xmpp_stanza_set_name(q, "query");
+	xmpp_stanza_set_ns(q, XMPP_NS_ROSTER);
+	xmpp_stanza_add_child_ex(iq, q, 0);
+	session_request(x->s, iq, on_roster, x);
+	xmpp_stanza_release(iq);
+	free(id);
+}
+
+/* ------------------------------------------------------------------------
+ * pending: the subscription requests the server holds for us
+ */
+
+static int
+on_subscribe(struct session *s, xmpp_stanza_t *st, void *ud)
+{
+	struct xroster *x = ud;
+	struct roster_item it;
+	char *status = stanza_child_text(st, "status", NULL);
+	char *bare = jid_bare_of(xmpp_stanza_get_from(st));
+
+	(void)s;
+	if (x->cmd == C_PENDING && bare && roster_find(&x->pending, bare) ==
+	    NULL) {
+		memset(&it, 0, sizeof(it));
+		it.jid = bare;
+		it.name = status; /* kept as the request's text */
+		roster_add(&x->pending, &it);
+		roster_sort(&x->pending);
+	}
+	free(status);
+	free(bare);
+	return 1;
+}
+
+static void
+on_pending_done(struct session *s, void *ud)
+{
+	struct xroster *x = ud;
+	struct rec_strings k = { { 0 }, 0 };
+	struct orecord r;
+	xmpp_stanza_t *p;
+	size_t i;
+
+	for (i = 0; i < x->pending.n; i++) {
+		orecord_init(&r, "pending", NULL);
+		orecord_add(&r, 'j', "jid", x->pending.items[i].jid, OF_TEXT);
+		orecord_add(&r, 'm', "status", x->pending.items[i].name,
+		    OF_TEXT);
+		if (print_record(x, &r) < 0)
+			break;
+	}
+	rec_strings_free(&k);
+	p = xmpp_presence_new(session_ctx(s));
+	xmpp_stanza_set_type(p, "unavailable");
+	session_send(s, p);
+	xmpp_stanza_release(p);
+	finish(x);
+}
+
+static void
+pending_command(struct xroster *x)
+{
+	xmpp_stanza_t *p, *c, *t;
+
+	/*
+	 * Pending requests come after an initial presence.  Priority -1:
+	 * the server then routes no messages to this session and keeps the
+	 * offline ones (RFC 6121 8.5.2.1.1) - xroster must not swallow them.
+	 */
+	p = xmpp_presence_new(session_ctx(x->s));
+	c = xmpp_stanza_new(session_ctx(x->s));
+	xmpp_stanza_set_name(c, "priority");
+	t = xmpp_stanza_new(session_ctx(x->s));
+	xmpp_stanza_set_text(t, "-1");
+	xmpp_stanza_add_child_ex(c, t, 0);
+	xmpp_stanza_add_child_ex(p, c, 0);
+	session_send(x->s, p);
+	xmpp_stanza_release(p);
+	session_barrier(x->s, on_pending_done, x);
+}
+
+/* ------------------------------------------------------------------------
+ * The run
+ */
+
+static void
+on_online(struct session *s, void *ud)
+{
+	struct xroster *x = ud;
+	struct roster_item it;
+	size_t i;
+
+	(void)s;
+	switch (x->cmd) {
+	case C_SUBSCRIBE:
+	case C_UNSUBSCRIBE:
+	case C_APPROVE:
+	case C_DENY:
+	case C_REVOKE:
+		presence_command(x);
+		return;
+	case C_PENDING:
+		pending_command(x);
+		return;
+	case C_ADD:
+		memset(&it, 0, sizeof(it));
+		it.jid = x->jids[0];
+		it.name = x->name;
+		it.groups = x->groups;
+		it.ngroups = x->ngroups;
+		roster_add(&x->file, &it);
+		x->plan = xcalloc(1, sizeof(*x->plan));
+		x->plan[0].action = RA_ADD;
+		x->plan[0].want = &x->file.items[0];
+		x->nplan = 1;
+		send_changes(x);
+		return;
+	case C_REMOVE:
+		for (i = 0; i < x->njids; i++) {
+			memset(&it, 0, sizeof(it));
+			it.jid = x->jids[i];
+			roster_add(&x->have, &it);
+		}
+		x->plan = xcalloc(x->njids, sizeof(*x->plan));
+		for (i = 0; i < x->njids; i++) {
+			x->plan[i].action = RA_REMOVE;
+			x->plan[i].have = &x->have.items[i];
+		}
+		x->nplan = x->njids;
+		send_changes(x);
+		return;
+	default:
+		get_roster(x);
+		return;
+	}
+}
+
+static int
+usage(const char *fmt, const char *arg)
+{
+	char *msg = xasprintf(fmt, arg);
+
+	xerror("%s", msg);
+	free(msg);
+	fprintf(stderr, "Try 'xroster --help' for more information.\n");
+	return XEXIT_USAGE;
+}
+
+static int
+check_command(struct xroster *x, int argc, const char **argv)
+{
+	const char *why;
+	struct jid j;
+	size_t i;
+	int a, n;
+
+	i = 0;
+	if (argc > 0) {
+		for (i = 0; i < NCOMMANDS; i++)
+			if (strcmp(argv[0], commands[i].name) == 0)
+				break;
+		if (i == NCOMMANDS)
+			return usage("unknown command '%s' (list, add, set, "
+				     "remove, subscribe, unsubscribe, approve, "
+				     "deny, revoke, pending, export, import, "
+				     "sync)",
+			    argv[0]);
+		argc--;
+		argv++;
+	}
+	x->cmd = commands[i].cmd;
+	n = argc;
+	if (n < commands[i].min || n > commands[i].max)
+		return usage(commands[i].max == 0 ?
+			"%s takes no arguments" :
+			"%s: wrong number of arguments",
+		    commands[i].name);
+	if (x->cmd == C_IMPORT || x->cmd == C_SYNC) {
+		char *err = NULL;
+
+		if (roster_read_file(&x->file, argv[0], &err) < 0) {
+			xerror("%s; nothing changed", err);
+			free(err);
+			return XEXIT_USAGE;
+		}
+		roster_sort(&x->file);
+		return 0;
+	}
+	for (a = 0; a < argc; a++) {
+		if (jid_parse(argv[a], &j, &why) < 0 || j.resource) {
+			if (j.domain)
+				why = "a roster holds bare JIDs";
+			jid_free(&j);
+			xerror("invalid JID '%s': %s; nothing changed", argv[a],
+			    why);
+			return XEXIT_USAGE;
+		}
+		x->jids = push(x->jids, &x->njids, "");
+		free(x->jids[x->njids - 1]);
+		x->jids[x->njids - 1] = jid_bare(&j);
+		jid_free(&j);
+	}
+	return 0;
+}
+
+static int
+check_options(struct xroster *x)
+{
+	int setlike = x->cmd == C_ADD || x->cmd == C_SET;
+
+	if (!setlike && (x->name_set || (x->groups_set && x->cmd != C_LIST)))
+		return usage("--name and --group apply to add and set%s", "");
+	if (x->cmd != C_SET && (x->nadd || x->nremove))
+		return usage("--add-group and --remove-group apply to set%s",
+		    "");
+	if (x->cmd == C_SET && x->groups_set && (x->nadd || x->nremove))
+		return usage("--group replaces the groups; --add-group and "
+			     "--remove-group edit them: not both%s",
+		    "");
+	if (x->subscribe && x->cmd != C_ADD)
+		return usage("--subscribe applies to add%s", "");
+	if (x->message && x->cmd != C_SUBSCRIBE &&
+	    !(x->cmd == C_ADD && x->subscribe))
+		return usage("--message applies to subscribe and add "
+			     "--subscribe%s",
+		    "");
+	if ((x->prune && x->cmd != C_SYNC) ||
+	    (x->dry_run && x->cmd != C_SYNC && x->cmd != C_IMPORT))
+		return usage("--prune applies to sync, --dry-run to import and "
+			     "sync%s",
+		    "");
+	if (x->filter_sub && x->cmd != C_LIST)
+		return usage("--subscription applies to list%s", "");
+	if (x->cmd == C_LIST && x->groups_set) {
+		if (x->ngroups > 1)
+			return usage("list: give --group once%s", "");
+		x->filter_group = xstrdup(x->groups[0]);
+	}
+	return 0;
+}
+
+/* Texts that go into XML must be text XML can carry. */
+static int
+check_texts(struct xroster *x)
+{
+	size_t off, i;
+	uint32_t cp;
+
+	if (x->name && text_check_xml(x->name, strlen(x->name), &off, &cp))
+		return usage("--name: '%s' holds what XML cannot carry",
+		    x->name);
+	if (x->message &&
+	    text_check_xml(x->message, strlen(x->message), &off, &cp))
+		return usage("--message holds what XML cannot carry%s", "");
+	for (i = 0; i < x->ngroups; i++)
+		if (text_check_xml(x->groups[i], strlen(x->groups[i]), &off,
+			&cp) ||
+		    !*x->groups[i])
+			return usage("--group: '%s' is empty or holds what XML "
+				     "cannot carry",
+			    x->groups[i]);
+	for (i = 0; i < x->nadd; i++)
+		if (text_check_xml(x->add_groups[i], strlen(x->add_groups[i]),
+			&off, &cp) ||
+		    !*x->add_groups[i])
+			return usage("--add-group: '%s' is empty or holds what "
+				     "XML cannot carry",
+			    x->add_groups[i]);
+	return 0;
+}
+
+static int
+xroster_run(void *state, struct xconfig *cfg, int argc, const char **argv)
+{
+	struct xroster *x = state;
+	char *password = NULL, *err = NULL;
+	int rc;
+
+	if ((rc = check_command(x, argc, argv)) != 0 ||
+	    (rc = check_options(x)) != 0 || (rc = check_texts(x)) != 0)
+		return rc;
+	if (x->template &&
+	    output_check_template(x->template, ROSTER_KEYS, &err) < 0) {
+		xerror("%s", err);
+		free(err);
+		return XEXIT_USAGE;
+	}
+	if (x->cmd == C_EXPORT && !x->format_set)
+		x->format = OUT_JSON;
+
+	if ((rc = xtool_account(cfg, &password)) != XEXIT_OK)
+		return rc;
+	x->s = session_new(cfg, password, &err);
+	util_secure_free(password);
+	if (x->s == NULL) {
+		xerror("%s", err);
+		free(err);
+		return XEXIT_CONFIG;
+	}
+	output_init(&x->out, x->format, x->template, x->nul);
+	session_set_deadline(x->s,
+	    cfg->timeout_ms ? cfg->timeout_ms : XT_DEFAULT_TIMEOUT_MS, NULL,
+	    NULL);
+	session_add_handler(x->s, "presence", "error", NULL, on_presence_error,
+	    x);
+	session_add_handler(x->s, "presence", "subscribe", NULL, on_subscribe,
+	    x);
+	session_on_connect(x->s, on_online, x);
+	rc = session_run(x->s);
+	if (rc != XEXIT_OK && rc != XEXIT_REJECTED && rc != XEXIT_NEGATIVE &&
+	    session_error(x->s))
+		xerror("%s", session_error(x->s));
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct xroster x;
+	struct xtool tool;
+	int rc;
+
+	memset(&x, 0, sizeof(x));
+	x.format = OUT_TEXT;
+	roster_init(&x.file);
+	roster_init(&x.have);
+	roster_init(&x.pending);
+	memset(&tool, 0, sizeof(tool));
+	tool.name = "xroster";
+	tool.args_help = "[OPTION...] [COMMAND [ARG...]]";
+	tool.options = options;
+	tool.option = xroster_option;
+	tool.run = xroster_run;
+	tool.state = &x;
+	rc = xtool_main(&tool, argc, argv);
+
+	session_free(x.s);
+	output_free(&x.out);
+	roster_free(&x.file);
+	roster_free(&x.have);
+	roster_free(&x.pending);
+	free(x.plan);
+	free_list(x.groups, x.ngroups);
+	free_list(x.add_groups, x.nadd);
+	free_list(x.remove_groups, x.nremove);
+	free_list(x.jids, x.njids);
+	free(x.name);
+	free(x.message);
+	free(x.filter_group);
+	free(x.filter_sub);
+	free(x.template);
+	return rc;
+}

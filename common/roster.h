@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/* roster.h -- roster items: from stanzas, from files, and the plan of a sync */
+
+#ifndef XMPPTOOLS_ROSTER_H
+#define XMPPTOOLS_ROSTER_H
+
+#include <stddef.h>
+
+#include <strophe.h>
+
+#include "output.h"
+#include "record.h"
+
+/* One contact (RFC 6121 2.1.2).  Every string is owned. */
+struct roster_item {
+	char *jid;		/* bare JID */
+	char *name;		/* NULL: none */
+	char *subscription;	/* none, to, from, both (remove) */
+	char *ask;		/* "subscribe" or NULL */
+	int approved;		/* pre-approved (RFC 6121 3.4) */
+	char **groups;		/* sorted, no duplicates */
+	size_t ngroups;
+	unsigned long line;	/* of the file it was read from, or 0 */
+};
+
+struct roster {
+	struct roster_item *items;
+	size_t n;
+};
+
+void roster_init(struct roster *r);
+void roster_free(struct roster *r);
+
+/* Adds a copy of 'it' (groups sorted and de-duplicated). */
+struct roster_item *roster_add(struct roster *r, const struct roster_item *it);
+
+/* Sorts by JID (case-insensitive, then bytewise) and returns the item of
+ * 'jid' or NULL; roster_sort() must have been called. */
+void roster_sort(struct roster *r);
+struct roster_item *roster_find(const struct roster *r, const char *jid);
+
+/*
+ * roster_from_stanza()
+ *
+ * Adds the <item/>s of a jabber:iq:roster <query/> (a result or a push).
+ * Items that are not a valid bare JID are skipped with their count in
+ * *skipped.
+ */
+void roster_from_stanza(struct roster *r, xmpp_stanza_t *iq, size_t *skipped);
+
+/*
+ * roster_read_file()
+ *
+ * Reads a roster file: JSON Lines as `xroster export` writes them
+ * ({"jid":..., "name":..., "groups":[...]}; other keys are ignored), or
+ * the text format (JID<TAB>SUBSCRIPTION<TAB>ASK<TAB>NAME<TAB>GROUPS, fields
+ * escaped as in the output, GROUPS separated by commas); blank lines and
+ * lines starting with '#' are skipped.  The whole file is checked: every
+ * JID must be a valid bare JID, once.  Returns 0, or -1 with *errstr
+ * ("FILE:LINE: ...") and nothing added.
+ */
+int roster_read_file(struct roster *r, const char *path, char **errstr);
+
+/* What sync or import does to one contact. */
+enum roster_action { RA_ADD, RA_UPDATE, RA_REMOVE };
+
+struct roster_change {
+	enum roster_action action;
+	const struct roster_item *want;	/* the file's item (add/update) */
+	const struct roster_item *have;	/* the server's item (update/remove) */
+};
+
+/*
+ * roster_plan()
+ *
+ * The changes that make 'have' equal to 'want' in names and groups: adds
+ * and updates, and with 'prune' the removal of contacts not in 'want'.
+ * Both rosters must be sorted.  Returns the number of changes and sets
+ * *out (caller frees the array, not the items, which stay borrowed).
+ */
+size_t roster_plan(const struct roster *have, const struct roster *want,
+    int prune, struct roster_change **out);
+
+/* The name of an action: "add", "update", "remove". */
+const char *roster_action_name(enum roster_action a);
+
+/*
+ * roster_item_stanza()
+ *
+ * A roster set for one item: its name and groups, or subscription='remove'
+ * with 'remove'.  The caller owns the stanza.
+ */
+xmpp_stanza_t *roster_item_stanza(xmpp_ctx_t *ctx, const char *id,
+    const struct roster_item *it, int remove);
+
+/*
+ * roster_record()
+ *
+ * Fills 'r' with the record of one item.  Text fields: jid, subscription,
+ * ask, name, groups (comma-separated; a comma in a group name is \x2c).
+ * JSON: jid, name, subscription, ask, approved, groups (an array).
+ * Template keys: %j %S %a %n %g.
+ */
+void roster_record(struct orecord *r, struct rec_strings *k,
+    const struct roster_item *it);
+#define ROSTER_KEYS "jSang"
+
+#endif
