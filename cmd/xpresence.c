@@ -1,0 +1,978 @@
+/* SPDX-License-Identifier: MIT */
+/* xpresence.c -- set, query, wait for and watch presence */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <popt.h>
+#include <strophe.h>
+
+#include "config.h"
+#include "jid.h"
+#include "online.h"
+#include "options.h"
+#include "output.h"
+#include "record.h"
+#include "roster.h"
+#include "session.h"
+#include "stanza.h"
+#include "text.h"
+#include "util.h"
+#include "xmpptools.h"
+
+enum {
+	OPT_UNTIL = 1,
+	OPT_MESSAGE,
+	OPT_PRIORITY,
+	OPT_STDIN,
+	OPT_TO,
+	OPT_COUNT,
+	OPT_GRACE,
+	OPT_FORMAT,
+	OPT_JSON,
+	OPT_XML,
+	OPT_NUL,
+	OPT_KEEPALIVE
+};
+
+enum command { C_GET, C_WAIT, C_WATCH, C_SET };
+
+/* What "available" can look like, from the most to the least reachable. */
+static const char *const shows[] = { "chat", "available", "away", "xa",
+	"dnd", NULL };
+
+/* One resource of a contact, as its last presence said. */
+struct resource {
+	char *full;		/* JID/resource */
+	char *state;		/* available, away, chat, dnd, xa */
+	char *status;
+	long priority;
+	xmpp_stanza_t *st;	/* the presence, for the record */
+};
+
+struct contact {
+	char *jid;		/* bare */
+	int subscribed;		/* we may see its presence (to, both) */
+	int heard;		/* any presence came */
+	struct resource *res;
+	size_t nres;
+};
+
+struct xpresence {
+	/* options */
+	enum command cmd;
+	char *until;
+	char *status;
+	long priority;
+	int priority_set;
+	int use_stdin;
+	char **to;
+	size_t nto;
+	unsigned long count;
+	long grace_ms;
+	enum output_format format;
+	char *template;
+	int nul;
+	long keepalive_ms;
+	const char *show;	/* set: the show, NULL for plain available */
+
+	/* the run */
+	const struct xconfig *cfg;
+	struct session *s;
+	struct output out;
+	struct contact *c;
+	size_t nc;
+	int all_contacts;	/* get/watch without JIDs: the roster */
+	char *own_bare;
+	int settled;		/* initial presences are in (barrier) */
+	unsigned long printed;
+	int done;
+	unsigned grace_timer;
+	struct buf in;
+};
+
+static struct poptOption options[] = {
+	{ "until", 'u', POPT_ARG_STRING, NULL, OPT_UNTIL,
+	    "wait: the state to wait for: available (default), unavailable, "
+	    "away, chat, dnd, xa",
+	    "STATE" },
+	{ "message", 'm', POPT_ARG_STRING, NULL, OPT_MESSAGE,
+	    "set: the status text", "STATUS" },
+	{ "priority", '\0', POPT_ARG_STRING, NULL, OPT_PRIORITY,
+	    "set: the priority, -128 to 127 (default -1: no message is routed "
+	    "to xpresence)",
+	    "N" },
+	{ "stdin", '\0', POPT_ARG_NONE, NULL, OPT_STDIN,
+	    "set: read lines 'SHOW [STATUS...]' and publish each as it comes",
+	    NULL },
+	{ "to", '\0', POPT_ARG_STRING, NULL, OPT_TO,
+	    "set: send the presence to JID only (directed; a room occupant "
+	    "JID too); repeatable",
+	    "JID" },
+	{ "count", 'c', POPT_ARG_STRING, NULL, OPT_COUNT,
+	    "watch: exit after N records", "N" },
+	{ "grace", '\0', POPT_ARG_STRING, NULL, OPT_GRACE,
+	    "get: how long to wait for contacts of other servers once the "
+	    "own server has answered (default 2)",
+	    "SECONDS" },
+	{ "format", 'F', POPT_ARG_STRING, NULL, OPT_FORMAT,
+	    "Print records with FMT: %f JID/resource, %S state, %m status, "
+	    "%p priority, %T time, %t to, %% and \\n \\t \\0",
+	    "FMT" },
+	{ "json", 'J', POPT_ARG_NONE, NULL, OPT_JSON,
+	    "Print records as JSON Lines", NULL },
+	{ "xml", 'X', POPT_ARG_NONE, NULL, OPT_XML,
+	    "Print each presence as one line of XML", NULL },
+	{ "null", '0', POPT_ARG_NONE, NULL, OPT_NUL,
+	    "End records with NUL instead of newline, fields unescaped", NULL },
+	{ "keepalive", '\0', POPT_ARG_STRING, NULL, OPT_KEEPALIVE,
+	    "set, watch, wait: ping the server after SECONDS of silence "
+	    "(default 60)",
+	    "SECONDS" },
+	XOPT_COMMON_TABLE
+	POPT_AUTOHELP
+	POPT_TABLEEND
+};
+
+static int
+is_state(const char *s, int with_unavailable)
+{
+	size_t i;
+
+	for (i = 0; shows[i]; i++)
+		if (strcmp(s, shows[i]) == 0)
+			return 1;
+	return with_unavailable && strcmp(s, "unavailable") == 0;
+}
+
+static int
+xpresence_option(void *state, struct xconfig *cli, int val, const char *arg,
+    char **errstr)
+{
+	struct xpresence *x = state;
+	unsigned long n;
+	long ms;
+	char *end;
+
+	(void)cli;
+	switch (val) {
+	case OPT_UNTIL:
+		if (!is_state(arg, 1)) {
+			*errstr = xasprintf("--until: '%s' is not available, "
+					    "unavailable, away, chat, dnd or xa",
+			    arg);
+			return -1;
+		}
+		free(x->until);
+		x->until = xstrdup(arg);
+		break;
+	case OPT_MESSAGE:
+		free(x->status);
+		x->status = xstrdup(arg);
+		break;
+	case OPT_PRIORITY:
+		errno = 0;
+		x->priority = strtol(arg, &end, 10);
+		if (errno || end == arg || *end || x->priority < -128 ||
+		    x->priority > 127) {
+			*errstr = xasprintf("--priority: invalid number '%s' "
+					    "(-128 to 127)",
+			    arg);
+			return -1;
+		}
+		x->priority_set = 1;
+		break;
+	case OPT_STDIN:
+		x->use_stdin = 1;
+		break;
+	case OPT_TO:
+		x->to = xrealloc(x->to, (x->nto + 1) * sizeof(*x->to));
+		x->to[x->nto++] = xstrdup(arg);
+		break;
+	case OPT_COUNT:
+		if (util_parse_ulong(arg, 1, 2147483647UL, &n) < 0) {
+			*errstr = xasprintf("--count: invalid number '%s'",
+			    arg);
+			return -1;
+		}
+		x->count = n;
+		break;
+	case OPT_GRACE:
+		if (util_parse_seconds(arg, &ms) < 0) {
+			*errstr = xasprintf("--grace: invalid duration '%s'",
+			    arg);
+			return -1;
+		}
+		x->grace_ms = ms;
+		break;
+	case OPT_FORMAT:
+		free(x->template);
+		x->template = xstrdup(arg);
+		x->format = OUT_TEMPLATE;
+		break;
+	case OPT_JSON:
+		x->format = OUT_JSON;
+		break;
+	case OPT_XML:
+		x->format = OUT_XML;
+		break;
+	case OPT_NUL:
+		x->nul = 1;
+		break;
+	case OPT_KEEPALIVE:
+		if (util_parse_seconds(arg, &ms) < 0 || ms < 1000) {
+			*errstr = xasprintf("--keepalive: invalid duration '%s' "
+					    "(seconds, at least 1)",
+			    arg);
+			return -1;
+		}
+		x->keepalive_ms = ms;
+		break;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Contacts and their resources
+ */
+
+static struct contact *
+find_contact(struct xpresence *x, const char *jid)
+{
+	size_t i;
+
+	for (i = 0; i < x->nc; i++)
+		if (jid_same_bare(x->c[i].jid, jid))
+			return &x->c[i];
+	return NULL;
+}
+
+static struct contact *
+add_contact(struct xpresence *x, const char *bare)
+{
+	struct contact *c;
+
+	x->c = xrealloc(x->c, (x->nc + 1) * sizeof(*x->c));
+	c = &x->c[x->nc++];
+	memset(c, 0, sizeof(*c));
+	c->jid = xstrdup(bare);
+	return c;
+}
+
+static void
+drop_resource(struct contact *c, size_t i)
+{
+	free(c->res[i].full);
+	free(c->res[i].state);
+	free(c->res[i].status);
+	if (c->res[i].st)
+		xmpp_stanza_release(c->res[i].st);
+	c->res[i] = c->res[--c->nres];
+}
+
+static int
+show_rank(const char *state)
+{
+	size_t i;
+
+	for (i = 0; shows[i]; i++)
+		if (strcmp(state, shows[i]) == 0)
+			return (int)i;
+	return 99;
+}
+
+/* The contact's state: its best resource (priority, then show), or
+ * "unavailable". */
+static const char *
+contact_state(const struct contact *c)
+{
+	const struct resource *best = NULL;
+	size_t i;
+
+	for (i = 0; i < c->nres; i++) {
+		const struct resource *r = &c->res[i];
+
+		if (best == NULL || r->priority > best->priority ||
+		    (r->priority == best->priority &&
+			show_rank(r->state) < show_rank(best->state)))
+			best = r;
+	}
+	return best ? best->state : "unavailable";
+}
+
+static int
+state_holds(const struct contact *c, const char *want)
+{
+	if (strcmp(want, "available") == 0)
+		return c->nres > 0;
+	if (strcmp(want, "unavailable") == 0)
+		return c->nres == 0;
+	return strcmp(contact_state(c), want) == 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Output
+ */
+
+static void
+end_run(struct xpresence *x, int code)
+{
+	xmpp_stanza_t *p;
+	size_t i;
+
+	if (x->done)
+		return;
+	x->done = 1;
+	/* Leave as we came: unavailable, to everyone we told. */
+	for (i = 0; session_online(x->s) && (i == 0 || i < x->nto); i++) {
+		p = xmpp_presence_new(session_ctx(x->s));
+		xmpp_stanza_set_type(p, "unavailable");
+		if (x->nto)
+			xmpp_stanza_set_to(p, x->to[i]);
+		session_send(x->s, p);
+		xmpp_stanza_release(p);
+	}
+	session_finish(x->s, code);
+}
+
+static int
+print(struct xpresence *x, xmpp_stanza_t *st, const char *from,
+    const char *state)
+{
+	struct rec_strings k = { { 0 }, 0 };
+	struct orecord r;
+	size_t i;
+	int rc = 0;
+
+	if (st)
+		rec_presence(&r, &k, st, time(NULL));
+	else {
+		orecord_init(&r, "presence", NULL);
+		orecord_add(&r, 'T', "time", NULL, 0);
+		orecord_add(&r, 'f', "from", from, OF_TEXT);
+		orecord_add(&r, 'S', "state", state, OF_TEXT);
+		orecord_add(&r, 'm', "status", NULL, OF_TEXT);
+	}
+	/* xpresence's text: JID/RESOURCE, STATE, STATUS. */
+	for (i = 0; i < r.n; i++)
+		if (strcmp(r.f[i].name, "from") != 0 &&
+		    strcmp(r.f[i].name, "state") != 0 &&
+		    strcmp(r.f[i].name, "status") != 0)
+			r.f[i].flags &= ~OF_TEXT;
+	if (output_record(&x->out, &r) < 0) {
+		end_run(x, XEXIT_OK);
+		rc = -1;
+	}
+	rec_strings_free(&k);
+	if (rc == 0 && x->cmd == C_WATCH && x->count &&
+	    ++x->printed >= x->count)
+		end_run(x, XEXIT_OK);
+	return rc;
+}
+
+/* get: everything is known; print it and say whether all are online. */
+static void
+answer_get(struct xpresence *x)
+{
+	size_t i, j;
+	int all = 1;
+
+	for (i = 0; i < x->nc; i++) {
+		struct contact *c = &x->c[i];
+
+		if (!c->subscribed && !c->heard)
+			xwarn("%s: no presence subscription: its presence is "
+			      "not shared (xroster subscribe %s)",
+			    c->jid, c->jid);
+		if (c->nres == 0) {
+			all = 0;
+			if (print(x, NULL, c->jid, "unavailable") < 0)
+				return;
+		}
+		for (j = 0; j < c->nres; j++)
+			if (print(x, c->res[j].st, c->res[j].full,
+				c->res[j].state) < 0)
+				return;
+	}
+	end_run(x, all ? XEXIT_OK : XEXIT_NEGATIVE);
+}
+
+static void
+check_wait(struct xpresence *x)
+{
+	size_t i;
+
+	if (!x->settled || x->done)
+		return;
+	for (i = 0; i < x->nc; i++)
+		if (!state_holds(&x->c[i], x->until ? x->until : "available"))
+			return;
+	for (i = 0; i < x->nc; i++)
+		xdebug(1, "%s is %s", x->c[i].jid, contact_state(&x->c[i]));
+	end_run(x, XEXIT_OK);
+}
+
+/* ------------------------------------------------------------------------
+ * Incoming presence
+ */
+
+static char *
+escaped_jid(const char *jid)
+{
+	struct buf b;
+
+	buf_init(&b);
+	text_escape(&b, jid, strlen(jid));
+	return buf_steal(&b);
+}
+
+static int
+on_presence(struct session *s, xmpp_stanza_t *st, void *ud)
+{
+	struct xpresence *x = ud;
+	const char *from = xmpp_stanza_get_from(st);
+	const char *type = xmpp_stanza_get_type(st);
+	struct contact *c;
+	struct resource *r;
+	char *bare, *show;
+	size_t i;
+
+	if (x->done || from == NULL)
+		return 1;
+	if (type && strcmp(type, "subscribe") == 0) {
+		/* Shown for the user to decide; never accepted here. */
+		if (x->cmd == C_GET) {
+			bare = escaped_jid(from);
+			xnote("%s asks to see your presence (xroster approve "
+			      "or deny)",
+			    bare);
+			free(bare);
+		} else
+			print(x, st, NULL, NULL);
+		return 1;
+	}
+	if (type && strcmp(type, "error") == 0) {
+		if (x->cmd == C_SET && x->nto) {
+			char *cond, *text;
+
+			stanza_error_info(st, &cond, &text);
+			xwarn("%s: presence refused: %s", x->to[0], cond);
+			free(cond);
+			free(text);
+		}
+		return 1;
+	}
+	if (type && strcmp(type, "unavailable") != 0)
+		return 1; /* subscribed, unsubscribe, probe, ... */
+	if (strcmp(from, session_bound_jid(s)) == 0)
+		return 1; /* our own presence, reflected */
+	c = find_contact(x, from);
+	if (c == NULL) {
+		if (!x->all_contacts || x->cmd != C_WATCH)
+			return 1;
+		bare = jid_bare_of(from);
+		c = add_contact(x, bare);
+		free(bare);
+	}
+	c->heard = 1;
+	for (i = 0; i < c->nres; i++)
+		if (strcmp(c->res[i].full, from) == 0)
+			break;
+	if (type) { /* unavailable */
+		if (i < c->nres)
+			drop_resource(c, i);
+	} else {
+		if (i == c->nres) {
+			c->res = xrealloc(c->res,
+			    (c->nres + 1) * sizeof(*c->res));
+			r = &c->res[c->nres++];
+			memset(r, 0, sizeof(*r));
+			r->full = xstrdup(from);
+		}
+		r = &c->res[i];
+		free(r->state);
+		free(r->status);
+		if (r->st)
+			xmpp_stanza_release(r->st);
+		show = stanza_child_text(st, "show", NULL);
+		r->state = xstrdup(show && is_state(show, 0) ? show :
+							       "available");
+		free(show);
+		r->status = stanza_child_text(st, "status", NULL);
+		{
+			char *p = stanza_child_text(st, "priority", NULL);
+
+			r->priority = p ? strtol(p, NULL, 10) : 0;
+			free(p);
+		}
+		r->st = xmpp_stanza_clone(st);
+	}
+	if (x->cmd == C_WATCH)
+		print(x, st, NULL, NULL);
+	else if (x->cmd == C_WAIT)
+		check_wait(x);
+	return 1;
+}
+
+/* ------------------------------------------------------------------------
+ * Our own presence
+ */
+
+static void
+send_own(struct xpresence *x, const char *show, const char *status)
+{
+	xmpp_stanza_t *p, *c, *t;
+	char prio[8];
+	size_t i;
+
+	for (i = 0; i == 0 || i < x->nto; i++) {
+		p = xmpp_presence_new(session_ctx(x->s));
+		if (x->nto)
+			xmpp_stanza_set_to(p, x->to[i]);
+		if (show) {
+			c = xmpp_stanza_new(session_ctx(x->s));
+			xmpp_stanza_set_name(c, "show");
+			t = xmpp_stanza_new(session_ctx(x->s));
+			xmpp_stanza_set_text(t, show);
+			xmpp_stanza_add_child_ex(c, t, 0);
+			xmpp_stanza_add_child_ex(p, c, 0);
+		}
+		if (status && *status) {
+			c = xmpp_stanza_new(session_ctx(x->s));
+			xmpp_stanza_set_name(c, "status");
+			t = xmpp_stanza_new(session_ctx(x->s));
+			xmpp_stanza_set_text(t, status);
+			xmpp_stanza_add_child_ex(c, t, 0);
+			xmpp_stanza_add_child_ex(p, c, 0);
+		}
+		snprintf(prio, sizeof(prio), "%ld", x->priority);
+		c = xmpp_stanza_new(session_ctx(x->s));
+		xmpp_stanza_set_name(c, "priority");
+		t = xmpp_stanza_new(session_ctx(x->s));
+		xmpp_stanza_set_text(t, prio);
+		xmpp_stanza_add_child_ex(c, t, 0);
+		xmpp_stanza_add_child_ex(p, c, 0);
+		session_send(x->s, p);
+		xmpp_stanza_release(p);
+		if (x->nto == 0)
+			break;
+	}
+	xdebug(1, "presence: %s%s%s", show ? show : "available",
+	    status && *status ? ", " : "", status ? status : "");
+}
+
+/* set --stdin: one line "SHOW [STATUS...]" is one presence. */
+static int
+set_line(struct xpresence *x, char *line, unsigned long lineno)
+{
+	char *sp = line + strcspn(line, " \t"), *status;
+	size_t off;
+	uint32_t cp;
+
+	if (*sp) {
+		*sp = '\0';
+		status = sp + 1 + strspn(sp + 1, " \t");
+	} else
+		status = sp;
+	if (!is_state(line, 0)) {
+		xerror("standard input: line %lu: '%s' is not available, "
+		       "away, chat, dnd or xa",
+		    lineno, line);
+		return -1;
+	}
+	if (text_check_xml(status, strlen(status), &off, &cp) != TEXT_OK) {
+		xerror("standard input: line %lu: the status holds what XML "
+		       "cannot carry",
+		    lineno);
+		return -1;
+	}
+	free(x->status);
+	x->status = xstrdup(status);
+	x->show = strcmp(line, "available") == 0 ? NULL :
+	    strcmp(line, "away") == 0	       ? "away" :
+	    strcmp(line, "chat") == 0	       ? "chat" :
+	    strcmp(line, "dnd") == 0	       ? "dnd" :
+						 "xa";
+	send_own(x, x->show, x->status);
+	return 0;
+}
+
+static int
+on_input(struct session *s, int fd, void *ud)
+{
+	struct xpresence *x = ud;
+	static unsigned long lineno;
+	char *nl, *p;
+	ssize_t n;
+
+	(void)s;
+	buf_reserve(&x->in, 4096);
+	n = read(fd, x->in.data + x->in.len, 4096);
+	if (n < 0 && errno == EINTR)
+		return 0;
+	if (n > 0) {
+		x->in.len += (size_t)n;
+		x->in.data[x->in.len] = '\0';
+	}
+	p = x->in.data;
+	while (p && (nl = memchr(p, '\n', x->in.len - (size_t)(p - x->in.data)))) {
+		*nl = '\0';
+		if (nl > p && nl[-1] == '\r')
+			nl[-1] = '\0';
+		lineno++;
+		if (*p && set_line(x, p, lineno) < 0) {
+			end_run(x, XEXIT_USAGE);
+			return -1;
+		}
+		p = nl + 1;
+	}
+	if (p)
+		buf_consume(&x->in, (size_t)(p - x->in.data));
+	if (x->in.len > 4096) {
+		xerror("standard input: line %lu: too long", lineno + 1);
+		end_run(x, XEXIT_USAGE);
+		return -1;
+	}
+	if (n <= 0) {
+		if (x->in.len > 0 && set_line(x, x->in.data, ++lineno) < 0) {
+			end_run(x, XEXIT_USAGE);
+			return -1;
+		}
+		/* The end of the input: stay online, as without --stdin. */
+		return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * The run
+ */
+
+static void
+on_grace(struct session *s, void *ud)
+{
+	(void)s;
+	answer_get(ud);
+}
+
+static void
+on_settled(struct session *s, void *ud)
+{
+	struct xpresence *x = ud;
+	size_t i;
+	int remote = 0;
+
+	x->settled = 1;
+	if (x->cmd == C_WAIT) {
+		check_wait(x);
+		return;
+	}
+	if (x->cmd != C_GET)
+		return;
+	/*
+	 * The own server answers probes of its users before this barrier;
+	 * contacts of other servers may take a moment more.
+	 */
+	for (i = 0; i < x->nc; i++)
+		if (x->c[i].subscribed && x->c[i].nres == 0 &&
+		    !jid_same_bare(strchr(x->c[i].jid, '@') ?
+				       strchr(x->c[i].jid, '@') + 1 :
+				       x->c[i].jid,
+			session_domain(s)))
+			remote = 1;
+	if (remote && x->grace_ms > 0)
+		x->grace_timer = session_timer_add(s, x->grace_ms, on_grace, x);
+	else
+		answer_get(x);
+}
+
+static int
+on_roster(struct session *s, xmpp_stanza_t *st, void *ud)
+{
+	struct xpresence *x = ud;
+	struct roster r;
+	struct contact *c;
+	size_t i;
+
+	roster_init(&r);
+	roster_from_stanza(&r, st, NULL);
+	for (i = 0; i < r.n; i++) {
+		int sub = strcmp(r.items[i].subscription, "to") == 0 ||
+		    strcmp(r.items[i].subscription, "both") == 0;
+
+		c = find_contact(x, r.items[i].jid);
+		if (c == NULL && x->all_contacts && sub)
+			c = add_contact(x, r.items[i].jid);
+		if (c)
+			c->subscribed = sub;
+	}
+	roster_free(&r);
+	/* Now the initial presence: the server probes our contacts. */
+	send_own(x, x->show, x->status);
+	session_barrier(s, on_settled, x);
+	return 0;
+}
+
+static void
+on_online(struct session *s, void *ud)
+{
+	struct xpresence *x = ud;
+	xmpp_stanza_t *iq, *q;
+	char *id;
+
+	if (x->cmd == C_SET || x->cmd == C_WATCH || x->cmd == C_WAIT)
+		online_keepalive(s, x->keepalive_ms);
+	if (x->cmd == C_SET) {
+		if (!session_resumed(s))
+			send_own(x, x->show, x->status);
+		if (x->use_stdin)
+			session_set_input(s, STDIN_FILENO, 16, on_input, x);
+		return;
+	}
+	if (session_resumed(s))
+		return;
+	/* The roster says whose presence we may see. */
+	id = session_new_id(s);
+	iq = xmpp_iq_new(session_ctx(s), "get", id);
+	q = xmpp_stanza_new(session_ctx(s));
+	xmpp_stanza_set_name(q, "query");
+	xmpp_stanza_set_ns(q, XMPP_NS_ROSTER);
+	xmpp_stanza_add_child_ex(iq, q, 0);
+	session_request(s, iq, on_roster, x);
+	xmpp_stanza_release(iq);
+	free(id);
+}
+
+static void
+on_lost(struct session *s, void *ud)
+{
+	struct xpresence *x = ud;
+	size_t i;
+
+	(void)s;
+	/* What we knew is stale; the new stream's presences will tell. */
+	for (i = 0; i < x->nc; i++)
+		while (x->c[i].nres)
+			drop_resource(&x->c[i], 0);
+	x->settled = 0;
+}
+
+static void
+on_deadline(struct session *s, void *ud)
+{
+	struct xpresence *x = ud;
+	size_t i;
+
+	if (x->cmd == C_WAIT) {
+		for (i = 0; i < x->nc; i++)
+			if (!state_holds(&x->c[i],
+				x->until ? x->until : "available"))
+				xerror("%s: still %s after %ld s (waiting for "
+				       "%s)",
+				    x->c[i].jid, contact_state(&x->c[i]),
+				    x->cfg->timeout_ms / 1000,
+				    x->until ? x->until : "available");
+		end_run(x, XEXIT_TIMEOUT);
+		return;
+	}
+	if (x->cmd == C_GET && !session_online(s)) {
+		session_timeout(s);
+		return;
+	}
+	if (x->cmd == C_GET) {
+		xerror("timed out before the server answered");
+		end_run(x, XEXIT_TIMEOUT);
+		return;
+	}
+	end_run(x, XEXIT_OK); /* set, watch: the time is up */
+}
+
+static int
+usage(const char *msg)
+{
+	xerror("%s", msg);
+	fprintf(stderr, "Try 'xpresence --help' for more information.\n");
+	return XEXIT_USAGE;
+}
+
+static int
+check_args(struct xpresence *x, int argc, const char **argv)
+{
+	const char *why;
+	struct jid j;
+	size_t off;
+	uint32_t cp;
+	int i;
+
+	if (argc == 0)
+		return usage("no command: get, wait, watch or set");
+	if (strcmp(argv[0], "get") == 0)
+		x->cmd = C_GET;
+	else if (strcmp(argv[0], "wait") == 0)
+		x->cmd = C_WAIT;
+	else if (strcmp(argv[0], "watch") == 0)
+		x->cmd = C_WATCH;
+	else if (strcmp(argv[0], "set") == 0)
+		x->cmd = C_SET;
+	else
+		return usage("unknown command (get, wait, watch or set)");
+	argc--;
+	argv++;
+	if (x->cmd == C_SET) {
+		if (argc > 1)
+			return usage("set takes one state: available, away, "
+				     "chat, dnd or xa");
+		if (argc == 1 && !is_state(argv[0], 0))
+			return usage("set: the state is available, away, chat, "
+				     "dnd or xa");
+		if (argc == 1 && strcmp(argv[0], "available") != 0)
+			x->show = argv[0][0] == 'a' ? "away" :
+			    argv[0][0] == 'c'	    ? "chat" :
+			    argv[0][0] == 'd'	    ? "dnd" :
+						      "xa";
+		if (x->status && text_check_xml(x->status, strlen(x->status),
+				     &off, &cp) != TEXT_OK)
+			return usage("--message holds what XML cannot carry");
+		for (i = 0; i < (int)x->nto; i++)
+			if (jid_parse(x->to[i], &j, &why) < 0) {
+				xerror("--to: invalid JID '%s': %s", x->to[i],
+				    why);
+				return XEXIT_USAGE;
+			} else
+				jid_free(&j);
+		return 0;
+	}
+	if (x->status || x->priority_set || x->use_stdin || x->nto)
+		return usage("--message, --priority, --stdin and --to apply "
+			     "to set");
+	if (x->until && x->cmd != C_WAIT)
+		return usage("--until applies to wait");
+	if (x->count && x->cmd != C_WATCH)
+		return usage("--count applies to watch");
+	if (x->cmd == C_WAIT && argc == 0)
+		return usage("wait: whose presence? (wait JID...)");
+	x->all_contacts = argc == 0;
+	for (i = 0; i < argc; i++) {
+		if (jid_parse(argv[i], &j, &why) < 0 || j.resource) {
+			if (j.domain)
+				why = "a contact is a bare JID";
+			jid_free(&j);
+			xerror("invalid JID '%s': %s", argv[i], why);
+			return XEXIT_USAGE;
+		}
+		{
+			char *bare = jid_bare(&j);
+
+			if (find_contact(x, bare) == NULL)
+				add_contact(x, bare);
+			free(bare);
+		}
+		jid_free(&j);
+	}
+	return 0;
+}
+
+static int
+xpresence_run(void *state, struct xconfig *cfg, int argc, const char **argv)
+{
+	struct xpresence *x = state;
+	char *password = NULL, *err = NULL;
+	const char *why;
+	struct jid j;
+	int rc;
+
+	x->cfg = cfg;
+	if ((rc = check_args(x, argc, argv)) != 0)
+		return rc;
+	if (x->template &&
+	    output_check_template(x->template, REC_PRESENCE_KEYS, &err) < 0) {
+		xerror("%s", err);
+		free(err);
+		return XEXIT_USAGE;
+	}
+	if ((rc = xtool_account(cfg, &password)) != XEXIT_OK)
+		return rc;
+	if (jid_parse(cfg->jid, &j, &why) == 0) {
+		x->own_bare = jid_bare(&j);
+		jid_free(&j);
+	}
+	x->s = session_new(cfg, password, &err);
+	util_secure_free(password);
+	if (x->s == NULL) {
+		xerror("%s", err);
+		free(err);
+		return XEXIT_CONFIG;
+	}
+	output_init(&x->out, x->format, x->template, x->nul);
+	if (x->cmd == C_GET)
+		session_set_deadline(x->s,
+		    cfg->timeout_ms ? cfg->timeout_ms : XT_DEFAULT_TIMEOUT_MS,
+		    on_deadline, x);
+	else {
+		if (cfg->timeout_ms)
+			session_set_deadline(x->s, cfg->timeout_ms,
+			    on_deadline, x);
+		session_enable_sm(x->s);
+		session_set_reconnect(x->s, 2147483647, 0);
+		/* set and watch end with a signal; wait dies of it. */
+		if (x->cmd != C_WAIT)
+			session_catch_signals(x->s, XEXIT_OK);
+		online_answer_iqs(x->s, "xpresence", NULL);
+	}
+	session_add_handler(x->s, "presence", NULL, NULL, on_presence, x);
+	session_on_connect(x->s, on_online, x);
+	session_on_disconnect(x->s, on_lost, x);
+	rc = session_run(x->s);
+	if (rc != XEXIT_OK && rc != XEXIT_NEGATIVE && session_error(x->s))
+		xerror("%s", session_error(x->s));
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct xpresence x;
+	struct xtool tool;
+	size_t i;
+	int rc;
+
+	memset(&x, 0, sizeof(x));
+	x.priority = -1;
+	x.grace_ms = 2000;
+	x.keepalive_ms = 60000;
+	x.format = OUT_TEXT;
+	buf_init(&x.in);
+	memset(&tool, 0, sizeof(tool));
+	tool.name = "xpresence";
+	tool.args_help = "[OPTION...] get [JID...] | wait JID... | "
+			 "watch [JID...] | set [STATE]";
+	tool.options = options;
+	tool.option = xpresence_option;
+	tool.run = xpresence_run;
+	tool.state = &x;
+	rc = xtool_main(&tool, argc, argv);
+
+	/* The stanzas kept belong to the session's context: first them. */
+	for (i = 0; i < x.nc; i++) {
+		while (x.c[i].nres)
+			drop_resource(&x.c[i], 0);
+		free(x.c[i].res);
+		free(x.c[i].jid);
+	}
+	free(x.c);
+	session_free(x.s);
+	output_free(&x.out);
+	for (i = 0; i < x.nto; i++)
+		free(x.to[i]);
+	free(x.to);
+	free(x.until);
+	free(x.status);
+	free(x.template);
+	free(x.own_bare);
+	buf_free(&x.in);
+	return rc;
+}
