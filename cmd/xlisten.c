@@ -51,15 +51,15 @@ enum {
 };
 
 /* Message types, as bits of the --type filter. */
-static const char *const types[] = { "chat", "normal", "headline",
-	"groupchat", "error", NULL };
+static const char *const types[] = { "chat", "normal", "headline", "groupchat",
+	"error", NULL };
 
 /* A command of --exec waiting to run, or running. */
 struct job {
 	struct job *next;
 	char *body;
 	char *env[8];
-	char *ack_to;		/* a receipt is owed once it succeeds */
+	char *ack_to; /* a receipt is owed once it succeeds */
 	char *ack_id;
 };
 
@@ -67,7 +67,7 @@ struct xlisten {
 	/* options */
 	char **from;
 	size_t nfrom;
-	unsigned typemask;	/* 0: every type */
+	unsigned typemask; /* 0: every type */
 	char **rooms;
 	size_t nrooms;
 	char *nick;
@@ -75,7 +75,7 @@ struct xlisten {
 	long history;
 	int carbons;
 	unsigned long count;
-	char **exec;		/* argv */
+	char **exec; /* argv */
 	long priority;
 	int receipts;
 	enum output_format format;
@@ -159,9 +159,7 @@ static struct poptOption options[] = {
 	    "Reconnect at most N times in a row (default: without end); when "
 	    "given, also retry a failed first connection",
 	    "N" },
-	XOPT_COMMON_TABLE
-	POPT_AUTOHELP
-	POPT_TABLEEND
+	XOPT_COMMON_TABLE POPT_AUTOHELP POPT_TABLEEND
 };
 
 static char **
@@ -231,8 +229,8 @@ number(const char *opt, const char *arg, long min, long max, long *out,
 	errno = 0;
 	v = strtol(arg, &end, 10);
 	if (errno || end == arg || *end || v < min || v > max) {
-		*errstr = xasprintf("%s: invalid number '%s' (%ld to %ld)", opt,
-		    arg, min, max);
+		*errstr = xasprintf(
+		    "%s: invalid number '%s' (%ld to %ld)", opt, arg, min, max);
 		return -1;
 	}
 	*out = v;
@@ -240,8 +238,8 @@ number(const char *opt, const char *arg, long min, long max, long *out,
 }
 
 static int
-xlisten_option(void *state, struct xconfig *cli, int val, const char *arg,
-    char **errstr)
+xlisten_option(
+    void *state, struct xconfig *cli, int val, const char *arg, char **errstr)
 {
 	struct xlisten *x = state;
 	const char *why;
@@ -253,8 +251,8 @@ xlisten_option(void *state, struct xconfig *cli, int val, const char *arg,
 	switch (val) {
 	case OPT_FROM:
 		if (jid_parse(arg, &j, &why) < 0) {
-			*errstr = xasprintf("--from: invalid JID '%s': %s", arg,
-			    why);
+			*errstr =
+			    xasprintf("--from: invalid JID '%s': %s", arg, why);
 			return -1;
 		}
 		jid_free(&j);
@@ -278,8 +276,8 @@ xlisten_option(void *state, struct xconfig *cli, int val, const char *arg,
 			if (j.domain)
 				why = "not a room JID (room@service)";
 			jid_free(&j);
-			*errstr = xasprintf("--room: invalid room '%s': %s", arg,
-			    why);
+			*errstr = xasprintf(
+			    "--room: invalid room '%s': %s", arg, why);
 			return -1;
 		}
 		jid_free(&j);
@@ -294,8 +292,8 @@ xlisten_option(void *state, struct xconfig *cli, int val, const char *arg,
 		x->room_password = xstrdup(arg);
 		break;
 	case OPT_HISTORY:
-		return number("--history", arg, 0, 1000000, &x->history,
-		    errstr);
+		return number(
+		    "--history", arg, 0, 1000000, &x->history, errstr);
 	case OPT_CARBONS:
 		x->carbons = 1;
 		break;
@@ -316,8 +314,8 @@ xlisten_option(void *state, struct xconfig *cli, int val, const char *arg,
 		}
 		break;
 	case OPT_PRIORITY:
-		return number("--priority", arg, -128, 127, &x->priority,
-		    errstr);
+		return number(
+		    "--priority", arg, -128, 127, &x->priority, errstr);
 	case OPT_NO_RECEIPTS:
 		x->receipts = 0;
 		break;
@@ -343,16 +341,17 @@ xlisten_option(void *state, struct xconfig *cli, int val, const char *arg,
 		break;
 	case OPT_KEEPALIVE:
 		if (util_parse_seconds(arg, &n) < 0 || n < 1000) {
-			*errstr = xasprintf("--keepalive: invalid duration '%s' "
-					    "(seconds, at least 1)",
-			    arg);
+			*errstr =
+			    xasprintf("--keepalive: invalid duration '%s' "
+				      "(seconds, at least 1)",
+				arg);
 			return -1;
 		}
 		x->keepalive_ms = n;
 		break;
 	case OPT_RETRIES:
-		return number("--retries", arg, 0, 1000000, &x->retries,
-		    errstr);
+		return number(
+		    "--retries", arg, 0, 1000000, &x->retries, errstr);
 	}
 	return 0;
 }
@@ -532,8 +531,8 @@ start_job(struct xlisten *x)
 	}
 	fclose(in);
 	if (x->child < 0) {
-		xwarn("--exec: cannot start %s: %s", x->exec[0],
-		    strerror(errno));
+		xwarn(
+		    "--exec: cannot start %s: %s", x->exec[0], strerror(errno));
 		x->child = 0;
 		return;
 	}
@@ -627,10 +626,10 @@ on_message(struct session *s, xmpp_stanza_t *st, void *ud)
 
 	/* A receipt is owed to a request (never for groupchat or errors). */
 	if (x->receipts && carbon == NULL && id &&
-	    xmpp_stanza_get_child_by_name_and_ns(msg, "request",
-		NS_RECEIPTS) &&
-	    !(type && (strcmp(type, "groupchat") == 0 ||
-			  strcmp(type, "error") == 0))) {
+	    xmpp_stanza_get_child_by_name_and_ns(msg, "request", NS_RECEIPTS) &&
+	    !(type &&
+		(strcmp(type, "groupchat") == 0 ||
+		    strcmp(type, "error") == 0))) {
 		ack_to = from;
 		ack_id = id;
 	}
@@ -690,9 +689,8 @@ on_iq(struct session *s, xmpp_stanza_t *st, void *ud)
 			break;
 		}
 	orecord_init(&r, "iq", st);
-	orecord_add(&r, 'T', "time", rec_keep(&k, rec_time(st, time(NULL),
-						 &delayed)),
-	    OF_TEXT);
+	orecord_add(&r, 'T', "time",
+	    rec_keep(&k, rec_time(st, time(NULL), &delayed)), OF_TEXT);
 	orecord_add(&r, 0, "stanza", "iq", OF_TEXT | OF_NOJSON);
 	orecord_add(&r, 'f', "from", xmpp_stanza_get_from(st), OF_TEXT);
 	orecord_add(&r, 'y', "type", xmpp_stanza_get_type(st), OF_TEXT);
@@ -859,8 +857,8 @@ xlisten_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 	}
 	x->room = xcalloc(x->nrooms + 1, sizeof(*x->room));
 	for (n = 0; n < x->nrooms; n++)
-		x->room[n] = muc_room_new(x->rooms[n], x->nick,
-		    x->room_password, (int)x->history, 0);
+		x->room[n] = muc_room_new(
+		    x->rooms[n], x->nick, x->room_password, (int)x->history, 0);
 
 	x->s = session_new(cfg, password, &err);
 	util_secure_free(password);
@@ -876,8 +874,8 @@ xlisten_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 	session_catch_signals(x->s, XEXIT_OK);
 	if (cfg->timeout_ms)
 		session_set_deadline(x->s, cfg->timeout_ms, on_deadline, x);
-	online_answer_iqs(x->s, "xlisten", x->receipts ? receipt_features :
-							 NULL);
+	online_answer_iqs(
+	    x->s, "xlisten", x->receipts ? receipt_features : NULL);
 	session_add_handler(x->s, "message", NULL, NULL, on_message, x);
 	session_add_handler(x->s, "presence", NULL, NULL, on_presence, x);
 	session_add_handler(x->s, "iq", NULL, NULL, on_iq, x);

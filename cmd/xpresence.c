@@ -42,22 +42,22 @@ enum {
 enum command { C_GET, C_WAIT, C_WATCH, C_SET };
 
 /* What "available" can look like, from the most to the least reachable. */
-static const char *const shows[] = { "chat", "available", "away", "xa",
-	"dnd", NULL };
+static const char *const shows[] = { "chat", "available", "away", "xa", "dnd",
+	NULL };
 
 /* One resource of a contact, as its last presence said. */
 struct resource {
-	char *full;		/* JID/resource */
-	char *state;		/* available, away, chat, dnd, xa */
+	char *full; /* JID/resource */
+	char *state; /* available, away, chat, dnd, xa */
 	char *status;
 	long priority;
-	xmpp_stanza_t *st;	/* the presence, for the record */
+	xmpp_stanza_t *st; /* the presence, for the record */
 };
 
 struct contact {
-	char *jid;		/* bare */
-	int subscribed;		/* we may see its presence (to, both) */
-	int heard;		/* any presence came */
+	char *jid; /* bare */
+	int subscribed; /* we may see its presence (to, both) */
+	int heard; /* any presence came */
 	struct resource *res;
 	size_t nres;
 };
@@ -78,7 +78,7 @@ struct xpresence {
 	char *template;
 	int nul;
 	long keepalive_ms;
-	const char *show;	/* set: the show, NULL for plain available */
+	const char *show; /* set: the show, NULL for plain available */
 
 	/* the run */
 	const struct xconfig *cfg;
@@ -86,9 +86,9 @@ struct xpresence {
 	struct output out;
 	struct contact *c;
 	size_t nc;
-	int all_contacts;	/* get/watch without JIDs: the roster */
+	int all_contacts; /* get/watch without JIDs: the roster */
 	char *own_bare;
-	int settled;		/* initial presences are in (barrier) */
+	int settled; /* initial presences are in (barrier) */
 	unsigned long printed;
 	int done;
 	unsigned grace_timer;
@@ -133,9 +133,7 @@ static struct poptOption options[] = {
 	    "set, watch, wait: ping the server after SECONDS of silence "
 	    "(default 60)",
 	    "SECONDS" },
-	XOPT_COMMON_TABLE
-	POPT_AUTOHELP
-	POPT_TABLEEND
+	XOPT_COMMON_TABLE POPT_AUTOHELP POPT_TABLEEND
 };
 
 static int
@@ -150,8 +148,8 @@ is_state(const char *s, int with_unavailable)
 }
 
 static int
-xpresence_option(void *state, struct xconfig *cli, int val, const char *arg,
-    char **errstr)
+xpresence_option(
+    void *state, struct xconfig *cli, int val, const char *arg, char **errstr)
 {
 	struct xpresence *x = state;
 	unsigned long n;
@@ -162,9 +160,10 @@ xpresence_option(void *state, struct xconfig *cli, int val, const char *arg,
 	switch (val) {
 	case OPT_UNTIL:
 		if (!is_state(arg, 1)) {
-			*errstr = xasprintf("--until: '%s' is not available, "
-					    "unavailable, away, chat, dnd or xa",
-			    arg);
+			*errstr =
+			    xasprintf("--until: '%s' is not available, "
+				      "unavailable, away, chat, dnd or xa",
+				arg);
 			return -1;
 		}
 		free(x->until);
@@ -195,16 +194,16 @@ xpresence_option(void *state, struct xconfig *cli, int val, const char *arg,
 		break;
 	case OPT_COUNT:
 		if (util_parse_ulong(arg, 1, 2147483647UL, &n) < 0) {
-			*errstr = xasprintf("--count: invalid number '%s'",
-			    arg);
+			*errstr =
+			    xasprintf("--count: invalid number '%s'", arg);
 			return -1;
 		}
 		x->count = n;
 		break;
 	case OPT_GRACE:
 		if (util_parse_seconds(arg, &ms) < 0) {
-			*errstr = xasprintf("--grace: invalid duration '%s'",
-			    arg);
+			*errstr =
+			    xasprintf("--grace: invalid duration '%s'", arg);
 			return -1;
 		}
 		x->grace_ms = ms;
@@ -225,9 +224,10 @@ xpresence_option(void *state, struct xconfig *cli, int val, const char *arg,
 		break;
 	case OPT_KEEPALIVE:
 		if (util_parse_seconds(arg, &ms) < 0 || ms < 1000) {
-			*errstr = xasprintf("--keepalive: invalid duration '%s' "
-					    "(seconds, at least 1)",
-			    arg);
+			*errstr =
+			    xasprintf("--keepalive: invalid duration '%s' "
+				      "(seconds, at least 1)",
+				arg);
 			return -1;
 		}
 		x->keepalive_ms = ms;
@@ -340,8 +340,8 @@ end_run(struct xpresence *x, int code)
 }
 
 static int
-print(struct xpresence *x, xmpp_stanza_t *st, const char *from,
-    const char *state)
+print(
+    struct xpresence *x, xmpp_stanza_t *st, const char *from, const char *state)
 {
 	struct rec_strings k = { { 0 }, 0 };
 	struct orecord r;
@@ -487,8 +487,8 @@ on_presence(struct session *s, xmpp_stanza_t *st, void *ud)
 			drop_resource(c, i);
 	} else {
 		if (i == c->nres) {
-			c->res = xrealloc(c->res,
-			    (c->nres + 1) * sizeof(*c->res));
+			c->res =
+			    xrealloc(c->res, (c->nres + 1) * sizeof(*c->res));
 			r = &c->res[c->nres++];
 			memset(r, 0, sizeof(*r));
 			r->full = xstrdup(from);
@@ -499,8 +499,8 @@ on_presence(struct session *s, xmpp_stanza_t *st, void *ud)
 		if (r->st)
 			xmpp_stanza_release(r->st);
 		show = stanza_child_text(st, "show", NULL);
-		r->state = xstrdup(show && is_state(show, 0) ? show :
-							       "available");
+		r->state =
+		    xstrdup(show && is_state(show, 0) ? show : "available");
 		free(show);
 		r->status = stanza_child_text(st, "status", NULL);
 		{
@@ -592,11 +592,11 @@ set_line(struct xpresence *x, char *line, unsigned long lineno)
 	}
 	free(x->status);
 	x->status = xstrdup(status);
-	x->show = strcmp(line, "available") == 0 ? NULL :
-	    strcmp(line, "away") == 0	       ? "away" :
-	    strcmp(line, "chat") == 0	       ? "chat" :
-	    strcmp(line, "dnd") == 0	       ? "dnd" :
-						 "xa";
+	x->show = strcmp(line, "available") == 0 ? NULL
+	    : strcmp(line, "away") == 0		 ? "away"
+	    : strcmp(line, "chat") == 0		 ? "chat"
+	    : strcmp(line, "dnd") == 0		 ? "dnd"
+						 : "xa";
 	send_own(x, x->show, x->status);
 	return 0;
 }
@@ -619,7 +619,8 @@ on_input(struct session *s, int fd, void *ud)
 		x->in.data[x->in.len] = '\0';
 	}
 	p = x->in.data;
-	while (p && (nl = memchr(p, '\n', x->in.len - (size_t)(p - x->in.data)))) {
+	while (
+	    p && (nl = memchr(p, '\n', x->in.len - (size_t)(p - x->in.data)))) {
 		*nl = '\0';
 		if (nl > p && nl[-1] == '\r')
 			nl[-1] = '\0';
@@ -679,9 +680,9 @@ on_settled(struct session *s, void *ud)
 	 */
 	for (i = 0; i < x->nc; i++)
 		if (x->c[i].subscribed && x->c[i].nres == 0 &&
-		    !jid_same_bare(strchr(x->c[i].jid, '@') ?
-				       strchr(x->c[i].jid, '@') + 1 :
-				       x->c[i].jid,
+		    !jid_same_bare(strchr(x->c[i].jid, '@')
+			    ? strchr(x->c[i].jid, '@') + 1
+			    : x->c[i].jid,
 			session_domain(s)))
 			remote = 1;
 	if (remote && x->grace_ms > 0)
@@ -769,8 +770,8 @@ on_deadline(struct session *s, void *ud)
 
 	if (x->cmd == C_WAIT) {
 		for (i = 0; i < x->nc; i++)
-			if (!state_holds(&x->c[i],
-				x->until ? x->until : "available"))
+			if (!state_holds(
+				&x->c[i], x->until ? x->until : "available"))
 				xerror("%s: still %s after %ld s (waiting for "
 				       "%s)",
 				    x->c[i].jid, contact_state(&x->c[i]),
@@ -830,12 +831,13 @@ check_args(struct xpresence *x, int argc, const char **argv)
 			return usage("set: the state is available, away, chat, "
 				     "dnd or xa");
 		if (argc == 1 && strcmp(argv[0], "available") != 0)
-			x->show = argv[0][0] == 'a' ? "away" :
-			    argv[0][0] == 'c'	    ? "chat" :
-			    argv[0][0] == 'd'	    ? "dnd" :
-						      "xa";
-		if (x->status && text_check_xml(x->status, strlen(x->status),
-				     &off, &cp) != TEXT_OK)
+			x->show = argv[0][0] == 'a' ? "away"
+			    : argv[0][0] == 'c'	    ? "chat"
+			    : argv[0][0] == 'd'	    ? "dnd"
+						    : "xa";
+		if (x->status &&
+		    text_check_xml(x->status, strlen(x->status), &off, &cp) !=
+			TEXT_OK)
 			return usage("--message holds what XML cannot carry");
 		for (i = 0; i < (int)x->nto; i++)
 			if (jid_parse(x->to[i], &j, &why) < 0) {
@@ -914,8 +916,8 @@ xpresence_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 		    on_deadline, x);
 	else {
 		if (cfg->timeout_ms)
-			session_set_deadline(x->s, cfg->timeout_ms,
-			    on_deadline, x);
+			session_set_deadline(
+			    x->s, cfg->timeout_ms, on_deadline, x);
 		session_enable_sm(x->s);
 		session_set_reconnect(x->s, 2147483647, 0);
 		/* set and watch end with a signal; wait dies of it. */

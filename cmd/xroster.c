@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* xroster.c -- the contact list and subscriptions, scriptable and declarative */
+/* xroster.c -- the contact list and subscriptions, scriptable and declarative
+ */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,7 +58,7 @@ enum command {
 static const struct {
 	const char *name;
 	enum command cmd;
-	int min, max;		/* arguments */
+	int min, max; /* arguments */
 	const char *args;
 } commands[] = {
 	{ "list", C_LIST, 0, 0, "" },
@@ -154,9 +155,7 @@ static struct poptOption options[] = {
 	    "Print each roster item as one line of XML", NULL },
 	{ "null", '0', POPT_ARG_NONE, NULL, OPT_NUL,
 	    "End records with NUL instead of newline, fields unescaped", NULL },
-	XOPT_COMMON_TABLE
-	POPT_AUTOHELP
-	POPT_TABLEEND
+	XOPT_COMMON_TABLE POPT_AUTOHELP POPT_TABLEEND
 };
 
 static char **
@@ -177,8 +176,8 @@ free_list(char **list, size_t n)
 }
 
 static int
-xroster_option(void *state, struct xconfig *cli, int val, const char *arg,
-    char **errstr)
+xroster_option(
+    void *state, struct xconfig *cli, int val, const char *arg, char **errstr)
 {
 	struct xroster *x = state;
 
@@ -282,8 +281,8 @@ print_item(struct xroster *x, const struct roster_item *it)
 		iq = roster_item_stanza(session_ctx(x->s), "x", it, 0);
 		q = xmpp_stanza_get_children(iq);
 		item = xmpp_stanza_get_children(q);
-		xmpp_stanza_set_attribute(item, "subscription",
-		    it->subscription);
+		xmpp_stanza_set_attribute(
+		    item, "subscription", it->subscription);
 		if (it->ask)
 			xmpp_stanza_set_attribute(item, "ask", it->ask);
 		r.stanza = item;
@@ -346,8 +345,8 @@ on_confirmed(struct session *s, void *ud)
 }
 
 static void
-send_presence(struct xroster *x, const char *to, const char *type,
-    const char *status)
+send_presence(
+    struct xroster *x, const char *to, const char *type, const char *status)
 {
 	xmpp_stanza_t *p = xmpp_presence_new(session_ctx(x->s)), *c, *t;
 
@@ -428,11 +427,11 @@ on_set_reply(struct session *s, xmpp_stanza_t *st, void *ud)
 		report_error(x, change_jid(ch), st);
 	else {
 		x->done_changes++;
-		xdebug(1, "%s %s", roster_action_name(ch->action),
-		    change_jid(ch));
+		xdebug(
+		    1, "%s %s", roster_action_name(ch->action), change_jid(ch));
 		if (ch->action == RA_ADD && x->cmd == C_ADD && x->subscribe)
-			send_presence(x, change_jid(ch), "subscribe",
-			    x->message);
+			send_presence(
+			    x, change_jid(ch), "subscribe", x->message);
 	}
 	free(c);
 	x->inflight--;
@@ -477,9 +476,8 @@ print_plan(struct xroster *x)
 	size_t i, j;
 
 	for (i = 0; i < x->nplan; i++) {
-		const struct roster_item *it = x->plan[i].want ?
-		    x->plan[i].want :
-		    x->plan[i].have;
+		const struct roster_item *it =
+		    x->plan[i].want ? x->plan[i].want : x->plan[i].have;
 
 		roster_record(&ir, &k, it);
 		orecord_init(&r, "plan", NULL);
@@ -526,8 +524,8 @@ with_roster(struct xroster *x)
 	case C_SET:
 		have = roster_find(&x->have, x->jids[0]);
 		if (have == NULL) {
-			xerror("%s: not in the roster (add it first)",
-			    x->jids[0]);
+			xerror(
+			    "%s: not in the roster (add it first)", x->jids[0]);
 			x->failed = 1;
 			finish(x);
 			return;
@@ -535,8 +533,8 @@ with_roster(struct xroster *x)
 		memset(&want, 0, sizeof(want));
 		want.jid = have->jid;
 		want.name = x->name_set ? x->name : have->name;
-		g = xcalloc(have->ngroups + x->ngroups + x->nadd + 1,
-		    sizeof(*g));
+		g = xcalloc(
+		    have->ngroups + x->ngroups + x->nadd + 1, sizeof(*g));
 		want.groups = g;
 		if (x->groups_set)
 			for (i = 0; i < x->ngroups; i++)
@@ -565,8 +563,8 @@ with_roster(struct xroster *x)
 		break;
 	}
 	/* import and sync; set with its one item */
-	x->nplan = roster_plan(&x->have, &x->file,
-	    x->cmd == C_SYNC && x->prune, &x->plan);
+	x->nplan = roster_plan(
+	    &x->have, &x->file, x->cmd == C_SYNC && x->prune, &x->plan);
 	if (x->dry_run) {
 		print_plan(x);
 		if (x->nplan == 0)
@@ -632,8 +630,8 @@ on_subscribe(struct session *s, xmpp_stanza_t *st, void *ud)
 	char *bare = jid_bare_of(xmpp_stanza_get_from(st));
 
 	(void)s;
-	if (x->cmd == C_PENDING && bare && roster_find(&x->pending, bare) ==
-	    NULL) {
+	if (x->cmd == C_PENDING && bare &&
+	    roster_find(&x->pending, bare) == NULL) {
 		memset(&it, 0, sizeof(it));
 		it.jid = bare;
 		it.name = status; /* kept as the request's text */
@@ -657,8 +655,8 @@ on_pending_done(struct session *s, void *ud)
 	for (i = 0; i < x->pending.n; i++) {
 		orecord_init(&r, "pending", NULL);
 		orecord_add(&r, 'j', "jid", x->pending.items[i].jid, OF_TEXT);
-		orecord_add(&r, 'm', "status", x->pending.items[i].name,
-		    OF_TEXT);
+		orecord_add(
+		    &r, 'm', "status", x->pending.items[i].name, OF_TEXT);
 		if (print_record(x, &r) < 0)
 			break;
 	}
@@ -784,9 +782,9 @@ check_command(struct xroster *x, int argc, const char **argv)
 	x->cmd = commands[i].cmd;
 	n = argc;
 	if (n < commands[i].min || n > commands[i].max)
-		return usage(commands[i].max == 0 ?
-			"%s takes no arguments" :
-			"%s: wrong number of arguments",
+		return usage(commands[i].max == 0
+			? "%s takes no arguments"
+			: "%s: wrong number of arguments",
 		    commands[i].name);
 	if (x->cmd == C_IMPORT || x->cmd == C_SYNC) {
 		char *err = NULL;
@@ -824,8 +822,8 @@ check_options(struct xroster *x)
 	if (!setlike && (x->name_set || (x->groups_set && x->cmd != C_LIST)))
 		return usage("--name and --group apply to add and set%s", "");
 	if (x->cmd != C_SET && (x->nadd || x->nremove))
-		return usage("--add-group and --remove-group apply to set%s",
-		    "");
+		return usage(
+		    "--add-group and --remove-group apply to set%s", "");
 	if (x->cmd == C_SET && x->groups_set && (x->nadd || x->nremove))
 		return usage("--group replaces the groups; --add-group and "
 			     "--remove-group edit them: not both%s",
@@ -860,14 +858,14 @@ check_texts(struct xroster *x)
 	uint32_t cp;
 
 	if (x->name && text_check_xml(x->name, strlen(x->name), &off, &cp))
-		return usage("--name: '%s' holds what XML cannot carry",
-		    x->name);
+		return usage(
+		    "--name: '%s' holds what XML cannot carry", x->name);
 	if (x->message &&
 	    text_check_xml(x->message, strlen(x->message), &off, &cp))
 		return usage("--message holds what XML cannot carry%s", "");
 	for (i = 0; i < x->ngroups; i++)
-		if (text_check_xml(x->groups[i], strlen(x->groups[i]), &off,
-			&cp) ||
+		if (text_check_xml(
+			x->groups[i], strlen(x->groups[i]), &off, &cp) ||
 		    !*x->groups[i])
 			return usage("--group: '%s' is empty or holds what XML "
 				     "cannot carry",
@@ -914,10 +912,10 @@ xroster_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 	session_set_deadline(x->s,
 	    cfg->timeout_ms ? cfg->timeout_ms : XT_DEFAULT_TIMEOUT_MS, NULL,
 	    NULL);
-	session_add_handler(x->s, "presence", "error", NULL, on_presence_error,
-	    x);
-	session_add_handler(x->s, "presence", "subscribe", NULL, on_subscribe,
-	    x);
+	session_add_handler(
+	    x->s, "presence", "error", NULL, on_presence_error, x);
+	session_add_handler(
+	    x->s, "presence", "subscribe", NULL, on_subscribe, x);
 	session_on_connect(x->s, on_online, x);
 	rc = session_run(x->s);
 	if (rc != XEXIT_OK && rc != XEXIT_REJECTED && rc != XEXIT_NEGATIVE &&

@@ -61,17 +61,17 @@ enum mode { ONE_SHOT, LINES, RAW };
 /* One message to one recipient, kept until the server has it (and, when
  * asked, until the room echoed it or the recipient sent a receipt). */
 struct item {
-	struct item *prev, *next;	/* the list, in the order sent */
-	struct item *hnext;		/* the id hash chain */
+	struct item *prev, *next; /* the list, in the order sent */
+	struct item *hnext; /* the id hash chain */
 	unsigned long seq;
-	unsigned long line;		/* input line, 0 for one message */
+	unsigned long line; /* input line, 0 for one message */
 	size_t rcpt;
 	char *id;
-	xmpp_stanza_t *st;		/* NULL in raw mode: never resent */
-	int confirmed;			/* the server has it (barrier) */
-	int need_echo;			/* waiting for the room's echo */
-	int need_receipt;		/* waiting for a XEP-0184 receipt */
-	int raw_iq;			/* raw mode: an iq waiting for its reply */
+	xmpp_stanza_t *st; /* NULL in raw mode: never resent */
+	int confirmed; /* the server has it (barrier) */
+	int need_echo; /* waiting for the room's echo */
+	int need_receipt; /* waiting for a XEP-0184 receipt */
+	int raw_iq; /* raw mode: an iq waiting for its reply */
 };
 
 #define HASH_SIZE 4096
@@ -107,16 +107,16 @@ struct xsend {
 	const struct xconfig *cfg;
 	struct session *s;
 	struct output out;
-	char *body;			/* one-shot */
-	int created;			/* one-shot: the messages exist */
+	char *body; /* one-shot */
+	int created; /* one-shot: the messages exist */
 	struct item *head, *tail;
 	struct item *hash[HASH_SIZE];
 	size_t nitems;
-	unsigned long seq;		/* of the last message sent */
-	unsigned long mark;		/* what the barrier in flight covers */
+	unsigned long seq; /* of the last message sent */
+	unsigned long mark; /* what the barrier in flight covers */
 	int barrier_out;
 	unsigned barrier_timer;
-	size_t joined;			/* rooms joined on this connection */
+	size_t joined; /* rooms joined on this connection */
 
 	/* input */
 	struct buf in;
@@ -125,7 +125,7 @@ struct xsend {
 	int input_started;
 	struct reader *reader;
 
-	int code;			/* the first failure */
+	int code; /* the first failure */
 	int finishing;
 };
 
@@ -141,8 +141,7 @@ static struct poptOption options[] = {
 	{ "thread", '\0', POPT_ARG_STRING, NULL, OPT_THREAD,
 	    "Thread identifier of the message", "ID" },
 	{ "url", '\0', POPT_ARG_STRING, NULL, OPT_URL,
-	    "Attach URL (XEP-0066); it is the body when there is none",
-	    "URL" },
+	    "Attach URL (XEP-0066); it is the body when there is none", "URL" },
 	{ "no-store", '\0', POPT_ARG_NONE, NULL, OPT_NO_STORE,
 	    "Ask servers not to store the message (XEP-0334), for alerts "
 	    "that are stale when late",
@@ -187,9 +186,7 @@ static struct poptOption options[] = {
 	    NULL },
 	{ "max-size", '\0', POPT_ARG_STRING, NULL, OPT_MAX_SIZE,
 	    "Refuse a message larger than BYTES (default 65536)", "BYTES" },
-	XOPT_COMMON_TABLE
-	POPT_AUTOHELP
-	POPT_TABLEEND
+	XOPT_COMMON_TABLE POPT_AUTOHELP POPT_TABLEEND
 };
 
 static void
@@ -200,8 +197,8 @@ replace(char **field, const char *arg)
 }
 
 static int
-xsend_option(void *state, struct xconfig *cli, int val, const char *arg,
-    char **errstr)
+xsend_option(
+    void *state, struct xconfig *cli, int val, const char *arg, char **errstr)
 {
 	struct xsend *x = state;
 	unsigned long n;
@@ -410,8 +407,8 @@ where(struct xsend *x, const struct item *it, char *buf, size_t len)
 	if (x->mode == ONE_SHOT)
 		snprintf(buf, len, "%s", rcpt_name(x, it->rcpt));
 	else
-		snprintf(buf, len, "line %lu: %s", it->line,
-		    rcpt_name(x, it->rcpt));
+		snprintf(
+		    buf, len, "line %lu: %s", it->line, rcpt_name(x, it->rcpt));
 }
 
 /* ------------------------------------------------------------------------
@@ -464,12 +461,12 @@ on_barrier_late(struct session *s, void *ud)
 {
 	struct xsend *x = ud;
 	char t[32];
-	long ms = x->cfg->timeout_ms ? x->cfg->timeout_ms :
-				       XT_DEFAULT_TIMEOUT_MS;
+	long ms =
+	    x->cfg->timeout_ms ? x->cfg->timeout_ms : XT_DEFAULT_TIMEOUT_MS;
 
 	snprintf(t, sizeof(t), "%ld.%03ld", ms / 1000, ms % 1000);
-	session_reconnect_now(s, "%s: no answer from the server for %s s",
-	    session_target(s), t);
+	session_reconnect_now(
+	    s, "%s: no answer from the server for %s s", session_target(s), t);
 }
 
 static void
@@ -479,13 +476,13 @@ send_barrier(struct xsend *x)
 		return;
 	x->mark = x->seq;
 	x->barrier_out = 1;
-	session_set_phase(x->s,
-	    "waiting for the server to confirm the messages");
+	session_set_phase(
+	    x->s, "waiting for the server to confirm the messages");
 	session_barrier(x->s, on_confirmed, x);
 	if (x->mode != ONE_SHOT)
 		x->barrier_timer = session_timer_add(x->s,
-		    x->cfg->timeout_ms ? x->cfg->timeout_ms :
-					 XT_DEFAULT_TIMEOUT_MS,
+		    x->cfg->timeout_ms ? x->cfg->timeout_ms
+				       : XT_DEFAULT_TIMEOUT_MS,
 		    on_barrier_late, x);
 }
 
@@ -545,8 +542,8 @@ check_text(struct xsend *x, const char *what, char **text)
 		clean = text_clean_xml(*text, strlen(*text), &replaced);
 		free(*text);
 		*text = clean;
-		xdebug(1, "%s: replaced %zu invalid characters", what,
-		    replaced);
+		xdebug(
+		    1, "%s: replaced %zu invalid characters", what, replaced);
 		return 0;
 	}
 	if (p == TEXT_BAD_UTF8)
@@ -582,9 +579,9 @@ send_body(struct xsend *x, const char *body)
 	if (x->keep_empty && body && !*body && !m.body)
 		m.body = "";
 	for (i = 0; i < x->nrcpt; i++) {
-		id = x->id && x->nrcpt == 1 ? xstrdup(x->id) :
-		    x->id			 ? xasprintf("%s-%zu", x->id, i + 1) :
-						   session_new_id(x->s);
+		id = x->id && x->nrcpt == 1 ? xstrdup(x->id)
+		    : x->id		    ? xasprintf("%s-%zu", x->id, i + 1)
+					    : session_new_id(x->s);
 		m.to = x->rcpt[i];
 		m.id = id;
 		it = add_item(x, id, stanza_message(session_ctx(x->s), &m), i);
@@ -668,8 +665,7 @@ handle_line(struct xsend *x, char *line, size_t len)
 	return 0;
 }
 
-static int
-on_stanza(xmpp_stanza_t *st, unsigned long line, void *ud);
+static int on_stanza(xmpp_stanza_t *st, unsigned long line, void *ud);
 
 static int
 on_input(struct session *s, int fd, void *ud)
@@ -708,7 +704,8 @@ on_input(struct session *s, int fd, void *ud)
 	x->in.len += (size_t)n;
 	x->in.data[x->in.len] = '\0';
 	p = x->in.data;
-	while ((nl = memchr(p, x->delim, x->in.len - (size_t)(p - x->in.data)))) {
+	while (
+	    (nl = memchr(p, x->delim, x->in.len - (size_t)(p - x->in.data)))) {
 		if ((rc = handle_line(x, p, (size_t)(nl - p))) != 0) {
 			buf_consume(&x->in, (size_t)(nl + 1 - x->in.data));
 			return stop_input(x, rc);
@@ -835,10 +832,10 @@ on_message(struct session *s, xmpp_stanza_t *st, void *ud)
 			struct buf f;
 
 			buf_init(&f);
-			text_escape(&f, from ? from : "?",
-			    strlen(from ? from : "?"));
-			snprintf(at, sizeof(at), "line %lu: %s", it->line,
-			    f.data);
+			text_escape(
+			    &f, from ? from : "?", strlen(from ? from : "?"));
+			snprintf(
+			    at, sizeof(at), "line %lu: %s", it->line, f.data);
 			buf_free(&f);
 		} else
 			where(x, it, at, sizeof(at));
@@ -855,14 +852,14 @@ on_message(struct session *s, xmpp_stanza_t *st, void *ud)
 	}
 	/* A room echoes our groupchat message with its id. */
 	if (x->rooms && type && strcmp(type, "groupchat") == 0) {
-		xmpp_stanza_t *oid = xmpp_stanza_get_child_by_name_and_ns(st,
-		    "origin-id", NS_SID);
+		xmpp_stanza_t *oid = xmpp_stanza_get_child_by_name_and_ns(
+		    st, "origin-id", NS_SID);
 
 		it = find_item(x, xmpp_stanza_get_id(st));
 		if (it == NULL && oid)
 			it = find_item(x, xmpp_stanza_get_attribute(oid, "id"));
-		if (it && muc_is_self(x->room[it->rcpt],
-			      xmpp_stanza_get_from(st))) {
+		if (it &&
+		    muc_is_self(x->room[it->rcpt], xmpp_stanza_get_from(st))) {
 			it->need_echo = 0;
 			if (item_done(it))
 				free_item(x, it);
@@ -870,12 +867,12 @@ on_message(struct session *s, xmpp_stanza_t *st, void *ud)
 		}
 		return 1;
 	}
-	rcv = xmpp_stanza_get_child_by_name_and_ns(st, "received",
-	    NS_RECEIPTS);
+	rcv = xmpp_stanza_get_child_by_name_and_ns(st, "received", NS_RECEIPTS);
 	if (rcv) {
 		it = find_item(x, xmpp_stanza_get_attribute(rcv, "id"));
-		if (it && jid_same_bare(xmpp_stanza_get_from(st),
-			      rcpt_name(x, it->rcpt))) {
+		if (it &&
+		    jid_same_bare(
+			xmpp_stanza_get_from(st), rcpt_name(x, it->rcpt))) {
 			xdebug(1, "receipt from %s", rcpt_name(x, it->rcpt));
 			it->need_receipt = 0;
 			if (item_done(it))
@@ -918,15 +915,15 @@ on_joined(struct session *s, struct muc_room *r, const char *cond,
 			text_escape(&b, text, strlen(text));
 		}
 		xerror("%s: cannot join: %s%s%s", muc_room_jid(r), cond,
-		    strcmp(cond, "item-not-found") == 0 ?
-			" (the room does not exist)" :
-		    strcmp(cond, "not-authorized") == 0 ?
-			" (a password is needed)" :
-		    strcmp(cond, "registration-required") == 0 ?
-			" (the room is for members only)" :
-		    strcmp(cond, "forbidden") == 0 ? " (banned)" :
-		    strcmp(cond, "conflict") == 0  ? " (the nick is taken)" :
-						     "",
+		    strcmp(cond, "item-not-found") == 0
+			? " (the room does not exist)"
+			: strcmp(cond, "not-authorized") == 0
+			? " (a password is needed)"
+			: strcmp(cond, "registration-required") == 0
+			? " (the room is for members only)"
+			: strcmp(cond, "forbidden") == 0 ? " (banned)"
+			: strcmp(cond, "conflict") == 0 ? " (the nick is taken)"
+							: "",
 		    b.data ? b.data : "");
 		buf_free(&b);
 		failed(x, XEXIT_REJECTED);
@@ -949,8 +946,8 @@ start_sending(struct xsend *x)
 	}
 	if (x->mode != ONE_SHOT && !x->input_done) {
 		if (!x->input_started && x->mode == RAW)
-			x->reader = reader_new(session_ctx(x->s),
-			    x->cfg->max_size, on_stanza, x);
+			x->reader = reader_new(
+			    session_ctx(x->s), x->cfg->max_size, on_stanza, x);
 		x->input_started = 1;
 		session_set_input(x->s, STDIN_FILENO, MAX_QUEUE, on_input, x);
 	}
@@ -1064,16 +1061,17 @@ read_body(struct xsend *x, const struct xconfig *cfg)
 		return XEXIT_USAGE;
 	}
 	/* The trailing newlines of a file or a pipe are not part of it. */
-	while (b.len > 0 && (b.data[b.len - 1] == '\n' ||
-				b.data[b.len - 1] == '\r'))
+	while (b.len > 0 &&
+	    (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
 		b.data[--b.len] = '\0';
 	if (b.data && memchr(b.data, '\0', b.len) != NULL) {
-		size_t i, at = (size_t)((char *)memchr(b.data, '\0', b.len) -
-		    b.data);
+		size_t i,
+		    at = (size_t)((char *)memchr(b.data, '\0', b.len) - b.data);
 
 		if (!x->sanitize) {
-			xerror("%s: NUL byte at byte %zu cannot be sent in XML; "
-			       "nothing sent (--sanitize replaces it)",
+			xerror(
+			    "%s: NUL byte at byte %zu cannot be sent in XML; "
+			    "nothing sent (--sanitize replaces it)",
 			    name, at);
 			buf_free(&b);
 			return XEXIT_USAGE;
@@ -1112,13 +1110,14 @@ check_args(struct xsend *x, int argc, const char **argv)
 	if (x->message && x->file)
 		return usage("--message and --file exclude each other");
 	if (x->mode != ONE_SHOT && (x->message || x->file))
-		return usage(x->mode == RAW ?
-			"--raw reads standard input; --message and --file do "
-			"not apply" :
-			"--lines reads standard input; --message and --file "
-			"do not apply");
-	if (x->mode == RAW && (x->rooms || x->receipt || x->subject ||
-				  x->thread || x->url || x->id || x->no_store))
+		return usage(x->mode == RAW
+			? "--raw reads standard input; --message and --file do "
+			  "not apply"
+			: "--lines reads standard input; --message and --file "
+			  "do not apply");
+	if (x->mode == RAW &&
+	    (x->rooms || x->receipt || x->subject || x->thread || x->url ||
+		x->id || x->no_store))
 		return usage("--raw sends the stanzas as they are; message "
 			     "options do not apply");
 	if (x->mode == LINES && x->id)
@@ -1138,8 +1137,8 @@ check_args(struct xsend *x, int argc, const char **argv)
 	x->rcpt = xcalloc((size_t)argc, sizeof(*x->rcpt));
 	for (i = 0; i < argc; i++) {
 		if (jid_parse(argv[i], &j, &why) < 0) {
-			xerror("invalid JID '%s': %s; nothing sent", argv[i],
-			    why);
+			xerror(
+			    "invalid JID '%s': %s; nothing sent", argv[i], why);
 			return XEXIT_USAGE;
 		}
 		if (x->rooms && (j.resource || !j.local)) {
@@ -1223,14 +1222,14 @@ xsend_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 		    on_deadline, x);
 	if (x->mode != RAW)
 		session_set_reconnect(x->s,
-		    x->retries >= 0	  ? (int)x->retries :
-		    x->mode == ONE_SHOT ? DEFAULT_RETRIES :
-					  DEFAULT_STREAM_RETRIES,
+		    x->retries >= 0	      ? (int)x->retries
+			: x->mode == ONE_SHOT ? DEFAULT_RETRIES
+					      : DEFAULT_STREAM_RETRIES,
 		    x->retries >= 0);
 	session_add_handler(x->s, "message", NULL, NULL, on_message, x);
 	if (x->rooms)
-		session_add_handler(x->s, "presence", NULL, NULL, on_presence,
-		    x);
+		session_add_handler(
+		    x->s, "presence", NULL, NULL, on_presence, x);
 	session_on_connect(x->s, on_online, x);
 	session_on_disconnect(x->s, on_lost, x);
 	rc = session_run(x->s);

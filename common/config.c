@@ -23,15 +23,15 @@
 #include "xmpptools.h"
 
 enum ktype {
-	K_STR,		/* any text */
-	K_JID,		/* a JID, checked */
-	K_PORT,		/* 1..65535 */
-	K_FLAG,		/* on/off; NULL from the command line means on */
-	K_SECONDS,	/* positive duration */
-	K_FD,		/* a file descriptor number */
-	K_SIZE,		/* bytes */
-	K_PIN,		/* certificate pin */
-	K_COUNT		/* repeated flag: each use adds one */
+	K_STR, /* any text */
+	K_JID, /* a JID, checked */
+	K_PORT, /* 1..65535 */
+	K_FLAG, /* on/off; NULL from the command line means on */
+	K_SECONDS, /* positive duration */
+	K_FD, /* a file descriptor number */
+	K_SIZE, /* bytes */
+	K_PIN, /* certificate pin */
+	K_COUNT /* repeated flag: each use adds one */
 };
 
 enum kwhere { BOTH, FILE_ONLY, CLI_ONLY };
@@ -156,16 +156,17 @@ config_pin_normalise(const char *s)
 		size_t len = strlen(s + 8);
 
 		/* 32 bytes are 44 base64 characters with one '=' of padding. */
-		if (len != 44 || EVP_DecodeBlock(raw, (const unsigned char *)s + 8,
-				     (int)len) != 33)
+		if (len != 44 ||
+		    EVP_DecodeBlock(
+			raw, (const unsigned char *)s + 8, (int)len) != 33)
 			return NULL;
 		/*
 		 * EVP_DecodeBlock() also takes "==" (31 bytes) and '=' inside.
 		 * The pin is compared as text: accept only the canonical form.
 		 */
-		if (strspn(s + 8, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				  "abcdefghijklmnopqrstuvwxyz0123456789+/") !=
-			43 ||
+		if (strspn(s + 8,
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			"abcdefghijklmnopqrstuvwxyz0123456789+/") != 43 ||
 		    s[8 + 43] != '=' ||
 		    strchr("AEIMQUYcgkosw048", s[8 + 42]) == NULL)
 			return NULL;
@@ -185,8 +186,8 @@ config_pin_normalise(const char *s)
 }
 
 int
-config_set(struct xconfig *c, const char *key, const char *value,
-    int from_file, char **errstr)
+config_set(struct xconfig *c, const char *key, const char *value, int from_file,
+    char **errstr)
 {
 	const struct key *k;
 	size_t index;
@@ -254,8 +255,8 @@ config_set(struct xconfig *c, const char *key, const char *value,
 		break;
 	case K_FD:
 		if (util_parse_ulong(value, 0, 65535, &ul) < 0) {
-			*errstr = xasprintf("invalid file descriptor '%s'",
-			    value);
+			*errstr =
+			    xasprintf("invalid file descriptor '%s'", value);
 			return -1;
 		}
 		*(long *)field = (long)ul;
@@ -271,8 +272,8 @@ config_set(struct xconfig *c, const char *key, const char *value,
 		break;
 	case K_FLAG:
 		if (parse_flag(value, &flag) < 0) {
-			*errstr = xasprintf("expected yes or no, not '%s'",
-			    value);
+			*errstr =
+			    xasprintf("expected yes or no, not '%s'", value);
 			return -1;
 		}
 		*(int *)field = flag;
@@ -345,7 +346,7 @@ config_merge(struct xconfig *dst, const struct xconfig *src)
  */
 struct line {
 	int lineno;
-	char *section;	/* borrowed from the file's text; NULL: global */
+	char *section; /* borrowed from the file's text; NULL: global */
 	char *key;
 	char *value;
 };
@@ -412,8 +413,8 @@ parse_lines(char *text, const char *path, struct line **out, size_t *nout,
 		}
 		eq = strchr(s, '=');
 		if (eq == NULL) {
-			*errstr = xasprintf("%s:%d: expected 'key = value'",
-			    path, lineno);
+			*errstr = xasprintf(
+			    "%s:%d: expected 'key = value'", path, lineno);
 			goto fail;
 		}
 		*eq = '\0';
@@ -423,8 +424,8 @@ parse_lines(char *text, const char *path, struct line **out, size_t *nout,
 		lines[n].key = trim(s);
 		lines[n].value = trim(eq + 1);
 		if (lines[n].value[0] == '"' && unquote(lines[n].value) < 0) {
-			*errstr = xasprintf("%s:%d: unterminated quoted value",
-			    path, lineno);
+			*errstr = xasprintf(
+			    "%s:%d: unterminated quoted value", path, lineno);
 			goto fail;
 		}
 		if (find_key(lines[n].key, NULL) == NULL ||
@@ -469,8 +470,8 @@ default_path(void)
 }
 
 int
-config_load(struct xconfig *c, const char *path, const char *account,
-    char **errstr)
+config_load(
+    struct xconfig *c, const char *path, const char *account, char **errstr)
 {
 	struct line *lines = NULL;
 	struct buf text;
@@ -535,11 +536,12 @@ config_load(struct xconfig *c, const char *path, const char *account,
 		for (i = 0; i < n; i++) {
 			if (pass == 0 && lines[i].section != NULL)
 				continue;
-			if (pass == 1 && (lines[i].section == NULL ||
-					     strcmp(lines[i].section, want) != 0))
+			if (pass == 1 &&
+			    (lines[i].section == NULL ||
+				strcmp(lines[i].section, want) != 0))
 				continue;
-			if (config_set(c, lines[i].key, lines[i].value, 1,
-				&err) < 0) {
+			if (config_set(
+				c, lines[i].key, lines[i].value, 1, &err) < 0) {
 				*errstr = xasprintf("%s:%d: %s: %s", path,
 				    lines[i].lineno, lines[i].key, err);
 				free(err);
@@ -568,7 +570,8 @@ config_check(const struct xconfig *c, char **errstr)
 		return XEXIT_CONFIG;
 	}
 	if (c->insecure && c->tls_pin) {
-		*errstr = xstrdup("--insecure and --tls-pin exclude each other");
+		*errstr =
+		    xstrdup("--insecure and --tls-pin exclude each other");
 		return XEXIT_USAGE;
 	}
 	if (c->client_key && !c->client_cert) {
@@ -605,8 +608,8 @@ password_from_file(const char *path, char **pw, char **errstr)
 
 	buf_init(&b);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		*errstr = xasprintf("password file %s: %s", path,
-		    strerror(errno));
+		*errstr =
+		    xasprintf("password file %s: %s", path, strerror(errno));
 		return -1;
 	}
 	r = util_read_all(fd, &b, 4096);
@@ -616,7 +619,9 @@ password_from_file(const char *path, char **pw, char **errstr)
 	/* An empty file or first line is no password. */
 	if (r != 0 || b.data == NULL || b.data[0] == '\0') {
 		*errstr = xasprintf("password file %s: %s", path,
-		    r == -1 ? strerror(errno) : r == -2 ? "too large" : "empty");
+		    r == -1	  ? strerror(errno)
+			: r == -2 ? "too large"
+				  : "empty");
 		if (b.data)
 			explicit_bzero(b.data, b.len);
 		buf_free(&b);
@@ -642,15 +647,15 @@ password_from_fd(long fd, char **pw, char **errstr)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			*errstr = xasprintf("password fd %ld: %s", fd,
-			    strerror(errno));
+			*errstr = xasprintf(
+			    "password fd %ld: %s", fd, strerror(errno));
 			goto fail;
 		}
 		if (n == 0 || c == '\n')
 			break;
 		if (b.len >= 4096) {
-			*errstr = xasprintf("password fd %ld: line too long",
-			    fd);
+			*errstr =
+			    xasprintf("password fd %ld: line too long", fd);
 			goto fail;
 		}
 		buf_addc(&b, c);
@@ -780,14 +785,17 @@ config_password(const struct xconfig *c, char **pw, char **errstr)
 {
 	*pw = NULL;
 	if (c->password_file)
-		return password_from_file(c->password_file, pw, errstr) < 0 ?
-		    XEXIT_CONFIG : XEXIT_OK;
+		return password_from_file(c->password_file, pw, errstr) < 0
+		    ? XEXIT_CONFIG
+		    : XEXIT_OK;
 	if (c->password_fd >= 0)
-		return password_from_fd(c->password_fd, pw, errstr) < 0 ?
-		    XEXIT_CONFIG : XEXIT_OK;
+		return password_from_fd(c->password_fd, pw, errstr) < 0
+		    ? XEXIT_CONFIG
+		    : XEXIT_OK;
 	if (c->password_cmd)
-		return password_from_cmd(c->password_cmd, pw, errstr) < 0 ?
-		    XEXIT_CONFIG : XEXIT_OK;
+		return password_from_cmd(c->password_cmd, pw, errstr) < 0
+		    ? XEXIT_CONFIG
+		    : XEXIT_OK;
 	if (env_password && *env_password) {
 		*pw = xstrdup(env_password);
 		return XEXIT_OK;

@@ -18,23 +18,23 @@
 struct xconfig {
 	/* account and connection */
 	char *jid;
-	char *host;		/* connect here instead of SRV/domain */
-	unsigned long port;	/* 0: default */
-	int direct_tls;		/* XEP-0368 TLS from the first byte */
+	char *host; /* connect here instead of SRV/domain */
+	unsigned long port; /* 0: default */
+	int direct_tls; /* XEP-0368 TLS from the first byte */
 	char *cafile;
 	char *capath;
-	char *tls_pin;		/* normalised: 64 lowercase hex or sha256//B64 */
-	int insecure;		/* accept any certificate (loud) */
-	char *client_cert;	/* SASL EXTERNAL */
+	char *tls_pin; /* normalised: 64 lowercase hex or sha256//B64 */
+	int insecure; /* accept any certificate (loud) */
+	char *client_cert; /* SASL EXTERNAL */
 	char *client_key;
 	char *resource;
-	long timeout_ms;	/* 0: the tool's default */
+	long timeout_ms; /* 0: the tool's default */
 
 	/* password sources (never the command line) */
 	char *password_file;
-	long password_fd;	/* -1: none */
+	long password_fd; /* -1: none */
 	char *password_cmd;
-	char *password;		/* config file only */
+	char *password; /* config file only */
 
 	/* diagnostics */
 	int verbose;
@@ -44,11 +44,11 @@ struct xconfig {
 	unsigned long max_size;
 
 	/* where the settings came from */
-	char *config_file;	/* --config */
-	char *account;		/* --account */
-	char *loaded_from;	/* the file actually read, or NULL */
+	char *config_file; /* --config */
+	char *account; /* --account */
+	char *loaded_from; /* the file actually read, or NULL */
 
-	uint64_t set;		/* one bit per key given (see config.c) */
+	uint64_t set; /* one bit per key given (see config.c) */
 };
 
 /* Fills 'c' with the defaults.  config_free() undoes it. */
@@ -77,8 +77,8 @@ int config_set(struct xconfig *c, const char *key, const char *value,
  * a password and is readable by group or others is refused.  Returns
  * XEXIT_OK, or XEXIT_CONFIG with *errstr.
  */
-int config_load(struct xconfig *c, const char *path, const char *account,
-    char **errstr);
+int config_load(
+    struct xconfig *c, const char *path, const char *account, char **errstr);
 
 /*
  * config_merge()

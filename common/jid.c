@@ -27,11 +27,13 @@ check_local(const char *s, size_t len, const char **why)
 		if (text_utf8_next(s, len, &i, &cp) < 0)
 			return *why = "localpart is not UTF-8", -1;
 		if (cp <= 0x20 || cp == 0x7f || text_is_unsafe_cp(cp) ||
-		    cp == 0xa0 || cp == 0x3000 || (cp >= 0x2000 && cp <= 0x200a))
+		    cp == 0xa0 || cp == 0x3000 ||
+		    (cp >= 0x2000 && cp <= 0x200a))
 			return *why = "space or control character in localpart",
 			       -1;
 		if (strchr("\"&'/:<>@", (int)cp) != NULL && cp < 0x80)
-			return *why = "localpart contains one of \" & ' / : < > @",
+			return *why =
+				   "localpart contains one of \" & ' / : < > @",
 			       -1;
 	}
 	return 0;
@@ -94,18 +96,18 @@ check_domain(const char *s, size_t len, const char **why)
 		}
 		if (cp == '@')
 			return *why = "'@' in domainpart", -1;
-		if (cp < 0x80 && !((cp >= 'a' && cp <= 'z') ||
-				     (cp >= 'A' && cp <= 'Z') ||
-				     (cp >= '0' && cp <= '9') || cp == '-' ||
-				     cp == '_'))
+		if (cp < 0x80 &&
+		    !((cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') ||
+			(cp >= '0' && cp <= '9') || cp == '-' || cp == '_'))
 			return *why = "invalid character in domainpart", -1;
-		if (cp >= 0x80 && (text_is_unsafe_cp(cp) || cp == 0xa0 ||
-				      cp == 0x3000 ||
-				      (cp >= 0x2000 && cp <= 0x200a)))
+		if (cp >= 0x80 &&
+		    (text_is_unsafe_cp(cp) || cp == 0xa0 || cp == 0x3000 ||
+			(cp >= 0x2000 && cp <= 0x200a)))
 			return *why = "invalid character in domainpart", -1;
 		label += i - at;
 		if (label > 63)
-			return *why = "label longer than 63 bytes in domainpart",
+			return *why =
+				   "label longer than 63 bytes in domainpart",
 			       -1;
 	}
 	if (label == 0)

@@ -74,8 +74,7 @@ muc_room_joined(const struct muc_room *r)
 }
 
 static void
-done(struct session *s, struct muc_room *r, const char *cond,
-    const char *text)
+done(struct session *s, struct muc_room *r, const char *cond, const char *text)
 {
 	r->state = cond ? MUC_OUT : MUC_IN;
 	if (r->cb)
@@ -222,11 +221,14 @@ muc_handle_presence(struct session *s, struct muc_room *r, xmpp_stanza_t *st)
 		return 0;
 	if (type && strcmp(type, "error") == 0) {
 		stanza_error_info(st, &cond, &text);
-		if (strcmp(cond, "conflict") == 0 && r->tries < r->nick_retries) {
+		if (strcmp(cond, "conflict") == 0 &&
+		    r->tries < r->nick_retries) {
 			r->tries++;
 			free(r->nick);
-			r->nick = xasprintf("%s-%d", r->base_nick, r->tries + 1);
-			xdebug(1, "%s: nick in use, trying %s", r->jid, r->nick);
+			r->nick =
+			    xasprintf("%s-%d", r->base_nick, r->tries + 1);
+			xdebug(
+			    1, "%s: nick in use, trying %s", r->jid, r->nick);
 			send_join(s, r);
 		} else
 			done(s, r, cond, text);

@@ -71,7 +71,7 @@ int muc_is_self(const struct muc_room *r, const char *from);
  * about one of our joins (consumed), else 0.  Tools that join rooms add a
  * presence handler that calls this for each room.
  */
-int muc_handle_presence(struct session *s, struct muc_room *r,
-    xmpp_stanza_t *st);
+int
+muc_handle_presence(struct session *s, struct muc_room *r, xmpp_stanza_t *st);
 
 #endif

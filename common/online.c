@@ -23,7 +23,7 @@ static struct responder responder;
 static struct {
 	long interval;
 	unsigned timer;
-	int waiting;		/* a ping is out */
+	int waiting; /* a ping is out */
 } keep;
 
 static xmpp_stanza_t *
@@ -59,8 +59,8 @@ feature(xmpp_stanza_t *q, const char *var)
 static xmpp_stanza_t *
 reply_to(xmpp_stanza_t *st, const char *type)
 {
-	xmpp_stanza_t *reply = xmpp_iq_new(xmpp_stanza_get_context(st), type,
-	    xmpp_stanza_get_id(st));
+	xmpp_stanza_t *reply = xmpp_iq_new(
+	    xmpp_stanza_get_context(st), type, xmpp_stanza_get_id(st));
 
 	if (xmpp_stanza_get_from(st))
 		xmpp_stanza_set_to(reply, xmpp_stanza_get_from(st));
@@ -78,8 +78,8 @@ on_iq(struct session *s, xmpp_stanza_t *st, void *ud)
 	char *name_text;
 	size_t i;
 
-	if (type == NULL || (strcmp(type, "get") != 0 &&
-				strcmp(type, "set") != 0))
+	if (type == NULL ||
+	    (strcmp(type, "get") != 0 && strcmp(type, "set") != 0))
 		return 1;
 	for (c = xmpp_stanza_get_children(st); c; c = xmpp_stanza_get_next(c))
 		if (xmpp_stanza_is_tag(c)) {
@@ -116,8 +116,9 @@ on_iq(struct session *s, xmpp_stanza_t *st, void *ud)
 		text_child(q, "version", PACKAGE_VERSION);
 	} else if (strcmp(type, "set") == 0 &&
 	    strcmp(ns, XMPP_NS_ROSTER) == 0 &&
-	    (from == NULL || (!jid_has_resource(from) &&
-				 jid_same_bare(from, session_bound_jid(s))))) {
+	    (from == NULL ||
+		(!jid_has_resource(from) &&
+		    jid_same_bare(from, session_bound_jid(s))))) {
 		/* A roster push: acknowledged (RFC 6121 2.1.6). */
 		reply = reply_to(st, "result");
 	} else {
@@ -138,8 +139,8 @@ on_iq(struct session *s, xmpp_stanza_t *st, void *ud)
 }
 
 void
-online_answer_iqs(struct session *s, const char *tool,
-    const char *const *features)
+online_answer_iqs(
+    struct session *s, const char *tool, const char *const *features)
 {
 	responder.tool = tool;
 	responder.features = features;

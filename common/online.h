@@ -18,8 +18,8 @@
  * Results and errors are never answered.  The strings are borrowed and
  * must outlive the session.
  */
-void online_answer_iqs(struct session *s, const char *tool,
-    const char *const *features);
+void online_answer_iqs(
+    struct session *s, const char *tool, const char *const *features);
 
 /*
  * online_keepalive()

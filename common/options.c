@@ -13,7 +13,7 @@
 #include "xmpptools.h"
 
 enum {
-	OPT_SETTING = 1,	/* stored through config_set() by its name */
+	OPT_SETTING = 1, /* stored through config_set() by its name */
 	OPT_VERSION
 };
 
@@ -49,10 +49,10 @@ common_cb(poptContext con, enum poptCallbackReason reason,
 	}
 }
 
-struct poptOption xopt_common[] = {
-	{ NULL, '\0', POPT_ARG_CALLBACK, (void *)common_cb, 0, NULL, NULL },
-	{ "jid", 'j', POPT_ARG_STRING, NULL, OPT_SETTING,
-	    "Log in as JID", "JID" },
+struct poptOption xopt_common[] = { { NULL, '\0', POPT_ARG_CALLBACK,
+					(void *)common_cb, 0, NULL, NULL },
+	{ "jid", 'j', POPT_ARG_STRING, NULL, OPT_SETTING, "Log in as JID",
+	    "JID" },
 	{ "account", 'a', POPT_ARG_STRING, NULL, OPT_SETTING,
 	    "Use the [NAME] section of the config file", "NAME" },
 	{ "config", 'C', POPT_ARG_STRING, NULL, OPT_SETTING,
@@ -101,8 +101,7 @@ struct poptOption xopt_common[] = {
 	    "No warnings or notices (errors are still shown)", NULL },
 	{ "version", 'V', POPT_ARG_NONE, NULL, OPT_VERSION,
 	    "Print the version and exit", NULL },
-	POPT_TABLEEND
-};
+	POPT_TABLEEND };
 
 static int
 usage_error(const char *tool, const char *msg)
@@ -127,8 +126,7 @@ xtool_main(const struct xtool *t, int argc, char **argv)
 	config_init(&cfg);
 	bound.cli = &cli;
 
-	con = poptGetContext(t->name, argc, (const char **)argv, t->options,
-	    0);
+	con = poptGetContext(t->name, argc, (const char **)argv, t->options, 0);
 	poptSetOtherOptionHelp(con, t->args_help);
 	while ((rc = poptGetNextOpt(con)) > 0) {
 		arg = poptGetOptArg(con);
@@ -162,8 +160,7 @@ xtool_main(const struct xtool *t, int argc, char **argv)
 		nargs++;
 
 	util_set_verbosity(cli.verbose, cli.quiet);
-	if (config_load(&cfg, cli.config_file, cli.account, &err) !=
-	    XEXIT_OK) {
+	if (config_load(&cfg, cli.config_file, cli.account, &err) != XEXIT_OK) {
 		xerror("%s", err);
 		free(err);
 		rc = XEXIT_CONFIG;
@@ -174,7 +171,8 @@ xtool_main(const struct xtool *t, int argc, char **argv)
 	if (cfg.loaded_from)
 		xdebug(1, "read %s", cfg.loaded_from);
 
-	rc = t->run(t->state, &cfg, nargs, args ? args : (const char **)argv + argc);
+	rc = t->run(
+	    t->state, &cfg, nargs, args ? args : (const char **)argv + argc);
 out:
 	free(bound.error);
 	bound.error = NULL;

@@ -26,14 +26,14 @@
  */
 extern struct poptOption xopt_common[];
 
-#define XOPT_COMMON_TABLE                                                    \
-	{ NULL, '\0', POPT_ARG_INCLUDE_TABLE, xopt_common, 0,                \
-	    "Account and connection options:", NULL },
+#define XOPT_COMMON_TABLE                                                      \
+	{ NULL, '\0', POPT_ARG_INCLUDE_TABLE, xopt_common, 0,                  \
+		"Account and connection options:", NULL },
 
 /* What a tool is; cmd/<tool>.c holds one and calls xtool_main(). */
 struct xtool {
 	const char *name;
-	const char *args_help;		/* "[OPTION...] JID..." */
+	const char *args_help; /* "[OPTION...] JID..." */
 	struct poptOption *options;
 
 	/*
@@ -54,8 +54,8 @@ struct xtool {
 	 * arguments (borrowed), prints its own diagnostics, and returns the
 	 * exit code.
 	 */
-	int (*run)(void *state, struct xconfig *cfg, int argc,
-	    const char **argv);
+	int (*run)(
+	    void *state, struct xconfig *cfg, int argc, const char **argv);
 
 	void *state;
 };

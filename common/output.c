@@ -14,8 +14,8 @@
 #include "util.h"
 
 void
-output_init(struct output *o, enum output_format format,
-    const char *template, int nul)
+output_init(
+    struct output *o, enum output_format format, const char *template, int nul)
 {
 	memset(o, 0, sizeof(*o));
 	o->format = format;
@@ -43,9 +43,10 @@ output_check_template(const char *t, const char *keys, char **errstr)
 				continue;
 			}
 			if (t[1] == '\0' || strchr(keys, t[1]) == NULL) {
-				*errstr = xasprintf("--format: unknown directive "
-						    "'%%%.1s' (known: %s and %%%%)",
-				    t[1] ? t + 1 : "", keys);
+				*errstr =
+				    xasprintf("--format: unknown directive "
+					      "'%%%.1s' (known: %s and %%%%)",
+					t[1] ? t + 1 : "", keys);
 				return -1;
 			}
 			t++;
@@ -72,8 +73,8 @@ orecord_init(struct orecord *r, const char *kind, xmpp_stanza_t *stanza)
 }
 
 void
-orecord_add(struct orecord *r, char key, const char *name, const char *value,
-    int flags)
+orecord_add(
+    struct orecord *r, char key, const char *name, const char *value, int flags)
 {
 	if (r->n >= OUT_MAX_FIELDS)
 		return;
@@ -144,9 +145,9 @@ put_json_value(struct buf *b, const struct ofield *f)
 	} else if ((f->flags & OF_NUMBER) && valid_number(f->value)) {
 		buf_adds(b, f->value);
 	} else if (f->flags & OF_BOOL) {
-		buf_adds(b, strcmp(f->value, "0") == 0 || *f->value == '\0' ?
-			"false" :
-			"true");
+		buf_adds(b,
+		    strcmp(f->value, "0") == 0 || *f->value == '\0' ? "false"
+								    : "true");
 	} else if (f->flags & (OF_LIST | OF_LIST_US)) {
 		const char *sep = f->flags & OF_LIST_US ? "\x1f" : ",";
 
@@ -228,8 +229,8 @@ put_template(const struct output *o, const struct orecord *r, struct buf *b)
 }
 
 void
-output_format_record(const struct output *o, const struct orecord *r,
-    struct buf *b)
+output_format_record(
+    const struct output *o, const struct orecord *r, struct buf *b)
 {
 	size_t i;
 	int first = 1;
@@ -252,8 +253,7 @@ output_format_record(const struct output *o, const struct orecord *r,
 			if (r->f[i].flags & OF_NOJSON)
 				continue;
 			buf_addc(b, ',');
-			text_json_string(b, r->f[i].name,
-			    strlen(r->f[i].name));
+			text_json_string(b, r->f[i].name, strlen(r->f[i].name));
 			buf_addc(b, ':');
 			put_json_value(b, &r->f[i]);
 		}

@@ -28,35 +28,36 @@
  */
 enum output_format { OUT_TEXT, OUT_JSON, OUT_XML, OUT_TEMPLATE };
 
-#define OF_TEXT 1	/* part of the default text line */
-#define OF_NUMBER 2	/* a JSON number, not a string */
-#define OF_BOOL 4	/* a JSON boolean ("1" or "0") */
-#define OF_LIST 8	/* a JSON array of the comma-separated values */
-#define OF_NOJSON 16	/* a column of the text format only */
-#define OF_LIST_US 32	/* a JSON array of the values separated by U+001F
-			   (which XML cannot carry, so no value holds it) */
+#define OF_TEXT 1 /* part of the default text line */
+#define OF_NUMBER 2 /* a JSON number, not a string */
+#define OF_BOOL 4 /* a JSON boolean ("1" or "0") */
+#define OF_LIST 8 /* a JSON array of the comma-separated values */
+#define OF_NOJSON 16 /* a column of the text format only */
+#define OF_LIST_US                                                             \
+	32 /* a JSON array of the values separated by U+001F                   \
+	      (which XML cannot carry, so no value holds it) */
 
 #define OUT_MAX_FIELDS 24
 
 struct ofield {
-	char key;		/* letter for -F, or 0 */
-	const char *name;	/* JSON name */
-	const char *value;	/* borrowed; NULL when absent */
+	char key; /* letter for -F, or 0 */
+	const char *name; /* JSON name */
+	const char *value; /* borrowed; NULL when absent */
 	int flags;
 };
 
 struct orecord {
-	const char *kind;	/* "message", "presence", "roster", ... */
-	xmpp_stanza_t *stanza;	/* borrowed, for -X; may be NULL */
+	const char *kind; /* "message", "presence", "roster", ... */
+	xmpp_stanza_t *stanza; /* borrowed, for -X; may be NULL */
 	size_t n;
 	struct ofield f[OUT_MAX_FIELDS];
 };
 
 struct output {
 	enum output_format format;
-	char *template;		/* OUT_TEMPLATE */
-	int nul;		/* -0: records end with NUL, fields are raw */
-	int tty;		/* stdout is a terminal */
+	char *template; /* OUT_TEMPLATE */
+	int nul; /* -0: records end with NUL, fields are raw */
+	int tty; /* stdout is a terminal */
 	struct buf line;
 };
 
@@ -66,8 +67,8 @@ struct output {
  * Prepares writing records to stdout.  'template' is copied (OUT_TEMPLATE
  * only).  Release with output_free().
  */
-void output_init(struct output *o, enum output_format format,
-    const char *template, int nul);
+void output_init(
+    struct output *o, enum output_format format, const char *template, int nul);
 void output_free(struct output *o);
 
 /*
@@ -76,8 +77,8 @@ void output_free(struct output *o);
  * Checks a -F template against the letters 'keys' a tool knows.  Returns 0,
  * or -1 with *errstr naming the unknown directive or bad escape.
  */
-int output_check_template(const char *template, const char *keys,
-    char **errstr);
+int
+output_check_template(const char *template, const char *keys, char **errstr);
 
 /* Starts a record of 'kind' about 'stanza' (both borrowed, may be NULL). */
 void orecord_init(struct orecord *r, const char *kind, xmpp_stanza_t *stanza);
@@ -92,8 +93,8 @@ void orecord_add(struct orecord *r, char key, const char *name,
  * Appends the record as 'o' would print it, with its terminator, to 'b'
  * (pure; for tests and for output_record()).
  */
-void output_format_record(const struct output *o, const struct orecord *r,
-    struct buf *b);
+void output_format_record(
+    const struct output *o, const struct orecord *r, struct buf *b);
 
 /*
  * output_record()

@@ -19,20 +19,20 @@ struct reader {
 	void *ud;
 	size_t max_stanza;
 
-	int depth;		/* 0: outside our wrapper, 1: top level */
+	int depth; /* 0: outside our wrapper, 1: top level */
 	xmpp_stanza_t *stack[MAX_DEPTH + 2];
 	unsigned long start_line;
-	size_t start_byte;	/* XML_GetCurrentByteIndex of the stanza */
+	size_t start_byte; /* XML_GetCurrentByteIndex of the stanza */
 
-	char tail[16];		/* the last bytes fed, for error messages */
+	char tail[16]; /* the last bytes fed, for error messages */
 	size_t tail_len;
-	long fed;		/* bytes fed to expat so far */
-	struct buf head;	/* the input's first bytes, until it is known
-				   whether they hold an XML declaration */
+	long fed; /* bytes fed to expat so far */
+	struct buf head; /* the input's first bytes, until it is known
+			    whether they hold an XML declaration */
 	int started;
 
-	char *error;		/* the first problem; parsing stops */
-	int stopped;		/* the callback said stop */
+	char *error; /* the first problem; parsing stops */
+	int stopped; /* the callback said stop */
 	int failed;
 };
 
@@ -48,8 +48,8 @@ static void
 fail(struct reader *r, const char *fmt, const char *what)
 {
 	if (r->error == NULL) {
-		r->error = xasprintf(fmt,
-		    (unsigned long)XML_GetCurrentLineNumber(r->p), what);
+		r->error = xasprintf(
+		    fmt, (unsigned long)XML_GetCurrentLineNumber(r->p), what);
 	}
 	XML_StopParser(r->p, XML_FALSE);
 }
@@ -68,17 +68,18 @@ on_start(void *ud, const XML_Char *name, const XML_Char **attrs)
 	if (r->depth == 1) {
 		if (strcmp(name, "message") != 0 &&
 		    strcmp(name, "presence") != 0 && strcmp(name, "iq") != 0) {
-			fail(r, "line %lu: <%s> is not a stanza (message, "
-				"presence or iq)",
+			fail(r,
+			    "line %lu: <%s> is not a stanza (message, "
+			    "presence or iq)",
 			    name);
 			return;
 		}
 		r->start_line = XML_GetCurrentLineNumber(r->p);
 		r->start_byte = (size_t)XML_GetCurrentByteIndex(r->p);
 	}
-	if (r->depth > 1 && (size_t)XML_GetCurrentByteIndex(r->p) -
-		r->start_byte >
-	    r->max_stanza) {
+	if (r->depth > 1 &&
+	    (size_t)XML_GetCurrentByteIndex(r->p) - r->start_byte >
+		r->max_stanza) {
 		fail(r, "line %lu: stanza larger than the size limit%s", "");
 		return;
 	}
@@ -131,7 +132,8 @@ on_text(void *ud, const XML_Char *s, int len)
 		for (i = 0; i < len; i++)
 			if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' &&
 			    s[i] != '\r') {
-				fail(r, "line %lu: text outside a stanza%s", "");
+				fail(
+				    r, "line %lu: text outside a stanza%s", "");
 				return;
 			}
 		return;
@@ -304,8 +306,8 @@ parse(struct reader *r, const char *data, size_t len, const char **chunk,
 }
 
 int
-reader_feed(struct reader *r, const char *data, size_t len, int final,
-    char **errstr)
+reader_feed(
+    struct reader *r, const char *data, size_t len, int final, char **errstr)
 {
 	enum XML_Status st;
 
@@ -324,12 +326,12 @@ reader_feed(struct reader *r, const char *data, size_t len, int final,
 		if (parse(r, wrapper_open, sizeof(wrapper_open) - 1, &chunk,
 			&chunk_len, &base) != XML_STATUS_OK)
 			goto parse_error;
-		st = parse(r, r->head.data + skip,
-		    r->head.len - (size_t)skip, &chunk, &chunk_len, &base);
+		st = parse(r, r->head.data + skip, r->head.len - (size_t)skip,
+		    &chunk, &chunk_len, &base);
 		if (st != XML_STATUS_OK) {
 			/* Keep the bytes for the message, then let go. */
-			const char *why = explain_error(r, chunk, chunk_len,
-			    base);
+			const char *why =
+			    explain_error(r, chunk, chunk_len, base);
 
 			if (!r->stopped && r->error == NULL && why)
 				r->error = xasprintf("line %lu: %s",
@@ -360,9 +362,8 @@ parse_error:
 		return -1;
 	}
 	if (r->error == NULL) {
-		const char *why = chunk ? explain_error(r, chunk, chunk_len,
-					      base) :
-					  NULL;
+		const char *why =
+		    chunk ? explain_error(r, chunk, chunk_len, base) : NULL;
 
 		r->error = xasprintf("line %lu: %s",
 		    (unsigned long)XML_GetCurrentLineNumber(r->p),

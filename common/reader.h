@@ -30,8 +30,8 @@ struct reader;
 typedef int (*reader_cb)(xmpp_stanza_t *st, unsigned long line, void *ud);
 
 /* Returns a new reader (release with reader_free()). */
-struct reader *reader_new(xmpp_ctx_t *ctx, size_t max_stanza, reader_cb cb,
-    void *ud);
+struct reader *
+reader_new(xmpp_ctx_t *ctx, size_t max_stanza, reader_cb cb, void *ud);
 
 /*
  * reader_feed()
@@ -41,8 +41,8 @@ struct reader *reader_new(xmpp_ctx_t *ctx, size_t max_stanza, reader_cb cb,
  * allowed") unless the callback asked to stop.  After an error the reader
  * accepts no more input.
  */
-int reader_feed(struct reader *r, const char *data, size_t len, int final,
-    char **errstr);
+int reader_feed(
+    struct reader *r, const char *data, size_t len, int final, char **errstr);
 
 /* True when input ended in the middle of a stanza (for EOF messages). */
 int reader_inside_stanza(const struct reader *r);

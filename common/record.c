@@ -117,8 +117,8 @@ rec_time(xmpp_stanza_t *st, time_t now, int *delayed)
 	*delayed = 0;
 	d = xmpp_stanza_get_child_by_name_and_ns(st, "delay", NS_DELAY);
 	if (d == NULL)
-		d = xmpp_stanza_get_child_by_name_and_ns(st, "x",
-		    "jabber:x:delay");
+		d = xmpp_stanza_get_child_by_name_and_ns(
+		    st, "x", "jabber:x:delay");
 	if (d != NULL)
 		t = rec_stamp(xmpp_stanza_get_attribute(d, "stamp"));
 	if (t != -1)
@@ -138,8 +138,8 @@ rec_carbon(xmpp_stanza_t *msg, const char *own_bare, const char **direction)
 	c = xmpp_stanza_get_child_by_name_and_ns(msg, "received", NS_CARBONS);
 	*direction = "received";
 	if (c == NULL) {
-		c = xmpp_stanza_get_child_by_name_and_ns(msg, "sent",
-		    NS_CARBONS);
+		c = xmpp_stanza_get_child_by_name_and_ns(
+		    msg, "sent", NS_CARBONS);
 		*direction = "sent";
 	}
 	if (c == NULL)
@@ -167,8 +167,8 @@ rec_message(struct orecord *r, struct rec_strings *k, xmpp_stanza_t *msg,
 	if (type == NULL || *type == '\0')
 		type = "normal";
 	orecord_init(r, "message", msg);
-	orecord_add(r, 'T', "time", rec_keep(k, rec_time(msg, now, &delayed)),
-	    OF_TEXT);
+	orecord_add(
+	    r, 'T', "time", rec_keep(k, rec_time(msg, now, &delayed)), OF_TEXT);
 	orecord_add(r, 0, "delayed", delayed ? "1" : "0", OF_BOOL);
 	orecord_add(r, 'y', "type", type, OF_TEXT);
 	orecord_add(r, 'f', "from", from, OF_TEXT);
@@ -201,8 +201,8 @@ rec_message(struct orecord *r, struct rec_strings *k, xmpp_stanza_t *msg,
 }
 
 void
-rec_presence(struct orecord *r, struct rec_strings *k, xmpp_stanza_t *pres,
-    time_t now)
+rec_presence(
+    struct orecord *r, struct rec_strings *k, xmpp_stanza_t *pres, time_t now)
 {
 	const char *type = xmpp_stanza_get_type(pres);
 	const char *state;
@@ -213,9 +213,9 @@ rec_presence(struct orecord *r, struct rec_strings *k, xmpp_stanza_t *pres,
 	rec_keep(k, show);
 	if (type && *type)
 		state = type;
-	else if (show && (strcmp(show, "away") == 0 ||
-			     strcmp(show, "chat") == 0 ||
-			     strcmp(show, "dnd") == 0 || strcmp(show, "xa") == 0))
+	else if (show &&
+	    (strcmp(show, "away") == 0 || strcmp(show, "chat") == 0 ||
+		strcmp(show, "dnd") == 0 || strcmp(show, "xa") == 0))
 		state = show;
 	else
 		state = "available";

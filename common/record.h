@@ -55,8 +55,8 @@ char *rec_time(xmpp_stanza_t *st, time_t now, int *delayed);
  * else are forgeries and ignored), returns the inner message (borrowed)
  * and sets *direction to "received" or "sent"; otherwise returns NULL.
  */
-xmpp_stanza_t *rec_carbon(xmpp_stanza_t *msg, const char *own_bare,
-    const char **direction);
+xmpp_stanza_t *
+rec_carbon(xmpp_stanza_t *msg, const char *own_bare, const char **direction);
 
 /*
  * rec_message()
@@ -81,8 +81,8 @@ void rec_message(struct orecord *r, struct rec_strings *k, xmpp_stanza_t *msg,
  * error_condition.  Template keys: %T %f %t %S (state) %m
  * (status) %p (priority).
  */
-void rec_presence(struct orecord *r, struct rec_strings *k,
-    xmpp_stanza_t *pres, time_t now);
+void rec_presence(
+    struct orecord *r, struct rec_strings *k, xmpp_stanza_t *pres, time_t now);
 
 /* The keys of rec_message() and rec_presence() for output_check_template(). */
 #define REC_MESSAGE_KEYS "Tyftibshru"

@@ -168,8 +168,8 @@ roster_from_stanza(struct roster *r, xmpp_stanza_t *iq, size_t *skipped)
 		    (char *)xmpp_stanza_get_attribute(it, "subscription");
 		item.ask = (char *)xmpp_stanza_get_attribute(it, "ask");
 		t = xmpp_stanza_get_attribute(it, "approved");
-		item.approved = t && (strcmp(t, "true") == 0 ||
-					 strcmp(t, "1") == 0);
+		item.approved =
+		    t && (strcmp(t, "true") == 0 || strcmp(t, "1") == 0);
 		n = 0;
 		for (g = xmpp_stanza_get_children(it); g;
 		     g = xmpp_stanza_get_next(g)) {
@@ -181,8 +181,8 @@ roster_from_stanza(struct roster *r, xmpp_stanza_t *iq, size_t *skipped)
 			text = xmpp_stanza_get_text(g);
 			if (text == NULL || *text == '\0') {
 				if (text)
-					xmpp_free(xmpp_stanza_get_context(g),
-					    text);
+					xmpp_free(
+					    xmpp_stanza_get_context(g), text);
 				continue;
 			}
 			groups = xrealloc(groups, (n + 1) * sizeof(*groups));
@@ -200,8 +200,8 @@ roster_from_stanza(struct roster *r, xmpp_stanza_t *iq, size_t *skipped)
 
 /* The text format: five escaped fields, groups separated by commas. */
 static int
-parse_text_line(char *line, struct roster_item *it, struct roster *tmp,
-    char **why)
+parse_text_line(
+    char *line, struct roster_item *it, struct roster *tmp, char **why)
 {
 	char *f[5], *p = line;
 	struct buf b[5], *groups = NULL;
@@ -223,7 +223,8 @@ parse_text_line(char *line, struct roster_item *it, struct roster *tmp,
 	}
 	for (i = 0; i < n; i++)
 		if (text_unescape(&b[i], f[i], strlen(f[i])) < 0) {
-			*why = xasprintf("malformed escape in field %zu", i + 1);
+			*why =
+			    xasprintf("malformed escape in field %zu", i + 1);
 			goto out;
 		}
 	it->jid = b[0].data ? b[0].data : "";
@@ -272,8 +273,8 @@ out:
 }
 
 static int
-parse_json_line(const char *line, struct roster_item *it, struct roster *tmp,
-    char **why)
+parse_json_line(
+    const char *line, struct roster_item *it, struct roster *tmp, char **why)
 {
 	json_error_t jerr;
 	json_t *o, *v, *g;
@@ -282,8 +283,8 @@ parse_json_line(const char *line, struct roster_item *it, struct roster *tmp,
 
 	o = json_loads(line, JSON_REJECT_DUPLICATES, &jerr);
 	if (o == NULL) {
-		*why = xasprintf("invalid JSON at column %d: %s", jerr.column,
-		    jerr.text);
+		*why = xasprintf(
+		    "invalid JSON at column %d: %s", jerr.column, jerr.text);
 		return -1;
 	}
 	memset(it, 0, sizeof(*it));
@@ -309,8 +310,8 @@ parse_json_line(const char *line, struct roster_item *it, struct roster *tmp,
 		goto out;
 	}
 	if (json_is_array(g)) {
-		it->groups = xcalloc(json_array_size(g) + 1,
-		    sizeof(*it->groups));
+		it->groups =
+		    xcalloc(json_array_size(g) + 1, sizeof(*it->groups));
 		for (i = 0; i < json_array_size(g); i++) {
 			v = json_array_get(g, i);
 			if (!json_is_string(v)) {
@@ -337,8 +338,8 @@ check_item_text(const struct roster_item *it, char **why)
 	size_t off, i;
 	uint32_t cp;
 
-	if (it->name && text_check_xml(it->name, strlen(it->name), &off,
-			    &cp) != TEXT_OK) {
+	if (it->name &&
+	    text_check_xml(it->name, strlen(it->name), &off, &cp) != TEXT_OK) {
 		*why = xstrdup("the name holds what XML cannot carry");
 		return -1;
 	}
@@ -393,8 +394,8 @@ roster_read_file(struct roster *r, const char *path, char **errstr)
 			line[strlen(line) - 1] = '\0';
 		if (*line == '\0' || *line == '#')
 			continue;
-		if ((*line == '{' ? parse_json_line(line, &it, &tmp, &why) :
-				    parse_text_line(line, &it, &tmp, &why)) < 0)
+		if ((*line == '{' ? parse_json_line(line, &it, &tmp, &why)
+				  : parse_text_line(line, &it, &tmp, &why)) < 0)
 			goto bad;
 		tmp.items[tmp.n - 1].line = lineno;
 		if (!bare_ok(tmp.items[tmp.n - 1].jid)) {
@@ -484,8 +485,8 @@ roster_action_name(enum roster_action a)
 }
 
 xmpp_stanza_t *
-roster_item_stanza(xmpp_ctx_t *ctx, const char *id,
-    const struct roster_item *it, int remove)
+roster_item_stanza(
+    xmpp_ctx_t *ctx, const char *id, const struct roster_item *it, int remove)
 {
 	xmpp_stanza_t *iq = xmpp_iq_new(ctx, "set", id), *q, *item, *g, *t;
 	size_t i;
@@ -516,8 +517,8 @@ roster_item_stanza(xmpp_ctx_t *ctx, const char *id,
 }
 
 void
-roster_record(struct orecord *r, struct rec_strings *k,
-    const struct roster_item *it)
+roster_record(
+    struct orecord *r, struct rec_strings *k, const struct roster_item *it)
 {
 	struct buf text, list, one;
 	size_t i;
@@ -551,8 +552,7 @@ roster_record(struct orecord *r, struct rec_strings *k,
 	 * array holds the names whole. */
 	orecord_add(r, 'g', "groups", rec_keep(k, buf_steal(&text)),
 	    OF_TEXT | OF_NOJSON);
-	orecord_add(r, 0, "groups", rec_keep(k, buf_steal(&list)),
-	    OF_LIST_US);
+	orecord_add(r, 0, "groups", rec_keep(k, buf_steal(&list)), OF_LIST_US);
 	orecord_add(r, 0, "approved", it->approved ? "1" : "0", OF_BOOL);
 	buf_free(&one);
 }

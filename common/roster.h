@@ -13,14 +13,14 @@
 
 /* One contact (RFC 6121 2.1.2).  Every string is owned. */
 struct roster_item {
-	char *jid;		/* bare JID */
-	char *name;		/* NULL: none */
-	char *subscription;	/* none, to, from, both (remove) */
-	char *ask;		/* "subscribe" or NULL */
-	int approved;		/* pre-approved (RFC 6121 3.4) */
-	char **groups;		/* sorted, no duplicates */
+	char *jid; /* bare JID */
+	char *name; /* NULL: none */
+	char *subscription; /* none, to, from, both (remove) */
+	char *ask; /* "subscribe" or NULL */
+	int approved; /* pre-approved (RFC 6121 3.4) */
+	char **groups; /* sorted, no duplicates */
 	size_t ngroups;
-	unsigned long line;	/* of the file it was read from, or 0 */
+	unsigned long line; /* of the file it was read from, or 0 */
 };
 
 struct roster {
@@ -66,8 +66,8 @@ enum roster_action { RA_ADD, RA_UPDATE, RA_REMOVE };
 
 struct roster_change {
 	enum roster_action action;
-	const struct roster_item *want;	/* the file's item (add/update) */
-	const struct roster_item *have;	/* the server's item (update/remove) */
+	const struct roster_item *want; /* the file's item (add/update) */
+	const struct roster_item *have; /* the server's item (update/remove) */
 };
 
 /*
@@ -90,8 +90,8 @@ const char *roster_action_name(enum roster_action a);
  * A roster set for one item: its name and groups, or subscription='remove'
  * with 'remove'.  The caller owns the stanza.
  */
-xmpp_stanza_t *roster_item_stanza(xmpp_ctx_t *ctx, const char *id,
-    const struct roster_item *it, int remove);
+xmpp_stanza_t *roster_item_stanza(
+    xmpp_ctx_t *ctx, const char *id, const struct roster_item *it, int remove);
 
 /*
  * roster_record()
@@ -101,8 +101,8 @@ xmpp_stanza_t *roster_item_stanza(xmpp_ctx_t *ctx, const char *id,
  * JSON: jid, name, subscription, ask, approved, groups (an array).
  * Template keys: %j %S %a %n %g.
  */
-void roster_record(struct orecord *r, struct rec_strings *k,
-    const struct roster_item *it);
+void roster_record(
+    struct orecord *r, struct rec_strings *k, const struct roster_item *it);
 #define ROSTER_KEYS "jSang"
 
 #endif

@@ -46,12 +46,12 @@
 #define SESSION_MAX_TIMERS 8
 
 enum state {
-	S_NEW,		/* not started */
-	S_CONNECTING,	/* TCP, TLS, SASL, bind */
-	S_READY,	/* online */
-	S_WAIT,		/* connection lost; waiting to reconnect */
-	S_CLOSING,	/* </stream:stream> sent, waiting for the close */
-	S_DONE		/* disconnected; the run is over */
+	S_NEW, /* not started */
+	S_CONNECTING, /* TCP, TLS, SASL, bind */
+	S_READY, /* online */
+	S_WAIT, /* connection lost; waiting to reconnect */
+	S_CLOSING, /* </stream:stream> sent, waiting for the close */
+	S_DONE /* disconnected; the run is over */
 };
 
 /* A tool's callback registered with libstrophe through a trampoline. */
@@ -60,7 +60,7 @@ struct hook {
 	session_stanza_cb cb;
 	session_event_cb event;
 	void *ud;
-	char *id;	/* for id handlers, else NULL */
+	char *id; /* for id handlers, else NULL */
 	int dead;
 	struct hook *next;
 };
@@ -73,7 +73,7 @@ struct session {
 
 	struct jid jid;
 	char *bare;
-	char *target;		/* "host:port" for messages */
+	char *target; /* "host:port" for messages */
 	char *bound;
 
 	enum state state;
@@ -89,10 +89,10 @@ struct session {
 	int stream_opened;
 	int parse_error;
 	int ever_online;
-	int sm;			/* XEP-0198 stream management wanted */
-	int sm_enabling;	/* <enable/> sent, <enabled/> not yet seen */
-	int connect_pending;	/* on_connect waits for <enabled/> */
-	int resumed;		/* this connection resumed the last stream */
+	int sm; /* XEP-0198 stream management wanted */
+	int sm_enabling; /* <enable/> sent, <enabled/> not yet seen */
+	int connect_pending; /* on_connect waits for <enabled/> */
+	int resumed; /* this connection resumed the last stream */
 	int tls_started;
 	int pin_checked;
 	int auth_sent;
@@ -125,10 +125,10 @@ struct session {
 	int signal_code;
 
 	/* reconnection */
-	int retries;		/* reconnections allowed in a row */
-	int retry_initial;	/* also when the first connection fails */
-	int attempts;		/* failed attempts since the last success */
-	int retry_ok;		/* the recorded failure is worth a retry */
+	int retries; /* reconnections allowed in a row */
+	int retry_initial; /* also when the first connection fails */
+	int attempts; /* failed attempts since the last success */
+	int retry_ok; /* the recorded failure is worth a retry */
 	int64_t reconnect_at;
 	session_event_cb on_disconnect;
 	void *on_disconnect_ud;
@@ -168,8 +168,7 @@ set_error(struct session *s, int code, const char *fmt, va_list ap)
 		s->error = NULL;
 }
 
-static void
-record(struct session *s, int code, const char *fmt, ...)
+static void record(struct session *s, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
@@ -208,8 +207,7 @@ hard_close(struct session *s)
  * redacted and network text escaped.
  */
 static void
-log_handler(void *ud, xmpp_log_level_t level, const char *area,
-    const char *msg)
+log_handler(void *ud, xmpp_log_level_t level, const char *area, const char *msg)
 {
 	struct session *s = ud;
 	struct buf b;
@@ -339,8 +337,8 @@ spki_pin(const char *pem)
 	if (x == NULL)
 		return NULL;
 	len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der);
-	if (len > 0 && EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(),
-			   NULL) == 1 &&
+	if (len > 0 &&
+	    EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL) == 1 &&
 	    mdlen == 32) {
 		EVP_EncodeBlock(b64, md, 32);
 		out = xasprintf("sha256//%s", b64);
@@ -371,8 +369,8 @@ check_pin(struct session *s)
 		if (strncmp(s->cfg->tls_pin, "sha256//", 8) == 0) {
 			got = spki_pin(xmpp_tlscert_get_pem(cert));
 		} else {
-			fp = xmpp_tlscert_get_string(cert,
-			    XMPP_CERT_FINGERPRINT_SHA256);
+			fp = xmpp_tlscert_get_string(
+			    cert, XMPP_CERT_FINGERPRINT_SHA256);
 			got = fp ? config_pin_normalise(fp) : NULL;
 		}
 		xmpp_tlscert_free(cert);
@@ -421,9 +419,9 @@ classify_failed_login(struct session *s, int error, xmpp_stream_error_t *se)
 
 	s->retry_ok = 0;
 	if (!s->tcp_up) {
-		error = s->connect_errno ? s->connect_errno :
-		    error		 ? error :
-					   ETIMEDOUT;
+		error = s->connect_errno ? s->connect_errno
+		    : error		 ? error
+					 : ETIMEDOUT;
 		record(s, XEXIT_CONNECT, "%s: %s", session_target(s),
 		    strerror_lower(error, ebuf, sizeof(ebuf)));
 		s->retry_ok = 1;
@@ -457,9 +455,9 @@ classify_failed_login(struct session *s, int error, xmpp_stream_error_t *se)
 	} else if (s->tls_started && !s->pin_checked) {
 		record(s, XEXIT_TLS, "%s: TLS handshake failed%s",
 		    session_target(s),
-		    error == 5 /* SSL_ERROR_SYSCALL */ ?
-			": connection closed by the server" :
-			"");
+		    error == 5 /* SSL_ERROR_SYSCALL */
+			? ": connection closed by the server"
+			: "");
 	} else if (s->auth_sent) {
 		record(s, XEXIT_AUTH, "%s: authentication failed for %s",
 		    session_target(s), s->bare);
@@ -469,8 +467,7 @@ classify_failed_login(struct session *s, int error, xmpp_stream_error_t *se)
 		    session_target(s));
 		s->retry_ok = 1;
 	} else if (error == ECONNRESET) {
-		record(s, XEXIT_CONNECT,
-		    "%s: the server closed the connection",
+		record(s, XEXIT_CONNECT, "%s: the server closed the connection",
 		    session_target(s));
 		s->retry_ok = 1;
 	} else if (error != 0) {
@@ -505,8 +502,8 @@ classify_lost(struct session *s, int error, xmpp_stream_error_t *se)
 		    session_target(s),
 		    strerror_lower(error, ebuf, sizeof(ebuf)));
 	} else {
-		record(s, XEXIT_CONNECT, "%s: connection lost",
-		    session_target(s));
+		record(
+		    s, XEXIT_CONNECT, "%s: connection lost", session_target(s));
 	}
 }
 
@@ -591,9 +588,9 @@ conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 		s->phase = NULL;
 		util_watchdog_disarm();
 		free(s->bound);
-		s->bound = xmpp_conn_get_bound_jid(conn) ?
-		    xstrdup(xmpp_conn_get_bound_jid(conn)) :
-		    xstrdup(s->bare);
+		s->bound = xmpp_conn_get_bound_jid(conn)
+		    ? xstrdup(xmpp_conn_get_bound_jid(conn))
+		    : xstrdup(s->bare);
 		xdebug(1, "online as %s%s", s->bound,
 		    s->resumed ? " (stream resumed)" : "");
 		/*
@@ -691,8 +688,8 @@ check_files(const struct xconfig *cfg, char **errstr)
 
 	if (cfg->cafile) {
 		if ((f = fopen(cfg->cafile, "r")) == NULL) {
-			*errstr = xasprintf("--cafile %s: %s", cfg->cafile,
-			    strerror(errno));
+			*errstr = xasprintf(
+			    "--cafile %s: %s", cfg->cafile, strerror(errno));
 			return -1;
 		}
 		x = PEM_read_X509(f, NULL, NULL, NULL);
@@ -706,18 +703,18 @@ check_files(const struct xconfig *cfg, char **errstr)
 		X509_free(x);
 	}
 	if (cfg->capath && access(cfg->capath, R_OK | X_OK) < 0) {
-		*errstr = xasprintf("--capath %s: %s", cfg->capath,
-		    strerror(errno));
+		*errstr =
+		    xasprintf("--capath %s: %s", cfg->capath, strerror(errno));
 		return -1;
 	}
 	if (cfg->client_cert && access(cfg->client_cert, R_OK) < 0) {
-		*errstr = xasprintf("--client-cert %s: %s", cfg->client_cert,
-		    strerror(errno));
+		*errstr = xasprintf(
+		    "--client-cert %s: %s", cfg->client_cert, strerror(errno));
 		return -1;
 	}
 	if (cfg->client_key && access(cfg->client_key, R_OK) < 0) {
-		*errstr = xasprintf("--client-key %s: %s", cfg->client_key,
-		    strerror(errno));
+		*errstr = xasprintf(
+		    "--client-key %s: %s", cfg->client_key, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -757,9 +754,11 @@ session_new(const struct xconfig *cfg, const char *password, char **errstr)
 	}
 	s->bare = jid_bare(&s->jid);
 	if (cfg->host || cfg->port)
-		s->target = xasprintf("%s:%lu",
-		    cfg->host ? cfg->host : s->jid.domain,
-		    cfg->port ? cfg->port : cfg->direct_tls ? 5223UL : 5222UL);
+		s->target =
+		    xasprintf("%s:%lu", cfg->host ? cfg->host : s->jid.domain,
+			cfg->port	      ? cfg->port
+			    : cfg->direct_tls ? 5223UL
+					      : 5222UL);
 	else
 		s->target = xstrdup(s->jid.domain);
 
@@ -924,8 +923,8 @@ session_send(struct session *s, xmpp_stanza_t *st)
 }
 
 void
-session_request(struct session *s, xmpp_stanza_t *iq, session_stanza_cb cb,
-    void *ud)
+session_request(
+    struct session *s, xmpp_stanza_t *iq, session_stanza_cb cb, void *ud)
 {
 	struct hook *h = hook_new(s, cb, ud);
 
@@ -968,8 +967,8 @@ session_queue_len(struct session *s)
 }
 
 void
-session_set_input(struct session *s, int fd, int max_queue,
-    session_input_cb cb, void *ud)
+session_set_input(
+    struct session *s, int fd, int max_queue, session_input_cb cb, void *ud)
 {
 	s->input_fd = fd;
 	s->input_max_queue = max_queue > 0 ? max_queue : 1;
@@ -984,8 +983,7 @@ session_pause_input(struct session *s, int paused)
 }
 
 void
-session_set_deadline(struct session *s, long ms, session_event_cb cb,
-    void *ud)
+session_set_deadline(struct session *s, long ms, session_event_cb cb, void *ud)
 {
 	s->deadline = ms > 0 ? util_now_ms() + ms : 0;
 	s->deadline_ms = ms;
@@ -1068,14 +1066,15 @@ explain_connect_failure(struct session *s)
 
 	colon = strrchr(s->target, ':');
 	if ((s->cfg->host || s->cfg->port) && colon) {
-		snprintf(host, sizeof(host), "%.*s",
-		    (int)(colon - s->target), s->target);
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - s->target),
+		    s->target);
 		snprintf(port, sizeof(port), "%s", colon + 1);
 	} else {
 		snprintf(host, sizeof(host), "%s", s->jid.domain);
 		snprintf(port, sizeof(port), "%d",
-		    s->cfg->port ? (int)s->cfg->port :
-				   s->cfg->direct_tls ? 5223 : 5222);
+		    s->cfg->port	     ? (int)s->cfg->port
+			: s->cfg->direct_tls ? 5223
+					     : 5222);
 	}
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
@@ -1177,8 +1176,8 @@ turn_with_input(struct session *s, long wait)
 	if (p[0].revents & POLLIN)
 		for (i = 0; i < TLS_DRAIN_READS && s->state == S_READY; i++)
 			xmpp_run_once(s->ctx, 0);
-	if (s->state == S_READY && (p[1].revents & (POLLIN | POLLHUP |
-					   POLLERR | POLLNVAL))) {
+	if (s->state == S_READY &&
+	    (p[1].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL))) {
 		if (s->input_cb(s, s->input_fd, s->input_ud) < 0)
 			s->input_fd = -1;
 		/* Write what the input produced without waiting a turn. */
@@ -1198,9 +1197,8 @@ start_attempt(struct session *s)
 	int rc;
 
 	reset_attempt(s);
-	s->connect_deadline = now + (s->cfg->timeout_ms > 0 ?
-					    s->cfg->timeout_ms :
-					    CONNECT_TIMEOUT_MS);
+	s->connect_deadline = now +
+	    (s->cfg->timeout_ms > 0 ? s->cfg->timeout_ms : CONNECT_TIMEOUT_MS);
 	if (s->deadline && s->deadline < s->connect_deadline)
 		s->connect_deadline = s->deadline;
 	s->phase = "while connecting";
@@ -1215,11 +1213,12 @@ start_attempt(struct session *s)
 	 * libstrophe would let an SRV record override the port silently.
 	 */
 	rc = xmpp_connect_client(s->conn,
-	    s->cfg->host ? s->cfg->host :
-	    s->cfg->port ? s->jid.domain :
-			   NULL,
-	    (unsigned short)(s->cfg->port ? s->cfg->port :
-					    s->cfg->direct_tls ? 5223 : 0),
+	    s->cfg->host       ? s->cfg->host
+		: s->cfg->port ? s->jid.domain
+			       : NULL,
+	    (unsigned short)(s->cfg->port ? s->cfg->port
+		    : s->cfg->direct_tls  ? 5223
+					  : 0),
 	    conn_handler, s);
 	if (rc == XMPP_EOK)
 		return 0;
@@ -1298,8 +1297,8 @@ session_run(struct session *s)
 		if (s->state == S_CONNECTING && now >= s->connect_deadline &&
 		    (s->deadline == 0 || s->connect_deadline < s->deadline)) {
 			/* One attempt took too long: a retry may do better. */
-			long ms = s->cfg->timeout_ms > 0 ? s->cfg->timeout_ms :
-							   CONNECT_TIMEOUT_MS;
+			long ms = s->cfg->timeout_ms > 0 ? s->cfg->timeout_ms
+							 : CONNECT_TIMEOUT_MS;
 
 			char t[32];
 
@@ -1331,8 +1330,8 @@ session_run(struct session *s)
 		if (s->state == S_CONNECTING && !s->pin_checked &&
 		    xmpp_conn_is_secured(s->conn))
 			check_pin(s);
-		if (s->parse_error && (s->state == S_CONNECTING ||
-					  s->state == S_READY) &&
+		if (s->parse_error &&
+		    (s->state == S_CONNECTING || s->state == S_READY) &&
 		    !s->code_set) {
 			/* libstrophe would wait for the server to hang up. */
 			record(s, XEXIT_PROTOCOL,

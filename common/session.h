@@ -30,8 +30,8 @@
  */
 struct session;
 
-typedef int (*session_stanza_cb)(struct session *s, xmpp_stanza_t *st,
-    void *ud);
+typedef int (*session_stanza_cb)(
+    struct session *s, xmpp_stanza_t *st, void *ud);
 typedef void (*session_event_cb)(struct session *s, void *ud);
 /* Called when 'fd' is readable (or at its end); returns 0, or -1 to stop
  * watching the descriptor. */
@@ -44,8 +44,8 @@ typedef int (*session_input_cb)(struct session *s, int fd, void *ud);
  * the session).  'password' is copied and may be NULL (client certificate).
  * Returns the session, or NULL with *errstr.
  */
-struct session *session_new(const struct xconfig *cfg, const char *password,
-    char **errstr);
+struct session *
+session_new(const struct xconfig *cfg, const char *password, char **errstr);
 
 /* Disconnects if needed and releases everything.  NULL is a no-op. */
 void session_free(struct session *s);
@@ -74,8 +74,8 @@ void session_on_connect(struct session *s, session_event_cb cb, void *ud);
  * Calls 'cb' for every incoming stanza whose element name, type attribute
  * and child namespace match (NULL matches anything).
  */
-void session_add_handler(struct session *s, const char *name,
-    const char *type, const char *ns, session_stanza_cb cb, void *ud);
+void session_add_handler(struct session *s, const char *name, const char *type,
+    const char *ns, session_stanza_cb cb, void *ud);
 
 /* Queues a stanza (not taken over: the caller still releases it). */
 void session_send(struct session *s, xmpp_stanza_t *st);
@@ -86,8 +86,8 @@ void session_send(struct session *s, xmpp_stanza_t *st);
  * Sends an iq (which must carry an id) and calls 'cb' once with its reply,
  * result or error.  The stanza is not taken over.
  */
-void session_request(struct session *s, xmpp_stanza_t *iq,
-    session_stanza_cb cb, void *ud);
+void session_request(
+    struct session *s, xmpp_stanza_t *iq, session_stanza_cb cb, void *ud);
 
 /*
  * session_barrier()
@@ -111,8 +111,8 @@ int session_queue_len(struct session *s);
  * non-blocking; 'cb' should read at most what one read() gives.  A fd of
  * -1 stops watching.
  */
-void session_set_input(struct session *s, int fd, int max_queue,
-    session_input_cb cb, void *ud);
+void session_set_input(
+    struct session *s, int fd, int max_queue, session_input_cb cb, void *ud);
 
 /* Pauses or resumes the watching of the input descriptor. */
 void session_pause_input(struct session *s, int paused);
@@ -125,8 +125,8 @@ void session_pause_input(struct session *s, int paused);
  * failure with XEXIT_TIMEOUT.  0 removes the deadline.  The connection
  * phase always has one (--timeout, else 30 s).
  */
-void session_set_deadline(struct session *s, long ms, session_event_cb cb,
-    void *ud);
+void
+session_set_deadline(struct session *s, long ms, session_event_cb cb, void *ud);
 
 /* From a deadline callback: fail the run as a timeout, with the standard
  * message naming what the session was waiting for. */
@@ -215,8 +215,8 @@ void session_reconnect_now(struct session *s, const char *fmt, ...)
  * are forgotten when the connection is lost.  Returns an id for
  * session_timer_cancel(), or 0 when all timer slots are in use.
  */
-unsigned session_timer_add(struct session *s, long ms, session_event_cb cb,
-    void *ud);
+unsigned
+session_timer_add(struct session *s, long ms, session_event_cb cb, void *ud);
 void session_timer_cancel(struct session *s, unsigned id);
 
 /* True while online (stanzas can be sent). */

@@ -11,8 +11,8 @@
 
 /* Adds <name xmlns=ns>text</name> (text may be NULL for an empty element). */
 static xmpp_stanza_t *
-add_child(xmpp_stanza_t *parent, const char *name, const char *ns,
-    const char *text)
+add_child(
+    xmpp_stanza_t *parent, const char *name, const char *ns, const char *text)
 {
 	xmpp_ctx_t *ctx = xmpp_stanza_get_context(parent);
 	xmpp_stanza_t *child = xmpp_stanza_new(ctx), *t;
@@ -87,8 +87,8 @@ stanza_child_text(xmpp_stanza_t *st, const char *name, const char *ns)
 {
 	xmpp_stanza_t *c;
 
-	c = ns ? xmpp_stanza_get_child_by_name_and_ns(st, name, ns) :
-		 xmpp_stanza_get_child_by_name(st, name);
+	c = ns ? xmpp_stanza_get_child_by_name_and_ns(st, name, ns)
+	       : xmpp_stanza_get_child_by_name(st, name);
 	return c ? dup_text(c) : NULL;
 }
 
@@ -122,8 +122,8 @@ stanza_error_info(xmpp_stanza_t *st, char **condition, char **text)
 }
 
 /* Elements whose text is a credential, and the namespace they live in. */
-static const char *const secret_sasl[] = { "<auth ", "<response ",
-	"<response>", "<challenge ", "<success ", NULL };
+static const char *const secret_sasl[] = { "<auth ", "<response ", "<response>",
+	"<challenge ", "<success ", NULL };
 
 #define NSECRET (sizeof(secret_sasl) / sizeof(secret_sasl[0]))
 

@@ -31,14 +31,14 @@
 /* What one message carries. */
 struct msg_spec {
 	const char *to;
-	const char *type;	/* chat, normal, headline, groupchat */
-	const char *id;		/* also the XEP-0359 origin-id */
+	const char *type; /* chat, normal, headline, groupchat */
+	const char *id; /* also the XEP-0359 origin-id */
 	const char *body;
 	const char *subject;
 	const char *thread;
-	const char *url;	/* XEP-0066 out-of-band URL */
-	int no_store;		/* XEP-0334 <no-store/> */
-	int receipt;		/* XEP-0184 <request/> */
+	const char *url; /* XEP-0066 out-of-band URL */
+	int no_store; /* XEP-0334 <no-store/> */
+	int receipt; /* XEP-0184 <request/> */
 };
 
 xmpp_stanza_t *stanza_message(xmpp_ctx_t *ctx, const struct msg_spec *m);

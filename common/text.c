@@ -131,24 +131,24 @@ text_clean_xml(const char *s, size_t len, size_t *replaced)
 int
 text_is_unsafe_cp(uint32_t cp)
 {
-	if (cp >= 0x80 && cp <= 0x9f)		/* C1 controls */
+	if (cp >= 0x80 && cp <= 0x9f) /* C1 controls */
 		return 1;
 	switch (cp) {
-	case 0x00ad:	/* soft hyphen */
-	case 0x061c:	/* arabic letter mark */
-	case 0x180e:	/* mongolian vowel separator */
-	case 0x2028:	/* line separator */
-	case 0x2029:	/* paragraph separator */
-	case 0xfeff:	/* zero width no-break space */
+	case 0x00ad: /* soft hyphen */
+	case 0x061c: /* arabic letter mark */
+	case 0x180e: /* mongolian vowel separator */
+	case 0x2028: /* line separator */
+	case 0x2029: /* paragraph separator */
+	case 0xfeff: /* zero width no-break space */
 		return 1;
 	}
-	if (cp >= 0x200b && cp <= 0x200f)	/* zero width, LRM, RLM */
+	if (cp >= 0x200b && cp <= 0x200f) /* zero width, LRM, RLM */
 		return 1;
-	if (cp >= 0x202a && cp <= 0x202e)	/* bidi embeddings, overrides */
+	if (cp >= 0x202a && cp <= 0x202e) /* bidi embeddings, overrides */
 		return 1;
-	if (cp >= 0x2060 && cp <= 0x206f)	/* bidi isolates, invisibles */
+	if (cp >= 0x2060 && cp <= 0x206f) /* bidi isolates, invisibles */
 		return 1;
-	if (cp >= 0xfff9 && cp <= 0xfffb)	/* interlinear annotations */
+	if (cp >= 0xfff9 && cp <= 0xfffb) /* interlinear annotations */
 		return 1;
 	return 0;
 }

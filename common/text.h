@@ -25,8 +25,8 @@ void text_utf8_put(struct buf *b, uint32_t cp);
 
 enum text_problem {
 	TEXT_OK = 0,
-	TEXT_BAD_UTF8,	/* not UTF-8 */
-	TEXT_BAD_CHAR	/* a character XML 1.0 cannot carry */
+	TEXT_BAD_UTF8, /* not UTF-8 */
+	TEXT_BAD_CHAR /* a character XML 1.0 cannot carry */
 };
 
 /*
@@ -37,8 +37,8 @@ enum text_problem {
  * carriage return, no U+FFFE or U+FFFF).  On a problem, *offset is its byte
  * offset and *cp the offending byte or code point.
  */
-enum text_problem text_check_xml(const char *s, size_t len, size_t *offset,
-    uint32_t *cp);
+enum text_problem
+text_check_xml(const char *s, size_t len, size_t *offset, uint32_t *cp);
 
 /*
  * text_clean_xml()

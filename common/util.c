@@ -178,8 +178,8 @@ xdebug(int level, const char *fmt, ...)
 }
 
 int
-util_parse_ulong(const char *s, unsigned long min, unsigned long max,
-    unsigned long *out)
+util_parse_ulong(
+    const char *s, unsigned long min, unsigned long max, unsigned long *out)
 {
 	unsigned long v;
 	char *end;

@@ -51,8 +51,8 @@ int util_verbosity(void);
 void xerror(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void xwarn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void xnote(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void xdebug(int level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void
+xdebug(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void xvmessage(const char *prefix, const char *fmt, va_list ap);
 
 /*
@@ -61,8 +61,8 @@ void xvmessage(const char *prefix, const char *fmt, va_list ap);
  * Parses a whole decimal number in [min, max].  Returns 0 and sets *out, or
  * -1 when 's' is empty, not a number, has trailing junk or is out of range.
  */
-int util_parse_ulong(const char *s, unsigned long min, unsigned long max,
-    unsigned long *out);
+int util_parse_ulong(
+    const char *s, unsigned long min, unsigned long max, unsigned long *out);
 
 /*
  * util_parse_seconds()

@@ -10,17 +10,17 @@
  * these codes; only cmd/ turns them into an exit status.
  */
 enum xexit {
-	XEXIT_OK = 0,		/* done; xsend: the server has every stanza */
-	XEXIT_FAILURE = 1,	/* internal or unclassified failure */
-	XEXIT_USAGE = 2,	/* bad option, argument or JID; nothing sent */
-	XEXIT_CONFIG = 3,	/* config unreadable/invalid, unsafe, no password */
-	XEXIT_CONNECT = 4,	/* DNS, refused, unreachable, connection lost */
-	XEXIT_TLS = 5,		/* TLS handshake/verification, pin mismatch */
-	XEXIT_AUTH = 6,		/* authentication failed */
-	XEXIT_TIMEOUT = 7,	/* the deadline passed */
-	XEXIT_REJECTED = 8,	/* a stanza came back as an error */
-	XEXIT_PROTOCOL = 9,	/* stream error, malformed or unexpected reply */
-	XEXIT_NEGATIVE = 10	/* negative answer (xpresence get/wait) */
+	XEXIT_OK = 0, /* done; xsend: the server has every stanza */
+	XEXIT_FAILURE = 1, /* internal or unclassified failure */
+	XEXIT_USAGE = 2, /* bad option, argument or JID; nothing sent */
+	XEXIT_CONFIG = 3, /* config unreadable/invalid, unsafe, no password */
+	XEXIT_CONNECT = 4, /* DNS, refused, unreachable, connection lost */
+	XEXIT_TLS = 5, /* TLS handshake/verification, pin mismatch */
+	XEXIT_AUTH = 6, /* authentication failed */
+	XEXIT_TIMEOUT = 7, /* the deadline passed */
+	XEXIT_REJECTED = 8, /* a stanza came back as an error */
+	XEXIT_PROTOCOL = 9, /* stream error, malformed or unexpected reply */
+	XEXIT_NEGATIVE = 10 /* negative answer (xpresence get/wait) */
 };
 
 /* Default size limit of one message body, in bytes (--max-size). */
