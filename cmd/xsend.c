@@ -72,6 +72,7 @@ struct item {
 	int need_echo; /* waiting for the room's echo */
 	int need_receipt; /* waiting for a XEP-0184 receipt */
 	int raw_iq; /* raw mode: an iq waiting for its reply */
+	int failed; /* refused: no --tee line for it */
 };
 
 #define HASH_SIZE 4096
@@ -432,6 +433,17 @@ print_tee(struct xsend *x, const struct item *it)
 		x->tee = 0; /* nobody reads it any more; keep sending */
 }
 
+/* An item whose fate is known: --tee tells of the ones that made it. */
+static void
+settle(struct xsend *x, struct item *it)
+{
+	if (!item_done(it))
+		return;
+	if (x->tee && !it->failed && x->mode != RAW)
+		print_tee(x, it);
+	free_item(x, it);
+}
+
 static void
 on_confirmed(struct session *s, void *ud)
 {
@@ -445,13 +457,8 @@ on_confirmed(struct session *s, void *ud)
 		next = it->next;
 		if (it->seq > x->mark)
 			break;
-		if (!it->confirmed) {
-			it->confirmed = 1;
-			if (x->tee && !it->raw_iq)
-				print_tee(x, it);
-		}
-		if (item_done(it))
-			free_item(x, it);
+		it->confirmed = 1;
+		settle(x, it);
 	}
 	check_progress(x);
 }
@@ -464,7 +471,10 @@ on_barrier_late(struct session *s, void *ud)
 	long ms =
 	    x->cfg->timeout_ms ? x->cfg->timeout_ms : XT_DEFAULT_TIMEOUT_MS;
 
-	snprintf(t, sizeof(t), "%ld.%03ld", ms / 1000, ms % 1000);
+	if (ms % 1000)
+		snprintf(t, sizeof(t), "%ld.%03ld", ms / 1000, ms % 1000);
+	else
+		snprintf(t, sizeof(t), "%ld", ms / 1000);
 	session_reconnect_now(
 	    s, "%s: no answer from the server for %s s", session_target(s), t);
 }
@@ -758,8 +768,7 @@ on_iq_reply(struct session *s, xmpp_stanza_t *st, void *ud)
 	}
 	if (it) {
 		it->raw_iq = 0;
-		if (item_done(it))
-			free_item(x, it);
+		settle(x, it);
 	}
 	check_progress(x);
 	return 0;
@@ -844,9 +853,9 @@ on_message(struct session *s, xmpp_stanza_t *st, void *ud)
 		free(cond);
 		free(text);
 		failed(x, XEXIT_REJECTED);
+		it->failed = 1;
 		it->need_echo = it->need_receipt = 0;
-		if (item_done(it))
-			free_item(x, it);
+		settle(x, it);
 		check_progress(x);
 		return 1;
 	}
@@ -858,11 +867,21 @@ on_message(struct session *s, xmpp_stanza_t *st, void *ud)
 		it = find_item(x, xmpp_stanza_get_id(st));
 		if (it == NULL && oid)
 			it = find_item(x, xmpp_stanza_get_attribute(oid, "id"));
+		/* A subject change comes back without our id (Prosody). */
+		if (it == NULL &&
+		    xmpp_stanza_get_child_by_name(st, "subject") != NULL &&
+		    xmpp_stanza_get_child_by_name(st, "body") == NULL)
+			for (it = x->head; it; it = it->next)
+				if (it->need_echo &&
+				    xmpp_stanza_get_child_by_name(
+					it->st, "body") == NULL &&
+				    jid_same_bare(xmpp_stanza_get_from(st),
+					rcpt_name(x, it->rcpt)))
+					break;
 		if (it &&
 		    muc_is_self(x->room[it->rcpt], xmpp_stanza_get_from(st))) {
 			it->need_echo = 0;
-			if (item_done(it))
-				free_item(x, it);
+			settle(x, it);
 			check_progress(x);
 		}
 		return 1;
@@ -875,8 +894,7 @@ on_message(struct session *s, xmpp_stanza_t *st, void *ud)
 			xmpp_stanza_get_from(st), rcpt_name(x, it->rcpt))) {
 			xdebug(1, "receipt from %s", rcpt_name(x, it->rcpt));
 			it->need_receipt = 0;
-			if (item_done(it))
-				free_item(x, it);
+			settle(x, it);
 			check_progress(x);
 		}
 	}
@@ -987,6 +1005,7 @@ on_deadline(struct session *s, void *ud)
 	struct xsend *x = ud;
 	struct item *it;
 	char at[1100];
+	size_t i;
 
 	if (!session_online(s)) {
 		session_timeout(s);
@@ -1004,8 +1023,9 @@ on_deadline(struct session *s, void *ud)
 			xerror("%s: the room did not echo the message in time",
 			    at);
 	}
-	if (x->rooms && x->joined < x->nrcpt)
-		xerror("timed out joining the rooms");
+	for (i = 0; x->rooms && i < x->nrcpt; i++)
+		if (!muc_room_joined(x->room[i]))
+			xerror("%s: timed out joining the room", x->rcpt[i]);
 	failed(x, XEXIT_TIMEOUT);
 	x->input_done = 1;
 	finish(x);
@@ -1125,17 +1145,34 @@ check_args(struct xsend *x, int argc, const char **argv)
 	if (x->rooms && x->receipt)
 		return usage("--receipt does not apply to rooms (the room's "
 			     "echo is the confirmation)");
-	if (x->rooms && x->type != NULL && strcmp(x->type, "chat") != 0)
+	if (x->rooms && x->type != NULL)
 		return usage("--room sends groupchat messages; --type does not "
 			     "apply");
 	if (!x->rooms && (x->nick || x->room_password || x->nick_retry))
 		return usage("--nick, --room-password and --nick-retry need "
 			     "--room");
+	if (x->url && !*x->url)
+		return usage("--url is empty");
+	if (x->id && !*x->id)
+		return usage("--id is empty");
+	if (x->nick) {
+		char *occupant = xasprintf("room@example.org/%s", x->nick);
+		int bad = jid_parse(occupant, &j, &why) < 0;
+
+		free(occupant);
+		jid_free(&j);
+		if (bad) {
+			xerror("--nick: invalid nick '%s': %s; nothing sent",
+			    x->nick, why);
+			return XEXIT_USAGE;
+		}
+	}
 	if (x->mode == RAW)
 		return 0;
 
 	x->rcpt = xcalloc((size_t)argc, sizeof(*x->rcpt));
 	for (i = 0; i < argc; i++) {
+		size_t k;
 		if (jid_parse(argv[i], &j, &why) < 0) {
 			xerror(
 			    "invalid JID '%s': %s; nothing sent", argv[i], why);
@@ -1148,8 +1185,22 @@ check_args(struct xsend *x, int argc, const char **argv)
 			jid_free(&j);
 			return XEXIT_USAGE;
 		}
-		x->rcpt[x->nrcpt++] = jid_full(&j);
+		x->rcpt[x->nrcpt] = jid_full(&j);
 		jid_free(&j);
+		/* The same recipient twice gets the message once. */
+		for (k = 0; k < x->nrcpt; k++)
+			if (jid_same_bare(x->rcpt[k], x->rcpt[x->nrcpt]) &&
+			    strcmp(strchr(x->rcpt[k], '/')
+				    ? strchr(x->rcpt[k], '/')
+				    : "",
+				strchr(x->rcpt[x->nrcpt], '/')
+				    ? strchr(x->rcpt[x->nrcpt], '/')
+				    : "") == 0)
+				break;
+		if (k < x->nrcpt)
+			free(x->rcpt[x->nrcpt]);
+		else
+			x->nrcpt++;
 	}
 	return 0;
 }

@@ -116,6 +116,31 @@ send_join(struct session *s, struct muc_room *r)
 	free(to);
 }
 
+/* Does a disco#info result describe a room (XEP-0045 6.4)? */
+static int
+is_room(xmpp_stanza_t *st)
+{
+	xmpp_stanza_t *q, *c;
+	const char *v;
+
+	q = xmpp_stanza_get_child_by_name_and_ns(
+	    st, "query", XMPP_NS_DISCO_INFO);
+	for (c = q ? xmpp_stanza_get_children(q) : NULL; c;
+	     c = xmpp_stanza_get_next(c)) {
+		if (!xmpp_stanza_is_tag(c))
+			continue;
+		if (strcmp(xmpp_stanza_get_name(c), "identity") == 0 &&
+		    (v = xmpp_stanza_get_attribute(c, "category")) != NULL &&
+		    strcmp(v, "conference") == 0)
+			return 1;
+		if (strcmp(xmpp_stanza_get_name(c), "feature") == 0 &&
+		    (v = xmpp_stanza_get_attribute(c, "var")) != NULL &&
+		    strcmp(v, NS_MUC) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 static int
 on_disco(struct session *s, xmpp_stanza_t *st, void *ud)
 {
@@ -130,6 +155,11 @@ on_disco(struct session *s, xmpp_stanza_t *st, void *ud)
 		done(s, r, cond, text);
 		free(cond);
 		free(text);
+		return 0;
+	}
+	if (!is_room(st)) {
+		done(s, r, "feature-not-implemented",
+		    "not a multi-user chat room");
 		return 0;
 	}
 	send_join(s, r);

@@ -1,0 +1,70 @@
+#!/bin/bash
+# t0009-valgrind: each tool, doing its main job against the real server,
+# runs clean under valgrind's memcheck: no invalid access, no use of
+# uninitialised memory, no leak.
+set -u
+# shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091
+. "$(dirname "$0")/lib.sh"
+
+xt_need prosody openssl slixmpp valgrind
+plan 19
+
+xt_server_start
+alice=$(xt_config alice)
+bob=$(xt_config bob)
+
+# vg NAME CMD...: run under memcheck; RC is the tool's status, or 99 on
+# a memcheck error.  The report is kept in $XT_DIR/vg-NAME.log.
+vg() {
+	local name=$1
+	shift
+	XT_CMD_TIMEOUT=120 run valgrind -q --error-exitcode=99 --leak-check=full \
+		--errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
+		--track-origins=yes --log-file="$XT_DIR/vg-$name.log" "$@"
+}
+
+# clean NAME DESC: the memcheck log of NAME holds no error.
+clean() {
+	local log
+	log=$(cat "$XT_DIR/vg-$1.log")
+	is "$log" "" "$2: valgrind reports nothing"
+}
+
+vg send "$XSEND" -C "$alice" -m "under valgrind" bob@localhost
+ok_rc 0 "xsend one message"
+clean send "xsend one message"
+
+seq 1 200 >"$XT_DIR/lines"
+vg lines "$XSEND" -C "$alice" -l --tee bob@localhost <"$XT_DIR/lines"
+ok_rc 0 "xsend --lines, 200 lines"
+clean lines "xsend --lines"
+
+printf '<iq type="get" to="localhost" id="v"><query xmlns="jabber:iq:version"/></iq>\n' >"$XT_DIR/raw"
+vg raw "$XSEND" -C "$alice" --raw <"$XT_DIR/raw"
+ok_rc 0 "xsend --raw"
+clean raw "xsend --raw"
+
+vg bounce "$XSEND" -C "$alice" -m x nobody@localhost
+ok_rc 8 "xsend to an unknown user (exit 8)"
+clean bounce "xsend with a bounce"
+
+vg refused "$XSEND" -C "$alice" --port "$(xt_closed_port)" -m x bob@localhost
+ok_rc 4 "xsend to a closed port (exit 4)"
+clean refused "xsend with a refused connection"
+
+# bob has stored messages from the sends above: xlisten prints them.
+vg listen "$XLISTEN" -C "$bob" -c 3 -J -w 20
+ok_rc 0 "xlisten -c 3 -J (offline messages)"
+clean listen "xlisten"
+is "$(wc -l <<<"$OUT")" 3 "xlisten printed three records"
+
+vg roster "$XROSTER" -C "$alice" add carol@localhost --name Carol --group G
+ok_rc 0 "xroster add"
+clean roster "xroster add"
+vg rlist "$XROSTER" -C "$alice" -J
+ok_rc 0 "xroster list"
+clean rlist "xroster list"
+
+vg presence "$XPRESENCE" -C "$alice" get carol@localhost
+ok_rc 10 "xpresence get of an offline contact (exit 10)"
+clean presence "xpresence get"
