@@ -340,6 +340,7 @@ reader_feed(
 				    why);
 		}
 		buf_free(&r->head);
+		chunk = NULL; /* it was the freed head */
 	} else
 		st = parse(r, data, len, &chunk, &chunk_len, &base);
 	if (st != XML_STATUS_OK)
