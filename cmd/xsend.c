@@ -49,6 +49,10 @@ enum {
 
 /* Input is read only while fewer messages than this wait for the server. */
 #define MAX_PENDING 1000
+/* A barrier follows every so many messages, and so many may be in flight:
+ * the server always has work while confirmations stream back. */
+#define BARRIER_EVERY 200
+#define MAX_BARRIERS 8
 /* ... and while fewer stanzas than this wait to be written. */
 #define MAX_QUEUE 64
 /* Reconnections in a row after a lost connection, by default: a one-shot
@@ -114,8 +118,9 @@ struct xsend {
 	struct item *hash[HASH_SIZE];
 	size_t nitems;
 	unsigned long seq; /* of the last message sent */
-	unsigned long mark; /* what the barrier in flight covers */
-	int barrier_out;
+	unsigned long marks[MAX_BARRIERS]; /* what each barrier covers */
+	size_t nmarks; /* barriers in flight, oldest first */
+	unsigned long marked; /* covered by the last one sent */
 	unsigned barrier_timer;
 	size_t joined; /* rooms joined on this connection */
 
@@ -124,6 +129,7 @@ struct xsend {
 	unsigned long lineno;
 	int input_done;
 	int input_started;
+	int eof; /* standard input has ended */
 	struct reader *reader;
 
 	int code; /* the first failure */
@@ -444,18 +450,38 @@ settle(struct xsend *x, struct item *it)
 	free_item(x, it);
 }
 
+static void on_barrier_late(struct session *s, void *ud);
+
+/* The barriers' watchdog: no answer to any for --timeout means dead. */
+static void
+restart_barrier_timer(struct xsend *x)
+{
+	session_timer_cancel(x->s, x->barrier_timer);
+	x->barrier_timer = 0;
+	if (x->nmarks > 0 && x->mode != ONE_SHOT)
+		x->barrier_timer = session_timer_add(x->s,
+		    x->cfg->timeout_ms ? x->cfg->timeout_ms
+				       : XT_DEFAULT_TIMEOUT_MS,
+		    on_barrier_late, x);
+}
+
 static void
 on_confirmed(struct session *s, void *ud)
 {
 	struct xsend *x = ud;
 	struct item *it, *next;
+	unsigned long mark;
 
 	(void)s;
-	x->barrier_out = 0;
-	session_timer_cancel(x->s, x->barrier_timer);
+	if (x->nmarks == 0)
+		return;
+	/* Barriers come back in the order sent: this is the oldest. */
+	mark = x->marks[0];
+	memmove(x->marks, x->marks + 1, --x->nmarks * sizeof(x->marks[0]));
+	restart_barrier_timer(x);
 	for (it = x->head; it; it = next) {
 		next = it->next;
-		if (it->seq > x->mark)
+		if (it->seq > mark)
 			break;
 		it->confirmed = 1;
 		settle(x, it);
@@ -471,6 +497,7 @@ on_barrier_late(struct session *s, void *ud)
 	long ms =
 	    x->cfg->timeout_ms ? x->cfg->timeout_ms : XT_DEFAULT_TIMEOUT_MS;
 
+	x->barrier_timer = 0;
 	if (ms % 1000)
 		snprintf(t, sizeof(t), "%ld.%03ld", ms / 1000, ms % 1000);
 	else
@@ -479,21 +506,20 @@ on_barrier_late(struct session *s, void *ud)
 	    s, "%s: no answer from the server for %s s", session_target(s), t);
 }
 
+/* A barrier behind everything sent and not yet covered by one. */
 static void
 send_barrier(struct xsend *x)
 {
-	if (x->barrier_out || !session_online(x->s))
+	if (!session_online(x->s) || x->nmarks == MAX_BARRIERS ||
+	    x->seq == x->marked)
 		return;
-	x->mark = x->seq;
-	x->barrier_out = 1;
+	x->marks[x->nmarks++] = x->seq;
+	x->marked = x->seq;
 	session_set_phase(
 	    x->s, "waiting for the server to confirm the messages");
 	session_barrier(x->s, on_confirmed, x);
-	if (x->mode != ONE_SHOT)
-		x->barrier_timer = session_timer_add(x->s,
-		    x->cfg->timeout_ms ? x->cfg->timeout_ms
-				       : XT_DEFAULT_TIMEOUT_MS,
-		    on_barrier_late, x);
+	if (x->nmarks == 1)
+		restart_barrier_timer(x);
 }
 
 static int
@@ -515,17 +541,23 @@ finish(struct xsend *x)
 	session_finish(x->s, x->code);
 }
 
+static int pump(struct xsend *x);
+
 static void
 check_progress(struct xsend *x)
 {
 	if (x->finishing)
+		return;
+	/* Lines read but held back by the window go out as it opens. */
+	if (x->mode == LINES && !x->input_done && x->nitems < MAX_PENDING &&
+	    pump(x) < 0)
 		return;
 	if (unconfirmed(x))
 		send_barrier(x);
 	if (x->mode != ONE_SHOT && !x->input_done)
 		session_pause_input(x->s, x->nitems >= MAX_PENDING);
 	if ((x->mode == ONE_SHOT ? x->created : x->input_done) &&
-	    x->nitems == 0 && !x->barrier_out)
+	    x->nitems == 0 && x->nmarks == 0)
 		finish(x);
 }
 
@@ -677,13 +709,55 @@ handle_line(struct xsend *x, char *line, size_t len)
 
 static int on_stanza(xmpp_stanza_t *st, unsigned long line, void *ud);
 
+/*
+ * Sends the complete lines held in the input buffer while the window has
+ * room, with a barrier every BARRIER_EVERY messages.  At the end of input
+ * the last line may lack its delimiter.  Returns 0, or -1 when the input
+ * is over (ended, or stopped by a bad line: then the code is recorded).
+ */
+static int
+pump(struct xsend *x)
+{
+	char *p = x->in.data, *nl = NULL;
+	int rc = 0;
+
+	while (p && x->nitems < MAX_PENDING &&
+	    (nl = memchr(p, x->delim, x->in.len - (size_t)(p - x->in.data)))) {
+		rc = handle_line(x, p, (size_t)(nl - p));
+		p = nl + 1;
+		if (rc != 0)
+			break;
+		if (x->seq - x->marked >= BARRIER_EVERY)
+			send_barrier(x);
+	}
+	if (p)
+		buf_consume(&x->in, (size_t)(p - x->in.data));
+	if (rc != 0)
+		return stop_input(x, rc);
+	if (nl != NULL || x->nitems >= MAX_PENDING)
+		return 0; /* more lines wait for the window */
+	if (x->in.len > x->cfg->max_size + 1) {
+		xerror("line %lu: larger than %lu bytes (--max-size); nothing "
+		       "more sent",
+		    x->lineno + 1, x->cfg->max_size);
+		return stop_input(x, XEXIT_USAGE);
+	}
+	if (x->eof) {
+		/* The last line may lack its delimiter. */
+		if (x->in.len > 0 &&
+		    (rc = handle_line(x, x->in.data, x->in.len)) != 0)
+			return stop_input(x, rc);
+		buf_reset(&x->in);
+		return stop_input(x, 0);
+	}
+	return 0;
+}
+
 static int
 on_input(struct session *s, int fd, void *ud)
 {
 	struct xsend *x = ud;
-	char *nl, *p;
 	ssize_t n;
-	int rc;
 
 	(void)s;
 	buf_reserve(&x->in, 65536);
@@ -713,32 +787,15 @@ on_input(struct session *s, int fd, void *ud)
 	}
 	x->in.len += (size_t)n;
 	x->in.data[x->in.len] = '\0';
-	p = x->in.data;
-	while (
-	    (nl = memchr(p, x->delim, x->in.len - (size_t)(p - x->in.data)))) {
-		if ((rc = handle_line(x, p, (size_t)(nl - p))) != 0) {
-			buf_consume(&x->in, (size_t)(nl + 1 - x->in.data));
-			return stop_input(x, rc);
-		}
-		p = nl + 1;
-	}
-	buf_consume(&x->in, (size_t)(p - x->in.data));
-	if (x->in.len > x->cfg->max_size + 1) {
-		xerror("line %lu: larger than %lu bytes (--max-size); nothing "
-		       "more sent",
-		    x->lineno + 1, x->cfg->max_size);
-		return stop_input(x, XEXIT_USAGE);
-	}
 	if (n == 0) {
-		/* The last line may lack its newline. */
-		if (x->in.len > 0 &&
-		    (rc = handle_line(x, x->in.data, x->in.len)) != 0)
-			return stop_input(x, rc);
-		buf_reset(&x->in);
-		return stop_input(x, 0);
+		/* Nothing more to read; what is buffered still goes out. */
+		x->eof = 1;
+		session_set_input(x->s, -1, 0, NULL, NULL);
 	}
+	if (pump(x) < 0)
+		return -1;
 	check_progress(x);
-	return 0;
+	return n == 0 ? -1 : 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -967,7 +1024,9 @@ start_sending(struct xsend *x)
 			x->reader = reader_new(
 			    session_ctx(x->s), x->cfg->max_size, on_stanza, x);
 		x->input_started = 1;
-		session_set_input(x->s, STDIN_FILENO, MAX_QUEUE, on_input, x);
+		if (!x->eof)
+			session_set_input(
+			    x->s, STDIN_FILENO, MAX_QUEUE, on_input, x);
 	}
 	check_progress(x);
 }
@@ -993,8 +1052,9 @@ on_lost(struct session *s, void *ud)
 	struct xsend *x = ud;
 
 	(void)s;
-	/* The barrier in flight is gone with the stream. */
-	x->barrier_out = 0;
+	/* The barriers in flight are gone with the stream. */
+	x->nmarks = 0;
+	x->marked = 0;
 	x->barrier_timer = 0;
 }
 

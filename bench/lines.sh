@@ -1,0 +1,69 @@
+#!/bin/bash
+# bench/lines.sh -- xsend --lines at full speed: throughput, and peak
+# memory for 10^3, 10^4 and 10^5 lines (it must not grow with the count:
+# input is read only while fewer than 1000 messages wait for the server).
+#
+# It builds xmpptools (in $BUILD, default ./build), starts a throwaway
+# Prosody with tests/integration/lib.sh (debug log off), and pipes N lines
+# into `xsend -l -t headline alice@localhost/void`: a headline to a
+# resource that is not online is dropped by the server, so the run measures
+# xsend and the server's stream processing, not a receiving client or the
+# offline store.  Each count runs R times (default 3); the report gives the
+# median wall time, lines per second and peak RSS (/usr/bin/time -f %M).
+#
+# Usage: bench/lines.sh [-r RUNS] [COUNT...]   (default counts: 1000 10000 100000)
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD:-$top/build}
+runs=3
+while getopts r: opt; do
+	case $opt in
+	r) runs=$OPTARG ;;
+	*)
+		echo "usage: $0 [-r RUNS] [COUNT...]" >&2
+		exit 2
+		;;
+	esac
+done
+shift $((OPTIND - 1))
+counts=${*:-1000 10000 100000}
+
+"$top/scripts/deps.sh" demo
+[ -x /usr/bin/time ] || "$top/scripts/deps.sh" time 2>/dev/null ||
+	apt-get install -y -q time >/dev/null
+if [ ! -x "$build/cmd/xsend" ]; then
+	[ -x "$top/configure" ] || (cd "$top" && ./bootstrap) >/dev/null 2>&1
+	mkdir -p "$build"
+	(cd "$build" && { [ -f Makefile ] || "$top/configure" -q; } && make -s -j"$(nproc)") >/dev/null
+fi
+
+top_srcdir=$top top_builddir=$build
+export XT_SERVER_LOG_LEVEL=info
+# shellcheck source=tests/integration/lib.sh
+. "$top/tests/integration/lib.sh"
+_xt_done=1
+xt_server_start
+conf=$(xt_config alice)
+
+echo "# xsend --lines: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(uname -r)"
+echo
+echo "| lines | runs | median wall s | lines/s | peak RSS KiB (min-max) |"
+echo "|---|---|---|---|---|"
+for n in $counts; do
+	seq 1 "$n" | sed 's/^/line number /' >"$XT_DIR/in"
+	walls='' rss=''
+	for ((i = 0; i < runs; i++)); do
+		/usr/bin/time -f '%e %M' -o "$XT_DIR/time" \
+			"$XSEND" -C "$conf" -l -t headline alice@localhost/void <"$XT_DIR/in" ||
+			{ echo "xsend failed on $n lines" >&2; exit 1; }
+		read -r w m <"$XT_DIR/time"
+		walls+="$w "
+		rss+="$m "
+	done
+	median=$(tr ' ' '\n' <<<"$walls" | sed '/^$/d' | sort -n | sed -n "$(((runs + 1) / 2))p")
+	rmin=$(tr ' ' '\n' <<<"$rss" | sed '/^$/d' | sort -n | head -n 1)
+	rmax=$(tr ' ' '\n' <<<"$rss" | sed '/^$/d' | sort -n | tail -n 1)
+	rate=$(awk -v n="$n" -v t="$median" 'BEGIN { printf "%d", (t > 0 ? n / t : 0) }')
+	echo "| $n | $runs | $median | $rate | $rmin-$rmax |"
+done
