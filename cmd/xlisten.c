@@ -93,7 +93,8 @@ struct xlisten {
 	struct muc_room **room;
 	char *own_bare;
 	unsigned long handled;
-	int done;
+	int done; /* no more records */
+	int draining; /* a signal came: finish the queued --exec first */
 	int code;
 
 	/* --exec */
@@ -442,6 +443,35 @@ counted(struct xlisten *x)
 	if (x->count && x->handled >= x->count && x->jobs == NULL &&
 	    x->child == 0)
 		end_run(x, XEXIT_OK);
+	else if (x->draining && x->jobs == NULL && x->child == 0)
+		end_run(x, XEXIT_OK);
+}
+
+/*
+ * SIGINT, SIGTERM, SIGHUP: a clean stop.  Messages queued for --exec were
+ * already acknowledged to the server: run them first.  A second signal
+ * does not wait.
+ */
+static void
+on_signal(struct session *s, void *ud)
+{
+	struct xlisten *x = ud;
+	size_t n = 0;
+	struct job *j;
+
+	(void)s;
+	if (x->draining || (x->jobs == NULL && x->child == 0)) {
+		for (j = x->jobs; j; j = j->next)
+			n++;
+		if (n)
+			xwarn(
+			    "--exec: stopped with %zu messages not handled", n);
+		end_run(x, XEXIT_OK);
+		return;
+	}
+	xnote("stopping once the queued commands have run (signal again to "
+	      "stop now)");
+	x->draining = 1;
 }
 
 static void
@@ -525,8 +555,8 @@ start_job(struct xlisten *x)
 			putenv(j->env[i]);
 		signal(SIGPIPE, SIG_DFL);
 		execvp(x->exec[0], x->exec);
-		fprintf(stderr, "%s: --exec: %s: %s\n", util_progname(),
-		    x->exec[0], strerror(errno));
+		fprintf(stderr, "%s: warning: --exec: cannot run %s: %s\n",
+		    util_progname(), x->exec[0], strerror(errno));
 		_exit(127);
 	}
 	fclose(in);
@@ -583,7 +613,9 @@ static void
 emit(struct xlisten *x, const struct orecord *r)
 {
 	if (output_record(&x->out, r) < 0) {
-		/* The reader went away (| head -1): that is the end. */
+		/* The reader went away (| head -1): that is the end.  The
+		 * record was not written: let the server keep it. */
+		session_not_handled(x->s);
 		end_run(x, XEXIT_OK);
 		return;
 	}
@@ -604,9 +636,11 @@ on_message(struct session *s, xmpp_stanza_t *st, void *ud)
 	const char *ack_to = NULL, *ack_id = NULL;
 	size_t i;
 
-	(void)s;
-	if (x->done)
+	if (x->done || x->draining) {
+		/* Not ours to handle any more: the server keeps it. */
+		session_not_handled(s);
 		return 1;
+	}
 	if (x->carbons) {
 		xmpp_stanza_t *inner = rec_carbon(st, x->own_bare, &carbon);
 
@@ -682,6 +716,11 @@ on_iq(struct session *s, xmpp_stanza_t *st, void *ud)
 
 	(void)s;
 	if (x->done || !x->all || x->exec)
+		return 1;
+	/* Answers to our own requests (bind, pings, carbons) are not news. */
+	if (xmpp_stanza_get_type(st) &&
+	    (strcmp(xmpp_stanza_get_type(st), "result") == 0 ||
+		strcmp(xmpp_stanza_get_type(st), "error") == 0))
 		return 1;
 	for (c = xmpp_stanza_get_children(st); c; c = xmpp_stanza_get_next(c))
 		if (xmpp_stanza_is_tag(c)) {
@@ -804,8 +843,11 @@ on_deadline(struct session *s, void *ud)
 
 	(void)s;
 	if (x->count && x->handled < x->count) {
-		xerror("timed out after %ld s with %lu of %lu records",
-		    x->cfg->timeout_ms / 1000, x->handled, x->count);
+		char t[32];
+
+		xerror("timed out after %s s with %lu of %lu records",
+		    util_seconds(x->cfg->timeout_ms, t, sizeof(t)), x->handled,
+		    x->count);
 		end_run(x, XEXIT_TIMEOUT);
 	} else
 		end_run(x, XEXIT_OK);
@@ -832,7 +874,10 @@ xlisten_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 		x->from = push(x->from, &x->nfrom, argv[i]);
 	}
 	if (x->template &&
-	    output_check_template(x->template, REC_MESSAGE_KEYS, &err) < 0) {
+	    output_check_template(x->template,
+		x->presence || x->all ? REC_MESSAGE_KEYS REC_PRESENCE_KEYS
+				      : REC_MESSAGE_KEYS,
+		&err) < 0) {
 		xerror("%s", err);
 		free(err);
 		return XEXIT_USAGE;
@@ -872,7 +917,10 @@ xlisten_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 	session_set_reconnect(x->s,
 	    x->retries >= 0 ? (int)x->retries : 2147483647, x->retries >= 0);
 	session_catch_signals(x->s, XEXIT_OK);
-	if (cfg->timeout_ms)
+	session_on_signal(x->s, on_signal, x);
+	/* -w is how long to listen; a timeout in the config file (written
+	 * for the sending tools) only bounds each connection attempt. */
+	if (cfg->timeout_ms && config_from_cli(cfg, "timeout"))
 		session_set_deadline(x->s, cfg->timeout_ms, on_deadline, x);
 	online_answer_iqs(
 	    x->s, "xlisten", x->receipts ? receipt_features : NULL);

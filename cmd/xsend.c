@@ -498,12 +498,8 @@ on_barrier_late(struct session *s, void *ud)
 	    x->cfg->timeout_ms ? x->cfg->timeout_ms : XT_DEFAULT_TIMEOUT_MS;
 
 	x->barrier_timer = 0;
-	if (ms % 1000)
-		snprintf(t, sizeof(t), "%ld.%03ld", ms / 1000, ms % 1000);
-	else
-		snprintf(t, sizeof(t), "%ld", ms / 1000);
-	session_reconnect_now(
-	    s, "%s: no answer from the server for %s s", session_target(s), t);
+	session_reconnect_now(s, "%s: no answer from the server for %s s",
+	    session_target(s), util_seconds(ms, t, sizeof(t)));
 }
 
 /* A barrier behind everything sent and not yet covered by one. */

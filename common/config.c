@@ -304,6 +304,15 @@ config_is_set(const struct xconfig *c, const char *key)
 	    (c->set & ((uint64_t)1 << index)) != 0;
 }
 
+int
+config_from_cli(const struct xconfig *c, const char *key)
+{
+	size_t index;
+
+	return find_key(key, &index) != NULL &&
+	    (c->cli_set & ((uint64_t)1 << index)) != 0;
+}
+
 void
 config_merge(struct xconfig *dst, const struct xconfig *src)
 {
@@ -336,6 +345,7 @@ config_merge(struct xconfig *dst, const struct xconfig *src)
 			break;
 		}
 		dst->set |= (uint64_t)1 << i;
+		dst->cli_set |= (uint64_t)1 << i;
 	}
 }
 

@@ -49,6 +49,7 @@ struct xconfig {
 	char *loaded_from; /* the file actually read, or NULL */
 
 	uint64_t set; /* one bit per key given (see config.c) */
+	uint64_t cli_set; /* ... of which on the command line */
 };
 
 /* Fills 'c' with the defaults.  config_free() undoes it. */
@@ -116,6 +117,14 @@ void config_take_env_password(void);
  * XEXIT_CONFIG with *errstr.
  */
 int config_password(const struct xconfig *c, char **pw, char **errstr);
+
+/*
+ * config_from_cli()
+ *
+ * True when 'key' was given on the command line (config_merge() of the
+ * command-line settings records it), not only in the file.
+ */
+int config_from_cli(const struct xconfig *c, const char *key);
 
 /*
  * config_is_set()

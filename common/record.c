@@ -134,13 +134,14 @@ rec_carbon(xmpp_stanza_t *msg, const char *own_bare, const char **direction)
 {
 	xmpp_stanza_t *c, *fwd, *inner;
 	const char *from = xmpp_stanza_get_from(msg);
+	const char *dir = "received";
 
+	*direction = NULL;
 	c = xmpp_stanza_get_child_by_name_and_ns(msg, "received", NS_CARBONS);
-	*direction = "received";
 	if (c == NULL) {
 		c = xmpp_stanza_get_child_by_name_and_ns(
 		    msg, "sent", NS_CARBONS);
-		*direction = "sent";
+		dir = "sent";
 	}
 	if (c == NULL)
 		return NULL;
@@ -150,6 +151,8 @@ rec_carbon(xmpp_stanza_t *msg, const char *own_bare, const char **direction)
 		return NULL;
 	fwd = xmpp_stanza_get_child_by_name_and_ns(c, "forwarded", NS_FORWARD);
 	inner = fwd ? xmpp_stanza_get_child_by_name(fwd, "message") : NULL;
+	if (inner)
+		*direction = dir;
 	return inner;
 }
 

@@ -53,7 +53,8 @@ char *rec_time(xmpp_stanza_t *st, time_t now, int *delayed);
  * For a XEP-0280 carbon (<received/> or <sent/> wrapping a forwarded
  * message) from 'own_bare' (the account's bare JID: carbons from anyone
  * else are forgeries and ignored), returns the inner message (borrowed)
- * and sets *direction to "received" or "sent"; otherwise returns NULL.
+ * and sets *direction to "received" or "sent"; otherwise returns NULL
+ * and sets *direction to NULL.
  */
 xmpp_stanza_t *
 rec_carbon(xmpp_stanza_t *msg, const char *own_bare, const char **direction);

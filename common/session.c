@@ -93,6 +93,11 @@ struct session {
 	int sm_enabling; /* <enable/> sent, <enabled/> not yet seen */
 	int connect_pending; /* on_connect waits for <enabled/> */
 	int resumed; /* this connection resumed the last stream */
+	int close_sent; /* our </stream:stream> is written */
+	int shut_wr; /* ... and the socket closed for writing */
+	int sm_active; /* the server counts our acknowledgements */
+	unsigned long sm_h; /* stanzas handled, as libstrophe counts them */
+	int sm_frozen; /* one was not handled: count no more */
 	int tls_started;
 	int pin_checked;
 	int auth_sent;
@@ -123,6 +128,8 @@ struct session {
 	void *input_ud;
 
 	int signal_code;
+	session_event_cb on_signal;
+	void *on_signal_ud;
 
 	/* reconnection */
 	int retries; /* reconnections allowed in a row */
@@ -234,8 +241,23 @@ log_handler(void *ud, xmpp_log_level_t level, const char *area, const char *msg)
 			util_watchdog_phase(s->phase);
 		} else if (strncmp(msg, "SENT: <enable ", 14) == 0) {
 			s->sm_enabling = 1;
+		} else if (strcmp(msg, "SENT: </stream:stream>") == 0) {
+			/*
+			 * Nothing may follow our closing tag (RFC 6120 4.4),
+			 * but libstrophe may have queued an <a/> behind it
+			 * (its answer to the server's last <r/>).  This runs
+			 * between two writes of its queue: close the socket
+			 * for writing now, the server still reads the tag.
+			 */
+			s->close_sent = 1;
+			if (s->state == S_CLOSING && s->sock >= 0 &&
+			    !s->shut_wr) {
+				shutdown(s->sock, SHUT_WR);
+				s->shut_wr = 1;
+			}
 		} else if (strcmp(msg, "Session resumed successfully.") == 0) {
 			s->resumed = 1;
+			s->sm_active = 1; /* the count goes on from before */
 		} else if (strncmp(msg, "SENT: <auth ", 12) == 0) {
 			s->auth_sent = 1;
 			s->phase = "while logging in";
@@ -486,7 +508,6 @@ classify_failed_login(struct session *s, int error, xmpp_stream_error_t *se)
 static void
 classify_lost(struct session *s, int error, xmpp_stream_error_t *se)
 {
-	char ebuf[128];
 	char *t;
 
 	s->retry_ok = 1;
@@ -497,10 +518,9 @@ classify_lost(struct session *s, int error, xmpp_stream_error_t *se)
 		    stanza_stream_error_name(se->type), *t ? ": " : "", t);
 		free(t);
 		s->retry_ok = s->code == XEXIT_CONNECT;
-	} else if (error != 0 && error != ECONNRESET && error < 100) {
-		record(s, XEXIT_CONNECT, "%s: connection lost: %s",
-		    session_target(s),
-		    strerror_lower(error, ebuf, sizeof(ebuf)));
+	} else if (error == 6 /* SSL_ERROR_ZERO_RETURN: TLS closed */) {
+		record(s, XEXIT_CONNECT, "%s: the server closed the connection",
+		    session_target(s));
 	} else {
 		record(
 		    s, XEXIT_CONNECT, "%s: connection lost", session_target(s));
@@ -527,6 +547,7 @@ reset_attempt(struct session *s)
 	s->parse_error = s->tls_started = s->pin_checked = 0;
 	s->auth_sent = s->sasl_failed = s->tls_not_offered = 0;
 	s->sm_enabling = s->connect_pending = s->resumed = 0;
+	s->close_sent = s->shut_wr = 0;
 	free(s->sasl_condition);
 	free(s->tls_verify_error);
 	free(s->lib_error);
@@ -554,9 +575,14 @@ schedule_reconnect(struct session *s)
 	/* Jitter, so that many clients do not come back at once. */
 	delay = delay / 2 + random() % (delay / 2 + 1);
 	s->attempts++;
-	xwarn("%s; reconnecting in %ld.%ld s (attempt %d of %d)",
-	    s->error ? s->error : "connection lost", delay / 1000,
-	    (delay % 1000) / 100, s->attempts, s->retries);
+	if (s->retries < 1000000)
+		xwarn("%s; reconnecting in %ld.%ld s (attempt %d of %d)",
+		    s->error ? s->error : "connection lost", delay / 1000,
+		    (delay % 1000) / 100, s->attempts, s->retries);
+	else
+		xwarn("%s; reconnecting in %ld.%ld s (attempt %d)",
+		    s->error ? s->error : "connection lost", delay / 1000,
+		    (delay % 1000) / 100, s->attempts);
 	free(s->error);
 	s->error = NULL;
 	s->code = 0;
@@ -610,6 +636,7 @@ conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 	if (event != XMPP_CONN_DISCONNECT)
 		return;
 	s->sock = -1;
+	s->sm_active = 0; /* a resumption says so again */
 	if (s->state == S_CLOSING) {
 		s->state = S_DONE;
 		return;
@@ -651,6 +678,14 @@ sm_observer(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 	const char *name = xmpp_stanza_get_name(st);
 
 	(void)conn;
+	if (name && strcmp(name, "enabled") == 0) {
+		s->sm_active = 1;
+		s->sm_frozen = 0;
+		s->sm_h = 0;
+	} else if (name && strcmp(name, "failed") == 0) {
+		s->sm_active = 0;
+		s->sm_h = 0;
+	}
 	if (!s->connect_pending || name == NULL ||
 	    (strcmp(name, "enabled") != 0 && strcmp(name, "failed") != 0))
 		return 1;
@@ -660,6 +695,24 @@ sm_observer(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 	s->sm_enabling = 0;
 	if (s->state == S_READY && s->on_connect)
 		s->on_connect(s, s->on_connect_ud);
+	return 1;
+}
+
+/*
+ * Counts the stanzas handled the way libstrophe does for its <a h=.../>
+ * (every element not of the stream management namespace), so a clean close
+ * can acknowledge exactly what the tool handled.  Added before any tool
+ * handler, it runs first for each stanza.
+ */
+static int
+sm_counter(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
+{
+	struct session *s = ud;
+	const char *ns = xmpp_stanza_get_ns(st);
+
+	(void)conn;
+	if (s->sm_active && !s->sm_frozen && ns && strcmp(ns, XMPP_NS_SM) != 0)
+		s->sm_h++;
 	return 1;
 }
 
@@ -809,6 +862,7 @@ session_new(const struct xconfig *cfg, const char *password, char **errstr)
 	}
 	xmpp_conn_set_certfail_handler(s->conn, certfail_handler);
 	xmpp_handler_add(s->conn, sm_observer, XMPP_NS_SM, NULL, NULL, s);
+	xmpp_handler_add(s->conn, sm_counter, NULL, NULL, NULL, s);
 	xmpp_conn_set_sockopt_callback(s->conn, sockopt_handler);
 	current = s;
 	return s;
@@ -1031,12 +1085,38 @@ session_finish(struct session *s, int code)
 	s->retry_ok = 0;
 	if (s->state == S_READY) {
 		s->state = S_CLOSING;
+		/*
+		 * Acknowledge what was handled before the close: the
+		 * server would take every unacknowledged stanza for lost
+		 * and deliver it again (libstrophe answers the server's
+		 * next <r/> only after our </stream:stream>).
+		 */
+		if (s->sm_active)
+			xmpp_send_raw_string(s->conn, "<a xmlns='%s' h='%lu'/>",
+			    XMPP_NS_SM, s->sm_h);
 		xmpp_disconnect(s->conn);
 	} else if (s->state == S_CONNECTING) {
 		hard_close(s);
 	} else if (s->state == S_NEW || s->state == S_WAIT) {
 		s->state = S_DONE;
 	}
+}
+
+void
+session_not_handled(struct session *s)
+{
+	/* h counts a prefix of the stream: what follows an unhandled stanza
+	 * cannot be acknowledged either. */
+	if (s->sm_active && !s->sm_frozen && s->sm_h > 0)
+		s->sm_h--;
+	s->sm_frozen = 1;
+}
+
+void
+session_on_signal(struct session *s, session_event_cb cb, void *ud)
+{
+	s->on_signal = cb;
+	s->on_signal_ud = ud;
 }
 
 void
@@ -1114,27 +1194,12 @@ wait_until(int64_t now, int64_t when, long cap)
 	return when - now < cap ? (long)(when - now) : cap;
 }
 
-/* "2", "2.5" or "0.25": seconds for messages. */
-static const char *
-seconds(long ms, char *t, size_t len)
-{
-	size_t n;
-
-	snprintf(t, len, "%ld.%03ld", ms / 1000, ms % 1000);
-	n = strlen(t);
-	while (t[n - 1] == '0')
-		t[--n] = '\0';
-	if (t[n - 1] == '.')
-		t[--n] = '\0';
-	return t;
-}
-
 static void
 deadline_reached(struct session *s)
 {
 	char t[32];
 
-	seconds(s->deadline_ms, t, sizeof(t));
+	util_seconds(s->deadline_ms, t, sizeof(t));
 	s->deadline = 0;
 	if (s->on_deadline) {
 		s->on_deadline(s, s->on_deadline_ud);
@@ -1282,7 +1347,10 @@ session_run(struct session *s)
 		if (caught_signal && s->state != S_CLOSING) {
 			xdebug(1, "signal %d: closing", (int)caught_signal);
 			caught_signal = 0;
-			session_finish(s, s->signal_code);
+			if (s->on_signal)
+				s->on_signal(s, s->on_signal_ud);
+			else
+				session_finish(s, s->signal_code);
 			continue;
 		}
 		now = util_now_ms();
@@ -1303,7 +1371,7 @@ session_run(struct session *s)
 			char t[32];
 
 			record(s, XEXIT_TIMEOUT, "%s: timed out after %s s%s%s",
-			    session_target(s), seconds(ms, t, sizeof(t)),
+			    session_target(s), util_seconds(ms, t, sizeof(t)),
 			    s->phase ? " " : "", s->phase ? s->phase : "");
 			s->retry_ok = 1;
 			hard_close(s);

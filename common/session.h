@@ -144,6 +144,23 @@ void session_set_phase(struct session *s, const char *phase);
 void session_catch_signals(struct session *s, int code);
 
 /*
+ * session_not_handled()
+ *
+ * From a stanza callback: the stanza being handled was not handled (it
+ * could not be written out), so a clean close does not acknowledge it to
+ * the server (XEP-0198), which then delivers it again later.
+ */
+void session_not_handled(struct session *s);
+
+/*
+ * session_on_signal()
+ *
+ * With session_catch_signals(): call 'cb' on SIGINT, SIGTERM or SIGHUP
+ * instead of finishing at once (the tool finishes when it is ready).
+ */
+void session_on_signal(struct session *s, session_event_cb cb, void *ud);
+
+/*
  * session_finish()
  *
  * Ends the run with exit code 'code': the stream is closed behind what is

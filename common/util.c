@@ -224,6 +224,20 @@ util_parse_seconds(const char *s, long *ms)
 	return 0;
 }
 
+const char *
+util_seconds(long ms, char *buf, size_t len)
+{
+	size_t n;
+
+	snprintf(buf, len, "%ld.%03ld", ms / 1000, ms % 1000);
+	n = strlen(buf);
+	while (n > 0 && buf[n - 1] == '0')
+		buf[--n] = '\0';
+	if (n > 0 && buf[n - 1] == '.')
+		buf[--n] = '\0';
+	return buf;
+}
+
 int64_t
 util_now_ms(void)
 {

@@ -73,6 +73,14 @@ int util_parse_ulong(
  */
 int util_parse_seconds(const char *s, long *ms);
 
+/*
+ * util_seconds()
+ *
+ * Writes a duration in milliseconds as seconds for messages: "2", "2.5",
+ * "0.25".  Returns 'buf'.
+ */
+const char *util_seconds(long ms, char *buf, size_t len);
+
 /* Milliseconds from a monotonic clock. */
 int64_t util_now_ms(void);
 

@@ -50,8 +50,28 @@ complete -c $c -s f -l file -r -F -d "Send the contents of FILE ('-' is standard
 complete -c $c -s t -l type -x -a 'chat normal headline' -d 'Message type'
 complete -c $c -s s -l subject -x -d 'Subject of the message'
 complete -c $c -l thread -x -d 'Thread identifier of the message'
+complete -c $c -l url -x -d 'Attach URL (XEP-0066); the body when there is none'
+complete -c $c -l no-store -d 'Ask servers not to store the message (XEP-0334)'
+complete -c $c -l receipt -d 'Ask for delivery receipts (XEP-0184) and wait for each'
+complete -c $c -l id -x -d 'Use ID as the message id (default: a new UUID)'
 complete -c $c -l sanitize -d 'Replace what XML cannot carry with U+FFFD'
-complete -c $c -l max-size -x -d 'Refuse a body larger than BYTES (default 65536)'
+complete -c $c -l max-size -x -d 'Refuse a message larger than BYTES (default 65536)'
+
+# Line mode and raw stanzas.
+complete -c $c -s l -l lines -d 'Send each line of standard input as a message'
+complete -c $c -s 0 -l null -d 'Like --lines, with messages separated by NUL bytes'
+complete -c $c -l keep-empty -d 'With --lines, send empty lines too'
+complete -c $c -l tee -d 'Print ID, recipient and line of each message that made it'
+complete -c $c -l raw -d 'Send the XML stanzas of standard input; print iq replies'
+
+# Rooms.
+complete -c $c -s r -l room -d 'The JIDs are rooms (XEP-0045): join, send, leave'
+complete -c $c -s n -l nick -x -d "Nickname in rooms (default: the account's localpart)"
+complete -c $c -l room-password -x -d 'Password of the rooms'
+complete -c $c -l nick-retry -d 'When the nick is taken, try NICK-2 ... NICK-9'
+
+# Reconnection.
+complete -c $c -l retries -x -d 'Reconnect up to N times in a row (default 3, --lines 10)'
 
 # Account and connection options.
 complete -c $c -s j -l jid -x -d 'Log in as JID'
