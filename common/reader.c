@@ -54,6 +54,16 @@ fail(struct reader *r, const char *fmt, const char *what)
 	XML_StopParser(r->p, XML_FALSE);
 }
 
+/* Has the stanza grown past the limit, up to the end of this event? */
+static int
+too_big(struct reader *r)
+{
+	size_t end = (size_t)XML_GetCurrentByteIndex(r->p) +
+	    (size_t)XML_GetCurrentByteCount(r->p);
+
+	return end - r->start_byte > r->max_stanza;
+}
+
 static void XMLCALL
 on_start(void *ud, const XML_Char *name, const XML_Char **attrs)
 {
@@ -77,9 +87,7 @@ on_start(void *ud, const XML_Char *name, const XML_Char **attrs)
 		r->start_line = XML_GetCurrentLineNumber(r->p);
 		r->start_byte = (size_t)XML_GetCurrentByteIndex(r->p);
 	}
-	if (r->depth > 1 &&
-	    (size_t)XML_GetCurrentByteIndex(r->p) - r->start_byte >
-		r->max_stanza) {
+	if (too_big(r)) {
 		fail(r, "line %lu: stanza larger than the size limit%s", "");
 		return;
 	}
@@ -105,8 +113,16 @@ on_end(void *ud, const XML_Char *name)
 	unsigned long line;
 
 	(void)name;
+	/* After a refusal, expat still ends the elements it saw: nothing
+	 * of a refused stanza may be handed out. */
+	if (r->error != NULL)
+		return;
 	if (r->depth <= 1) {
 		r->depth = 0;
+		return;
+	}
+	if (too_big(r)) {
+		fail(r, "line %lu: stanza larger than the size limit%s", "");
 		return;
 	}
 	r->depth--;
@@ -138,8 +154,7 @@ on_text(void *ud, const XML_Char *s, int len)
 			}
 		return;
 	}
-	if ((size_t)XML_GetCurrentByteIndex(r->p) - r->start_byte >
-	    r->max_stanza) {
+	if (too_big(r)) {
 		fail(r, "line %lu: stanza larger than the size limit%s", "");
 		return;
 	}
@@ -223,6 +238,11 @@ reader_new(xmpp_ctx_t *ctx, size_t max_stanza, reader_cb cb, void *ud)
 	XML_SetProcessingInstructionHandler(r->p, on_pi);
 	XML_SetEntityDeclHandler(r->p, on_entity_decl);
 	XML_SetParamEntityParsing(r->p, XML_PARAM_ENTITY_PARSING_NEVER);
+#ifdef HAVE_XML_SETREPARSEDEFERRALENABLED
+	/* Expat >= 2.6 (and Debian's patched 2.5) may hold a complete tag
+	 * back until more input comes; a stanza must go out when it ends. */
+	XML_SetReparseDeferralEnabled(r->p, XML_FALSE);
+#endif
 	return r;
 }
 
@@ -233,13 +253,16 @@ reader_new(xmpp_ctx_t *ctx, size_t max_stanza, reader_cb cb, void *ud)
 static long
 skip_xml_decl(const char *data, size_t len, int final)
 {
-	size_t n = len < 6 ? len : 6;
+	size_t n = len < 5 ? len : 5;
 	const char *end;
 
-	if (n == 0 || memcmp(data, "<?xml ", n) != 0)
+	if (n == 0 || memcmp(data, "<?xml", n) != 0)
 		return 0;
 	if (len < 6)
 		return final ? 0 : -1;
+	if (data[5] != ' ' && data[5] != '\t' && data[5] != '\n' &&
+	    data[5] != '\r')
+		return 0;
 	end = memchr(data, '>', len);
 	if (end == NULL)
 		return final || len > 256 ? 0 : -1;
@@ -273,7 +296,8 @@ explain_error(struct reader *r, const char *chunk, size_t len, long base)
 		return "document type declaration not allowed";
 	if (strstr(near, "<!E") != NULL)
 		return "entity declaration not allowed";
-	if (strstr(near, "<?xml") != NULL)
+	if (XML_GetErrorCode(r->p) == XML_ERROR_MISPLACED_XML_PI ||
+	    strstr(near, "<?xml") != NULL)
 		return "XML declaration not at the start of the input";
 	return NULL;
 }
@@ -312,22 +336,36 @@ reader_feed(
 	enum XML_Status st;
 
 	const char *chunk = NULL;
-	size_t chunk_len = 0;
+	size_t chunk_len = 0, i, bom;
 	long skip, base = 0;
 
 	if (r->failed)
 		goto failed;
 	if (!r->started) {
 		buf_add(&r->head, data, len);
-		skip = skip_xml_decl(r->head.data, r->head.len, final);
+		/* A UTF-8 byte order mark may open the input. */
+		bom = r->head.len >= 3 &&
+			memcmp(r->head.data, "\xef\xbb\xbf", 3) == 0
+		    ? 3
+		    : 0;
+		if (r->head.len < 3 && !final &&
+		    memcmp(r->head.data, "\xef\xbb\xbf", r->head.len) == 0)
+			return 0;
+		skip =
+		    skip_xml_decl(r->head.data + bom, r->head.len - bom, final);
 		if (skip < 0)
 			return 0;
+		skip += (long)bom;
 		r->started = 1;
 		if (parse(r, wrapper_open, sizeof(wrapper_open) - 1, &chunk,
 			&chunk_len, &base) != XML_STATUS_OK)
 			goto parse_error;
-		st = parse(r, r->head.data + skip, r->head.len - (size_t)skip,
-		    &chunk, &chunk_len, &base);
+		/* The declaration goes in as blanks: its line ends count. */
+		for (i = 0; i < (size_t)skip; i++)
+			if (r->head.data[i] != '\n')
+				r->head.data[i] = ' ';
+		st = parse(
+		    r, r->head.data, r->head.len, &chunk, &chunk_len, &base);
 		if (st != XML_STATUS_OK) {
 			/* Keep the bytes for the message, then let go. */
 			const char *why =

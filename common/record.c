@@ -70,9 +70,12 @@ rec_stamp(const char *s)
 	    *p++ != ':' || digits(&p, 2, &mi) < 0 || *p++ != ':' ||
 	    digits(&p, 2, &se) < 0)
 		return -1;
-	if (*p == '.')
+	if (*p == '.') {
+		if (p[1] < '0' || p[1] > '9')
+			return -1;
 		for (p++; *p >= '0' && *p <= '9'; p++)
 			;
+	}
 	if (*p == 'Z')
 		p++;
 	else if (*p == '+' || *p == '-') {
@@ -83,7 +86,7 @@ rec_stamp(const char *s)
 	} else if (!legacy || *p != '\0')
 		return -1;
 	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
-	    mi > 59 || se > 60)
+	    mi > 59 || se > 60 || oh > 23 || om > 59)
 		return -1;
 	tm.tm_year = y - 1900;
 	tm.tm_mon = mo - 1;
@@ -92,6 +95,9 @@ rec_stamp(const char *s)
 	tm.tm_min = mi;
 	tm.tm_sec = se;
 	t = timegm(&tm);
+	/* timegm() moves 30 February to March: such a date is no date. */
+	if (tm.tm_mday != d || tm.tm_mon != mo - 1)
+		return -1;
 	if (t == (time_t)-1)
 		return -1;
 	return t - sign * (oh * 3600 + om * 60);

@@ -48,14 +48,21 @@ cflags="-g -O1 -fsanitize=fuzzer,address,undefined
 	-fno-sanitize-recover=undefined -fno-omit-frame-pointer
 	-D_GNU_SOURCE -DPACKAGE_VERSION=\"$version\"
 	-I$top/common -I$top/tests/unit
-	$(pkg-config --cflags libstrophe popt openssl)"
-libs=$(pkg-config --libs libstrophe popt openssl)
+	$(pkg-config --cflags libstrophe popt openssl expat)"
+libs=$(pkg-config --libs libstrophe popt openssl expat)
+# Expat >= 2.6 (and Debian's patched 2.5) defers reparsing; reader.c turns
+# that off when the function exists, as configure finds.
+if grep -q XML_SetReparseDeferralEnabled \
+	"$(pkg-config --variable=includedir expat)/expat.h" 2>/dev/null; then
+	cflags="$cflags -DHAVE_XML_SETREPARSEDEFERRALENABLED"
+fi
 
 # The pure modules (session.c and options.c are not fuzzed here).
 common_src="$top/common/util.c $top/common/text.c $top/common/jid.c
-	$top/common/config.c $top/common/stanza.c $top/common/output.c"
+	$top/common/config.c $top/common/stanza.c $top/common/output.c
+	$top/common/reader.c"
 
-harnesses=${FUZZ_ONLY:-"jid text config output redact"}
+harnesses=${FUZZ_ONLY:-"jid text config output redact reader"}
 failed=0
 summary=""
 
