@@ -14,11 +14,13 @@ alice=$(xt_config alice)
 bob=$(xt_config bob)
 
 # vg NAME CMD...: run under memcheck; RC is the tool's status, or 99 on
-# a memcheck error.  The report is kept in $XT_DIR/vg-NAME.log.
+# a memcheck error.  The report is kept in $XT_DIR/vg-NAME.log.  Under
+# valgrind a login costs seconds (SCRAM, the CA store): every tool gets
+# -w 150 so a busy machine does not turn it into a timeout.
 vg() {
 	local name=$1
 	shift
-	XT_CMD_TIMEOUT=120 run valgrind -q --error-exitcode=99 --leak-check=full \
+	XT_CMD_TIMEOUT=200 run valgrind -q --error-exitcode=99 --leak-check=full \
 		--errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
 		--track-origins=yes --log-file="$XT_DIR/vg-$name.log" "$@"
 }
@@ -30,21 +32,21 @@ clean() {
 	is "$log" "" "$2: valgrind reports nothing"
 }
 
-vg send "$XSEND" -C "$alice" -m "under valgrind" bob@localhost
+vg send "$XSEND" -C "$alice" -w 150 -m "under valgrind" bob@localhost
 ok_rc 0 "xsend one message"
 clean send "xsend one message"
 
 seq 1 200 >"$XT_DIR/lines"
-vg lines "$XSEND" -C "$alice" -l --tee bob@localhost <"$XT_DIR/lines"
+vg lines "$XSEND" -C "$alice" -w 150 -l --tee bob@localhost <"$XT_DIR/lines"
 ok_rc 0 "xsend --lines, 200 lines"
 clean lines "xsend --lines"
 
 printf '<iq type="get" to="localhost" id="v"><query xmlns="jabber:iq:version"/></iq>\n' >"$XT_DIR/raw"
-vg raw "$XSEND" -C "$alice" --raw <"$XT_DIR/raw"
+vg raw "$XSEND" -C "$alice" -w 150 --raw <"$XT_DIR/raw"
 ok_rc 0 "xsend --raw"
 clean raw "xsend --raw"
 
-vg bounce "$XSEND" -C "$alice" -m x nobody@localhost
+vg bounce "$XSEND" -C "$alice" -w 150 -m x nobody@localhost
 ok_rc 8 "xsend to an unknown user (exit 8)"
 clean bounce "xsend with a bounce"
 
@@ -53,18 +55,18 @@ ok_rc 4 "xsend to a closed port (exit 4)"
 clean refused "xsend with a refused connection"
 
 # bob has stored messages from the sends above: xlisten prints them.
-vg listen "$XLISTEN" -C "$bob" -c 3 -J -w 20
+vg listen "$XLISTEN" -C "$bob" -c 3 -J -w 150
 ok_rc 0 "xlisten -c 3 -J (offline messages)"
 clean listen "xlisten"
 is "$(wc -l <<<"$OUT")" 3 "xlisten printed three records"
 
-vg roster "$XROSTER" -C "$alice" add carol@localhost --name Carol --group G
+vg roster "$XROSTER" -C "$alice" -w 150 add carol@localhost --name Carol --group G
 ok_rc 0 "xroster add"
 clean roster "xroster add"
-vg rlist "$XROSTER" -C "$alice" -J
+vg rlist "$XROSTER" -C "$alice" -w 150 -J
 ok_rc 0 "xroster list"
 clean rlist "xroster list"
 
-vg presence "$XPRESENCE" -C "$alice" get carol@localhost
+vg presence "$XPRESENCE" -C "$alice" -w 150 get carol@localhost
 ok_rc 10 "xpresence get of an offline contact (exit 10)"
 clean presence "xpresence get"
