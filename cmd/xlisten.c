@@ -746,6 +746,14 @@ on_iq(struct session *s, xmpp_stanza_t *st, void *ud)
  */
 
 static void
+close_now(struct session *s, void *ud)
+{
+	struct xlisten *x = ud;
+
+	session_finish(s, x->code);
+}
+
+static void
 end_run(struct xlisten *x, int code)
 {
 	size_t i;
@@ -757,7 +765,16 @@ end_run(struct xlisten *x, int code)
 		x->code = code;
 	for (i = 0; i < x->nrooms; i++)
 		muc_leave(x->s, x->room[i]);
-	session_finish(x->s, x->code);
+	/*
+	 * Close once the server answered a ping: what it sent meanwhile
+	 * arrives and is acknowledged (or, for messages we no longer take,
+	 * left for it to deliver again) instead of bouncing to the senders.
+	 */
+	if (session_online(x->s)) {
+		session_barrier(x->s, close_now, x);
+		session_timer_add(x->s, 2000, close_now, x);
+	} else
+		session_finish(x->s, x->code);
 }
 
 static void

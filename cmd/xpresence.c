@@ -74,6 +74,8 @@ struct xpresence {
 	size_t nto;
 	unsigned long count;
 	long grace_ms;
+	int grace_set;
+	int keepalive_set;
 	enum output_format format;
 	char *template;
 	int nul;
@@ -91,6 +93,7 @@ struct xpresence {
 	int settled; /* initial presences are in (barrier) */
 	unsigned long printed;
 	int done;
+	int code;
 	unsigned grace_timer;
 	struct buf in;
 };
@@ -207,6 +210,7 @@ xpresence_option(
 			return -1;
 		}
 		x->grace_ms = ms;
+		x->grace_set = 1;
 		break;
 	case OPT_FORMAT:
 		free(x->template);
@@ -231,6 +235,7 @@ xpresence_option(
 			return -1;
 		}
 		x->keepalive_ms = ms;
+		x->keepalive_set = 1;
 		break;
 	}
 	return 0;
@@ -319,6 +324,14 @@ state_holds(const struct contact *c, const char *want)
  */
 
 static void
+close_now(struct session *s, void *ud)
+{
+	struct xpresence *x = ud;
+
+	session_finish(s, x->code);
+}
+
+static void
 end_run(struct xpresence *x, int code)
 {
 	xmpp_stanza_t *p;
@@ -336,7 +349,17 @@ end_run(struct xpresence *x, int code)
 		session_send(x->s, p);
 		xmpp_stanza_release(p);
 	}
-	session_finish(x->s, code);
+	x->code = code;
+	/*
+	 * Close only once the server has answered a ping: what it was
+	 * sending us meanwhile then arrives and is acknowledged, instead of
+	 * bouncing back to our contacts as undelivered.
+	 */
+	if (session_online(x->s)) {
+		session_barrier(x->s, close_now, x);
+		session_timer_add(x->s, 2000, close_now, x); /* or not long */
+	} else
+		session_finish(x->s, code);
 }
 
 static int
@@ -351,11 +374,21 @@ print(
 	if (st)
 		rec_presence(&r, &k, st, time(NULL));
 	else {
+		/* A contact that sent nothing: offline, as of now.  The same
+		 * fields as any presence record. */
+		char now[32];
+
+		rec_format_time(time(NULL), now, sizeof(now));
 		orecord_init(&r, "presence", NULL);
-		orecord_add(&r, 'T', "time", NULL, 0);
+		orecord_add(&r, 'T', "time", rec_keep(&k, xstrdup(now)), 0);
+		orecord_add(&r, 0, "delayed", "0", OF_BOOL);
 		orecord_add(&r, 'f', "from", from, OF_TEXT);
+		orecord_add(&r, 't', "to", session_bound_jid(x->s), 0);
 		orecord_add(&r, 'S', "state", state, OF_TEXT);
+		orecord_add(&r, 0, "show", NULL, 0);
 		orecord_add(&r, 'm', "status", NULL, OF_TEXT);
+		orecord_add(&r, 'p', "priority", NULL, OF_NUMBER);
+		orecord_add(&r, 0, "error_condition", NULL, 0);
 	}
 	/* xpresence's text: JID/RESOURCE, STATE, STATUS. */
 	for (i = 0; i < r.n; i++)
@@ -460,7 +493,9 @@ on_presence(struct session *s, xmpp_stanza_t *st, void *ud)
 			char *cond, *text;
 
 			stanza_error_info(st, &cond, &text);
-			xwarn("%s: presence refused: %s", x->to[0], cond);
+			bare = escaped_jid(from);
+			xwarn("%s: presence refused: %s", bare, cond);
+			free(bare);
 			free(cond);
 			free(text);
 		}
@@ -533,6 +568,23 @@ send_own(struct xpresence *x, const char *show, const char *status)
 		p = xmpp_presence_new(session_ctx(x->s));
 		if (x->nto)
 			xmpp_stanza_set_to(p, x->to[i]);
+		/*
+		 * To a full JID it may be a room occupant JID: the MUC element
+		 * makes it a join (XEP-0045 7.2.1), without history; clients
+		 * ignore it.
+		 */
+		if (x->nto && jid_has_resource(x->to[i])) {
+			xmpp_stanza_t *h;
+
+			c = xmpp_stanza_new(session_ctx(x->s));
+			xmpp_stanza_set_name(c, "x");
+			xmpp_stanza_set_ns(c, NS_MUC);
+			h = xmpp_stanza_new(session_ctx(x->s));
+			xmpp_stanza_set_name(h, "history");
+			xmpp_stanza_set_attribute(h, "maxstanzas", "0");
+			xmpp_stanza_add_child_ex(c, h, 0);
+			xmpp_stanza_add_child_ex(p, c, 0);
+		}
 		if (show) {
 			c = xmpp_stanza_new(session_ctx(x->s));
 			xmpp_stanza_set_name(c, "show");
@@ -792,6 +844,19 @@ on_deadline(struct session *s, void *ud)
 	end_run(x, XEXIT_OK); /* set, watch: the time is up */
 }
 
+/* set and watch: a signal is the end; leave with unavailable presence. */
+static void
+on_signal(struct session *s, void *ud)
+{
+	struct xpresence *x = ud;
+
+	if (x->done) {
+		session_finish(s, XEXIT_OK); /* a second signal */
+		return;
+	}
+	end_run(x, XEXIT_OK);
+}
+
 static int
 usage(const char *msg)
 {
@@ -823,6 +888,14 @@ check_args(struct xpresence *x, int argc, const char **argv)
 		return usage("unknown command (get, wait, watch or set)");
 	argc--;
 	argv++;
+	if (x->until && x->cmd != C_WAIT)
+		return usage("--until applies to wait");
+	if (x->count && x->cmd != C_WATCH)
+		return usage("--count applies to watch");
+	if (x->grace_set && x->cmd != C_GET)
+		return usage("--grace applies to get");
+	if (x->keepalive_set && x->cmd == C_GET)
+		return usage("--keepalive applies to set, watch and wait");
 	if (x->cmd == C_SET) {
 		if (argc > 1)
 			return usage("set takes one state: available, away, "
@@ -851,10 +924,6 @@ check_args(struct xpresence *x, int argc, const char **argv)
 	if (x->status || x->priority_set || x->use_stdin || x->nto)
 		return usage("--message, --priority, --stdin and --to apply "
 			     "to set");
-	if (x->until && x->cmd != C_WAIT)
-		return usage("--until applies to wait");
-	if (x->count && x->cmd != C_WATCH)
-		return usage("--count applies to watch");
 	if (x->cmd == C_WAIT && argc == 0)
 		return usage("wait: whose presence? (wait JID...)");
 	x->all_contacts = argc == 0;
@@ -921,8 +990,10 @@ xpresence_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 		session_enable_sm(x->s);
 		session_set_reconnect(x->s, 2147483647, 0);
 		/* set and watch end with a signal; wait dies of it. */
-		if (x->cmd != C_WAIT)
+		if (x->cmd != C_WAIT) {
 			session_catch_signals(x->s, XEXIT_OK);
+			session_on_signal(x->s, on_signal, x);
+		}
 		online_answer_iqs(x->s, "xpresence", NULL);
 	}
 	session_add_handler(x->s, "presence", NULL, NULL, on_presence, x);

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "jid.h"
+#include "online.h"
 #include "options.h"
 #include "output.h"
 #include "record.h"
@@ -116,8 +117,13 @@ struct xroster {
 	struct roster_change *plan;
 	size_t nplan, next, inflight, done_changes;
 	struct roster pending;
+	xmpp_stanza_t **pending_st; /* the requests, in pending's order */
+	char **sent_id; /* our presences: id and recipient */
+	char **sent_to;
+	size_t nsent;
 	int failed;
 	int stopping;
+	long timeout_ms;
 };
 
 static struct poptOption options[] = {
@@ -349,7 +355,14 @@ send_presence(
     struct xroster *x, const char *to, const char *type, const char *status)
 {
 	xmpp_stanza_t *p = xmpp_presence_new(session_ctx(x->s)), *c, *t;
+	char *id = session_new_id(x->s);
 
+	/* An id, so that a bounce can be told from older news. */
+	xmpp_stanza_set_id(p, id);
+	x->sent_id = xrealloc(x->sent_id, (x->nsent + 1) * sizeof(char *));
+	x->sent_to = xrealloc(x->sent_to, (x->nsent + 1) * sizeof(char *));
+	x->sent_id[x->nsent] = id;
+	x->sent_to[x->nsent++] = xstrdup(to);
 	xmpp_stanza_set_to(p, to);
 	xmpp_stanza_set_type(p, type);
 	if (status && *status) {
@@ -369,14 +382,18 @@ static int
 on_presence_error(struct session *s, xmpp_stanza_t *st, void *ud)
 {
 	struct xroster *x = ud;
-	const char *from = xmpp_stanza_get_from(st);
-	struct buf b;
+	const char *id = xmpp_stanza_get_id(st);
+	size_t i;
 
 	(void)s;
-	buf_init(&b);
-	text_escape(&b, from ? from : "?", strlen(from ? from : "?"));
-	report_error(x, b.data, st);
-	buf_free(&b);
+	/* Only the bounce of a presence this run sent is its failure (the
+	 * server re-sends older requests of ours that bounce again). */
+	for (i = 0; id && i < x->nsent; i++)
+		if (strcmp(x->sent_id[i], id) == 0) {
+			report_error(x, x->sent_to[i], st);
+			return 1;
+		}
+	xdebug(1, "ignored a presence error about an older request");
 	return 1;
 }
 
@@ -422,7 +439,10 @@ on_set_reply(struct session *s, xmpp_stanza_t *st, void *ud)
 	struct xroster *x = c->x;
 	const struct roster_change *ch = &x->plan[c->index];
 
-	(void)s;
+	/* The deadline counts from the last answer: a long sync that keeps
+	 * moving is not cut off. */
+	session_set_deadline(s,
+	    x->timeout_ms ? x->timeout_ms : XT_DEFAULT_TIMEOUT_MS, NULL, NULL);
 	if (is_error(st))
 		report_error(x, change_jid(ch), st);
 	else {
@@ -473,14 +493,20 @@ print_plan(struct xroster *x)
 {
 	struct rec_strings k = { { 0 }, 0 };
 	struct orecord r, ir;
+	xmpp_stanza_t *iq;
 	size_t i, j;
+	int rc;
 
 	for (i = 0; i < x->nplan; i++) {
 		const struct roster_item *it =
 		    x->plan[i].want ? x->plan[i].want : x->plan[i].have;
 
 		roster_record(&ir, &k, it);
-		orecord_init(&r, "plan", NULL);
+		/* -X: the roster set that would do it (xsend --raw takes it).
+		 */
+		iq = roster_item_stanza(session_ctx(x->s), "plan", it,
+		    x->plan[i].action == RA_REMOVE);
+		orecord_init(&r, "plan", iq);
 		orecord_add(&r, 'A', "action",
 		    roster_action_name(x->plan[i].action), OF_TEXT);
 		for (j = 0; j < ir.n; j++)
@@ -489,11 +515,12 @@ print_plan(struct xroster *x)
 			    strcmp(ir.f[j].name, "approved") != 0)
 				orecord_add(&r, ir.f[j].key, ir.f[j].name,
 				    ir.f[j].value, ir.f[j].flags);
-		if (print_record(x, &r) < 0)
-			break;
+		rc = print_record(x, &r);
+		xmpp_stanza_release(iq);
 		rec_strings_free(&k);
+		if (rc < 0)
+			break;
 	}
-	rec_strings_free(&k);
 }
 
 /* The roster is in: do what the command asks. */
@@ -630,13 +657,22 @@ on_subscribe(struct session *s, xmpp_stanza_t *st, void *ud)
 	char *bare = jid_bare_of(xmpp_stanza_get_from(st));
 
 	(void)s;
-	if (x->cmd == C_PENDING && bare &&
-	    roster_find(&x->pending, bare) == NULL) {
-		memset(&it, 0, sizeof(it));
-		it.jid = bare;
-		it.name = status; /* kept as the request's text */
-		roster_add(&x->pending, &it);
-		roster_sort(&x->pending);
+	if (x->cmd == C_PENDING && bare) {
+		size_t i;
+
+		jid_ascii_lower(bare);
+		for (i = 0; i < x->pending.n; i++)
+			if (strcmp(x->pending.items[i].jid, bare) == 0)
+				break;
+		if (i == x->pending.n) {
+			memset(&it, 0, sizeof(it));
+			it.jid = bare;
+			it.name = status; /* kept as the request's text */
+			roster_add(&x->pending, &it);
+			x->pending_st = xrealloc(x->pending_st,
+			    x->pending.n * sizeof(*x->pending_st));
+			x->pending_st[i] = xmpp_stanza_clone(st);
+		}
 	}
 	free(status);
 	free(bare);
@@ -652,8 +688,25 @@ on_pending_done(struct session *s, void *ud)
 	xmpp_stanza_t *p;
 	size_t i;
 
+	/* In JID order, without losing which request is which. */
+	for (i = 1; i < x->pending.n; i++) {
+		size_t j = i;
+
+		while (j > 0 &&
+		    strcmp(x->pending.items[j - 1].jid,
+			x->pending.items[j].jid) > 0) {
+			struct roster_item t = x->pending.items[j];
+			xmpp_stanza_t *ts = x->pending_st[j];
+
+			x->pending.items[j] = x->pending.items[j - 1];
+			x->pending.items[j - 1] = t;
+			x->pending_st[j] = x->pending_st[j - 1];
+			x->pending_st[j - 1] = ts;
+			j--;
+		}
+	}
 	for (i = 0; i < x->pending.n; i++) {
-		orecord_init(&r, "pending", NULL);
+		orecord_init(&r, "pending", x->pending_st[i]);
 		orecord_add(&r, 'j', "jid", x->pending.items[i].jid, OF_TEXT);
 		orecord_add(
 		    &r, 'm', "status", x->pending.items[i].name, OF_TEXT);
@@ -808,7 +861,7 @@ check_command(struct xroster *x, int argc, const char **argv)
 		}
 		x->jids = push(x->jids, &x->njids, "");
 		free(x->jids[x->njids - 1]);
-		x->jids[x->njids - 1] = jid_bare(&j);
+		x->jids[x->njids - 1] = jid_ascii_lower(jid_bare(&j));
 		jid_free(&j);
 	}
 	return 0;
@@ -857,21 +910,26 @@ check_texts(struct xroster *x)
 	size_t off, i;
 	uint32_t cp;
 
-	if (x->name && text_check_xml(x->name, strlen(x->name), &off, &cp))
-		return usage(
-		    "--name: '%s' holds what XML cannot carry", x->name);
+	if (x->name &&
+	    (text_check_xml(x->name, strlen(x->name), &off, &cp) ||
+		strpbrk(x->name, "\t\n\r") != NULL))
+		return usage("--name: '%s' holds a tab, a line break or what "
+			     "XML cannot carry",
+		    x->name);
 	if (x->message &&
 	    text_check_xml(x->message, strlen(x->message), &off, &cp))
 		return usage("--message holds what XML cannot carry%s", "");
 	for (i = 0; i < x->ngroups; i++)
-		if (text_check_xml(
+		if (strchr(x->groups[i], '\r') != NULL ||
+		    text_check_xml(
 			x->groups[i], strlen(x->groups[i]), &off, &cp) ||
 		    !*x->groups[i])
 			return usage("--group: '%s' is empty or holds what XML "
 				     "cannot carry",
 			    x->groups[i]);
 	for (i = 0; i < x->nadd; i++)
-		if (text_check_xml(x->add_groups[i], strlen(x->add_groups[i]),
+		if (strchr(x->add_groups[i], '\r') != NULL ||
+		    text_check_xml(x->add_groups[i], strlen(x->add_groups[i]),
 			&off, &cp) ||
 		    !*x->add_groups[i])
 			return usage("--add-group: '%s' is empty or holds what "
@@ -891,7 +949,11 @@ xroster_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 	    (rc = check_options(x)) != 0 || (rc = check_texts(x)) != 0)
 		return rc;
 	if (x->template &&
-	    output_check_template(x->template, ROSTER_KEYS, &err) < 0) {
+	    output_check_template(x->template,
+		x->cmd == C_PENDING ? "jm"
+		    : x->dry_run    ? "A" ROSTER_KEYS
+				    : ROSTER_KEYS,
+		&err) < 0) {
 		xerror("%s", err);
 		free(err);
 		return XEXIT_USAGE;
@@ -909,6 +971,7 @@ xroster_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 		return XEXIT_CONFIG;
 	}
 	output_init(&x->out, x->format, x->template, x->nul);
+	x->timeout_ms = cfg->timeout_ms;
 	session_set_deadline(x->s,
 	    cfg->timeout_ms ? cfg->timeout_ms : XT_DEFAULT_TIMEOUT_MS, NULL,
 	    NULL);
@@ -916,6 +979,7 @@ xroster_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 	    x->s, "presence", "error", NULL, on_presence_error, x);
 	session_add_handler(
 	    x->s, "presence", "subscribe", NULL, on_subscribe, x);
+	online_answer_iqs(x->s, "xroster", NULL); /* roster pushes, pings */
 	session_on_connect(x->s, on_online, x);
 	rc = session_run(x->s);
 	if (rc != XEXIT_OK && rc != XEXIT_REJECTED && rc != XEXIT_NEGATIVE &&
@@ -929,6 +993,7 @@ main(int argc, char **argv)
 {
 	struct xroster x;
 	struct xtool tool;
+	size_t i;
 	int rc;
 
 	memset(&x, 0, sizeof(x));
@@ -945,6 +1010,15 @@ main(int argc, char **argv)
 	tool.state = &x;
 	rc = xtool_main(&tool, argc, argv);
 
+	for (i = 0; i < x.pending.n; i++)
+		xmpp_stanza_release(x.pending_st[i]);
+	free(x.pending_st);
+	for (i = 0; i < x.nsent; i++) {
+		free(x.sent_id[i]);
+		free(x.sent_to[i]);
+	}
+	free(x.sent_id);
+	free(x.sent_to);
 	session_free(x.s);
 	output_free(&x.out);
 	roster_free(&x.file);

@@ -221,6 +221,17 @@ jid_same_bare(const char *a, const char *b)
 	return la == lb && strncasecmp(a, b, la) == 0;
 }
 
+char *
+jid_ascii_lower(char *s)
+{
+	char *p;
+
+	for (p = s; *p && *p != '/'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	return s;
+}
+
 int
 jid_has_resource(const char *s)
 {

@@ -58,6 +58,15 @@ char *jid_bare_of(const char *s);
  */
 int jid_same_bare(const char *a, const char *b);
 
+/*
+ * jid_ascii_lower()
+ *
+ * Lower-cases the ASCII letters of the bare part of a JID in place (the
+ * case mapping servers apply to localparts and domains; a resource keeps
+ * its case).  Returns 's'.
+ */
+char *jid_ascii_lower(char *s);
+
 /* True when the JID string has a resource. */
 int jid_has_resource(const char *s);
 

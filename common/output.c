@@ -91,7 +91,7 @@ orecord_add(
  * the characters that could command it are still escaped.
  */
 static void
-put_text(const struct output *o, struct buf *b, const char *v)
+put_text(const struct output *o, struct buf *b, const char *v, int flags)
 {
 	size_t i, at, len;
 	uint32_t cp;
@@ -99,6 +99,10 @@ put_text(const struct output *o, struct buf *b, const char *v)
 	if (v == NULL)
 		return;
 	len = strlen(v);
+	if (flags & OF_ESCAPED) {
+		buf_add(b, v, len);
+		return;
+	}
 	if (!o->nul) {
 		text_escape(b, v, len);
 		return;
@@ -212,7 +216,7 @@ put_template(const struct output *o, const struct orecord *r, struct buf *b)
 			if (*t == '%')
 				buf_addc(b, '%');
 			else if ((f = field_by_key(r, *t)) != NULL)
-				put_text(o, b, f->value);
+				put_text(o, b, f->value, f->flags);
 		} else if (*t == '\\' && t[1]) {
 			t++;
 			if (*t == 'n')
@@ -243,7 +247,7 @@ output_format_record(
 			if (!first)
 				buf_addc(b, '\t');
 			first = 0;
-			put_text(o, b, r->f[i].value);
+			put_text(o, b, r->f[i].value, r->f[i].flags);
 		}
 		break;
 	case OUT_JSON:

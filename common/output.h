@@ -33,6 +33,8 @@ enum output_format { OUT_TEXT, OUT_JSON, OUT_XML, OUT_TEMPLATE };
 #define OF_BOOL 4 /* a JSON boolean ("1" or "0") */
 #define OF_LIST 8 /* a JSON array of the comma-separated values */
 #define OF_NOJSON 16 /* a column of the text format only */
+/* text already escaped (text_escape()): written as it is */
+#define OF_ESCAPED 64
 #define OF_LIST_US                                                             \
 	32 /* a JSON array of the values separated by U+001F                   \
 	      (which XML cannot carry, so no value holds it) */

@@ -64,7 +64,7 @@ roster_add(struct roster *r, const struct roster_item *it)
 	r->items = xrealloc(r->items, (r->n + 1) * sizeof(*r->items));
 	n = &r->items[r->n++];
 	memset(n, 0, sizeof(*n));
-	n->jid = xstrdup(it->jid);
+	n->jid = jid_ascii_lower(xstrdup(it->jid));
 	n->name = it->name && *it->name ? xstrdup(it->name) : NULL;
 	n->subscription = xstrdup(it->subscription ? it->subscription : "none");
 	n->ask = it->ask ? xstrdup(it->ask) : NULL;
@@ -85,12 +85,12 @@ roster_add(struct roster *r, const struct roster_item *it)
 	return n;
 }
 
+/* JIDs are compared as the server stores them: ASCII letters in lower
+ * case (jid_ascii_lower() on everything read from users). */
 static int
 cmp_jid(const char *a, const char *b)
 {
-	int c = strcasecmp(a, b);
-
-	return c ? c : strcmp(a, b);
+	return strcmp(a, b);
 }
 
 static int
@@ -108,10 +108,14 @@ roster_sort(struct roster *r)
 }
 
 struct roster_item *
-roster_find(const struct roster *r, const char *jid)
+roster_find(const struct roster *r, const char *query)
 {
 	size_t lo = 0, hi = r->n, mid;
+	char jid[3 * 1024 + 2];
 	int c;
+
+	snprintf(jid, sizeof(jid), "%s", query);
+	jid_ascii_lower(jid);
 
 	while (lo < hi) {
 		mid = (lo + hi) / 2;
@@ -145,7 +149,7 @@ roster_from_stanza(struct roster *r, xmpp_stanza_t *iq, size_t *skipped)
 {
 	xmpp_stanza_t *q, *it, *g;
 	struct roster_item item;
-	char **groups = NULL;
+	char **groups = NULL, *lower;
 	const char *jid, *t;
 	size_t n;
 
@@ -162,7 +166,8 @@ roster_from_stanza(struct roster *r, xmpp_stanza_t *iq, size_t *skipped)
 			continue;
 		}
 		memset(&item, 0, sizeof(item));
-		item.jid = (char *)jid;
+		lower = jid_ascii_lower(xstrdup(jid));
+		item.jid = lower;
 		item.name = (char *)xmpp_stanza_get_attribute(it, "name");
 		item.subscription =
 		    (char *)xmpp_stanza_get_attribute(it, "subscription");
@@ -192,6 +197,7 @@ roster_from_stanza(struct roster *r, xmpp_stanza_t *iq, size_t *skipped)
 		item.groups = groups;
 		item.ngroups = n;
 		roster_add(r, &item);
+		free(lower);
 		while (n > 0)
 			free(groups[--n]);
 	}
@@ -221,7 +227,9 @@ parse_text_line(
 		*why = xstrdup("expected at most 5 tab-separated fields");
 		goto out;
 	}
-	for (i = 0; i < n; i++)
+	/* GROUPS (field 5) is split at its bare commas first, then each
+	 * name is unescaped on its own. */
+	for (i = 0; i < n && i < 4; i++)
 		if (text_unescape(&b[i], f[i], strlen(f[i])) < 0) {
 			*why =
 			    xasprintf("malformed escape in field %zu", i + 1);
@@ -230,8 +238,8 @@ parse_text_line(
 	it->jid = b[0].data ? b[0].data : "";
 	it->name = n > 3 && b[3].data && *b[3].data ? b[3].data : NULL;
 	groups = xcalloc(1, sizeof(*groups));
-	if (n > 4 && b[4].data && *b[4].data) {
-		char *g = b[4].data, *comma;
+	if (n > 4 && *f[4]) {
+		char *g = f[4], *comma;
 
 		/* Each name was escaped (its commas too) before the join. */
 		for (;;) {
@@ -332,6 +340,18 @@ out:
 }
 
 /* Names and group names go into XML: they must be text XML can carry. */
+/* A tab or line break in an attribute (a name) comes back from the server
+ * as a space, a carriage return in text (a group) as a newline: such a
+ * contact could never match the file again. */
+static int
+has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20)
+			return 1;
+	return 0;
+}
+
 static int
 check_item_text(const struct roster_item *it, char **why)
 {
@@ -339,14 +359,19 @@ check_item_text(const struct roster_item *it, char **why)
 	uint32_t cp;
 
 	if (it->name &&
-	    text_check_xml(it->name, strlen(it->name), &off, &cp) != TEXT_OK) {
-		*why = xstrdup("the name holds what XML cannot carry");
+	    (text_check_xml(it->name, strlen(it->name), &off, &cp) != TEXT_OK ||
+		has_control(it->name))) {
+		*why = xstrdup("the name holds a tab, a line break or what XML "
+			       "cannot carry");
 		return -1;
 	}
 	for (i = 0; i < it->ngroups; i++)
 		if (text_check_xml(it->groups[i], strlen(it->groups[i]), &off,
-			&cp) != TEXT_OK) {
-			*why = xstrdup("a group holds what XML cannot carry");
+			&cp) != TEXT_OK ||
+		    strchr(it->groups[i], '\r') != NULL) {
+			*why =
+			    xstrdup("a group holds a carriage return or what "
+				    "XML cannot carry");
 			return -1;
 		}
 	return 0;
@@ -361,6 +386,7 @@ roster_read_file(struct roster *r, const char *path, char **errstr)
 	FILE *f;
 	char *line, *next, *why = NULL;
 	unsigned long lineno = 0;
+	int tab;
 	size_t i;
 	int rc = -1, fd, rr;
 
@@ -392,12 +418,20 @@ roster_read_file(struct roster *r, const char *path, char **errstr)
 			*next++ = '\0';
 		if (*line && line[strlen(line) - 1] == '\r')
 			line[strlen(line) - 1] = '\0';
-		if (*line == '\0' || *line == '#')
+		/*
+		 * A line with a tab is the text format (export writes five
+		 * fields); otherwise '{' starts JSON and '#' a comment - so a
+		 * JID such as #chan%irc@gateway exports and imports as text.
+		 */
+		tab = strchr(line, '\t') != NULL;
+		if (*line == '\0' || (*line == '#' && !tab))
 			continue;
-		if ((*line == '{' ? parse_json_line(line, &it, &tmp, &why)
-				  : parse_text_line(line, &it, &tmp, &why)) < 0)
+		if ((*line == '{' && !tab
+			    ? parse_json_line(line, &it, &tmp, &why)
+			    : parse_text_line(line, &it, &tmp, &why)) < 0)
 			goto bad;
 		tmp.items[tmp.n - 1].line = lineno;
+		jid_ascii_lower(tmp.items[tmp.n - 1].jid);
 		if (!bare_ok(tmp.items[tmp.n - 1].jid)) {
 			why = xasprintf("'%s' is not a valid bare JID",
 			    tmp.items[tmp.n - 1].jid);
@@ -408,8 +442,7 @@ roster_read_file(struct roster *r, const char *path, char **errstr)
 	}
 	roster_sort(&tmp);
 	for (i = 1; i < tmp.n; i++)
-		if (cmp_jid(tmp.items[i - 1].jid, tmp.items[i].jid) == 0 ||
-		    strcasecmp(tmp.items[i - 1].jid, tmp.items[i].jid) == 0) {
+		if (cmp_jid(tmp.items[i - 1].jid, tmp.items[i].jid) == 0) {
 			*errstr = xasprintf("%s:%lu: %s is also on line %lu",
 			    path, tmp.items[i].line, tmp.items[i].jid,
 			    tmp.items[i - 1].line);
@@ -548,10 +581,10 @@ roster_record(
 	orecord_add(r, 'S', "subscription", it->subscription, OF_TEXT);
 	orecord_add(r, 'a', "ask", it->ask, OF_TEXT);
 	orecord_add(r, 'n', "name", it->name, OF_TEXT);
-	/* The text column is escaped once more by the output; the JSON
-	 * array holds the names whole. */
+	/* The text column is escaped already (each name on its own, so its
+	 * commas are \x2c); the JSON array holds the names whole. */
 	orecord_add(r, 'g', "groups", rec_keep(k, buf_steal(&text)),
-	    OF_TEXT | OF_NOJSON);
+	    OF_TEXT | OF_NOJSON | OF_ESCAPED);
 	orecord_add(r, 0, "groups", rec_keep(k, buf_steal(&list)), OF_LIST_US);
 	orecord_add(r, 0, "approved", it->approved ? "1" : "0", OF_BOOL);
 	buf_free(&one);

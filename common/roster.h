@@ -31,11 +31,12 @@ struct roster {
 void roster_init(struct roster *r);
 void roster_free(struct roster *r);
 
-/* Adds a copy of 'it' (groups sorted and de-duplicated). */
+/* Adds a copy of 'it': its JID with ASCII letters in lower case (as
+ * servers store it), groups sorted and de-duplicated. */
 struct roster_item *roster_add(struct roster *r, const struct roster_item *it);
 
-/* Sorts by JID (case-insensitive, then bytewise) and returns the item of
- * 'jid' or NULL; roster_sort() must have been called. */
+/* Sorts by JID, and finds the item of 'jid' (in any ASCII case) or NULL;
+ * roster_sort() must have been called. */
 void roster_sort(struct roster *r);
 struct roster_item *roster_find(const struct roster *r, const char *jid);
 

@@ -5,7 +5,8 @@
 #
 #   tail-to-room.sh LOGFILE ROOM [REGEX]
 #
-# For example, only the errors of an application, as a service:
+# For example, only the errors of an application (REGEX is an extended
+# regular expression for grep -E):
 #
 #   tail-to-room.sh /var/log/app.log ops@muc.example.org 'ERROR|FATAL'
 #
@@ -16,16 +17,19 @@
 # --retries times in a row), joins again and sends again what was not
 # confirmed, so a line can arrive twice, never zero times.
 #
-# The filter in between must not hold lines back: awk flushes each one.  It
-# also cuts long lines to 4000 characters, since a line over --max-size
-# bytes (65536) would stop xsend with exit status 2; --sanitize replaces
-# bytes that are not UTF-8 instead of stopping at them.
+# A filter in between must not hold lines back: grep --line-buffered (GNU
+# and BSD grep) passes each line on at once; most awk and sed buffer.
+# --sanitize replaces bytes that are not UTF-8 instead of stopping at them.
+# A line over --max-size bytes (65536 by default) still stops xsend, with
+# exit status 2 and a line on standard error naming it, once the lines
+# before it are delivered.
 #
 # When xsend gives up (exit status 4 or 7: the server stayed away), the loop
 # starts again a minute later; tail -n 0 then skips what was written in
-# between.  tail itself only notices that xsend is gone when it writes the
-# next line (SIGPIPE), which is lost.  Any other exit status ends the script
-# with it: 8 when the room refused the join (see EXIT STATUS in xsend(1)).
+# between.  tail and grep only notice that xsend is gone when they next
+# write (SIGPIPE): the restart waits for the next line of the log, which is
+# lost.  Any other exit status ends the script with it: 8 when the room
+# refused the join (see EXIT STATUS in xsend(1)).
 set -u
 
 usage='usage: tail-to-room.sh LOGFILE ROOM [REGEX]'
@@ -34,12 +38,16 @@ room=${2:?$usage}
 regex=${3:-}
 nick=${TAIL_TO_ROOM_NICK:-logbot}
 
+filter() {
+	if [ -n "$regex" ]; then
+		grep --line-buffered -E -e "$regex"
+	else
+		cat
+	fi
+}
+
 while :; do
-	tail -n 0 -F -- "$log" |
-		awk -v re="$regex" 're == "" || $0 ~ re {
-			print substr($0, 1, 4000)
-			fflush()
-		}' |
+	tail -n 0 -F -- "$log" | filter |
 		xsend -l -r -n "$nick" --nick-retry --sanitize --retries 20 "$room"
 	rc=$?
 	case $rc in

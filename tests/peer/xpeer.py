@@ -24,6 +24,12 @@ Subcommands:
          --create); print its messages and the other occupants' presences
   muc-send   join a room, send message(s), wait for their reflection, leave
   muc-check  exit 0 if a room exists (disco#info), 1 if not
+  presence   set presence (show, status, priority, resource), change it
+             with --then, stay until --stay, SIGTERM or SIGINT
+  watch      print every received <presence/> (any type) as a JSON line
+  sub    play a contact (RFC 6121 §3): send subscription presences, print
+         those received (kind "subscription"), --approve/--deny requests,
+         --roster prints its own roster at the end
 
 Every subcommand prints JSON objects, one per line; the MUC ones have a
 "kind" key (message, presence, joined, left, error, room). Each has --help.
@@ -1232,6 +1238,394 @@ async def cmd_muc_check(args):
 
 
 # --------------------------------------------------------------------------
+# sub: a contact's side of the subscription handshakes (RFC 6121 §3)
+
+NS_ROSTER = "jabber:iq:roster"
+SUBSCRIPTION_TYPES = ("subscribe", "subscribed", "unsubscribe", "unsubscribed")
+
+
+def add_sub_args(p):
+    p.description = (
+        "Play a contact in subscription tests (RFC 6121 §3). Log in, fetch the "
+        "roster (the server then sends this session the subscription state "
+        "changes), send initial presence unless --no-presence (new subscription "
+        "requests go only to available resources), send the --send presences in "
+        "order, and print every subscription presence received: kind "
+        "\"subscription\", type (subscribe, subscribed, unsubscribe, "
+        "unsubscribed), from, to, status (null without <status/>), xml. Nothing is "
+        "answered unless --approve or --deny (slixmpp's automatic answers are "
+        "off). With --roster, this account's roster is printed at the end: one "
+        "record of kind \"roster\" per item (jid, subscription, ask, name, groups "
+        "sorted), sorted by jid, as the server sends it.")
+    p.add_argument("--jid", required=True)
+    p.add_argument("--password", required=True)
+    p.add_argument("--send", nargs=2, action="append", default=[], metavar=("TYPE", "JID"),
+                   help="send <presence type=TYPE to=JID/> once logged in; TYPE is "
+                        "subscribe, subscribed, unsubscribe or unsubscribed "
+                        "(repeatable, sent in order)")
+    p.add_argument("--status", help="a <status/> text in each --send presence")
+    answer = p.add_mutually_exclusive_group()
+    answer.add_argument("--approve", action="store_true",
+                        help="answer every subscribe received with subscribed")
+    answer.add_argument("--deny", action="store_true",
+                        help="answer every subscribe received with unsubscribed")
+    p.add_argument("--presence", dest="presence", action="store_true", default=True,
+                   help="send initial presence (default)")
+    p.add_argument("--no-presence", dest="presence", action="store_false")
+    p.add_argument("--count", type=int,
+                   help="exit 0 after N subscription presences (0: once --send is done)")
+    p.add_argument("--timeout", type=float, default=20,
+                   help="overall limit in seconds (default 20); with --count, reaching "
+                        "it is exit 3, without, it is the normal end")
+    p.add_argument("--ready", metavar="FILE",
+                   help="create FILE once the server has processed the --send presences "
+                        "and routes subscription presences to us")
+    p.add_argument("--roster", action="store_true",
+                   help="print this account's roster at the end (kind \"roster\")")
+
+
+async def roster_records(xmpp, timeout):
+    """The account's roster as records of kind "roster", sorted by jid."""
+    answer = await iq_request(xmpp, xmpp.boundjid.bare, "get",
+                              ET.Element(_q(NS_ROSTER, "query")), timeout, "the roster")
+    if answer["type"] == "error":
+        raise iq_failed(answer, "roster")
+    query = answer.xml.find(_q(NS_ROSTER, "query"))
+    records = []
+    for item in (query.findall(_q(NS_ROSTER, "item")) if query is not None else []):
+        records.append({
+            "kind": "roster",
+            "jid": item.get("jid"),
+            "subscription": item.get("subscription", "none"),
+            "ask": item.get("ask"),
+            "name": item.get("name"),
+            "groups": sorted(g.text or "" for g in item.findall(_q(NS_ROSTER, "group"))),
+        })
+    return sorted(records, key=lambda r: r["jid"] or "")
+
+
+async def cmd_sub(args):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + args.timeout
+    done = loop.create_future()
+    stop = stop_signals()
+    received = 0
+    xmpp_ref = []
+    for ptype, _ in args.send:
+        if ptype not in SUBSCRIPTION_TYPES:
+            raise PeerExit(EXIT_USAGE, f"--send {ptype!r}: not one of "
+                                       f"{', '.join(SUBSCRIPTION_TYPES)}")
+
+    def remaining():
+        return max(deadline - loop.time(), 0.01)
+
+    def presence(ptype, to, status=None):
+        p = xmpp_ref[0].Presence()
+        p["to"] = to
+        p.xml.set("type", ptype)
+        if status is not None:
+            p["status"] = status
+        p.send()
+
+    def on_presence(stanza):
+        nonlocal received
+        xml = stanza.xml
+        ptype = xml.get("type")
+        if ptype not in SUBSCRIPTION_TYPES or done.done():
+            return
+        emit({"kind": "subscription", "type": ptype, "from": xml.get("from"),
+              "to": xml.get("to"), "status": _child_text(xml, NS_CLIENT, "status"),
+              "xml": str(stanza)})
+        if ptype == "subscribe" and (args.approve or args.deny):
+            bare, _ = bare_of(xml.get("from"))
+            if bare:
+                presence("subscribed" if args.approve else "unsubscribed", bare)
+        received += 1
+        if args.count is not None and received >= args.count:
+            done.set_result(None)
+
+    def setup(x):
+        xmpp_ref.append(x)
+        # No automatic answers: the test decides what the contact says.
+        x.auto_authorize = None
+        x.auto_subscribe = False
+        x.register_handler(Callback("xpeer subscriptions",
+                                    MatchXPath(_q(NS_CLIENT, "presence")), on_presence))
+
+    xmpp = await login(args, args.jid, args.password, setup=setup, timeout=remaining())
+    try:
+        await roster_records(xmpp, remaining())  # makes this session "interested"
+        if args.presence:
+            xmpp.send_presence()
+        for ptype, to in args.send:
+            presence(ptype, to, args.status)
+        await barrier(xmpp, remaining())
+    except PeerExit:
+        await logout(xmpp)
+        raise
+    if args.ready:
+        touch(args.ready)
+    if args.count is not None and args.count <= 0 and not done.done():
+        done.set_result(None)
+
+    finished, _ = await asyncio.wait({done, stop, xmpp.lost},
+                                     timeout=max(deadline - loop.time(), 0),
+                                     return_when=asyncio.FIRST_COMPLETED)
+    if xmpp.lost in finished and not done.done():
+        raise PeerExit(EXIT_CONNECT, f"connection lost after {received} subscription presence(s)")
+    try:
+        # The server has processed the answers of --approve/--deny before
+        # the peer exits (and before --roster reads the result).
+        if args.approve or args.deny or args.roster:
+            await barrier(xmpp, 10)
+        if args.roster:
+            for record in await roster_records(xmpp, 10):
+                emit(record)
+    except PeerExit:
+        await logout(xmpp)
+        raise
+    await logout(xmpp)
+    if not finished and args.count is not None:
+        raise PeerExit(EXIT_TIMEOUT, f"timeout after {args.timeout:g} s: received "
+                                     f"{received} of {args.count} subscription presence(s)")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------
+# presence, watch (RFC 6121 §4): a contact whose presence the test changes,
+# and one that prints the presence it receives
+
+
+NS_DELAY_LEGACY = "jabber:x:delay"
+SHOWS = ("available", "away", "chat", "dnd", "xa")
+
+
+def presence_spec(value):
+    """SHOW[:STATUS] for --then: SHOW is available, away, chat, dnd, xa or
+    unavailable; returns (show, status or None)."""
+    show, sep, status = value.partition(":")
+    if show not in SHOWS + ("unavailable",):
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: SHOW is one of {', '.join(SHOWS)}, unavailable")
+    return show, (status if sep else None)
+
+
+def with_resource(jid, resource):
+    return f"{jid}/{resource}" if resource else jid
+
+
+def quiet_roster(xmpp):
+    """Neither accept nor ask for subscriptions on our own: the tests decide
+    who sees whose presence."""
+    xmpp.auto_authorize = None
+    xmpp.auto_subscribe = False
+
+
+def send_own_presence(xmpp, show, status, priority, to=None):
+    """Send <presence/> as the options say (show 'available' is no <show/>,
+    'unavailable' is type unavailable); the element is built by hand so that
+    exactly that goes out."""
+    pres = xmpp.Presence()
+    if to is not None:
+        pres["to"] = to
+    if show == "unavailable":
+        pres.xml.set("type", "unavailable")
+    elif show not in (None, "available"):
+        ET.SubElement(pres.xml, _q(NS_CLIENT, "show")).text = show
+    if status is not None:
+        ET.SubElement(pres.xml, _q(NS_CLIENT, "status")).text = status
+    if priority is not None and show != "unavailable":
+        ET.SubElement(pres.xml, _q(NS_CLIENT, "priority")).text = str(priority)
+    pres.send()
+    return {"kind": "sent", "to": to, "show": show or "available", "status": status,
+            "priority": priority if show != "unavailable" else None}
+
+
+def add_presence_args(p):
+    p.description = (
+        "Log in (as JID/--resource), send presence with --show, --status and "
+        "--priority, and stay: after --stay seconds, SIGTERM or SIGINT, send "
+        "unavailable presence (unless the last --then was one) and log out "
+        "(exit 0). --then SHOW[:STATUS] (repeatable) sends each further "
+        "presence in turn, --step seconds "
+        "apart, once the first one is processed; 'unavailable' as SHOW sends "
+        "type unavailable (and stays logged in). Prints one JSON line per "
+        "presence sent (kind \"sent\": to, show, status, priority) and every "
+        "subscription request received (kind \"presence\", as watch): "
+        "subscriptions are never answered. --ready FILE is created once the "
+        "server has processed the first presence.")
+    p.add_argument("--jid", required=True)
+    p.add_argument("--password", required=True)
+    p.add_argument("--resource", help="the resource to bind (default: the server's)")
+    p.add_argument("--show", default="available", choices=SHOWS,
+                   help="available (no <show/>; the default), away, chat, dnd or xa")
+    p.add_argument("--status", help="the <status/> text")
+    p.add_argument("--priority", type=int, help="the <priority/> (default: none)")
+    p.add_argument("--to", help="send the presence to TO only (directed presence)")
+    p.add_argument("--then", action="append", default=[], type=presence_spec,
+                   metavar="SHOW[:STATUS]", help="a further presence (repeatable)")
+    p.add_argument("--step", type=float, default=0.2,
+                   help="seconds between the presences of --then (default 0.2)")
+    p.add_argument("--stay", type=float,
+                   help="seconds to stay after the last presence (default: until "
+                        "SIGTERM, SIGINT or --timeout)")
+    p.add_argument("--timeout", type=float, default=60,
+                   help="overall limit in seconds (default 60): the normal end")
+    p.add_argument("--ready", metavar="FILE",
+                   help="create FILE once the server has processed the first presence")
+
+
+async def cmd_presence(args):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + args.timeout
+    stop = stop_signals()
+
+    def on_presence(stanza):
+        if stanza.xml.get("type") in ("subscribe", "unsubscribe"):
+            emit(presence_watch_record(stanza))
+
+    def setup(xmpp):
+        quiet_roster(xmpp)
+        xmpp.register_handler(Callback("xpeer presence", MatchXPath(_q(NS_CLIENT, "presence")),
+                                       on_presence))
+
+    xmpp = await login(args, with_resource(args.jid, args.resource), args.password,
+                       setup=setup, timeout=deadline - loop.time())
+    emit(send_own_presence(xmpp, args.show, args.status, args.priority, args.to))
+    await barrier(xmpp)
+    if args.ready:
+        touch(args.ready)
+    for show, status in args.then:
+        finished, _ = await asyncio.wait({stop, xmpp.lost}, timeout=args.step)
+        if finished:
+            break
+        emit(send_own_presence(xmpp, show, status, args.priority, args.to))
+        await barrier(xmpp)
+    if not stop.done() and not xmpp.lost.done():
+        limit = max(deadline - loop.time(), 0)
+        if args.stay is not None:
+            limit = min(limit, args.stay)
+        await asyncio.wait({stop, xmpp.lost}, timeout=limit,
+                           return_when=asyncio.FIRST_COMPLETED)
+    if xmpp.lost.done():
+        raise PeerExit(EXIT_CONNECT, "connection lost")
+    if not args.then or args.then[-1][0] != "unavailable":
+        emit(send_own_presence(xmpp, "unavailable", None, None, args.to))
+        await barrier(xmpp)
+    await logout(xmpp)
+    return EXIT_OK
+
+
+def presence_watch_record(stanza):
+    """The JSON record (kind "presence") of a received <presence/>, read
+    from the XML: from, to, type (null when absent), show, status, priority
+    (null when absent, as text), delay (XEP-0203 stamp, or the legacy
+    jabber:x:delay one), error_condition, xml."""
+    xml = stanza.xml
+    delay = xml.find(_q(NS_DELAY, "delay"))
+    if delay is None:
+        delay = xml.find(_q(NS_DELAY_LEGACY, "x"))
+    condition, _ = stanza_error(xml)
+    return {
+        "kind": "presence",
+        "from": xml.get("from"),
+        "to": xml.get("to"),
+        "type": xml.get("type"),
+        "show": _child_text(xml, NS_CLIENT, "show"),
+        "status": _child_text(xml, NS_CLIENT, "status"),
+        "priority": _child_text(xml, NS_CLIENT, "priority"),
+        "delay": delay.get("stamp") if delay is not None else None,
+        "error_condition": condition,
+        "xml": str(stanza),
+    }
+
+
+def add_watch_args(p):
+    p.description = (
+        "Log in, send initial presence (unless --no-presence), and print every "
+        "<presence/> received, of any type, as one JSON line (kind \"presence\": "
+        "from, to, type (null when absent), show, status, priority, delay, "
+        "error_condition, xml), in order. Subscription requests are printed, "
+        "never answered. --subscribe JID sends <presence type='subscribe'/> to "
+        "JID once ready. SIGTERM or SIGINT make it log out and exit 0.")
+    p.add_argument("--jid", required=True)
+    p.add_argument("--password", required=True)
+    p.add_argument("--resource", help="the resource to bind (default: the server's)")
+    p.add_argument("--presence", dest="presence", action="store_true", default=True,
+                   help="send initial presence (default)")
+    p.add_argument("--no-presence", dest="presence", action="store_false")
+    p.add_argument("--priority", type=int, help="priority of the initial presence")
+    p.add_argument("--from", dest="from_", action="append", default=[], metavar="JID",
+                   help="print only presence from JID (bare: any resource); repeatable")
+    p.add_argument("--subscribe", action="append", default=[], metavar="JID",
+                   help="once ready, ask JID for a presence subscription (repeatable)")
+    p.add_argument("--count", type=int, help="exit 0 after N records")
+    p.add_argument("--timeout", type=float, default=30,
+                   help="overall limit in seconds (default 30); with --count, "
+                        "reaching it is exit 3, without, it is the normal end")
+    p.add_argument("--ready", metavar="FILE",
+                   help="create FILE once the server has processed our initial "
+                        "presence (and the presence of the contacts is in)")
+
+
+async def cmd_watch(args):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + args.timeout
+    done = loop.create_future()
+    stop = stop_signals()
+    printed = 0
+    wanted = [slixmpp.JID(j) for j in args.from_]
+
+    def matches(frm):
+        if not wanted:
+            return True
+        try:
+            j = slixmpp.JID(frm or "")
+        except InvalidJID:
+            return False
+        return any(j == w if w.resource else j.bare == w.bare for w in wanted)
+
+    def on_presence(stanza):
+        nonlocal printed
+        if done.done() or not matches(stanza.xml.get("from")):
+            return
+        emit(presence_watch_record(stanza))
+        printed += 1
+        if args.count is not None and printed >= args.count:
+            done.set_result(None)
+
+    def setup(xmpp):
+        quiet_roster(xmpp)
+        xmpp.register_handler(Callback("xpeer watch", MatchXPath(_q(NS_CLIENT, "presence")),
+                                       on_presence))
+
+    xmpp = await login(args, with_resource(args.jid, args.resource), args.password,
+                       presence=args.presence, priority=args.priority, setup=setup,
+                       timeout=deadline - loop.time())
+    # The server answers the probes of its own users while it processes the
+    # initial presence: after the barrier their presence is in.
+    await barrier(xmpp)
+    for jid in args.subscribe:
+        xmpp.send_presence_subscription(pto=jid, ptype="subscribe")
+    if args.subscribe:
+        await barrier(xmpp)
+    if args.ready:
+        touch(args.ready)
+    if args.count is not None and args.count <= 0 and not done.done():
+        done.set_result(None)
+    finished, _ = await asyncio.wait({done, stop, xmpp.lost},
+                                     timeout=max(deadline - loop.time(), 0),
+                                     return_when=asyncio.FIRST_COMPLETED)
+    if xmpp.lost in finished and not done.done():
+        raise PeerExit(EXIT_CONNECT, f"connection lost after {printed} presence(s)")
+    await logout(xmpp)
+    if not finished and args.count is not None:
+        raise PeerExit(EXIT_TIMEOUT, f"timeout after {args.timeout:g} s: "
+                                     f"received {printed} of {args.count} presence(s)")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------
 # Command line
 
 SUBCOMMANDS = {
@@ -1244,6 +1638,11 @@ SUBCOMMANDS = {
                                                   "their reflection, leave"),
     "muc-check": (add_muc_check_args, cmd_muc_check, "exit 0 if a room exists (disco#info), "
                                                      "1 if not"),
+    "presence": (add_presence_args, cmd_presence, "set presence (show, status, priority), "
+                                                  "change it with --then, stay"),
+    "watch": (add_watch_args, cmd_watch, "print every received presence as a JSON line"),
+    "sub": (add_sub_args, cmd_sub, "play a contact: send subscription presences, print "
+                                   "those received, answer with --approve/--deny"),
 }
 
 
