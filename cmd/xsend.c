@@ -77,6 +77,7 @@ struct item {
 	int need_receipt; /* waiting for a XEP-0184 receipt */
 	int raw_iq; /* raw mode: an iq waiting for its reply */
 	int failed; /* refused: no --tee line for it */
+	int64_t confirmed_at; /* when the server confirmed it */
 };
 
 #define HASH_SIZE 4096
@@ -483,6 +484,8 @@ on_confirmed(struct session *s, void *ud)
 		next = it->next;
 		if (it->seq > mark)
 			break;
+		if (!it->confirmed)
+			it->confirmed_at = util_now_ms();
 		it->confirmed = 1;
 		settle(x, it);
 	}
@@ -954,15 +957,45 @@ on_message(struct session *s, xmpp_stanza_t *st, void *ud)
 	return 1;
 }
 
+/* The sender of a stanza, safe in a message line (caller frees). */
+static char *
+escaped_from(xmpp_stanza_t *st)
+{
+	const char *from = xmpp_stanza_get_from(st);
+	struct buf b;
+
+	buf_init(&b);
+	text_escape(&b, from ? from : "?", strlen(from ? from : "?"));
+	return buf_steal(&b);
+}
+
 static int
 on_presence(struct session *s, xmpp_stanza_t *st, void *ud)
 {
 	struct xsend *x = ud;
 	size_t i;
 
+	const char *type = xmpp_stanza_get_type(st);
+	struct item *it;
+
 	for (i = 0; x->rooms && i < x->nrcpt; i++)
 		if (muc_handle_presence(s, x->room[i], st))
-			break;
+			return 1;
+	/* --raw: a presence we sent that came back as an error. */
+	if (x->mode == RAW && type && strcmp(type, "error") == 0 &&
+	    (it = find_item(x, xmpp_stanza_get_id(st))) != NULL) {
+		char *cond, *text, *from = escaped_from(st);
+
+		stanza_error_info(st, &cond, &text);
+		xerror("line %lu: %s: %s", it->line, from, cond);
+		free(cond);
+		free(text);
+		free(from);
+		failed(x, XEXIT_REJECTED);
+		it->failed = 1;
+		settle(x, it);
+		check_progress(x);
+	}
 	return 1;
 }
 
@@ -1027,6 +1060,45 @@ start_sending(struct xsend *x)
 	check_progress(x);
 }
 
+/*
+ * Streams have no deadline of their own: what the server confirmed but
+ * the room did not echo, the recipient did not acknowledge or nobody
+ * answered (a raw iq) is given up after --timeout, once per second.
+ */
+static void
+sweep(struct session *s, void *ud)
+{
+	struct xsend *x = ud;
+	struct item *it, *next;
+	int64_t now = util_now_ms();
+	long limit =
+	    x->cfg->timeout_ms ? x->cfg->timeout_ms : XT_DEFAULT_TIMEOUT_MS;
+	char at[1100];
+
+	for (it = x->head; it; it = next) {
+		next = it->next;
+		if (!it->confirmed || now - it->confirmed_at < limit)
+			continue;
+		if (it->raw_iq)
+			xerror("line %lu: iq %s: no reply in time", it->line,
+			    it->id);
+		else {
+			where(x, it, at, sizeof(at));
+			xerror("%s: %s in time", at,
+			    it->need_receipt
+				? "no receipt"
+				: "the room did not echo the message");
+		}
+		failed(x, XEXIT_TIMEOUT);
+		it->failed = 1;
+		it->raw_iq = it->need_echo = it->need_receipt = 0;
+		settle(x, it);
+	}
+	check_progress(x);
+	if (!x->finishing)
+		session_timer_add(s, 1000, sweep, x);
+}
+
 static void
 on_online(struct session *s, void *ud)
 {
@@ -1034,6 +1106,8 @@ on_online(struct session *s, void *ud)
 	size_t i;
 
 	x->joined = 0;
+	if (x->mode != ONE_SHOT)
+		session_timer_add(s, 1000, sweep, x);
 	if (!x->rooms) {
 		start_sending(x);
 		return;
@@ -1108,7 +1182,7 @@ read_body(struct xsend *x, const struct xconfig *cfg)
 		x->body = xstrdup(x->message);
 		return 0;
 	}
-	if (x->url && isatty(STDIN_FILENO)) {
+	if (x->url && x->file == NULL && isatty(STDIN_FILENO)) {
 		/* --url alone: the URL is the message. */
 		x->body = xstrdup("");
 		return 0;
@@ -1193,9 +1267,15 @@ check_args(struct xsend *x, int argc, const char **argv)
 			  "do not apply");
 	if (x->mode == RAW &&
 	    (x->rooms || x->receipt || x->subject || x->thread || x->url ||
-		x->id || x->no_store))
+		x->id || x->no_store || x->type || x->sanitize ||
+		x->keep_empty))
 		return usage("--raw sends the stanzas as they are; message "
 			     "options do not apply");
+	if (x->mode == RAW && x->retries >= 0)
+		return usage("--raw does not reconnect (an iq is not resent "
+			     "blindly); --retries does not apply");
+	if (x->mode != LINES && x->keep_empty)
+		return usage("--keep-empty applies to --lines and --null");
 	if (x->mode == LINES && x->id)
 		return usage("--id names one message; --lines sends many");
 	if (x->rooms && x->receipt)
@@ -1334,9 +1414,7 @@ xsend_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 					      : DEFAULT_STREAM_RETRIES,
 		    x->retries >= 0);
 	session_add_handler(x->s, "message", NULL, NULL, on_message, x);
-	if (x->rooms)
-		session_add_handler(
-		    x->s, "presence", NULL, NULL, on_presence, x);
+	session_add_handler(x->s, "presence", NULL, NULL, on_presence, x);
 	session_on_connect(x->s, on_online, x);
 	session_on_disconnect(x->s, on_lost, x);
 	rc = session_run(x->s);

@@ -7,7 +7,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 xt_need prosody openssl slixmpp
-plan 39
+plan 41
 
 xt_server_start
 conf=$(xt_config alice)
@@ -94,3 +94,7 @@ refused $'<message xmlns="jabber:server" to="bob@localhost"/>\n' \
 run "$XSEND" -C "$conf" --raw bob@localhost
 ok_rc 2 "--raw with a recipient: exit 2"
 like "$ERR" 'the stanzas say where they go' "--raw with a recipient: says why"
+run "$XSEND" -C "$conf" --raw -t chat
+ok_rc 2 "--raw with --type: exit 2 (the stanzas say their type)"
+run "$XSEND" -C "$conf" --raw --retries 2
+ok_rc 2 "--raw with --retries: exit 2 (raw does not reconnect)"

@@ -8,7 +8,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 xt_need prosody openssl slixmpp
-plan 69
+plan 72
 
 xt_server_start
 conf=$(xt_config alice)
@@ -222,3 +222,12 @@ like "$ERR" '--url is empty' "--url '': says so"
 run "$XSEND" -C "$(xt_config alice)" --port "$closed2" --id '' -m x bob@localhost
 ok_rc 2 "--id '': exit 2"
 like "$ERR" '--id is empty' "--id '': says so"
+
+# --- streams give up on a missing receipt after --timeout (they hung once) ---
+
+printf 'no receipt here\n' >"$XT_DIR/one.txt"
+run_stdin "$XT_DIR/one.txt" "$XSEND" -C "$(xt_config alice)" -l --receipt -w 2 dave@localhost
+ok_rc 7 "--lines --receipt without an answer: exit 7 after --timeout"
+is "$ERR" "xsend: line 1: dave@localhost: no receipt in time" "... naming the line and the recipient"
+run "$XSEND" -C "$(xt_config alice)" --port "$closed2" --keep-empty -m x bob@localhost
+ok_rc 2 "--keep-empty without --lines: exit 2"
