@@ -139,9 +139,16 @@ xtool_main(const struct xtool *t, int argc, char **argv)
 		free(arg);
 	}
 	if (rc < -1) {
-		err = xasprintf("%s: %s",
-		    poptBadOption(con, POPT_BADOPTION_NOALIAS),
-		    poptStrerror(rc));
+		const char *bad = poptBadOption(con, POPT_BADOPTION_NOALIAS);
+
+		/* A password typed on the command line is not echoed back. */
+		if (strncmp(bad, "--password", 10) == 0 &&
+		    (bad[10] == '\0' || bad[10] == '='))
+			err = xstrdup("--password: unknown option: passwords "
+				      "never go on the command line (see "
+				      "--password-file, --password-cmd)");
+		else
+			err = xasprintf("%s: %s", bad, poptStrerror(rc));
 		rc = usage_error(t->name, err);
 		free(err);
 		goto out;
@@ -176,6 +183,7 @@ xtool_main(const struct xtool *t, int argc, char **argv)
 out:
 	free(bound.error);
 	bound.error = NULL;
+	bound.version = 0;
 	poptFreeContext(con);
 	config_free(&cli);
 	config_free(&cfg);
