@@ -636,7 +636,7 @@ on_message(struct session *s, xmpp_stanza_t *st, void *ud)
 	const char *ack_to = NULL, *ack_id = NULL;
 	size_t i;
 
-	if (x->done || x->draining) {
+	if (x->done) {
 		/* Not ours to handle any more: the server keeps it. */
 		session_not_handled(s);
 		return 1;
@@ -771,6 +771,7 @@ end_run(struct xlisten *x, int code)
 	 * left for it to deliver again) instead of bouncing to the senders.
 	 */
 	if (session_online(x->s)) {
+		session_set_result(x->s, x->code);
 		session_barrier(x->s, close_now, x);
 		session_timer_add(x->s, 2000, close_now, x);
 	} else

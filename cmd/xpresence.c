@@ -356,6 +356,7 @@ end_run(struct xpresence *x, int code)
 	 * bouncing back to our contacts as undelivered.
 	 */
 	if (session_online(x->s)) {
+		session_set_result(x->s, code);
 		session_barrier(x->s, close_now, x);
 		session_timer_add(x->s, 2000, close_now, x); /* or not long */
 	} else

@@ -1103,6 +1103,16 @@ session_finish(struct session *s, int code)
 }
 
 void
+session_set_result(struct session *s, int code)
+{
+	if (!s->code_set) {
+		s->code = code;
+		s->code_set = 1;
+	}
+	s->retry_ok = 0;
+}
+
+void
 session_not_handled(struct session *s)
 {
 	/* h counts a prefix of the stream: what follows an unhandled stanza
@@ -1110,6 +1120,14 @@ session_not_handled(struct session *s)
 	if (s->sm_active && !s->sm_frozen && s->sm_h > 0)
 		s->sm_h--;
 	s->sm_frozen = 1;
+	/*
+	 * Close now: libstrophe answers the server's next <r/> with its own
+	 * count, which would take in the stanza just refused.  Our <a/> and
+	 * </stream:stream> are queued first, and nothing is written after
+	 * the closing tag.
+	 */
+	if (s->state == S_READY)
+		session_finish(s, s->code_set ? s->code : XEXIT_OK);
 }
 
 void

@@ -144,11 +144,22 @@ void session_set_phase(struct session *s, const char *phase);
 void session_catch_signals(struct session *s, int code);
 
 /*
+ * session_set_result()
+ *
+ * Records the exit code of a run that is ending but not closed yet (it
+ * waits for a last answer): a loss of the connection meanwhile, or a
+ * session_not_handled(), ends it with this code.
+ */
+void session_set_result(struct session *s, int code);
+
+/*
  * session_not_handled()
  *
  * From a stanza callback: the stanza being handled was not handled (it
- * could not be written out), so a clean close does not acknowledge it to
- * the server (XEP-0198), which then delivers it again later.
+ * could not be written out, or the tool is ending), so it is not
+ * acknowledged to the server (XEP-0198), which delivers it again later.
+ * The session closes at once (with the code already recorded, else
+ * XEXIT_OK): the library would acknowledge it with the next answer.
  */
 void session_not_handled(struct session *s);
 
