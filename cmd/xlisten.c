@@ -95,6 +95,7 @@ struct xlisten {
 	unsigned long handled;
 	int done; /* no more records */
 	int draining; /* a signal came: finish the queued --exec first */
+	int abandon; /* a second signal: start no more --exec commands */
 	int code;
 
 	/* --exec */
@@ -153,8 +154,8 @@ static struct poptOption options[] = {
 	{ "presence", '\0', POPT_ARG_NONE, NULL, OPT_PRESENCE,
 	    "Print presence records too", NULL },
 	{ "keepalive", '\0', POPT_ARG_STRING, NULL, OPT_KEEPALIVE,
-	    "Ping the server after SECONDS of silence; no answer within as "
-	    "long means the connection is dead (default 60)",
+	    "Ping the server every SECONDS; no answer within as long means "
+	    "the connection is dead (default 60)",
 	    "SECONDS" },
 	{ "retries", '\0', POPT_ARG_STRING, NULL, OPT_RETRIES,
 	    "Reconnect at most N times in a row (default: without end); when "
@@ -447,6 +448,17 @@ counted(struct xlisten *x)
 		end_run(x, XEXIT_OK);
 }
 
+static size_t
+jobs_left(const struct xlisten *x)
+{
+	const struct job *j;
+	size_t n = 0;
+
+	for (j = x->jobs; j; j = j->next)
+		n++;
+	return n;
+}
+
 /*
  * SIGINT, SIGTERM, SIGHUP: a clean stop.  Messages queued for --exec were
  * already acknowledged to the server: run them first.  A second signal
@@ -456,16 +468,14 @@ static void
 on_signal(struct session *s, void *ud)
 {
 	struct xlisten *x = ud;
-	size_t n = 0;
-	struct job *j;
+	size_t n;
 
 	(void)s;
 	if (x->draining || (x->jobs == NULL && x->child == 0)) {
-		for (j = x->jobs; j; j = j->next)
-			n++;
-		if (n)
+		if ((n = jobs_left(x)) > 0)
 			xwarn(
 			    "--exec: stopped with %zu messages not handled", n);
+		x->abandon = 1;
 		end_run(x, XEXIT_OK);
 		return;
 	}
@@ -489,20 +499,12 @@ free_job(struct job *j)
 
 static void start_job(struct xlisten *x);
 
+/* The command for the message at the head of the queue has ended. */
 static void
-poll_child(struct session *s, void *ud)
+child_done(struct xlisten *x, pid_t r, int status)
 {
-	struct xlisten *x = ud;
 	struct job *j = x->jobs;
-	int status;
-	pid_t r;
 
-	x->child_timer = 0;
-	r = waitpid(x->child, &status, WNOHANG);
-	if (r == 0) {
-		x->child_timer = session_timer_add(s, 20, poll_child, x);
-		return;
-	}
 	x->child = 0;
 	x->jobs = j->next;
 	if (x->jobs == NULL)
@@ -522,6 +524,48 @@ poll_child(struct session *s, void *ud)
 	counted(x);
 }
 
+static void
+poll_child(struct session *s, void *ud)
+{
+	struct xlisten *x = ud;
+	int status;
+	pid_t r;
+
+	x->child_timer = 0;
+	r = waitpid(x->child, &status, WNOHANG);
+	if (r == 0) {
+		x->child_timer = session_timer_add_always(s, 20, poll_child, x);
+		return;
+	}
+	child_done(x, r, status);
+}
+
+/*
+ * After the session ended: the messages still queued for --exec were taken
+ * from the server, so run them, one after the other.  A signal stops this
+ * after the command that runs.
+ */
+static void
+finish_jobs(struct xlisten *x)
+{
+	int status, warned = x->abandon;
+	pid_t r;
+
+	while (x->jobs) {
+		start_job(x);
+		if (x->child == 0)
+			break;
+		r = waitpid(x->child, &status, 0);
+		if (r < 0 && errno == EINTR)
+			x->abandon = 1; /* the one that runs may finish */
+		else
+			child_done(x, r, status);
+	}
+	if (x->jobs && !warned)
+		xwarn("--exec: stopped with %zu messages not handled",
+		    jobs_left(x));
+}
+
 /* Runs the job at the head of the queue (when none runs). */
 static void
 start_job(struct xlisten *x)
@@ -530,7 +574,7 @@ start_job(struct xlisten *x)
 	FILE *in;
 	size_t i;
 
-	if (j == NULL || x->child != 0)
+	if (j == NULL || x->child != 0 || x->abandon)
 		return;
 	/* The body goes through an unlinked file: no pipe to block on. */
 	if ((in = tmpfile()) == NULL ||
@@ -566,7 +610,7 @@ start_job(struct xlisten *x)
 		x->child = 0;
 		return;
 	}
-	x->child_timer = session_timer_add(x->s, 5, poll_child, x);
+	x->child_timer = session_timer_add_always(x->s, 5, poll_child, x);
 }
 
 static char *
@@ -949,13 +993,7 @@ xlisten_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 	rc = session_run(x->s);
 	if (rc != XEXIT_OK && session_error(x->s))
 		xerror("%s", session_error(x->s));
-	if (x->child > 0) {
-		int status;
-
-		while (waitpid(x->child, &status, 0) < 0 && errno == EINTR)
-			;
-		x->child = 0;
-	}
+	finish_jobs(x);
 	return rc;
 }
 
@@ -967,6 +1005,15 @@ free_list(char **list)
 	for (i = 0; list && list[i]; i++)
 		free(list[i]);
 	free(list);
+}
+
+static void
+xlisten_end(void *state)
+{
+	struct xlisten *x = state;
+
+	session_free(x->s);
+	x->s = NULL;
 }
 
 int
@@ -989,10 +1036,11 @@ main(int argc, char **argv)
 	tool.options = options;
 	tool.option = xlisten_option;
 	tool.run = xlisten_run;
+	tool.end = xlisten_end;
 	tool.state = &x;
 	rc = xtool_main(&tool, argc, argv);
 
-	session_free(x.s);
+	xlisten_end(&x);
 	output_free(&x.out);
 	while ((j = x.jobs) != NULL) {
 		x.jobs = j->next;

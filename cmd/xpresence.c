@@ -133,8 +133,7 @@ static struct poptOption options[] = {
 	{ "null", '0', POPT_ARG_NONE, NULL, OPT_NUL,
 	    "End records with NUL instead of newline, fields unescaped", NULL },
 	{ "keepalive", '\0', POPT_ARG_STRING, NULL, OPT_KEEPALIVE,
-	    "set, watch, wait: ping the server after SECONDS of silence "
-	    "(default 60)",
+	    "set, watch, wait: ping the server every SECONDS (default 60)",
 	    "SECONDS" },
 	XOPT_COMMON_TABLE POPT_AUTOHELP POPT_TABLEEND
 };
@@ -665,8 +664,13 @@ on_input(struct session *s, int fd, void *ud)
 	(void)s;
 	buf_reserve(&x->in, 4096);
 	n = read(fd, x->in.data + x->in.len, 4096);
-	if (n < 0 && errno == EINTR)
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return 0;
+	if (n < 0) {
+		xerror("standard input: %s", strerror(errno));
+		end_run(x, XEXIT_FAILURE);
+		return -1;
+	}
 	if (n > 0) {
 		x->in.len += (size_t)n;
 		x->in.data[x->in.len] = '\0';
@@ -738,9 +742,14 @@ on_settled(struct session *s, void *ud)
 			    : x->c[i].jid,
 			session_domain(s)))
 			remote = 1;
-	if (remote && x->grace_ms > 0)
+	if (remote && x->grace_ms > 0) {
+		char t[32];
+
+		xdebug(1,
+		    "waiting %s s for contacts of other servers (--grace)",
+		    util_seconds(x->grace_ms, t, sizeof(t)));
 		x->grace_timer = session_timer_add(s, x->grace_ms, on_grace, x);
-	else
+	} else
 		answer_get(x);
 }
 
@@ -771,6 +780,21 @@ on_roster(struct session *s, xmpp_stanza_t *st, void *ud)
 	return 0;
 }
 
+/*
+ * A new stream (not a resumed one): what we knew is stale, its presences
+ * will tell.
+ */
+static void
+forget_presences(struct xpresence *x)
+{
+	size_t i;
+
+	for (i = 0; i < x->nc; i++)
+		while (x->c[i].nres)
+			drop_resource(&x->c[i], 0);
+	x->settled = 0;
+}
+
 static void
 on_online(struct session *s, void *ud)
 {
@@ -787,8 +811,13 @@ on_online(struct session *s, void *ud)
 			session_set_input(s, STDIN_FILENO, 16, on_input, x);
 		return;
 	}
-	if (session_resumed(s))
+	if (session_resumed(s)) {
+		/* The server kept our presence and sent on what came in
+		 * between: what we knew still holds. */
+		check_wait(x);
 		return;
+	}
+	forget_presences(x);
 	/* The roster says whose presence we may see. */
 	id = session_new_id(s);
 	iq = xmpp_iq_new(session_ctx(s), "get", id);
@@ -802,34 +831,39 @@ on_online(struct session *s, void *ud)
 }
 
 static void
-on_lost(struct session *s, void *ud)
-{
-	struct xpresence *x = ud;
-	size_t i;
-
-	(void)s;
-	/* What we knew is stale; the new stream's presences will tell. */
-	for (i = 0; i < x->nc; i++)
-		while (x->c[i].nres)
-			drop_resource(&x->c[i], 0);
-	x->settled = 0;
-}
-
-static void
 on_deadline(struct session *s, void *ud)
 {
 	struct xpresence *x = ud;
+	const char *until = x->until ? x->until : "available";
+	char t[32];
 	size_t i;
 
+	if (x->cmd == C_WAIT && !x->settled) {
+		if (!session_online(s)) {
+			session_timeout(s);
+			return;
+		}
+		xerror("timed out after %s s before the server sent the "
+		       "presences",
+		    util_seconds(x->cfg->timeout_ms, t, sizeof(t)));
+		end_run(x, XEXIT_TIMEOUT);
+		return;
+	}
 	if (x->cmd == C_WAIT) {
 		for (i = 0; i < x->nc; i++)
-			if (!state_holds(
-				&x->c[i], x->until ? x->until : "available"))
-				xerror("%s: still %s after %ld s (waiting for "
+			if (!state_holds(&x->c[i], until))
+				break;
+		if (i == x->nc) /* check_wait() would have ended the run */
+			xerror("timed out after %s s",
+			    util_seconds(x->cfg->timeout_ms, t, sizeof(t)));
+		for (; i < x->nc; i++)
+			if (!state_holds(&x->c[i], until))
+				xerror("%s: still %s after %s s (waiting for "
 				       "%s)",
 				    x->c[i].jid, contact_state(&x->c[i]),
-				    x->cfg->timeout_ms / 1000,
-				    x->until ? x->until : "available");
+				    util_seconds(
+					x->cfg->timeout_ms, t, sizeof(t)),
+				    until);
 		end_run(x, XEXIT_TIMEOUT);
 		return;
 	}
@@ -999,11 +1033,30 @@ xpresence_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 	}
 	session_add_handler(x->s, "presence", NULL, NULL, on_presence, x);
 	session_on_connect(x->s, on_online, x);
-	session_on_disconnect(x->s, on_lost, x);
 	rc = session_run(x->s);
 	if (rc != XEXIT_OK && rc != XEXIT_NEGATIVE && session_error(x->s))
 		xerror("%s", session_error(x->s));
 	return rc;
+}
+
+/* The stanzas kept belong to the session's context: first them. */
+static void
+xpresence_end(void *state)
+{
+	struct xpresence *x = state;
+	size_t i;
+
+	for (i = 0; i < x->nc; i++) {
+		while (x->c[i].nres)
+			drop_resource(&x->c[i], 0);
+		free(x->c[i].res);
+		free(x->c[i].jid);
+	}
+	free(x->c);
+	x->c = NULL;
+	x->nc = 0;
+	session_free(x->s);
+	x->s = NULL;
 }
 
 int
@@ -1027,18 +1080,11 @@ main(int argc, char **argv)
 	tool.options = options;
 	tool.option = xpresence_option;
 	tool.run = xpresence_run;
+	tool.end = xpresence_end;
 	tool.state = &x;
 	rc = xtool_main(&tool, argc, argv);
 
-	/* The stanzas kept belong to the session's context: first them. */
-	for (i = 0; i < x.nc; i++) {
-		while (x.c[i].nres)
-			drop_resource(&x.c[i], 0);
-		free(x.c[i].res);
-		free(x.c[i].jid);
-	}
-	free(x.c);
-	session_free(x.s);
+	xpresence_end(&x);
 	output_free(&x.out);
 	for (i = 0; i < x.nto; i++)
 		free(x.to[i]);

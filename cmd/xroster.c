@@ -386,6 +386,11 @@ on_presence_error(struct session *s, xmpp_stanza_t *st, void *ud)
 	size_t i;
 
 	(void)s;
+	if (x->stopping) {
+		/* The exit status is decided: the answer came too late. */
+		xdebug(1, "ignored a presence error after the end of the run");
+		return 1;
+	}
 	/* Only the bounce of a presence this run sent is its failure (the
 	 * server re-sends older requests of ours that bounce again). */
 	for (i = 0; id && i < x->nsent; i++)
@@ -988,6 +993,21 @@ xroster_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 	return rc;
 }
 
+/* The pending stanzas belong to the session's context: first them. */
+static void
+xroster_end(void *state)
+{
+	struct xroster *x = state;
+	size_t i;
+
+	for (i = 0; x->pending_st && i < x->pending.n; i++)
+		xmpp_stanza_release(x->pending_st[i]);
+	free(x->pending_st);
+	x->pending_st = NULL;
+	session_free(x->s);
+	x->s = NULL;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1007,19 +1027,17 @@ main(int argc, char **argv)
 	tool.options = options;
 	tool.option = xroster_option;
 	tool.run = xroster_run;
+	tool.end = xroster_end;
 	tool.state = &x;
 	rc = xtool_main(&tool, argc, argv);
 
-	for (i = 0; i < x.pending.n; i++)
-		xmpp_stanza_release(x.pending_st[i]);
-	free(x.pending_st);
+	xroster_end(&x);
 	for (i = 0; i < x.nsent; i++) {
 		free(x.sent_id[i]);
 		free(x.sent_to[i]);
 	}
 	free(x.sent_id);
 	free(x.sent_to);
-	session_free(x.s);
 	output_free(&x.out);
 	roster_free(&x.file);
 	roster_free(&x.have);

@@ -1423,15 +1423,26 @@ xsend_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 	return rc;
 }
 
+/* The queue and the reader hold stanzas of the session's context. */
+static void
+xsend_end(void *state)
+{
+	struct xsend *x = state;
+
+	while (x->head)
+		free_item(x, x->head);
+	reader_free(x->reader);
+	x->reader = NULL;
+	session_free(x->s);
+	x->s = NULL;
+}
+
 static void
 xsend_free(struct xsend *x)
 {
 	size_t i;
 
-	while (x->head)
-		free_item(x, x->head);
-	reader_free(x->reader);
-	session_free(x->s);
+	xsend_end(x);
 	output_free(&x->out);
 	for (i = 0; i < x->nrcpt; i++) {
 		free(x->rcpt[i]);
@@ -1469,6 +1480,7 @@ main(int argc, char **argv)
 	tool.options = options;
 	tool.option = xsend_option;
 	tool.run = xsend_run;
+	tool.end = xsend_end;
 	tool.state = &x;
 	rc = xtool_main(&tool, argc, argv);
 	xsend_free(&x);

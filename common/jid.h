@@ -24,11 +24,12 @@ struct jid {
  * the first '/', the localpart everything before the first '@' that comes
  * before it.  Each part must be 1..1023 bytes of UTF-8; the localpart must
  * not contain " & ' / : < > @, space or controls; the domainpart must be a
- * host name (ASCII letters, digits, '-' and '.' labels, or non-ASCII
- * letters of an internationalised name) or a bracketed IPv6 literal; the
- * resource must not contain controls.  A trailing '.' of the domain is
- * removed.  Returns 0 and fills 'j' (which the caller releases with
- * jid_free()), or -1 with *why set to a static description of the problem.
+ * host name ('.'-separated labels of ASCII letters, digits, '-' and '_', or
+ * non-ASCII letters of an internationalised name) or a bracketed IPv6
+ * literal; the resource must not contain controls.  A trailing '.' of the
+ * domain is removed.  Returns 0 and fills 'j' (which the caller releases
+ * with jid_free()), or -1 with *why set to a static description of the
+ * problem.
  */
 int jid_parse(const char *s, struct jid *j, const char **why);
 

@@ -180,6 +180,8 @@ xtool_main(const struct xtool *t, int argc, char **argv)
 
 	rc = t->run(
 	    t->state, &cfg, nargs, args ? args : (const char **)argv + argc);
+	if (t->end)
+		t->end(t->state);
 out:
 	free(bound.error);
 	bound.error = NULL;

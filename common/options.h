@@ -57,6 +57,14 @@ struct xtool {
 	int (*run)(
 	    void *state, struct xconfig *cfg, int argc, const char **argv);
 
+	/*
+	 * end()
+	 *
+	 * Called after run(), while 'cfg' still lives: frees the session and
+	 * what belongs to it (they borrow the settings).  May be NULL.
+	 */
+	void (*end)(void *state);
+
 	void *state;
 };
 

@@ -23,8 +23,9 @@
  *   json  - one JSON object per line with "kind" and every field;
  *   xml   - the stanza on one line (newlines as &#10;), readable by
  *           xsend --raw;
- *   fmt   - a printf-like template: %f %t %y %b %s %i %T %r %j %S %p %n %g
- *           and %% (each letter is a field's 'key'), \n \t \0 \\ escapes.
+ *   fmt   - a printf-like template: %X for the field whose 'key' is X (the
+ *           tools' keys: REC_MESSAGE_KEYS, REC_PRESENCE_KEYS in record.h,
+ *           ROSTER_KEYS in roster.h), %%, and \n \t \0 \\ escapes.
  */
 enum output_format { OUT_TEXT, OUT_JSON, OUT_XML, OUT_TEMPLATE };
 

@@ -29,6 +29,8 @@ struct reader {
 	long fed; /* bytes fed to expat so far */
 	struct buf head; /* the input's first bytes, until it is known
 			    whether they hold an XML declaration */
+	struct buf text; /* text of the open element not yet added (expat
+			    hands it out in pieces) */
 	int started;
 
 	char *error; /* the first problem; parsing stops */
@@ -64,6 +66,20 @@ too_big(struct reader *r)
 	return end - r->start_byte > r->max_stanza;
 }
 
+/* Adds the text gathered so far to the open element. */
+static void
+flush_text(struct reader *r)
+{
+	xmpp_stanza_t *t;
+
+	if (r->text.len == 0 || r->depth <= 1)
+		return;
+	t = xmpp_stanza_new(r->ctx);
+	xmpp_stanza_set_text_with_size(t, r->text.data, r->text.len);
+	xmpp_stanza_add_child_ex(r->stack[r->depth - 1], t, 0);
+	buf_reset(&r->text);
+}
+
 static void XMLCALL
 on_start(void *ud, const XML_Char *name, const XML_Char **attrs)
 {
@@ -71,6 +87,7 @@ on_start(void *ud, const XML_Char *name, const XML_Char **attrs)
 	xmpp_stanza_t *st;
 	int i;
 
+	flush_text(r);
 	if (r->depth == 0) {
 		r->depth = 1;
 		return;
@@ -125,6 +142,7 @@ on_end(void *ud, const XML_Char *name)
 		fail(r, "line %lu: stanza larger than the size limit%s", "");
 		return;
 	}
+	flush_text(r);
 	r->depth--;
 	if (r->depth > 1)
 		return;
@@ -141,7 +159,6 @@ static void XMLCALL
 on_text(void *ud, const XML_Char *s, int len)
 {
 	struct reader *r = ud;
-	xmpp_stanza_t *t, *parent, *last;
 	int i;
 
 	if (r->depth <= 1) {
@@ -158,27 +175,9 @@ on_text(void *ud, const XML_Char *s, int len)
 		fail(r, "line %lu: stanza larger than the size limit%s", "");
 		return;
 	}
-	/* Join adjacent text pieces (expat splits text at buffer ends). */
-	parent = r->stack[r->depth - 1];
-	for (last = xmpp_stanza_get_children(parent);
-	     last && xmpp_stanza_get_next(last);
-	     last = xmpp_stanza_get_next(last))
-		;
-	if (last && xmpp_stanza_is_text(last)) {
-		const char *old = xmpp_stanza_get_text_ptr(last);
-		size_t oldlen = old ? strlen(old) : 0;
-		char *joined = xmalloc(oldlen + (size_t)len + 1);
-
-		memcpy(joined, old, oldlen);
-		memcpy(joined + oldlen, s, (size_t)len);
-		joined[oldlen + (size_t)len] = '\0';
-		xmpp_stanza_set_text(last, joined);
-		free(joined);
-		return;
-	}
-	t = xmpp_stanza_new(r->ctx);
-	xmpp_stanza_set_text_with_size(t, s, (size_t)len);
-	xmpp_stanza_add_child_ex(parent, t, 0);
+	/* One text node from the pieces (expat splits text at buffer
+	 * ends, lines and references): gathered, added at the next tag. */
+	buf_add(&r->text, s, (size_t)len);
 }
 
 static void XMLCALL
@@ -226,6 +225,7 @@ reader_new(xmpp_ctx_t *ctx, size_t max_stanza, reader_cb cb, void *ud)
 	r->ud = ud;
 	r->max_stanza = max_stanza;
 	buf_init(&r->head);
+	buf_init(&r->text);
 	r->p = XML_ParserCreate("UTF-8");
 	if (r->p == NULL) {
 		free(r);
@@ -431,6 +431,7 @@ reader_free(struct reader *r)
 		xmpp_stanza_release(r->stack[1]);
 	XML_ParserFree(r->p);
 	buf_free(&r->head);
+	buf_free(&r->text);
 	free(r->error);
 	free(r);
 }

@@ -140,9 +140,10 @@ struct session {
 	session_event_cb on_disconnect;
 	void *on_disconnect_ud;
 
-	/* the tools' timers (one-shot; they fire only online) */
+	/* the tools' timers (one-shot; most fire only online) */
 	struct timer {
 		unsigned id;
+		int always; /* fires in any state and outlives the connection */
 		int64_t at;
 		session_event_cb cb;
 		void *ud;
@@ -225,7 +226,9 @@ log_handler(void *ud, xmpp_log_level_t level, const char *area, const char *msg)
 		if (strncmp(msg, "sock_connect() to ", 18) == 0 &&
 		    (p = strstr(msg, " returned ")) != NULL) {
 			free(s->target);
-			s->target = xstrndup(msg + 18, (size_t)(p - msg - 18));
+			/* The name may come from an SRV record. */
+			s->target =
+			    text_escape_dup(msg + 18, (size_t)(p - msg - 18));
 		} else if (strcmp(msg, "connection successful") == 0) {
 			s->tcp_up = 1;
 		} else if (strncmp(msg, "connection failed, error ", 25) == 0) {
@@ -270,7 +273,7 @@ log_handler(void *ud, xmpp_log_level_t level, const char *area, const char *msg)
 				size_t n = strcspn(p + 2, " />");
 
 				free(s->sasl_condition);
-				s->sasl_condition = xstrndup(p + 2, n);
+				s->sasl_condition = text_escape_dup(p + 2, n);
 			}
 		}
 	} else if (level == XMPP_LEVEL_ERROR) {
@@ -540,6 +543,27 @@ drop_id_hooks(struct session *s)
 		}
 }
 
+/*
+ * Frees the hooks libstrophe no longer holds: a handler that returned 0 is
+ * removed by libstrophe, and drop_id_hooks() removes the others.  Runs
+ * between turns of the loop, never inside a handler.
+ */
+static void
+sweep_hooks(struct session *s)
+{
+	struct hook **pp = &s->hooks, *h;
+
+	while ((h = *pp) != NULL) {
+		if (!h->dead) {
+			pp = &h->next;
+			continue;
+		}
+		*pp = h->next;
+		free(h->id);
+		free(h);
+	}
+}
+
 static void
 reset_attempt(struct session *s)
 {
@@ -590,7 +614,11 @@ schedule_reconnect(struct session *s)
 	s->retry_ok = 0;
 	s->reconnect_at = util_now_ms() + delay;
 	s->state = S_WAIT;
-	memset(s->timers, 0, sizeof(s->timers));
+	/* The wait is not part of an attempt: the next one arms it again. */
+	util_watchdog_disarm();
+	for (i = 0; i < SESSION_MAX_TIMERS; i++)
+		if (!s->timers[i].always)
+			s->timers[i].id = 0;
 	drop_id_hooks(s);
 	if (s->on_disconnect)
 		s->on_disconnect(s, s->on_disconnect_ud);
@@ -663,6 +691,13 @@ hook_stanza(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 	(void)conn;
 	if (h->dead)
 		return 0;
+	if (h->event) {
+		/* A barrier: any answer will do, and only one. */
+		h->dead = 1;
+		xdebug(1, "the server confirmed everything sent before");
+		h->event(h->s, h->ud);
+		return 0;
+	}
 	keep = h->cb(h->s, st, h->ud);
 	if (!keep)
 		h->dead = 1;
@@ -987,31 +1022,18 @@ session_request(
 	session_send(s, iq);
 }
 
-static int
-barrier_reply(struct session *s, xmpp_stanza_t *st, void *ud)
-{
-	struct hook *h = ud;
-
-	(void)st;
-	xdebug(1, "the server confirmed everything sent before");
-	h->event(s, h->ud);
-	h->dead = 1;
-	return 0;
-}
-
 void
 session_barrier(struct session *s, session_event_cb cb, void *ud)
 {
-	/* The hook carries the event callback; a second one holds the id. */
 	struct hook *h = hook_new(s, NULL, ud);
 	xmpp_stanza_t *iq;
-	char *id = session_new_id(s);
 
 	h->event = cb;
-	iq = stanza_ping(s->ctx, s->jid.domain, id);
-	session_request(s, iq, barrier_reply, h);
+	h->id = session_new_id(s);
+	iq = stanza_ping(s->ctx, s->jid.domain, h->id);
+	xmpp_id_handler_add(s->conn, hook_stanza, h->id, h);
+	session_send(s, iq);
 	xmpp_stanza_release(iq);
-	free(id);
 }
 
 int
@@ -1311,7 +1333,18 @@ start_attempt(struct session *s)
 	return -1;
 }
 
-/* Fires the tools' timers that are due; returns when the next one is. */
+static int
+timer_may_fire(struct session *s, const struct timer *t)
+{
+	return t->id != 0 && (t->always || s->state == S_READY);
+}
+
+/*
+ * Fires the tools' timers that are due; returns when the next one is due
+ * (0: none).  A callback may add or cancel timers, so the next one is
+ * looked for afterwards.  Timers that wait for the session to be online do
+ * not count while it is not: the connection wakes the loop then.
+ */
 static int64_t
 fire_timers(struct session *s, int64_t now)
 {
@@ -1321,14 +1354,15 @@ fire_timers(struct session *s, int64_t now)
 	for (i = 0; i < SESSION_MAX_TIMERS; i++) {
 		struct timer t = s->timers[i];
 
-		if (t.id == 0)
-			continue;
-		if (t.at <= now && s->state == S_READY) {
+		if (timer_may_fire(s, &t) && t.at <= now) {
 			s->timers[i].id = 0;
 			t.cb(s, t.ud);
-		} else if (next == 0 || t.at < next)
-			next = t.at;
+		}
 	}
+	for (i = 0; i < SESSION_MAX_TIMERS; i++)
+		if (timer_may_fire(s, &s->timers[i]) &&
+		    (next == 0 || s->timers[i].at < next))
+			next = s->timers[i].at;
 	return next;
 }
 
@@ -1425,6 +1459,7 @@ session_run(struct session *s)
 			    session_target(s));
 			hard_close(s);
 		}
+		sweep_hooks(s);
 	}
 	util_watchdog_disarm();
 	if (!s->code_set) {
@@ -1479,8 +1514,8 @@ session_reconnect_now(struct session *s, const char *fmt, ...)
 	hard_close(s);
 }
 
-unsigned
-session_timer_add(struct session *s, long ms, session_event_cb cb, void *ud)
+static unsigned
+timer_add(struct session *s, long ms, int always, session_event_cb cb, void *ud)
 {
 	size_t i;
 
@@ -1489,12 +1524,26 @@ session_timer_add(struct session *s, long ms, session_event_cb cb, void *ud)
 			if (++s->next_timer_id == 0)
 				s->next_timer_id = 1;
 			s->timers[i].id = s->next_timer_id;
+			s->timers[i].always = always;
 			s->timers[i].at = util_now_ms() + ms;
 			s->timers[i].cb = cb;
 			s->timers[i].ud = ud;
 			return s->timers[i].id;
 		}
 	return 0;
+}
+
+unsigned
+session_timer_add(struct session *s, long ms, session_event_cb cb, void *ud)
+{
+	return timer_add(s, ms, 0, cb, ud);
+}
+
+unsigned
+session_timer_add_always(
+    struct session *s, long ms, session_event_cb cb, void *ud)
+{
+	return timer_add(s, ms, 1, cb, ud);
 }
 
 void

@@ -245,6 +245,10 @@ void session_reconnect_now(struct session *s, const char *fmt, ...)
  */
 unsigned
 session_timer_add(struct session *s, long ms, session_event_cb cb, void *ud);
+/* The same for a timer that fires whether online or not and outlives a
+ * lost connection (for the tool's own work, such as watching a child). */
+unsigned session_timer_add_always(
+    struct session *s, long ms, session_event_cb cb, void *ud);
 void session_timer_cancel(struct session *s, unsigned id);
 
 /* True while online (stanzas can be sent). */

@@ -7,6 +7,7 @@
 #include <strophe.h>
 
 #include "stanza.h"
+#include "text.h"
 #include "util.h"
 
 /* Adds <name xmlns=ns>text</name> (text may be NULL for an empty element). */
@@ -114,7 +115,8 @@ stanza_error_info(xmpp_stanza_t *st, char **condition, char **text)
 				free(*text);
 				*text = dup_text(c);
 			} else if (*condition == NULL)
-				*condition = xstrdup(name);
+				*condition =
+				    text_escape_dup(name, strlen(name));
 		}
 	}
 	if (*condition == NULL)

@@ -52,7 +52,7 @@ xmpp_stanza_t *stanza_ping(xmpp_ctx_t *ctx, const char *to, const char *id);
  * Reads the RFC 6120 <error/> child of a stanza of type 'error': *condition
  * gets the defined condition ("service-unavailable"; "undefined-condition"
  * when none is given) and *text the human text or NULL.  Both are allocated
- * (caller frees) and not escaped.
+ * (caller frees); the condition is escaped (text_escape()), the text not.
  */
 void stanza_error_info(xmpp_stanza_t *st, char **condition, char **text);
 
@@ -74,7 +74,7 @@ char *stanza_child_text(xmpp_stanza_t *st, const char *name, const char *ns);
 void stanza_redact_trace(struct buf *b, const char *line);
 
 /*
- * stanza_error_condition_name()
+ * stanza_stream_error_name()
  *
  * The RFC 6120 name of a libstrophe stream error type ("conflict").
  */

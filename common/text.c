@@ -199,6 +199,16 @@ text_escape(struct buf *b, const char *s, size_t len)
 	}
 }
 
+char *
+text_escape_dup(const char *s, size_t len)
+{
+	struct buf b;
+
+	buf_init(&b);
+	text_escape(&b, s, len);
+	return buf_steal(&b);
+}
+
 static int
 hexval(char c)
 {

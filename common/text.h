@@ -59,6 +59,9 @@ char *text_clean_xml(const char *s, size_t len, size_t *replaced);
  */
 void text_escape(struct buf *b, const char *s, size_t len);
 
+/* text_escape() of the first 'len' bytes of 's', as a new string. */
+char *text_escape_dup(const char *s, size_t len);
+
 /*
  * text_unescape()
  *

@@ -70,7 +70,7 @@ complete -c $c -s 0 -l null -d 'End records with NUL, fields unescaped'
 # Commands and run time.
 complete -c $c -s e -l exec -x -a '(__fish_complete_command)' -d 'Run CMD for each message (body on stdin)'
 complete -c $c -s c -l count -x -d 'Exit after N records'
-complete -c $c -l keepalive -x -d 'Ping the server after SECONDS of silence (default 60)'
+complete -c $c -l keepalive -x -d 'Ping the server every SECONDS (default 60)'
 complete -c $c -l retries -x -d 'Reconnect at most N times in a row'
 
 # Account and connection options.

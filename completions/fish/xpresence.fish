@@ -61,7 +61,7 @@ complete -c $c -l stdin -d "set: publish each line 'SHOW [STATUS...]' of standar
 complete -c $c -l to -x -d 'set: send the presence to JID only (directed; a room occupant too)'
 complete -c $c -s c -l count -x -d 'watch: exit after N records'
 complete -c $c -l grace -x -d 'get: wait SECONDS for contacts of other servers (default 2)'
-complete -c $c -l keepalive -x -d 'set, watch, wait: ping the server after SECONDS of silence'
+complete -c $c -l keepalive -x -d 'set, watch, wait: ping the server every SECONDS'
 
 # Output.
 complete -c $c -s F -l format -x -d 'Print records with FMT (%f %S %m %p %T %t)'

@@ -54,7 +54,7 @@ room_start() {
 	shift 3
 	rm -f "$XT_DIR/$name.ready"
 	xt_bg "$name" xt_peer muc --jid "$user@localhost" --password "$user-pw" \
-		--room "$room@$M" --ready "$XT_DIR/$name.ready" --timeout 55 "$@"
+		--room "$room@$M" --ready "$XT_DIR/$name.ready" --timeout 600 "$@"
 }
 
 room_ready() {

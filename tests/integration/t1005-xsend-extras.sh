@@ -19,9 +19,9 @@ for u in bob dave; do
 	rm -f "$XT_DIR/$u.ready"
 done
 xt_bg bob xt_peer recv --jid bob@localhost --password bob-pw --receipts \
-	--timeout 55 --ready "$XT_DIR/bob.ready"
+	--timeout 600 --ready "$XT_DIR/bob.ready"
 xt_bg dave xt_peer recv --jid dave@localhost --password dave-pw \
-	--timeout 55 --ready "$XT_DIR/dave.ready"
+	--timeout 600 --ready "$XT_DIR/dave.ready"
 
 # line FILE ERE: the first line of FILE that matches ERE (empty if none).
 line() {

@@ -70,8 +70,8 @@ befriend alice bob
 befriend alice carol
 
 # carol watches alice's sessions all along (and is online for alice).
-XT_CMD_TIMEOUT=300 xt_bg carol xt_peer watch --jid carol@localhost --password carol-pw --resource watch \
-	--from alice@localhost --timeout 120 --ready "$XT_DIR/carol.ready"
+XT_CMD_TIMEOUT=1000 xt_bg carol xt_peer watch --jid carol@localhost --password carol-pw --resource watch \
+	--from alice@localhost --timeout 900 --ready "$XT_DIR/carol.ready"
 xt_wait_file "$XT_DIR/carol.ready" 20 carol || bail_out "carol's watcher is not ready"
 sessions=0 # xpresence sessions of alice started since
 

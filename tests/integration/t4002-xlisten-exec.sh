@@ -11,7 +11,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 xt_need prosody openssl slixmpp
-plan 33
+plan 37
 
 xt_server_start
 aconf=$(xt_config alice)
@@ -164,6 +164,23 @@ xt_bg_wait q1
 ok_rc 0 "SIGTERM with commands waiting: exit 0"
 run "$XLISTEN" -C "$XT_DIR/lena.conf" --resource q2 -w 3 --exec "$XT_DIR/queue.sh $XT_DIR/queue.log"
 is "$(grep '^end' "$XT_DIR/queue.log" | sort | tr '\n' ' ')" "end q1 end q2 end q3 " \
+	"each of the three messages was handled once, by that run or the next"
+
+# --- the end of -w with messages waiting: none is lost ------------------------
+# Three stored messages come at login; their commands take 1.5 s, -w is 1 s.
+# Those taken from the server run after the session ended; what the server
+# still has goes to the next run.
+
+xt_register mira mira-pw || bail_out "cannot register mira"
+xt_config mira >/dev/null
+run xt_peer send --jid alice@localhost --password alice-pw --to mira@localhost --type chat \
+	--body 'm{n}' --count 3
+ok_rc 0 "three messages stored for mira"
+run "$XLISTEN" -C "$XT_DIR/mira.conf" --resource m1 -w 1 --exec "$XT_DIR/queue.sh $XT_DIR/mira.log"
+ok_rc 0 "-w 1 with commands waiting: exit 0"
+is "$ERR" "" "... without a warning: every message taken was handled"
+run "$XLISTEN" -C "$XT_DIR/mira.conf" --resource m2 -w 3 --exec "$XT_DIR/queue.sh $XT_DIR/mira.log"
+is "$(grep '^end' "$XT_DIR/mira.log" | sort | tr '\n' ' ')" "end m1 end m2 end m3 " \
 	"each of the three messages was handled once, by that run or the next"
 
 # --- a command that cannot run; -c counts handled messages ------------------

@@ -11,7 +11,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 xt_need prosody openssl slixmpp
-plan 65
+plan 67
 
 xt_server_start
 aconf=$(xt_config alice)
@@ -310,6 +310,17 @@ ok_rc 4 "--retries 2, refused: exit 4"
 is "$(grep -c -E 'reconnecting in [0-9.]+ s \(attempt [12] of 2\)' <<<"$ERR")" 2 "... after two retries"
 elapsed=$(((${t_end/./} - ${t_start/./}) / 1000))
 ok "... with short delays at first ($elapsed ms)" test "$elapsed" -lt 5000
+# The waits between attempts (the third is 1 to 2 s) are not part of an
+# attempt: the short connect timeout must not cut them off.
+qconf=$XT_DIR/quick.conf
+{
+	cat "$bconf"
+	printf 'timeout = 0.3\n'
+} >"$qconf"
+chmod 600 "$qconf"
+run "$XLISTEN" -C "$qconf" --port "$closed" --retries 3
+ok_rc 4 "--retries 3, a connect timeout of 0.3 s, refused: exit 4, not 7"
+is "$(grep -c -E 'reconnecting in [0-9.]+ s \(attempt [123] of 3\)' <<<"$ERR")" 3 "... after three retries"
 run "$XLISTEN" -C /dev/null -j judy@localhost --host 127.0.0.1 --port "$XT_PORT" --cafile "$XT_CA"
 ok_rc 3 "no password anywhere: exit 3"
 grep -v '^cafile' "$XT_DIR/judy.conf" >"$XT_DIR/judy-noca.conf"

@@ -1679,7 +1679,16 @@ def parse_args(argv):
 
 async def run(args):
     _, command, _ = SUBCOMMANDS[args.command]
-    return await command(args)
+    try:
+        return await command(args)
+    finally:
+        # The peer is done: a stop request that comes now (a test killing
+        # a peer whose --timeout has just run out) must not turn its exit
+        # status into "killed by SIGTERM" while the interpreter shuts down.
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, signal.SIG_IGN)
 
 
 def main(argv=None):

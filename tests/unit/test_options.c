@@ -280,7 +280,7 @@ static int
 call(struct rec *r, const char *const *args)
 {
 	struct xtool tool = { NAME, "[OPTION...] ARG...", options, tool_option,
-		tool_run, r };
+		tool_run, NULL, r };
 	FILE *out, *err;
 	char **argv;
 	int argc = 0, i, saved_out, saved_err;
@@ -910,7 +910,7 @@ xtool_main__prints__help(void **state)
 	char chunk[4096], *argv[] = { (char *)NAME, (char *)"--help", NULL };
 	const char *common;
 	struct xtool tool = { NAME, "[OPTION...] ARG...", options, tool_option,
-		tool_run, &r };
+		tool_run, NULL, &r };
 	int p[2], status;
 	ssize_t n;
 	size_t k;

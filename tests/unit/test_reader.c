@@ -447,6 +447,61 @@ reader_feed__decodes__entities(void **state)
 }
 
 static void
+reader_feed__keeps__text_around_child_elements_in_order(void **state)
+{
+	xmpp_stanza_t *st, *c;
+	char *t;
+
+	st = read_one(*state,
+	    "<message><body>one &amp;<b>two</b>th\nree<i/>four</body>"
+	    "</message>");
+	c = xmpp_stanza_get_children(xmpp_stanza_get_child_by_name(st, "body"));
+	assert_true(xmpp_stanza_is_text(c));
+	assert_string_equal(xmpp_stanza_get_text_ptr(c), "one &");
+	c = xmpp_stanza_get_next(c);
+	assert_string_equal(xmpp_stanza_get_name(c), "b");
+	t = xmpp_stanza_get_text(c);
+	assert_string_equal(t, "two");
+	xmpp_free(*state, t);
+	c = xmpp_stanza_get_next(c);
+	assert_string_equal(xmpp_stanza_get_text_ptr(c), "th\nree");
+	c = xmpp_stanza_get_next(c);
+	assert_string_equal(xmpp_stanza_get_name(c), "i");
+	c = xmpp_stanza_get_next(c);
+	assert_string_equal(xmpp_stanza_get_text_ptr(c), "four");
+	assert_null(xmpp_stanza_get_next(c));
+	xmpp_stanza_release(st);
+}
+
+/* Text in a great many pieces (each reference and line is one for expat)
+ * becomes one node with all of it. */
+static void
+reader_feed__joins__text_of_many_pieces(void **state)
+{
+	struct buf in;
+	xmpp_stanza_t *st, *c;
+	const char *t;
+	size_t i, n = 100000;
+
+	buf_init(&in);
+	buf_adds(&in, "<message><body>");
+	for (i = 0; i < n; i++)
+		buf_adds(&in, i % 2 ? "&amp;" : "\n");
+	buf_adds(&in, "</body></message>");
+	st = read_one(*state, in.data);
+	c = xmpp_stanza_get_children(xmpp_stanza_get_child_by_name(st, "body"));
+	assert_true(xmpp_stanza_is_text(c));
+	assert_null(xmpp_stanza_get_next(c));
+	t = xmpp_stanza_get_text_ptr(c);
+	assert_int_equal(strlen(t), n);
+	for (i = 0; i < n; i++)
+		if (t[i] != (i % 2 ? '&' : '\n'))
+			fail_msg("byte %zu is wrong", i);
+	xmpp_stanza_release(st);
+	buf_free(&in);
+}
+
+static void
 reader_feed__keeps__attributes_and_namespaces(void **state)
 {
 	xmpp_stanza_t *st, *x, *item, *body;
@@ -1047,6 +1102,12 @@ main(void)
 		    reader_feed__skips__comments, setup_ctx, teardown_ctx),
 		cmocka_unit_test_setup_teardown(
 		    reader_feed__decodes__entities, setup_ctx, teardown_ctx),
+		cmocka_unit_test_setup_teardown(
+		    reader_feed__keeps__text_around_child_elements_in_order,
+		    setup_ctx, teardown_ctx),
+		cmocka_unit_test_setup_teardown(
+		    reader_feed__joins__text_of_many_pieces, setup_ctx,
+		    teardown_ctx),
 		cmocka_unit_test_setup_teardown(
 		    reader_feed__keeps__attributes_and_namespaces, setup_ctx,
 		    teardown_ctx),
