@@ -9,7 +9,9 @@
 # resource that is not online is dropped by the server, so the run measures
 # xsend and the server's stream processing, not a receiving client or the
 # offline store.  Each count runs R times (default 3); the report gives the
-# median wall time, lines per second and peak RSS (/usr/bin/time -f %M).
+# median wall time, lines per second, xsend's own CPU time (user + system,
+# median) and peak RSS (/usr/bin/time -f %M).  Wall time minus xsend's CPU
+# time is waiting: for the server, which does most of the work.
 #
 # Usage: bench/lines.sh [-r RUNS] [COUNT...]   (default counts: 1000 10000 100000)
 set -eu
@@ -48,22 +50,24 @@ conf=$(xt_config alice)
 
 echo "# xsend --lines: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(uname -r)"
 echo
-echo "| lines | runs | median wall s | lines/s | peak RSS KiB (min-max) |"
-echo "|---|---|---|---|---|"
+echo "| lines | runs | median wall s | lines/s | xsend CPU s | peak RSS KiB (min-max) |"
+echo "|---|---|---|---|---|---|"
 for n in $counts; do
 	seq 1 "$n" | sed 's/^/line number /' >"$XT_DIR/in"
-	walls='' rss=''
+	walls='' rss='' cpus=''
 	for ((i = 0; i < runs; i++)); do
-		/usr/bin/time -f '%e %M' -o "$XT_DIR/time" \
+		/usr/bin/time -f '%e %M %U %S' -o "$XT_DIR/time" \
 			"$XSEND" -C "$conf" -l -t headline alice@localhost/void <"$XT_DIR/in" ||
 			{ echo "xsend failed on $n lines" >&2; exit 1; }
-		read -r w m <"$XT_DIR/time"
+		read -r w m u s <"$XT_DIR/time"
 		walls+="$w "
 		rss+="$m "
+		cpus+="$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }') "
 	done
 	median=$(tr ' ' '\n' <<<"$walls" | sed '/^$/d' | sort -n | sed -n "$(((runs + 1) / 2))p")
 	rmin=$(tr ' ' '\n' <<<"$rss" | sed '/^$/d' | sort -n | head -n 1)
 	rmax=$(tr ' ' '\n' <<<"$rss" | sed '/^$/d' | sort -n | tail -n 1)
+	cpu=$(tr ' ' '\n' <<<"$cpus" | sed '/^$/d' | sort -n | sed -n "$(((runs + 1) / 2))p")
 	rate=$(awk -v n="$n" -v t="$median" 'BEGIN { printf "%d", (t > 0 ? n / t : 0) }')
-	echo "| $n | $runs | $median | $rate | $rmin-$rmax |"
+	echo "| $n | $runs | $median | $rate | $cpu | $rmin-$rmax |"
 done
