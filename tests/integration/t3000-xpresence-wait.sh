@@ -37,7 +37,7 @@ online() {
 	local name=$1 user=$2 res=$3
 	shift 3
 	rm -f "$XT_DIR/$name.ready"
-	xt_bg "$name" xt_peer presence --jid "$user@localhost" --password "$user-pw" \
+	XT_CMD_TIMEOUT=1000 xt_bg "$name" xt_peer presence --jid "$user@localhost" --password "$user-pw" --timeout 900 \
 		--resource "$res" --ready "$XT_DIR/$name.ready" "$@"
 	xt_wait_file "$XT_DIR/$name.ready" 20 "$name" || bail_out "$user/$res is not online"
 }
