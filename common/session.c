@@ -40,6 +40,8 @@
 #define LOOP_MAX_WAIT_MS 1000
 /* One TLS record holds at most 16 KiB; libstrophe reads 4 KiB at a time. */
 #define TLS_DRAIN_READS 4
+/* Reads in one drain before the loop attends to input and timers. */
+#define DRAIN_MAX_READS 256
 /* Reconnection delays: doubled from the first to the last, with jitter. */
 #define RECONNECT_FIRST_MS 500
 #define RECONNECT_MAX_MS 30000
@@ -92,6 +94,7 @@ struct session {
 	int sm; /* XEP-0198 stream management wanted */
 	int sm_enabling; /* <enable/> sent, <enabled/> not yet seen */
 	int connect_pending; /* on_connect waits for <enabled/> */
+	int drain_owed; /* a drain stopped early: OpenSSL may hold data */
 	int resumed; /* this connection resumed the last stream */
 	int close_sent; /* our </stream:stream> is written */
 	int shut_wr; /* ... and the socket closed for writing */
@@ -1260,12 +1263,46 @@ deadline_reached(struct session *s)
 		hard_close(s);
 }
 
+/*
+ * Reads what the socket and OpenSSL hold, after each turn of the loop.
+ * libstrophe waits with select() even when OpenSSL holds decrypted bytes
+ * that the socket no longer shows, and it reads 4 KiB per turn: the rest
+ * of a larger TLS record (a roster of 50 contacts) waited for the next
+ * packet or the loop's longest sleep, a second.  Without read-ahead
+ * OpenSSL buffers at most one record, so TLS_DRAIN_READS turns after the
+ * socket went quiet empty it; those turns also write what the handlers
+ * queued.
+ */
+static void
+drain(struct session *s)
+{
+	struct pollfd p;
+	int quiet = 0, reads = 0;
+
+	s->drain_owed = 0;
+	while (quiet < TLS_DRAIN_READS && s->sock >= 0 &&
+	    xmpp_conn_is_connected(s->conn)) {
+		if (reads++ == DRAIN_MAX_READS) {
+			s->drain_owed = 1; /* input and timers first */
+			return;
+		}
+		p.fd = s->sock;
+		p.events = POLLIN;
+		p.revents = 0;
+		if (poll(&p, 1, 0) > 0 && (p.revents & POLLIN))
+			quiet = 0;
+		else
+			quiet++;
+		xmpp_run_once(s->ctx, 0);
+	}
+}
+
 /* One turn with the input descriptor watched beside the socket. */
 static void
 turn_with_input(struct session *s, long wait)
 {
 	struct pollfd p[2];
-	int i, n;
+	int n;
 
 	p[0].fd = s->sock;
 	p[0].events = POLLIN;
@@ -1276,11 +1313,8 @@ turn_with_input(struct session *s, long wait)
 	p[0].revents = p[1].revents = 0;
 	n = poll(p, 2, (int)wait);
 	if (n < 0)
-		p[0].revents = p[1].revents = 0;
+		p[1].revents = 0;
 	xmpp_run_once(s->ctx, 0);
-	if (p[0].revents & POLLIN)
-		for (i = 0; i < TLS_DRAIN_READS && s->state == S_READY; i++)
-			xmpp_run_once(s->ctx, 0);
 	if (s->state == S_READY &&
 	    (p[1].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL))) {
 		if (s->input_cb(s, s->input_fd, s->input_ud) < 0)
@@ -1440,12 +1474,15 @@ session_run(struct session *s)
 			next = earliest(next, s->reconnect_at);
 		wait = wait_until(now, next, LOOP_MAX_WAIT_MS);
 
+		if (s->drain_owed)
+			wait = 0;
 		if (s->state == S_READY && s->input_fd >= 0 && s->sock >= 0 &&
 		    !s->input_paused &&
 		    xmpp_conn_send_queue_len(s->conn) < s->input_max_queue)
 			turn_with_input(s, wait);
 		else
 			xmpp_run_once(s->ctx, (unsigned long)wait);
+		drain(s);
 
 		if (s->state == S_CONNECTING && !s->pin_checked &&
 		    xmpp_conn_is_secured(s->conn))
