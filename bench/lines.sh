@@ -17,7 +17,6 @@
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-build=${BUILD:-$top/build}
 runs=3
 while getopts r: opt; do
 	case $opt in
@@ -31,21 +30,8 @@ done
 shift $((OPTIND - 1))
 counts=${*:-1000 10000 100000}
 
-"$top/scripts/deps.sh" demo
-[ -x /usr/bin/time ] || "$top/scripts/deps.sh" time 2>/dev/null ||
-	apt-get install -y -q time >/dev/null
-if [ ! -x "$build/cmd/xsend" ]; then
-	[ -x "$top/configure" ] || (cd "$top" && ./bootstrap) >/dev/null 2>&1
-	mkdir -p "$build"
-	(cd "$build" && { [ -f Makefile ] || "$top/configure" -q; } && make -s -j"$(nproc)") >/dev/null
-fi
-
-top_srcdir=$top top_builddir=$build
-export XT_SERVER_LOG_LEVEL=info
-# shellcheck source=tests/integration/lib.sh
-. "$top/tests/integration/lib.sh"
-_xt_done=1
-xt_server_start
+# shellcheck source=bench/common.sh
+. "$top/bench/common.sh"
 conf=$(xt_config alice)
 
 echo "# xsend --lines: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(uname -r)"
@@ -64,10 +50,10 @@ for n in $counts; do
 		rss+="$m "
 		cpus+="$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }') "
 	done
-	median=$(tr ' ' '\n' <<<"$walls" | sed '/^$/d' | sort -n | sed -n "$(((runs + 1) / 2))p")
+	wall=$(median <<<"$walls")
 	rmin=$(tr ' ' '\n' <<<"$rss" | sed '/^$/d' | sort -n | head -n 1)
 	rmax=$(tr ' ' '\n' <<<"$rss" | sed '/^$/d' | sort -n | tail -n 1)
-	cpu=$(tr ' ' '\n' <<<"$cpus" | sed '/^$/d' | sort -n | sed -n "$(((runs + 1) / 2))p")
-	rate=$(awk -v n="$n" -v t="$median" 'BEGIN { printf "%d", (t > 0 ? n / t : 0) }')
-	echo "| $n | $runs | $median | $rate | $cpu | $rmin-$rmax |"
+	cpu=$(median <<<"$cpus")
+	rate=$(awk -v n="$n" -v t="$wall" 'BEGIN { printf "%d", (t > 0 ? n / t : 0) }')
+	echo "| $n | $runs | $wall | $rate | $cpu | $rmin-$rmax |"
 done
