@@ -95,6 +95,7 @@ struct session {
 	int sm_enabling; /* <enable/> sent, <enabled/> not yet seen */
 	int connect_pending; /* on_connect waits for <enabled/> */
 	int drain_owed; /* a drain stopped early: OpenSSL may hold data */
+	int shut; /* hard_close() shut the socket down */
 	int resumed; /* this connection resumed the last stream */
 	int close_sent; /* our </stream:stream> is written */
 	int shut_wr; /* ... and the socket closed for writing */
@@ -208,8 +209,10 @@ escaped(const char *text)
 static void
 hard_close(struct session *s)
 {
-	if (s->sock >= 0)
+	if (s->sock >= 0) {
 		shutdown(s->sock, SHUT_RDWR);
+		s->shut = 1;
+	}
 }
 
 /*
@@ -339,8 +342,10 @@ sockopt_handler(xmpp_conn_t *conn, void *sockp)
 	int fd = *(int *)sockp, one = 1;
 
 	(void)conn;
-	if (current)
+	if (current) {
 		current->sock = fd;
+		current->shut = 0;
+	}
 	/* libstrophe leaves Nagle on, which costs a delayed ACK per login. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
@@ -377,9 +382,9 @@ spki_pin(const char *pem)
 }
 
 /*
- * Called between two turns of the loop once TLS is up, before the stream
- * header that follows the handshake is written: a wrong pin closes the
- * socket before any credential is sent.
+ * Called by run_once() after the turn that finished the TLS handshake,
+ * before the stream header that follows it is written: a wrong pin closes
+ * the socket before any credential is sent.
  */
 static void
 check_pin(struct session *s)
@@ -1264,6 +1269,21 @@ deadline_reached(struct session *s)
 }
 
 /*
+ * Every turn of the loop goes through here (only session_free()'s closing
+ * turns do not): the certificate pin is checked right after the turn that
+ * finished the TLS handshake, before the server answers the new stream
+ * header with features and libstrophe sends credentials.
+ */
+static void
+run_once(struct session *s, unsigned long ms)
+{
+	xmpp_run_once(s->ctx, ms);
+	if (s->state == S_CONNECTING && !s->pin_checked && s->conn &&
+	    xmpp_conn_is_secured(s->conn))
+		check_pin(s);
+}
+
+/*
  * Reads what the socket and OpenSSL hold, after each turn of the loop.
  * libstrophe waits with select() even when OpenSSL holds decrypted bytes
  * that the socket no longer shows, and it reads 4 KiB per turn: the rest
@@ -1280,8 +1300,8 @@ drain(struct session *s)
 	int quiet = 0, reads = 0;
 
 	s->drain_owed = 0;
-	while (quiet < TLS_DRAIN_READS && s->sock >= 0 &&
-	    xmpp_conn_is_connected(s->conn)) {
+	while (quiet < TLS_DRAIN_READS && s->sock >= 0 && !s->shut &&
+	    !s->parse_error && xmpp_conn_is_connected(s->conn)) {
 		if (reads++ == DRAIN_MAX_READS) {
 			s->drain_owed = 1; /* input and timers first */
 			return;
@@ -1293,7 +1313,7 @@ drain(struct session *s)
 			quiet = 0;
 		else
 			quiet++;
-		xmpp_run_once(s->ctx, 0);
+		run_once(s, 0);
 	}
 }
 
@@ -1314,13 +1334,13 @@ turn_with_input(struct session *s, long wait)
 	n = poll(p, 2, (int)wait);
 	if (n < 0)
 		p[1].revents = 0;
-	xmpp_run_once(s->ctx, 0);
+	run_once(s, 0);
 	if (s->state == S_READY &&
 	    (p[1].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL))) {
 		if (s->input_cb(s, s->input_fd, s->input_ud) < 0)
 			s->input_fd = -1;
 		/* Write what the input produced without waiting a turn. */
-		xmpp_run_once(s->ctx, 0);
+		run_once(s, 0);
 	}
 }
 
@@ -1481,12 +1501,8 @@ session_run(struct session *s)
 		    xmpp_conn_send_queue_len(s->conn) < s->input_max_queue)
 			turn_with_input(s, wait);
 		else
-			xmpp_run_once(s->ctx, (unsigned long)wait);
+			run_once(s, (unsigned long)wait);
 		drain(s);
-
-		if (s->state == S_CONNECTING && !s->pin_checked &&
-		    xmpp_conn_is_secured(s->conn))
-			check_pin(s);
 		if (s->parse_error &&
 		    (s->state == S_CONNECTING || s->state == S_READY) &&
 		    !s->code_set) {
