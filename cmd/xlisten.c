@@ -40,10 +40,6 @@ enum {
 	OPT_EXEC,
 	OPT_PRIORITY,
 	OPT_NO_RECEIPTS,
-	OPT_FORMAT,
-	OPT_JSON,
-	OPT_XML,
-	OPT_NUL,
 	OPT_ALL,
 	OPT_PRESENCE,
 	OPT_KEEPALIVE,
@@ -78,9 +74,7 @@ struct xlisten {
 	char **exec; /* argv */
 	long priority;
 	int receipts;
-	enum output_format format;
-	char *template;
-	int nul;
+	struct output_choice oc; /* -F, -J, -X, -0 */
 	int all;
 	int presence;
 	long keepalive_ms;
@@ -137,17 +131,17 @@ static struct poptOption options[] = {
 	    "N" },
 	{ "no-receipts", '\0', POPT_ARG_NONE, NULL, OPT_NO_RECEIPTS,
 	    "Do not answer receipt requests (XEP-0184)", NULL },
-	{ "format", 'F', POPT_ARG_STRING, NULL, OPT_FORMAT,
+	{ "format", 'F', POPT_ARG_STRING, NULL, 'F',
 	    "Print records with FMT: %T time, %y type, %f from, %t to, %i id, "
 	    "%b body, %s subject, %h thread, %r room nick, %u URL, %% and "
 	    "\\n \\t \\0",
 	    "FMT" },
-	{ "json", 'J', POPT_ARG_NONE, NULL, OPT_JSON,
-	    "Print records as JSON Lines", NULL },
-	{ "xml", 'X', POPT_ARG_NONE, NULL, OPT_XML,
+	{ "json", 'J', POPT_ARG_NONE, NULL, 'J', "Print records as JSON Lines",
+	    NULL },
+	{ "xml", 'X', POPT_ARG_NONE, NULL, 'X',
 	    "Print each stanza as one line of XML (readable by xsend --raw)",
 	    NULL },
-	{ "null", '0', POPT_ARG_NONE, NULL, OPT_NUL,
+	{ "null", '0', POPT_ARG_NONE, NULL, '0',
 	    "End records with NUL instead of newline, fields unescaped", NULL },
 	{ "all", '\0', POPT_ARG_NONE, NULL, OPT_ALL,
 	    "Print every stanza: messages without body, presence, iq", NULL },
@@ -321,19 +315,11 @@ xlisten_option(
 	case OPT_NO_RECEIPTS:
 		x->receipts = 0;
 		break;
-	case OPT_FORMAT:
-		free(x->template);
-		x->template = xstrdup(arg);
-		x->format = OUT_TEMPLATE;
-		break;
-	case OPT_JSON:
-		x->format = OUT_JSON;
-		break;
-	case OPT_XML:
-		x->format = OUT_XML;
-		break;
-	case OPT_NUL:
-		x->nul = 1;
+	case 'F':
+	case 'J':
+	case 'X':
+	case '0':
+		output_choose(&x->oc, val, arg);
 		break;
 	case OPT_ALL:
 		x->all = 1;
@@ -935,8 +921,8 @@ xlisten_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 		jid_free(&j);
 		x->from = push(x->from, &x->nfrom, argv[i]);
 	}
-	if (x->template &&
-	    output_check_template(x->template,
+	if (x->oc.template &&
+	    output_check_template(x->oc.template,
 		x->presence || x->all ? REC_MESSAGE_KEYS REC_PRESENCE_KEYS
 				      : REC_MESSAGE_KEYS,
 		&err) < 0) {
@@ -944,7 +930,7 @@ xlisten_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 		free(err);
 		return XEXIT_USAGE;
 	}
-	if (x->exec && (x->format != OUT_TEXT || x->nul)) {
+	if (x->exec && (x->oc.format != OUT_TEXT || x->oc.nul)) {
 		xerror("--exec hands each message to a command; -F, -J, -X and "
 		       "-0 do not apply");
 		return XEXIT_USAGE;
@@ -974,7 +960,7 @@ xlisten_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 		free(err);
 		return XEXIT_CONFIG;
 	}
-	output_init(&x->out, x->format, x->template, x->nul);
+	output_init(&x->out, x->oc.format, x->oc.template, x->oc.nul);
 	session_enable_sm(x->s);
 	session_set_reconnect(x->s,
 	    x->retries >= 0 ? (int)x->retries : 2147483647, x->retries >= 0);
@@ -1029,7 +1015,6 @@ main(int argc, char **argv)
 	x.receipts = 1;
 	x.retries = -1;
 	x.keepalive_ms = 60000;
-	x.format = OUT_TEXT;
 	memset(&tool, 0, sizeof(tool));
 	tool.name = "xlisten";
 	tool.args_help = "[OPTION...] [JID...]";
@@ -1054,7 +1039,7 @@ main(int argc, char **argv)
 	free_list(x.exec);
 	free(x.nick);
 	util_secure_free(x.room_password);
-	free(x.template);
+	output_choice_free(&x.oc);
 	free(x.own_bare);
 	return rc;
 }

@@ -32,10 +32,6 @@ enum {
 	OPT_TO,
 	OPT_COUNT,
 	OPT_GRACE,
-	OPT_FORMAT,
-	OPT_JSON,
-	OPT_XML,
-	OPT_NUL,
 	OPT_KEEPALIVE
 };
 
@@ -76,9 +72,7 @@ struct xpresence {
 	long grace_ms;
 	int grace_set;
 	int keepalive_set;
-	enum output_format format;
-	char *template;
-	int nul;
+	struct output_choice oc; /* -F, -J, -X, -0 */
 	long keepalive_ms;
 	const char *show; /* set: the show, NULL for plain available */
 
@@ -122,15 +116,15 @@ static struct poptOption options[] = {
 	    "get: how long to wait for contacts of other servers once the "
 	    "own server has answered (default 2)",
 	    "SECONDS" },
-	{ "format", 'F', POPT_ARG_STRING, NULL, OPT_FORMAT,
+	{ "format", 'F', POPT_ARG_STRING, NULL, 'F',
 	    "Print records with FMT: %f JID/resource, %S state, %m status, "
 	    "%p priority, %T time, %t to, %% and \\n \\t \\0",
 	    "FMT" },
-	{ "json", 'J', POPT_ARG_NONE, NULL, OPT_JSON,
-	    "Print records as JSON Lines", NULL },
-	{ "xml", 'X', POPT_ARG_NONE, NULL, OPT_XML,
+	{ "json", 'J', POPT_ARG_NONE, NULL, 'J', "Print records as JSON Lines",
+	    NULL },
+	{ "xml", 'X', POPT_ARG_NONE, NULL, 'X',
 	    "Print each presence as one line of XML", NULL },
-	{ "null", '0', POPT_ARG_NONE, NULL, OPT_NUL,
+	{ "null", '0', POPT_ARG_NONE, NULL, '0',
 	    "End records with NUL instead of newline, fields unescaped", NULL },
 	{ "keepalive", '\0', POPT_ARG_STRING, NULL, OPT_KEEPALIVE,
 	    "set, watch, wait: ping the server every SECONDS (default 60)",
@@ -211,19 +205,11 @@ xpresence_option(
 		x->grace_ms = ms;
 		x->grace_set = 1;
 		break;
-	case OPT_FORMAT:
-		free(x->template);
-		x->template = xstrdup(arg);
-		x->format = OUT_TEMPLATE;
-		break;
-	case OPT_JSON:
-		x->format = OUT_JSON;
-		break;
-	case OPT_XML:
-		x->format = OUT_XML;
-		break;
-	case OPT_NUL:
-		x->nul = 1;
+	case 'F':
+	case 'J':
+	case 'X':
+	case '0':
+		output_choose(&x->oc, val, arg);
 		break;
 	case OPT_KEEPALIVE:
 		if (util_parse_seconds(arg, &ms) < 0 || ms < 1000) {
@@ -994,8 +980,9 @@ xpresence_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 	x->cfg = cfg;
 	if ((rc = check_args(x, argc, argv)) != 0)
 		return rc;
-	if (x->template &&
-	    output_check_template(x->template, REC_PRESENCE_KEYS, &err) < 0) {
+	if (x->oc.template &&
+	    output_check_template(x->oc.template, REC_PRESENCE_KEYS, &err) <
+		0) {
 		xerror("%s", err);
 		free(err);
 		return XEXIT_USAGE;
@@ -1013,7 +1000,7 @@ xpresence_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 		free(err);
 		return XEXIT_CONFIG;
 	}
-	output_init(&x->out, x->format, x->template, x->nul);
+	output_init(&x->out, x->oc.format, x->oc.template, x->oc.nul);
 	if (x->cmd == C_GET)
 		session_set_deadline(x->s,
 		    cfg->timeout_ms ? cfg->timeout_ms : XT_DEFAULT_TIMEOUT_MS,
@@ -1071,7 +1058,6 @@ main(int argc, char **argv)
 	x.priority = -1;
 	x.grace_ms = 2000;
 	x.keepalive_ms = 60000;
-	x.format = OUT_TEXT;
 	buf_init(&x.in);
 	memset(&tool, 0, sizeof(tool));
 	tool.name = "xpresence";
@@ -1091,7 +1077,7 @@ main(int argc, char **argv)
 	free(x.to);
 	free(x.until);
 	free(x.status);
-	free(x.template);
+	output_choice_free(&x.oc);
 	free(x.own_bare);
 	buf_free(&x.in);
 	return rc;

@@ -34,10 +34,6 @@ enum {
 	OPT_FILTER_SUB,
 	OPT_PRUNE,
 	OPT_DRY_RUN,
-	OPT_FORMAT,
-	OPT_JSON,
-	OPT_XML,
-	OPT_NUL
 };
 
 enum command {
@@ -99,10 +95,7 @@ struct xroster {
 	char *filter_sub;
 	int prune;
 	int dry_run;
-	enum output_format format;
-	int format_set;
-	char *template;
-	int nul;
+	struct output_choice oc; /* -F, -J, -X, -0 */
 
 	/* the command */
 	enum command cmd;
@@ -151,15 +144,15 @@ static struct poptOption options[] = {
 	    "import, sync: print the plan and change nothing (exit 10 when "
 	    "there is something to do)",
 	    NULL },
-	{ "format", 'F', POPT_ARG_STRING, NULL, OPT_FORMAT,
+	{ "format", 'F', POPT_ARG_STRING, NULL, 'F',
 	    "Print records with FMT: %j JID, %S subscription, %a ask, %n name, "
 	    "%g groups, %% and \\n \\t \\0",
 	    "FMT" },
-	{ "json", 'J', POPT_ARG_NONE, NULL, OPT_JSON,
+	{ "json", 'J', POPT_ARG_NONE, NULL, 'J',
 	    "Print records as JSON Lines (the default of export)", NULL },
-	{ "xml", 'X', POPT_ARG_NONE, NULL, OPT_XML,
+	{ "xml", 'X', POPT_ARG_NONE, NULL, 'X',
 	    "Print each roster item as one line of XML", NULL },
-	{ "null", '0', POPT_ARG_NONE, NULL, OPT_NUL,
+	{ "null", '0', POPT_ARG_NONE, NULL, '0',
 	    "End records with NUL instead of newline, fields unescaped", NULL },
 	XOPT_COMMON_TABLE POPT_AUTOHELP POPT_TABLEEND
 };
@@ -229,22 +222,11 @@ xroster_option(
 	case OPT_DRY_RUN:
 		x->dry_run = 1;
 		break;
-	case OPT_FORMAT:
-		free(x->template);
-		x->template = xstrdup(arg);
-		x->format = OUT_TEMPLATE;
-		x->format_set = 1;
-		break;
-	case OPT_JSON:
-		x->format = OUT_JSON;
-		x->format_set = 1;
-		break;
-	case OPT_XML:
-		x->format = OUT_XML;
-		x->format_set = 1;
-		break;
-	case OPT_NUL:
-		x->nul = 1;
+	case 'F':
+	case 'J':
+	case 'X':
+	case '0':
+		output_choose(&x->oc, val, arg);
 		break;
 	}
 	return 0;
@@ -282,7 +264,7 @@ print_item(struct xroster *x, const struct roster_item *it)
 	int rc;
 
 	roster_record(&r, &k, it);
-	if (x->format == OUT_XML) {
+	if (x->oc.format == OUT_XML) {
 		/* The <item/> as the server would send it. */
 		iq = roster_item_stanza(session_ctx(x->s), "x", it, 0);
 		q = xmpp_stanza_get_children(iq);
@@ -953,8 +935,8 @@ xroster_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 	if ((rc = check_command(x, argc, argv)) != 0 ||
 	    (rc = check_options(x)) != 0 || (rc = check_texts(x)) != 0)
 		return rc;
-	if (x->template &&
-	    output_check_template(x->template,
+	if (x->oc.template &&
+	    output_check_template(x->oc.template,
 		x->cmd == C_PENDING ? "jm"
 		    : x->dry_run    ? "A" ROSTER_KEYS
 				    : ROSTER_KEYS,
@@ -963,8 +945,8 @@ xroster_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 		free(err);
 		return XEXIT_USAGE;
 	}
-	if (x->cmd == C_EXPORT && !x->format_set)
-		x->format = OUT_JSON;
+	if (x->cmd == C_EXPORT && !x->oc.set)
+		x->oc.format = OUT_JSON;
 
 	if ((rc = xtool_account(cfg, &password)) != XEXIT_OK)
 		return rc;
@@ -975,7 +957,7 @@ xroster_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 		free(err);
 		return XEXIT_CONFIG;
 	}
-	output_init(&x->out, x->format, x->template, x->nul);
+	output_init(&x->out, x->oc.format, x->oc.template, x->oc.nul);
 	x->timeout_ms = cfg->timeout_ms;
 	session_set_deadline(x->s,
 	    cfg->timeout_ms ? cfg->timeout_ms : XT_DEFAULT_TIMEOUT_MS, NULL,
@@ -1017,7 +999,6 @@ main(int argc, char **argv)
 	int rc;
 
 	memset(&x, 0, sizeof(x));
-	x.format = OUT_TEXT;
 	roster_init(&x.file);
 	roster_init(&x.have);
 	roster_init(&x.pending);
@@ -1051,6 +1032,6 @@ main(int argc, char **argv)
 	free(x.message);
 	free(x.filter_group);
 	free(x.filter_sub);
-	free(x.template);
+	output_choice_free(&x.oc);
 	return rc;
 }

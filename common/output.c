@@ -33,6 +33,37 @@ output_free(struct output *o)
 	o->template = NULL;
 }
 
+void
+output_choose(struct output_choice *c, int letter, const char *arg)
+{
+	switch (letter) {
+	case 'F':
+		free(c->template);
+		c->template = xstrdup(arg);
+		c->format = OUT_TEMPLATE;
+		c->set = 1;
+		break;
+	case 'J':
+		c->format = OUT_JSON;
+		c->set = 1;
+		break;
+	case 'X':
+		c->format = OUT_XML;
+		c->set = 1;
+		break;
+	case '0':
+		c->nul = 1;
+		break;
+	}
+}
+
+void
+output_choice_free(struct output_choice *c)
+{
+	free(c->template);
+	c->template = NULL;
+}
+
 int
 output_check_template(const char *t, const char *keys, char **errstr)
 {

@@ -65,6 +65,23 @@ struct output {
 };
 
 /*
+ * What -F FMT, -J, -X and -0 chose: the same letters in every tool that
+ * prints records.  The tools give those options the short letter as popt
+ * value and pass it to output_choose(); 'set' says -F, -J or -X was given.
+ * Release with output_choice_free().
+ */
+struct output_choice {
+	enum output_format format; /* OUT_TEXT unless chosen */
+	char *template; /* -F, allocated */
+	int nul; /* -0 */
+	int set;
+};
+
+/* Records option 'letter' ('F' with arg, 'J', 'X' or '0'). */
+void output_choose(struct output_choice *c, int letter, const char *arg);
+void output_choice_free(struct output_choice *c);
+
+/*
  * output_init()
  *
  * Prepares writing records to stdout.  'template' is copied (OUT_TEMPLATE

@@ -572,6 +572,30 @@ output_record__fails__on_broken_pipe(void **state)
 	assert_int_equal(rc, -1);
 }
 
+static void
+output_choose__keeps__last_format_and_nul(void **state)
+{
+	struct output_choice c = { 0 };
+
+	(void)state;
+	output_choose(&c, '0', NULL);
+	assert_int_equal(c.format, OUT_TEXT);
+	assert_int_equal(c.set, 0);
+	assert_int_equal(c.nul, 1);
+	output_choose(&c, 'F', "%f");
+	output_choose(&c, 'F', "%j %S");
+	assert_int_equal(c.format, OUT_TEMPLATE);
+	assert_string_equal(c.template, "%j %S");
+	output_choose(&c, 'J', NULL);
+	assert_int_equal(c.format, OUT_JSON);
+	output_choose(&c, 'X', NULL);
+	assert_int_equal(c.format, OUT_XML);
+	assert_int_equal(c.set, 1);
+	assert_int_equal(c.nul, 1);
+	output_choice_free(&c);
+	assert_null(c.template);
+}
+
 int
 main(void)
 {
@@ -603,6 +627,7 @@ main(void)
 		cmocka_unit_test(orecord_add__ignores__fields_beyond_max),
 		cmocka_unit_test(output_record__writes__to_stdout),
 		cmocka_unit_test(output_record__fails__on_broken_pipe),
+		cmocka_unit_test(output_choose__keeps__last_format_and_nul),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
