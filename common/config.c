@@ -66,6 +66,7 @@ static const struct key keys[] = {
 	{ "verbose", K_COUNT, F(verbose), BOTH },
 	{ "quiet", K_FLAG, F(quiet), BOTH },
 	{ "max-size", K_SIZE, F(max_size), BOTH },
+	{ "max-stanza", K_SIZE, F(max_stanza), BOTH },
 	{ "config", K_STR, F(config_file), CLI_ONLY },
 	{ "account", K_STR, F(account), CLI_ONLY },
 };
@@ -80,6 +81,7 @@ config_init(struct xconfig *c)
 	memset(c, 0, sizeof(*c));
 	c->password_fd = -1;
 	c->max_size = XT_DEFAULT_MAX_SIZE;
+	c->max_stanza = XT_DEFAULT_MAX_STANZA;
 }
 
 void

@@ -29,6 +29,7 @@ struct xconfig {
 	char *client_key;
 	char *resource;
 	long timeout_ms; /* 0: the tool's default */
+	unsigned long max_stanza; /* bytes of one incoming stanza */
 
 	/* password sources (never the command line) */
 	char *password_file;

@@ -25,17 +25,25 @@
 #include <strophe.h>
 
 #include "config.h"
+#include "failure.h"
 #include "jid.h"
 #include "session.h"
 #include "stanza.h"
 #include "text.h"
 #include "util.h"
+#include "xmlguard.h"
 #include "xmpptools.h"
 
 /* The connection phase always has a deadline, even without --timeout. */
 #define CONNECT_TIMEOUT_MS 30000
 /* Grace between the loop's own deadline and the watchdog's hard stop. */
 #define WATCHDOG_GRACE_MS 500
+/* After login the watchdog is only a backstop behind the loop's deadline:
+ * a tool's own ending (a last barrier) may take up to 2 s. */
+#define BACKSTOP_GRACE_MS 900
+#define BACKSTOP_TOOL_GRACE_MS 3000
+/* Longest time one incoming stanza may take to arrive (or --timeout). */
+#define STANZA_TIME_MS 30000
 /* Longest sleep of the loop when nothing is due (a bound, not a poll). */
 #define LOOP_MAX_WAIT_MS 1000
 /* One TLS record holds at most 16 KiB; libstrophe reads 4 KiB at a time. */
@@ -63,6 +71,7 @@ struct hook {
 	session_event_cb event;
 	void *ud;
 	char *id; /* for id handlers, else NULL */
+	char *name, *type, *ns; /* for stanza handlers: what they match */
 	int dead;
 	struct hook *next;
 };
@@ -84,33 +93,20 @@ struct session {
 	char *error;
 	const char *phase;
 
-	/* what happened while connecting, for the classification */
+	/* the current connection attempt, for the failure model */
+	struct attempt at;
+	int conn_used; /* the connection object has made an attempt */
 	int sock;
-	int tcp_up;
-	int connect_errno;
-	int stream_opened;
-	int parse_error;
 	int ever_online;
 	int sm; /* XEP-0198 stream management wanted */
-	int sm_enabling; /* <enable/> sent, <enabled/> not yet seen */
-	int connect_pending; /* on_connect waits for <enabled/> */
 	int drain_owed; /* a drain stopped early: OpenSSL may hold data */
 	int shut; /* hard_close() shut the socket down */
-	int resumed; /* this connection resumed the last stream */
-	int close_sent; /* our </stream:stream> is written */
-	int shut_wr; /* ... and the socket closed for writing */
 	int sm_active; /* the server counts our acknowledgements */
 	unsigned long sm_h; /* stanzas handled, as libstrophe counts them */
 	int sm_frozen; /* one was not handled: count no more */
-	int tls_started;
-	int pin_checked;
-	int auth_sent;
-	int sasl_failed;
-	char *sasl_condition;
-	char *tls_verify_error;
-	int tls_not_offered;
-	char *lib_error;
 	int insecure_warned;
+	long stanza_ms; /* time allowed for one incoming stanza */
+	int parent; /* the top-level element being read (on_element) */
 
 	/* time */
 	int64_t deadline;
@@ -156,6 +152,7 @@ struct session {
 };
 
 static int hook_stanza(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud);
+static void after_turn(struct session *s);
 static void deadline_reached(struct session *s);
 
 /* libstrophe's certificate and socket callbacks carry no user data. */
@@ -205,6 +202,16 @@ escaped(const char *text)
 	return buf_steal(&b);
 }
 
+static void
+hook_free(struct hook *h)
+{
+	free(h->id);
+	free(h->name);
+	free(h->type);
+	free(h->ns);
+	free(h);
+}
+
 /* Closes the socket under libstrophe's feet: nothing more is sent. */
 static void
 hard_close(struct session *s)
@@ -215,81 +222,14 @@ hard_close(struct session *s)
 	}
 }
 
-/*
- * The log handler: our only view of some steps of the login (libstrophe
- * 0.12 reports them nowhere else) and the -vv trace, with credentials
- * redacted and network text escaped.
- */
+/* -vv: the XML stream; -vvv: everything libstrophe says.  Credentials
+ * redacted, network text escaped. */
 static void
-log_handler(void *ud, xmpp_log_level_t level, const char *area, const char *msg)
+trace(xmpp_log_level_t level, const char *area, const char *msg)
 {
-	struct session *s = ud;
-	struct buf b;
+	struct buf b, r;
 	int show;
-	const char *p;
 
-	if (level == XMPP_LEVEL_DEBUG) {
-		if (strncmp(msg, "sock_connect() to ", 18) == 0 &&
-		    (p = strstr(msg, " returned ")) != NULL) {
-			free(s->target);
-			/* The name may come from an SRV record. */
-			s->target =
-			    text_escape_dup(msg + 18, (size_t)(p - msg - 18));
-		} else if (strcmp(msg, "connection successful") == 0) {
-			s->tcp_up = 1;
-		} else if (strncmp(msg, "connection failed, error ", 25) == 0) {
-			s->connect_errno = atoi(msg + 25);
-		} else if (strncmp(msg, "RECV: <stream:stream", 20) == 0) {
-			s->stream_opened = 1;
-		} else if (strncmp(msg, "parse error", 11) == 0) {
-			s->parse_error = 1;
-		} else if (strcmp(msg, "proceeding with TLS") == 0 ||
-		    strcmp(msg, "using legacy SSL connection") == 0) {
-			s->tls_started = 1;
-			s->phase = "during the TLS handshake";
-			util_watchdog_phase(s->phase);
-		} else if (strncmp(msg, "SENT: <enable ", 14) == 0) {
-			s->sm_enabling = 1;
-		} else if (strcmp(msg, "SENT: </stream:stream>") == 0) {
-			/*
-			 * Nothing may follow our closing tag (RFC 6120 4.4),
-			 * but libstrophe may have queued an <a/> behind it
-			 * (its answer to the server's last <r/>).  This runs
-			 * between two writes of its queue: close the socket
-			 * for writing now, the server still reads the tag.
-			 */
-			s->close_sent = 1;
-			if (s->state == S_CLOSING && s->sock >= 0 &&
-			    !s->shut_wr) {
-				shutdown(s->sock, SHUT_WR);
-				s->shut_wr = 1;
-			}
-		} else if (strcmp(msg, "Session resumed successfully.") == 0) {
-			s->resumed = 1;
-			s->sm_active = 1; /* the count goes on from before */
-		} else if (strncmp(msg, "SENT: <auth ", 12) == 0) {
-			s->auth_sent = 1;
-			s->phase = "while logging in";
-			util_watchdog_phase(s->phase);
-		} else if (strncmp(msg, "RECV: <failure ", 15) == 0 &&
-		    strstr(msg, "xmpp-sasl") != NULL) {
-			s->sasl_failed = 1;
-			p = strchr(msg + 15, '>');
-			if (p && p[-1] != '/' && p[1] == '<') {
-				size_t n = strcspn(p + 2, " />");
-
-				free(s->sasl_condition);
-				s->sasl_condition = text_escape_dup(p + 2, n);
-			}
-		}
-	} else if (level == XMPP_LEVEL_ERROR) {
-		if (strstr(msg, "TLS is not supported") != NULL)
-			s->tls_not_offered = 1;
-		free(s->lib_error);
-		s->lib_error = xstrdup(msg);
-	}
-
-	/* -vv: the XML stream; -vvv: everything libstrophe says. */
 	show = util_verbosity() >= 3 ||
 	    (util_verbosity() >= 2 && level == XMPP_LEVEL_DEBUG &&
 		(strncmp(msg, "SENT: ", 6) == 0 ||
@@ -298,19 +238,169 @@ log_handler(void *ud, xmpp_log_level_t level, const char *area, const char *msg)
 	if (!show)
 		return;
 	buf_init(&b);
-	{
-		struct buf r;
-
-		buf_init(&r);
-		stanza_redact_trace(&r, msg);
-		text_escape(&b, r.data ? r.data : "", r.len);
-		buf_free(&r);
-	}
+	buf_init(&r);
+	stanza_redact_trace(&r, msg);
+	text_escape(&b, r.data ? r.data : "", r.len);
+	buf_free(&r);
 	if (level >= XMPP_LEVEL_WARN || util_verbosity() >= 3)
 		xerror("%s: %s", area, b.data ? b.data : "");
 	else
 		xerror("%s", b.data ? b.data : "");
 	buf_free(&b);
+}
+
+static void
+set_phase(struct session *s, const char *phase)
+{
+	s->phase = phase;
+	util_watchdog_phase(phase);
+}
+
+/*
+ * The log handler: the -vv trace, and the few steps of the login that
+ * libstrophe 0.12 reports nowhere else (failure_log_line() knows them).
+ */
+static void
+log_handler(void *ud, xmpp_log_level_t level, const char *area, const char *msg)
+{
+	struct session *s = ud;
+	char target[256];
+	char *t;
+
+	switch (failure_log_line(&s->at, level == XMPP_LEVEL_DEBUG,
+	    level == XMPP_LEVEL_ERROR, msg, target, sizeof(target))) {
+	case FLOG_TARGET:
+		free(s->target);
+		s->target = text_escape_dup(target, strlen(target));
+		break;
+	case FLOG_TCP_UP:
+		if (s->cfg->direct_tls)
+			set_phase(s, "during the TLS handshake");
+		break;
+	case FLOG_SM_ENABLE_SENT:
+		s->at.sm_enabling = 1;
+		break;
+	case FLOG_CLOSE_SENT:
+		/*
+		 * Nothing may follow our closing tag (RFC 6120 4.4), but
+		 * libstrophe may have queued an <a/> behind it (its answer
+		 * to the server's last <r/>).  This runs between two writes
+		 * of its queue: close the socket for writing now, the
+		 * server still reads the tag.
+		 */
+		if (s->state == S_CLOSING && s->sock >= 0 && !s->at.shut_wr) {
+			shutdown(s->sock, SHUT_WR);
+			s->at.shut_wr = 1;
+		}
+		break;
+	default:
+		break;
+	}
+	if (level == XMPP_LEVEL_ERROR) {
+		t = escaped(msg);
+		snprintf(s->at.lib_error, sizeof(s->at.lib_error), "%s", t);
+		free(t);
+	}
+	trace(level, area, msg);
+}
+
+enum parent { P_OTHER, P_FEATURES, P_SASL_FAILURE };
+
+static int
+is(const struct xmlguard_element *el, const char *ns, const char *name)
+{
+	return strcmp(el->ns, ns) == 0 && strcmp(el->name, name) == 0;
+}
+
+/* A top-level element of the stream: a step of the login. */
+static void
+on_top_element(struct session *s, const struct xmlguard_element *el)
+{
+	struct attempt *a = &s->at;
+
+	s->parent = P_OTHER;
+	if (is(el, XMPP_NS_STREAMS, "features")) {
+		s->parent = P_FEATURES;
+		if (!a->tls_started)
+			a->plain_features = 1;
+	} else if (is(el, XMPP_NS_TLS, "proceed")) {
+		a->tls_started = 1;
+		set_phase(s, "during the TLS handshake");
+	} else if (is(el, XMPP_NS_TLS, "failure")) {
+		a->tls_refused = 1;
+	} else if (is(el, XMPP_NS_SASL, "failure")) {
+		a->sasl_failed = 1;
+		s->parent = P_SASL_FAILURE;
+	} else if (is(el, XMPP_NS_SASL, "success")) {
+		a->sasl_succeeded = 1;
+	} else if (is(el, XMPP_NS_SM, "resumed")) {
+		a->resumed = 1;
+		s->sm_active = 1; /* the count goes on from before */
+	}
+}
+
+/*
+ * The XML guard's view of the stream (xmlguard.h): the login, step by
+ * step, read from what the server sends.
+ */
+static void
+on_element(void *ud, const struct xmlguard_element *el)
+{
+	struct session *s = ud;
+	struct attempt *a = &s->at;
+	char *t;
+
+	if (el->depth == 1) {
+		a->stream_opened = 1;
+	} else if (el->depth == 2) {
+		on_top_element(s, el);
+	} else if (s->parent == P_FEATURES) {
+		if (is(el, XMPP_NS_TLS, "starttls") && !a->tls_started)
+			a->starttls_offered = 1;
+		else if (is(el, XMPP_NS_SASL, "mechanisms") && a->tls_started) {
+			/* libstrophe sends credentials now. */
+			a->auth_offered = 1;
+			set_phase(s, "while logging in");
+		} else if (is(el, XMPP_NS_SM, "sm"))
+			a->sm_offered = 1;
+	} else if (s->parent == P_SASL_FAILURE && !a->sasl_condition[0]) {
+		t = escaped(el->name);
+		snprintf(a->sasl_condition, sizeof(a->sasl_condition), "%s", t);
+		free(t);
+	}
+}
+
+/* The XML guard stopped the parser; after_turn() closes the stream. */
+static void
+on_violation(void *ud, enum xmlguard_violation v)
+{
+	struct session *s = ud;
+	struct attempt *a = &s->at;
+	char *t;
+
+	a->violation = (int)v;
+	switch (v) {
+	case XG_SIZE:
+		snprintf(a->violation_text, sizeof(a->violation_text),
+		    "a stanza over the limit of %zu bytes (--max-stanza)",
+		    xmlguard_max_bytes());
+		break;
+	case XG_DEPTH:
+		snprintf(a->violation_text, sizeof(a->violation_text),
+		    "a stanza nested deeper than %d levels",
+		    xmlguard_max_depth());
+		break;
+	case XG_MALFORMED:
+		t = escaped(xmlguard_malformed_reason());
+		snprintf(a->violation_text, sizeof(a->violation_text),
+		    "malformed XML (%s)", t);
+		free(t);
+		break;
+	default:
+		snprintf(a->violation_text, sizeof(a->violation_text),
+		    "restricted XML (%s)", xmlguard_describe(v));
+		break;
+	}
 }
 
 static int
@@ -331,8 +421,13 @@ certfail_handler(const xmpp_tlscert_t *cert, const char *const errormsg)
 	}
 	if (s->cfg->tls_pin)
 		return 1; /* decided by the pin, once the handshake is done */
-	if (s->tls_verify_error == NULL)
-		s->tls_verify_error = xstrdup(errormsg);
+	if (s->at.tls_verify_error[0] == '\0') {
+		char *t = escaped(errormsg);
+
+		snprintf(s->at.tls_verify_error, sizeof(s->at.tls_verify_error),
+		    "%s", t);
+		free(t);
+	}
 	return 0;
 }
 
@@ -394,7 +489,7 @@ check_pin(struct session *s)
 	char *got = NULL;
 	int match = 0;
 
-	s->pin_checked = 1;
+	s->at.secured = 1;
 	if (s->cfg->tls_pin == NULL)
 		return;
 	cert = xmpp_conn_get_peer_cert(s->conn);
@@ -410,6 +505,7 @@ check_pin(struct session *s)
 	}
 	match = got != NULL && strcmp(got, s->cfg->tls_pin) == 0;
 	if (!match) {
+		s->at.pin_mismatch = 1;
 		record(s, XEXIT_TLS,
 		    "%s: certificate pin mismatch: the server's is %s",
 		    session_target(s), got ? got : "unknown");
@@ -428,114 +524,49 @@ strerror_lower(int err, char *buf, size_t len)
 	return buf;
 }
 
-/* Stream errors that are worth a retry, like a lost connection. */
-static int
-stream_error_code(xmpp_error_type_t type)
+/* The text of <see-other-host/> in a stream error, escaped, or NULL. */
+static char *
+other_host(struct session *s, xmpp_stanza_t *error)
 {
-	switch (type) {
-	case XMPP_SE_NOT_AUTHORIZED:
-		return XEXIT_AUTH;
-	case XMPP_SE_SYSTEM_SHUTDOWN:
-	case XMPP_SE_CONN_TIMEOUT:
-		return XEXIT_CONNECT;
-	default:
-		return XEXIT_PROTOCOL;
-	}
+	xmpp_stanza_t *c;
+	char *text, *t = NULL;
+
+	c = error ? xmpp_stanza_get_child_by_name(error, "see-other-host")
+		  : NULL;
+	if (c == NULL || (text = xmpp_stanza_get_text(c)) == NULL)
+		return NULL;
+	t = escaped(text);
+	xmpp_free(s->ctx, text);
+	return t;
 }
 
-/* Why did the connection end before we were online? */
+/*
+ * Records why the current attempt ended (failure.h decides), unless a
+ * failure is recorded already.  'error' and 'se' are libstrophe's.
+ */
 static void
-classify_failed_login(struct session *s, int error, xmpp_stream_error_t *se)
+fail_attempt(struct session *s, int error, xmpp_stream_error_t *se)
 {
-	char ebuf[128];
-	char *t;
+	struct failure_input in;
+	struct verdict v;
+	char *text = NULL, *host = NULL;
 
-	s->retry_ok = 0;
-	if (!s->tcp_up) {
-		error = s->connect_errno ? s->connect_errno
-		    : error		 ? error
-					 : ETIMEDOUT;
-		record(s, XEXIT_CONNECT, "%s: %s", session_target(s),
-		    strerror_lower(error, ebuf, sizeof(ebuf)));
-		s->retry_ok = 1;
-	} else if (s->tls_verify_error) {
-		t = escaped(s->tls_verify_error);
-		record(s, XEXIT_TLS,
-		    "%s: TLS certificate for %s not trusted: %s",
-		    session_target(s), s->jid.domain, t);
-		free(t);
-	} else if (s->tls_not_offered) {
-		record(s, XEXIT_TLS,
-		    "%s: the server does not offer TLS; refusing to log in "
-		    "without it",
-		    session_target(s));
-	} else if (se != NULL) {
-		t = escaped(se->text);
-		record(s, stream_error_code(se->type),
-		    "%s: stream error: %s%s%s", session_target(s),
-		    stanza_stream_error_name(se->type), *t ? ": " : "", t);
-		free(t);
-		s->retry_ok = s->code == XEXIT_CONNECT;
-	} else if (s->sasl_failed) {
-		record(s, XEXIT_AUTH, "%s: authentication failed for %s (%s)",
-		    session_target(s), s->bare,
-		    s->sasl_condition ? s->sasl_condition : "not-authorized");
-	} else if (s->lib_error &&
-	    strstr(s->lib_error, "Cannot authenticate") != NULL) {
-		record(s, XEXIT_AUTH,
-		    "%s: authentication failed for %s (no usable mechanism)",
-		    session_target(s), s->bare);
-	} else if (s->tls_started && !s->pin_checked) {
-		record(s, XEXIT_TLS, "%s: TLS handshake failed%s",
-		    session_target(s),
-		    error == 5 /* SSL_ERROR_SYSCALL */
-			? ": connection closed by the server"
-			: "");
-	} else if (s->auth_sent) {
-		record(s, XEXIT_AUTH, "%s: authentication failed for %s",
-		    session_target(s), s->bare);
-	} else if (!s->stream_opened && (error == ECONNRESET || error == 0)) {
-		record(s, XEXIT_CONNECT,
-		    "%s: the server closed the connection without a word",
-		    session_target(s));
-		s->retry_ok = 1;
-	} else if (error == ECONNRESET) {
-		record(s, XEXIT_CONNECT, "%s: the server closed the connection",
-		    session_target(s));
-		s->retry_ok = 1;
-	} else if (error != 0) {
-		record(s, XEXIT_CONNECT, "%s: %s", session_target(s),
-		    strerror_lower(error, ebuf, sizeof(ebuf)));
-		s->retry_ok = 1;
-	} else {
-		t = escaped(s->lib_error);
-		record(s, XEXIT_PROTOCOL,
-		    "%s: the server ended the stream during login%s%s",
-		    session_target(s), *t ? ": " : "", t);
-		free(t);
-	}
-}
-
-static void
-classify_lost(struct session *s, int error, xmpp_stream_error_t *se)
-{
-	char *t;
-
-	s->retry_ok = 1;
+	memset(&in, 0, sizeof(in));
+	in.error = error;
+	in.target = session_target(s);
+	in.domain = s->jid.domain;
+	in.account = s->bare;
 	if (se != NULL) {
-		t = escaped(se->text);
-		record(s, stream_error_code(se->type),
-		    "%s: stream error: %s%s%s", session_target(s),
-		    stanza_stream_error_name(se->type), *t ? ": " : "", t);
-		free(t);
-		s->retry_ok = s->code == XEXIT_CONNECT;
-	} else if (error == 6 /* SSL_ERROR_ZERO_RETURN: TLS closed */) {
-		record(s, XEXIT_CONNECT, "%s: the server closed the connection",
-		    session_target(s));
-	} else {
-		record(
-		    s, XEXIT_CONNECT, "%s: connection lost", session_target(s));
+		in.has_stream_error = 1;
+		in.stream_error = stanza_stream_error_name(se->type);
+		in.stream_text = text = escaped(se->text);
+		in.other_host = host = other_host(s, se->stanza);
 	}
+	failure_classify(&s->at, &in, &v);
+	record(s, v.code, "%s", v.message);
+	s->retry_ok = v.retry;
+	free(text);
+	free(host);
 }
 
 /* The id handlers of a lost stream will never see their reply. */
@@ -567,23 +598,16 @@ sweep_hooks(struct session *s)
 			continue;
 		}
 		*pp = h->next;
-		free(h->id);
-		free(h);
+		hook_free(h);
 	}
 }
 
 static void
 reset_attempt(struct session *s)
 {
-	s->tcp_up = s->connect_errno = s->stream_opened = 0;
-	s->parse_error = s->tls_started = s->pin_checked = 0;
-	s->auth_sent = s->sasl_failed = s->tls_not_offered = 0;
-	s->sm_enabling = s->connect_pending = s->resumed = 0;
-	s->close_sent = s->shut_wr = 0;
-	free(s->sasl_condition);
-	free(s->tls_verify_error);
-	free(s->lib_error);
-	s->sasl_condition = s->tls_verify_error = s->lib_error = NULL;
+	s->at = (struct attempt){ 0 };
+	s->at.direct_tls = s->at.tls_started = s->cfg->direct_tls;
+	s->parent = P_OTHER;
 }
 
 static int
@@ -600,6 +624,14 @@ schedule_reconnect(struct session *s)
 	long delay = RECONNECT_FIRST_MS;
 	int i;
 
+	/*
+	 * --retries counts attempts in a row that made no progress: a
+	 * connection that the server ends right after login counts as failed
+	 * (it would otherwise start the count again, and a tool that resends
+	 * on each login would resend forever).
+	 */
+	if (failure_made_progress(&s->at, util_now_ms()))
+		s->attempts = 0;
 	for (i = 0; i < s->attempts && delay < RECONNECT_MAX_MS; i++)
 		delay *= 2;
 	if (delay > RECONNECT_MAX_MS)
@@ -632,6 +664,24 @@ schedule_reconnect(struct session *s)
 		s->on_disconnect(s, s->on_disconnect_ud);
 }
 
+/*
+ * Once online, the watchdog that covered the blocking steps of the login
+ * becomes a backstop behind the loop's deadline: the loop ends the run on
+ * time (the XML guard bounds each turn), the watchdog only if it did not.
+ */
+static void
+arm_backstop(struct session *s)
+{
+	int64_t grace =
+	    s->on_deadline ? BACKSTOP_TOOL_GRACE_MS : BACKSTOP_GRACE_MS;
+
+	if (s->deadline == 0) {
+		util_watchdog_disarm();
+		return;
+	}
+	util_watchdog_arm(s->deadline + grace, s->target, s->deadline_ms);
+}
+
 static void
 conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
     xmpp_stream_error_t *se, void *ud)
@@ -646,23 +696,24 @@ conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 		}
 		s->state = S_READY;
 		s->ever_online = 1;
-		s->attempts = 0;
-		s->phase = NULL;
-		util_watchdog_disarm();
+		s->at.online = 1;
+		s->at.online_since = util_now_ms();
+		set_phase(s, NULL);
+		arm_backstop(s);
 		free(s->bound);
 		s->bound = xmpp_conn_get_bound_jid(conn)
 		    ? xstrdup(xmpp_conn_get_bound_jid(conn))
 		    : xstrdup(s->bare);
 		xdebug(1, "online as %s%s", s->bound,
-		    s->resumed ? " (stream resumed)" : "");
+		    s->at.resumed ? " (stream resumed)" : "");
 		/*
 		 * libstrophe 0.12 reports the connection right after sending
 		 * <enable/>, but counts stanzas for stream management only
 		 * from <enabled/> on: what the tool sends before that would
 		 * throw the acknowledgements off.  Wait for the answer.
 		 */
-		if (s->sm_enabling) {
-			s->connect_pending = 1;
+		if (s->at.sm_enabling) {
+			s->at.connect_pending = 1;
 			return;
 		}
 		if (s->on_connect)
@@ -677,12 +728,8 @@ conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 		s->state = S_DONE;
 		return;
 	}
-	if (!s->code_set) {
-		if (s->state == S_READY)
-			classify_lost(s, error, se);
-		else
-			classify_failed_login(s, error, se);
-	}
+	if (!s->code_set)
+		fail_attempt(s, error, se);
 	if (may_retry(s))
 		schedule_reconnect(s);
 	else
@@ -699,6 +746,8 @@ hook_stanza(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 	(void)conn;
 	if (h->dead)
 		return 0;
+	if (h->id)
+		h->s->at.progress = 1; /* the server answers our requests */
 	if (h->event) {
 		/* A barrier: any answer will do, and only one. */
 		h->dead = 1;
@@ -729,13 +778,13 @@ sm_observer(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 		s->sm_active = 0;
 		s->sm_h = 0;
 	}
-	if (!s->connect_pending || name == NULL ||
+	if (!s->at.connect_pending || name == NULL ||
 	    (strcmp(name, "enabled") != 0 && strcmp(name, "failed") != 0))
 		return 1;
 	xdebug(1, "stream management %s",
 	    strcmp(name, "enabled") == 0 ? "enabled" : "refused");
-	s->connect_pending = 0;
-	s->sm_enabling = 0;
+	s->at.connect_pending = 0;
+	s->at.sm_enabling = 0;
 	if (s->state == S_READY && s->on_connect)
 		s->on_connect(s, s->on_connect_ud);
 	return 1;
@@ -764,11 +813,15 @@ hook_new(struct session *s, session_stanza_cb cb, void *ud)
 {
 	struct hook *h = xcalloc(1, sizeof(*h));
 
+	struct hook **pp = &s->hooks;
+
 	h->s = s;
 	h->cb = cb;
 	h->ud = ud;
-	h->next = s->hooks;
-	s->hooks = h;
+	/* In the order of registration, which a new connection repeats. */
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = h;
 	return h;
 }
 
@@ -830,12 +883,103 @@ is_pem(const char *path)
 	return strncmp(head, "-----BEGIN", 10) == 0;
 }
 
+/*
+ * A new libstrophe connection object for the next attempt, set up with the
+ * account, TLS settings and every handler: each attempt starts from a
+ * clean object (libstrophe 0.12 keeps state from one login to the next: a
+ * server offering only PLAIN could not be logged in to again).  Returns 0,
+ * or -1 when libstrophe cannot allocate it.
+ */
+static int
+conn_setup(struct session *s, const char *password)
+{
+	const struct xconfig *cfg = s->cfg;
+	xmpp_conn_t *c = xmpp_conn_new(s->ctx);
+	struct hook *h;
+	struct jid j = s->jid;
+	char *full;
+	long flags;
+
+	if (c == NULL)
+		return -1;
+	/*
+	 * TLS is mandatory.  Stream management stays off unless a tool asks
+	 * for it: in libstrophe 0.12 its counting is wrong for stanzas sent
+	 * right after login, and the iq barrier proves delivery on every
+	 * server.
+	 */
+	flags = XMPP_CONN_FLAG_MANDATORY_TLS;
+	if (!s->sm)
+		flags |= XMPP_CONN_FLAG_DISABLE_SM;
+	if (cfg->direct_tls)
+		flags |= XMPP_CONN_FLAG_LEGACY_SSL;
+	xmpp_conn_set_flags(c, flags);
+	if (cfg->resource)
+		j.resource = cfg->resource;
+	full = jid_full(&j);
+	xmpp_conn_set_jid(c, full);
+	free(full);
+	if (password)
+		xmpp_conn_set_pass(c, password);
+	if (cfg->cafile)
+		xmpp_conn_set_cafile(c, cfg->cafile);
+	if (cfg->capath)
+		xmpp_conn_set_capath(c, cfg->capath);
+	if (cfg->client_cert) {
+		/* libstrophe reads a certificate without a key as PKCS#12; a
+		 * PEM file may hold both, so pass it as the key too. */
+		const char *key = cfg->client_key;
+
+		if (key == NULL && is_pem(cfg->client_cert))
+			key = cfg->client_cert;
+		xmpp_conn_set_client_cert(c, cfg->client_cert, key);
+	}
+	xmpp_conn_set_certfail_handler(c, certfail_handler);
+	xmpp_handler_add(c, sm_observer, XMPP_NS_SM, NULL, NULL, s);
+	xmpp_handler_add(c, sm_counter, NULL, NULL, NULL, s);
+	for (h = s->hooks; h; h = h->next)
+		if (!h->dead && h->id == NULL && h->cb != NULL)
+			xmpp_handler_add(
+			    c, hook_stanza, h->ns, h->name, h->type, h);
+	xmpp_conn_set_sockopt_callback(c, sockopt_handler);
+	s->conn = c;
+	s->conn_used = 0;
+	return 0;
+}
+
+/*
+ * Replaces a used connection object by a new one before the next attempt,
+ * with the same password and the stream management state (a resumption
+ * needs it).  Returns 0 or -1.
+ */
+static int
+conn_renew(struct session *s)
+{
+	xmpp_sm_state_t *sm = NULL;
+	char *pass = NULL;
+	const char *p = xmpp_conn_get_pass(s->conn);
+	int rc;
+
+	if (p != NULL)
+		pass = xstrdup(p);
+	if (s->sm)
+		sm = xmpp_conn_get_sm_state(s->conn);
+	xmpp_conn_release(s->conn);
+	s->conn = NULL;
+	rc = conn_setup(s, pass);
+	util_secure_free(pass);
+	if (rc == 0 && sm != NULL)
+		xmpp_conn_set_sm_state(s->conn, sm);
+	else if (sm != NULL)
+		xmpp_free_sm_state(sm);
+	return rc;
+}
+
 struct session *
 session_new(const struct xconfig *cfg, const char *password, char **errstr)
 {
 	struct session *s;
 	const char *why;
-	long flags;
 
 	if (check_files(cfg, errstr) < 0)
 		return NULL;
@@ -861,52 +1005,26 @@ session_new(const struct xconfig *cfg, const char *password, char **errstr)
 	xmpp_initialize();
 	s->log.handler = log_handler;
 	s->log.userdata = s;
+	s->stanza_ms = cfg->timeout_ms > 0 && cfg->timeout_ms < STANZA_TIME_MS
+	    ? cfg->timeout_ms
+	    : STANZA_TIME_MS;
+	xmlguard_set_limits(cfg->max_stanza, 0);
+	xmlguard_set_callbacks(on_element, on_violation, s);
+	xmlguard_reset_seen();
 	s->ctx = xmpp_ctx_new(NULL, &s->log);
-	s->conn = xmpp_conn_new(s->ctx);
-	if (s->ctx == NULL || s->conn == NULL) {
+	if (s->ctx == NULL || conn_setup(s, password) < 0) {
 		*errstr = xstrdup("cannot create the XMPP connection");
 		session_free(s);
 		return NULL;
 	}
-
-	/*
-	 * TLS is mandatory.  Stream management stays off: in libstrophe 0.12
-	 * its counting is wrong for stanzas sent right after login, and the
-	 * iq barrier proves delivery on every server.
-	 */
-	flags = XMPP_CONN_FLAG_MANDATORY_TLS | XMPP_CONN_FLAG_DISABLE_SM;
-	if (cfg->direct_tls)
-		flags |= XMPP_CONN_FLAG_LEGACY_SSL;
-	xmpp_conn_set_flags(s->conn, flags);
-	{
-		struct jid j = s->jid;
-		char *full;
-
-		if (cfg->resource)
-			j.resource = cfg->resource;
-		full = jid_full(&j);
-		xmpp_conn_set_jid(s->conn, full);
-		free(full);
+	/* The promises of the session rest on the guard (xmlguard.h). */
+	if (!xmlguard_seen()) {
+		*errstr = xstrdup("libstrophe's XML parser is not under the "
+				  "session's control (is libstrophe built "
+				  "with expat?)");
+		session_free(s);
+		return NULL;
 	}
-	if (password)
-		xmpp_conn_set_pass(s->conn, password);
-	if (cfg->cafile)
-		xmpp_conn_set_cafile(s->conn, cfg->cafile);
-	if (cfg->capath)
-		xmpp_conn_set_capath(s->conn, cfg->capath);
-	if (cfg->client_cert) {
-		/* libstrophe reads a certificate without a key as PKCS#12; a
-		 * PEM file may hold both, so pass it as the key too. */
-		const char *key = cfg->client_key;
-
-		if (key == NULL && is_pem(cfg->client_cert))
-			key = cfg->client_cert;
-		xmpp_conn_set_client_cert(s->conn, cfg->client_cert, key);
-	}
-	xmpp_conn_set_certfail_handler(s->conn, certfail_handler);
-	xmpp_handler_add(s->conn, sm_observer, XMPP_NS_SM, NULL, NULL, s);
-	xmpp_handler_add(s->conn, sm_counter, NULL, NULL, NULL, s);
-	xmpp_conn_set_sockopt_callback(s->conn, sockopt_handler);
 	current = s;
 	return s;
 }
@@ -935,17 +1053,14 @@ session_free(struct session *s)
 	xmpp_shutdown();
 	for (h = s->hooks; h; h = next) {
 		next = h->next;
-		free(h->id);
-		free(h);
+		hook_free(h);
 	}
 	jid_free(&s->jid);
 	free(s->bare);
 	free(s->target);
 	free(s->bound);
 	free(s->error);
-	free(s->sasl_condition);
-	free(s->tls_verify_error);
-	free(s->lib_error);
+	xmlguard_set_callbacks(NULL, NULL, NULL);
 	if (current == s)
 		current = NULL;
 	free(s);
@@ -1009,7 +1124,10 @@ session_add_handler(struct session *s, const char *name, const char *type,
 {
 	struct hook *h = hook_new(s, cb, ud);
 
-	xmpp_handler_add(s->conn, hook_stanza, ns, name, type, h);
+	h->name = name ? xstrdup(name) : NULL;
+	h->type = type ? xstrdup(type) : NULL;
+	h->ns = ns ? xstrdup(ns) : NULL;
+	xmpp_handler_add(s->conn, hook_stanza, h->ns, h->name, h->type, h);
 }
 
 void
@@ -1088,7 +1206,7 @@ session_timeout(struct session *s)
 void
 session_set_phase(struct session *s, const char *phase)
 {
-	s->phase = phase;
+	set_phase(s, phase);
 }
 
 void
@@ -1269,6 +1387,58 @@ deadline_reached(struct session *s)
 }
 
 /*
+ * Ends the stream on our side with a stream error (RFC 6120 4.9): the
+ * error and our closing tag are written, then the socket is shut; the
+ * failure is recorded from the attempt's state.  A failure after a
+ * successful ending still wins (the run ends 9, not 0).
+ */
+static void
+close_with_error(struct session *s, const char *condition)
+{
+	s->at.violation_handled = 1;
+	if (s->sock >= 0 && !s->shut && !s->at.close_sent) {
+		xmpp_send_raw_string(s->conn,
+		    "<stream:error><%s xmlns='urn:ietf:params:xml:ns:"
+		    "xmpp-streams'/></stream:error></stream:stream>",
+		    condition);
+		xmpp_run_once(s->ctx, 0); /* writes it; parses nothing more */
+	}
+	if (!s->code_set || s->code == XEXIT_OK) {
+		s->code_set = 0;
+		fail_attempt(s, 0, NULL);
+	}
+	s->retry_ok = 0;
+	hard_close(s);
+}
+
+/* Checks after each turn of libstrophe's loop. */
+static void
+after_turn(struct session *s)
+{
+	int64_t since;
+
+	/* The pin, before the server answers the new stream header with
+	 * features and libstrophe sends credentials. */
+	if (s->state == S_CONNECTING && !s->at.secured && s->conn &&
+	    xmpp_conn_is_secured(s->conn))
+		check_pin(s);
+	if (s->at.violation && !s->at.violation_handled) {
+		close_with_error(s,
+		    xmlguard_condition(
+			(enum xmlguard_violation)s->at.violation));
+		return;
+	}
+	since = xmlguard_pending_since();
+	if (since != 0 && !s->at.violation_handled && !s->shut &&
+	    (s->state == S_CONNECTING || s->state == S_READY) &&
+	    util_now_ms() - since > s->stanza_ms) {
+		s->at.stanza_too_slow = 1;
+		s->at.stanza_limit_ms = s->stanza_ms;
+		close_with_error(s, "policy-violation");
+	}
+}
+
+/*
  * Every turn of the loop goes through here (only session_free()'s closing
  * turns do not): the certificate pin is checked right after the turn that
  * finished the TLS handshake, before the server answers the new stream
@@ -1278,9 +1448,7 @@ static void
 run_once(struct session *s, unsigned long ms)
 {
 	xmpp_run_once(s->ctx, ms);
-	if (s->state == S_CONNECTING && !s->pin_checked && s->conn &&
-	    xmpp_conn_is_secured(s->conn))
-		check_pin(s);
+	after_turn(s);
 }
 
 /*
@@ -1301,7 +1469,7 @@ drain(struct session *s)
 
 	s->drain_owed = 0;
 	while (quiet < TLS_DRAIN_READS && s->sock >= 0 && !s->shut &&
-	    !s->parse_error && xmpp_conn_is_connected(s->conn)) {
+	    !s->at.violation && xmpp_conn_is_connected(s->conn)) {
 		if (reads++ == DRAIN_MAX_READS) {
 			s->drain_owed = 1; /* input and timers first */
 			return;
@@ -1355,6 +1523,11 @@ start_attempt(struct session *s)
 	int64_t now = util_now_ms();
 	int rc;
 
+	if (s->conn_used && conn_renew(s) < 0) {
+		record(s, XEXIT_FAILURE, "cannot create the XMPP connection");
+		s->retry_ok = 0;
+		return -1;
+	}
 	reset_attempt(s);
 	s->connect_deadline = now +
 	    (s->cfg->timeout_ms > 0 ? s->cfg->timeout_ms : CONNECT_TIMEOUT_MS);
@@ -1367,6 +1540,7 @@ start_attempt(struct session *s)
 	xdebug(1, "connecting to %s", s->target);
 
 	s->state = S_CONNECTING;
+	s->conn_used = 1;
 	/*
 	 * With --port but no --host, connect to the domain at that port:
 	 * libstrophe would let an SRV record override the port silently.
@@ -1503,15 +1677,6 @@ session_run(struct session *s)
 		else
 			run_once(s, (unsigned long)wait);
 		drain(s);
-		if (s->parse_error &&
-		    (s->state == S_CONNECTING || s->state == S_READY) &&
-		    !s->code_set) {
-			/* libstrophe would wait for the server to hang up. */
-			record(s, XEXIT_PROTOCOL,
-			    "%s: the server sent malformed XML",
-			    session_target(s));
-			hard_close(s);
-		}
 		sweep_hooks(s);
 	}
 	util_watchdog_disarm();
@@ -1536,7 +1701,7 @@ session_enable_sm(struct session *s)
 int
 session_resumed(struct session *s)
 {
-	return s->resumed;
+	return s->at.resumed;
 }
 
 void

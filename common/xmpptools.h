@@ -26,6 +26,13 @@ enum xexit {
 /* Default size limit of one message body, in bytes (--max-size). */
 #define XT_DEFAULT_MAX_SIZE (64 * 1024)
 
+/*
+ * Default limit of one incoming stanza, in bytes (--max-stanza): four times
+ * the 256 KiB that Prosody and ejabberd accept from a client, room for a
+ * roster of several thousand contacts.
+ */
+#define XT_DEFAULT_MAX_STANZA (1024UL * 1024UL)
+
 /* Default deadline of one run, in milliseconds (--timeout). */
 #define XT_DEFAULT_TIMEOUT_MS 30000
 
