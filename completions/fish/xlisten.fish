@@ -88,6 +88,7 @@ complete -c $c -l client-cert -r -F -d 'Log in with the client certificate in FI
 complete -c $c -l client-key -r -F -d 'The private key of --client-cert'
 complete -c $c -l resource -x -d 'Ask for this resource'
 complete -c $c -s w -l timeout -x -d 'Give up after SECONDS'
+complete -c $c -l max-stanza -x -d 'Largest stanza accepted from the server (BYTES)'
 complete -c $c -l password-file -r -F -d 'Read the password from the first line of FILE'
 complete -c $c -l password-fd -x -d 'Read the password from the first line of descriptor N'
 complete -c $c -l password-cmd -x -a '(__fish_complete_command)' -d 'Run CMD with /bin/sh; its first line is the password'

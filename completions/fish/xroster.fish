@@ -53,7 +53,7 @@ function __xroster_command
         switch $t
             case --name --group --add-group --remove-group --message --subscription --format \
                 --jid --account --config --host --port --cafile --capath --tls-pin \
-                --client-cert --client-key --resource --timeout --password-file \
+                --client-cert --client-key --resource --timeout --max-stanza --password-file \
                 --password-fd --password-cmd -g -m -F -j -a -C -w
                 set skip 1
             case '-*'
@@ -125,6 +125,7 @@ complete -c $c -l client-cert -r -F -d 'Log in with the client certificate in FI
 complete -c $c -l client-key -r -F -d 'The private key of --client-cert'
 complete -c $c -l resource -x -d 'Ask for this resource'
 complete -c $c -s w -l timeout -x -d 'Give up after SECONDS'
+complete -c $c -l max-stanza -x -d 'Largest stanza accepted from the server (BYTES)'
 complete -c $c -l password-file -r -F -d 'Read the password from the first line of FILE'
 complete -c $c -l password-fd -x -d 'Read the password from the first line of descriptor N'
 complete -c $c -l password-cmd -x -a '(__fish_complete_command)' -d 'Run CMD with /bin/sh; its first line is the password'
