@@ -1191,6 +1191,8 @@ session_set_deadline(struct session *s, long ms, session_event_cb cb, void *ud)
 	s->deadline_ms = ms;
 	s->on_deadline = cb;
 	s->on_deadline_ud = ud;
+	if (s->state == S_READY)
+		arm_backstop(s); /* the watchdog follows a moved deadline */
 }
 
 void
