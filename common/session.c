@@ -45,10 +45,18 @@ ses_on_signal(int sig)
 	ses_caught_signal = sig;
 }
 
+/* The one rule of a run's result (session.h): the first failure wins, and
+ * a failure replaces a success. */
+static int
+result_may_change(const struct session *s, int code)
+{
+	return !s->code_set || (s->code == XEXIT_OK && code != XEXIT_OK);
+}
+
 static void
 set_error(struct session *s, int code, const char *fmt, va_list ap)
 {
-	if (s->code_set && s->code != XEXIT_OK)
+	if (!result_may_change(s, code))
 		return;
 	s->code = code;
 	s->code_set = 1;
@@ -417,13 +425,19 @@ session_catch_signals(struct session *s, int code)
 	sigaction(SIGHUP, &sa, NULL);
 }
 
-void
-session_finish(struct session *s, int code)
+static void
+keep_result(struct session *s, int code)
 {
-	if (!s->code_set) {
+	if (result_may_change(s, code)) {
 		s->code = code;
 		s->code_set = 1;
 	}
+}
+
+void
+session_finish(struct session *s, int code)
+{
+	keep_result(s, code);
 	s->retry_ok = 0;
 	if (s->state == S_READY) {
 		s->state = S_CLOSING;
@@ -447,10 +461,7 @@ session_finish(struct session *s, int code)
 void
 session_set_result(struct session *s, int code)
 {
-	if (!s->code_set) {
-		s->code = code;
-		s->code_set = 1;
-	}
+	keep_result(s, code);
 	s->retry_ok = 0;
 }
 
@@ -479,16 +490,26 @@ session_on_signal(struct session *s, session_event_cb cb, void *ud)
 	s->on_signal_ud = ud;
 }
 
-void
-session_fail(struct session *s, int code, const char *fmt, ...)
+static void
+close_after_barrier(struct session *s, void *ud)
 {
-	va_list ap;
+	(void)ud;
+	session_finish(s, s->code);
+}
 
-	va_start(ap, fmt);
-	set_error(s, code, fmt, ap);
-	va_end(ap);
-	s->retry_ok = 0;
-	session_finish(s, code);
+void
+session_close(struct session *s, int code)
+{
+	session_set_result(s, code);
+	if (s->state != S_READY) {
+		session_finish(s, code);
+		return;
+	}
+	if (s->close_requested)
+		return;
+	s->close_requested = 1;
+	session_barrier(s, close_after_barrier, NULL);
+	session_timer_add(s, SESSION_CLOSE_GRACE_MS, close_after_barrier, NULL);
 }
 
 void

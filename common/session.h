@@ -26,7 +26,17 @@
  *
  * Callbacks run inside the event loop.  Stanzas passed to them are borrowed
  * for the duration of the call.  A stanza callback returns 1 to stay
- * registered or 0 to be removed.
+ * registered or 0 to be removed.  Inside a callback a tool may send
+ * (session_send, _request, _barrier), set timers and deadlines, pause its
+ * input, and end the run (session_finish, _close, _set_result,
+ * _not_handled, _timeout, _reconnect_now); never session_run() or
+ * session_free().
+ *
+ * The result of a run has one owner, the session, and one rule: the first
+ * failure recorded is the exit code; a failure recorded after a success
+ * replaces it (a run that confirmed everything and then got restricted XML
+ * ends 9); a success never replaces a failure.  session_error() explains
+ * the failure that won.
  */
 struct session;
 
@@ -180,13 +190,16 @@ void session_on_signal(struct session *s, session_event_cb cb, void *ud);
 void session_finish(struct session *s, int code);
 
 /*
- * session_fail()
+ * session_close()
  *
- * Records a failure (its one-line message, printf-style, with network text
- * already escaped) and ends the run with 'code'.
+ * Ends the run with exit code 'code' once the server has answered a
+ * barrier (what it sent meanwhile arrives, and is acknowledged or left for
+ * it to deliver again, instead of bouncing back to its senders), or after
+ * SESSION_CLOSE_GRACE_MS without an answer.  Offline it ends at once.  A
+ * second call only records its code (the first result rule applies).
  */
-void session_fail(struct session *s, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+#define SESSION_CLOSE_GRACE_MS 2000
+void session_close(struct session *s, int code);
 
 /*
  * session_run()

@@ -99,6 +99,7 @@ struct session {
 	int insecure_warned;
 	long stanza_ms; /* time allowed for one incoming stanza */
 	int parent; /* the top-level element being read (on_element) */
+	int close_requested; /* session_close() waits for its barrier */
 
 	/* time */
 	int64_t deadline;
