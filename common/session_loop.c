@@ -204,6 +204,14 @@ ses_deadline_reached(struct session *s)
 	s->deadline = 0;
 	if (s->on_deadline) {
 		s->on_deadline(s, s->on_deadline_ud);
+		/*
+		 * The tool ended the run: the server's goodbye gets a short
+		 * wait, not libstrophe's 2 s, so the run ends on time.
+		 */
+		if (s->state == S_CLOSING && s->deadline == 0) {
+			s->deadline = util_now_ms() + CLOSE_AFTER_DEADLINE_MS;
+			s->on_deadline = NULL;
+		}
 		return;
 	}
 	if (s->state == S_CLOSING && s->code_set) {

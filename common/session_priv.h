@@ -34,6 +34,8 @@
  * a tool's own ending (a last barrier) may take up to 2 s. */
 #define BACKSTOP_GRACE_MS 900
 #define BACKSTOP_TOOL_GRACE_MS 3000
+/* After the deadline, how long the server's goodbye is awaited. */
+#define CLOSE_AFTER_DEADLINE_MS 500
 /* Longest time one incoming stanza may take to arrive (or --timeout). */
 #define STANZA_TIME_MS 30000
 /* Longest sleep of the loop when nothing is due (a bound, not a poll). */
