@@ -842,10 +842,10 @@ _xt_fake_certs() {
 		d="$XT_DIR/fakecerts"
 		if [ ! -s "$d/localhost.crt" ]; then
 			xt_need openssl
-			mkdir -p "$d" && _xt_certs "$d" || {
+			if ! mkdir -p "$d" || ! _xt_certs "$d"; then
 				diag "$(cat "$d/openssl.err" 2>/dev/null)"
 				bail_out "cannot make the fake server's certificates"
-			}
+			fi
 		fi
 		XT_CA="$d/ca.pem"
 		export XT_CA
@@ -929,6 +929,7 @@ _xt_argv_xt_measured() {
 		-- "${@:2}")
 }
 
+# shellcheck disable=SC2034 # set for the caller
 xt_measured_load() {
 	M_RC='' M_WALL_MS='' M_CPU_MS=''
 	read -r M_RC M_WALL_MS M_CPU_MS 2>/dev/null <"$XT_DIR/$1.measure"
@@ -941,6 +942,7 @@ xt_measured_load() {
 # wait with xt_bg_wait NAME. The server's files are ${XT_CASE_LOG[NAME]}
 # and ${XT_CASE_EVENTS[NAME]}.
 declare -gA XT_CASE_LOG=() XT_CASE_EVENTS=()
+# shellcheck disable=SC2034 # set for the caller
 xt_fake_bg() {
 	local name=$1 mode=$2 fopts=()
 	shift 2
