@@ -833,15 +833,57 @@ _xt_argv_xt_peer() {
 # ---------------------------------------------------------------------------
 # Fake server (tests/peer/fakeserver.py)
 
-# xt_fake_start MODE: a fake server in MODE on a free port; exports
-# XT_FAKE_PORT, XT_FAKE_PID and XT_FAKE_LOG (every byte clients sent).
+# _xt_fake_certs: the certificate the fake servers present, signed by the
+# test CA: Prosody's when xt_server_start made them, else a CA and leaf of
+# their own (exports XT_CA). Sets _xt_fake_cert and _xt_fake_key.
+_xt_fake_certs() {
+	local d="$XT_DIR/prosody/certs"
+	if [ ! -s "$d/localhost.crt" ]; then
+		d="$XT_DIR/fakecerts"
+		if [ ! -s "$d/localhost.crt" ]; then
+			xt_need openssl
+			if ! mkdir -p "$d" || ! _xt_certs "$d"; then
+				diag "$(cat "$d/openssl.err" 2>/dev/null)"
+				bail_out "cannot make the fake server's certificates"
+			fi
+		fi
+		XT_CA="$d/ca.pem"
+		export XT_CA
+	fi
+	_xt_fake_cert="$d/localhost.crt" _xt_fake_key="$d/localhost.key"
+}
+
+# xt_fake_rogue_cert: a certificate for localhost (and 127.0.0.1) that no
+# test CA signed; sets XT_ROGUE_CERT and XT_ROGUE_KEY (use both:
+# xt_fake_start ok --cert "$XT_ROGUE_CERT" --key "$XT_ROGUE_KEY").
+xt_fake_rogue_cert() {
+	XT_ROGUE_CERT="$XT_DIR/rogue.crt" XT_ROGUE_KEY="$XT_DIR/rogue.key"
+	[ -s "$XT_ROGUE_CERT" ] && return 0
+	xt_need openssl
+	openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$XT_ROGUE_KEY" -out "$XT_ROGUE_CERT" -days 3650 \
+		-subj '/CN=localhost' -addext 'subjectAltName=DNS:localhost,IP:127.0.0.1' \
+		2>>"$XT_DIR/rogue.err" ||
+		bail_out "cannot make the rogue certificate: $(cat "$XT_DIR/rogue.err")"
+}
+
+# xt_fake_start MODE [OPTION...]: a fake server in MODE on a free port, with
+# a certificate from the test CA (see _xt_fake_certs) and the OPTIONs of
+# fakeserver.py (--push, --text TEXT, --cert FILE, --size N ...); exports
+# XT_FAKE_PORT, XT_FAKE_PID, XT_FAKE_LOG (every byte clients sent) and
+# XT_FAKE_EVENTS ("connect N" per connection, "online N" per login).
 xt_fake_start() {
-	local n=${#_xt_fake_pids[@]}
+	local n=${#_xt_fake_pids[@]} mode=$1
+	shift
 	local portfile="$XT_DIR/fake$n.port"
+	_xt_fake_certs
 	XT_FAKE_LOG="$XT_DIR/fake$n.log"
+	XT_FAKE_EVENTS="$XT_DIR/fake$n.events"
 	: >"$XT_FAKE_LOG"
-	"$XT_PYTHON" "$XT_PEER_DIR/fakeserver.py" --mode "$1" \
-		--port-file "$portfile" --log "$XT_FAKE_LOG" \
+	: >"$XT_FAKE_EVENTS"
+	"$XT_PYTHON" "$XT_PEER_DIR/fakeserver.py" --mode "$mode" \
+		--port-file "$portfile" --log "$XT_FAKE_LOG" --events "$XT_FAKE_EVENTS" \
+		--cert "$_xt_fake_cert" --key "$_xt_fake_key" "$@" \
 		</dev/null >"$XT_DIR/fake$n.out" 2>"$XT_DIR/fake$n.err" &
 	XT_FAKE_PID=$!
 	_xt_fake_pids+=("$XT_FAKE_PID")
@@ -853,10 +895,114 @@ xt_fake_start() {
 	done
 	[ -s "$portfile" ] || {
 		diag "$(cat "$XT_DIR/fake$n.err")"
-		bail_out "fake server ($1) did not start"
+		bail_out "fake server ($mode) did not start"
 	}
 	read -r XT_FAKE_PORT <"$portfile"
-	export XT_FAKE_PORT XT_FAKE_PID XT_FAKE_LOG
+	export XT_FAKE_PORT XT_FAKE_PID XT_FAKE_LOG XT_FAKE_EVENTS
+}
+
+# xt_fake_config: print the path of a config (mode 0600) for alice@localhost
+# at 127.0.0.1 trusting the test CA, for the fake servers, which take the
+# password alice-pw; give the port with --port "$XT_FAKE_PORT".
+xt_fake_config() {
+	local file="$XT_DIR/fake-alice.conf"
+	_xt_fake_certs
+	(
+		umask 077
+		printf '%s\n' '# written by tests/integration/lib.sh' \
+			'jid = alice@localhost' "host = $XT_HOST" "cafile = $XT_CA" \
+			'password = alice-pw' >"$file"
+	)
+	printf '%s\n' "$file"
+}
+
+# xt_measured NAME CMD [ARGS...]: CMD under tests/peer/measure.py, for run
+# and xt_bg (run xt_measured x "$XSEND" ...); then xt_measured_load NAME
+# sets M_RC, M_WALL_MS and M_CPU_MS (user+system) of that run.
+xt_measured() {
+	_xt_argv xt_measured "$@"
+	"${_xt_argv[@]}"
+}
+
+_xt_argv_xt_measured() {
+	_xt_argv=("$XT_PYTHON" "$XT_PEER_DIR/measure.py" --report "$XT_DIR/$1.measure"
+		-- "${@:2}")
+}
+
+# shellcheck disable=SC2034 # set for the caller
+xt_measured_load() {
+	M_RC='' M_WALL_MS='' M_CPU_MS=''
+	read -r M_RC M_WALL_MS M_CPU_MS 2>/dev/null <"$XT_DIR/$1.measure"
+	[ -n "$M_CPU_MS" ]
+}
+
+# xt_fake_bg NAME MODE [FAKE_OPTION...] -- CMD [ARGS...]: one case: a fake
+# server in MODE (xt_fake_start MODE FAKE_OPTION...), then, in the
+# background, CMD ARGS --port PORT under xt_measured NAME (xt_bg NAME);
+# wait with xt_bg_wait NAME. The server's files are ${XT_CASE_LOG[NAME]}
+# and ${XT_CASE_EVENTS[NAME]}.
+declare -gA XT_CASE_LOG=() XT_CASE_EVENTS=()
+# shellcheck disable=SC2034 # set for the caller
+xt_fake_bg() {
+	local name=$1 mode=$2 fopts=()
+	shift 2
+	while [ "$#" -gt 0 ] && [ "$1" != -- ]; do
+		fopts+=("$1")
+		shift
+	done
+	shift
+	xt_fake_start "$mode" "${fopts[@]}"
+	XT_CASE_LOG[$name]=$XT_FAKE_LOG XT_CASE_EVENTS[$name]=$XT_FAKE_EVENTS
+	xt_bg "$name" xt_measured "$name" "$@" --port "$XT_FAKE_PORT"
+}
+
+# xt_hostile_check NAME DESC RC ERE [SECONDS [LINES]]: after
+# xt_bg_wait NAME (or run) of a command started with xt_measured NAME, the
+# checks of one hostile-server case, 5 test points: the exit status is RC;
+# stderr is one line (with LINES: at most LINES, as each reconnection warns
+# once; with RC 0: at most LINES-1, all warnings); its last line matches
+# ERE (with RC 0: no line is an error); the run took at most SECONDS (default 6) of wall time and used
+# less than 3 s of CPU. Diagnostics show at most 300 bytes of each output.
+xt_hostile_check() {
+	local name=$1 desc=$2 rc=$3 ere=$4 secs=${5:-6} lines=${6:-1} n last
+	xt_measured_load "$name" || diag "$desc: no measurement of $name"
+	if [ "${RC-}" = "$rc" ]; then
+		pass "$desc: exit $rc"
+	else
+		fail "$desc: exit $rc" "exit status: got ${RC-unset}, expected $rc" \
+			"stderr: $(_xt_q "${ERR:0:300}")" "stdout: $(_xt_q "${OUT:0:300}")"
+	fi
+	n=0
+	[ -n "$ERR" ] && n=$(wc -l <<<"$ERR")
+	last=${ERR##*$'\n'}
+	if [ "$rc" = 0 ]; then
+		# Only warnings (of reconnections) may precede a success.
+		ok "$desc: at most $((lines - 1)) lines on stderr (got $n)" \
+			test "$n" -le "$((lines - 1))"
+		unlike "${ERR:0:1000}" $'(^|\n)[a-z]+: [^w\n]' "$desc: no error line"
+	else
+		if [ "$lines" = 1 ]; then
+			is "$n" 1 "$desc: one line on stderr"
+		else
+			ok "$desc: 1 to $lines lines on stderr (got $n)" test "$n" -ge 1 -a "$n" -le "$lines"
+		fi
+		like "${last:0:300}" "$ere" "$desc: the error line matches /$ere/"
+	fi
+	ok "$desc: ends within $secs s (took ${M_WALL_MS:-?} ms)" \
+		test "${M_WALL_MS:-999999}" -le "$((secs * 1000))"
+	ok "$desc: uses under 3 s of CPU (used ${M_CPU_MS:-?} ms)" \
+		test "${M_CPU_MS:-999999}" -lt 3000
+}
+
+# xt_raw_controls TEXT [TAB]: TEXT holds a raw C0 control other than
+# newline (and tab, unless TAB is given), DEL, a C1 control (U+0080 to
+# U+009F) or a bidi control (U+200E, U+200F, U+202A to U+202E, U+2066 to
+# U+2069), none of which a terminal should get from the network.
+xt_raw_controls() {
+	local c0='\x00-\x08\x0b-\x1f\x7f'
+	[ -n "${2:-}" ] && c0='\x00-\x09\x0b-\x1f\x7f'
+	printf '%s' "$1" | LC_ALL=C grep -q -a -P \
+		"[$c0]|\xc2[\x80-\x9f]|\xe2\x80[\x8e\x8f\xaa-\xae]|\xe2\x81[\xa6-\xa9]"
 }
 
 # ---------------------------------------------------------------------------
