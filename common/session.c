@@ -441,6 +441,7 @@ session_finish(struct session *s, int code)
 	s->retry_ok = 0;
 	if (s->state == S_READY) {
 		s->state = S_CLOSING;
+		s->close_deadline = util_now_ms() + CLOSE_WAIT_MS;
 		/*
 		 * Acknowledge what was handled before the close: the
 		 * server would take every unacknowledged stanza for lost

@@ -132,6 +132,77 @@ ses_schedule_reconnect(struct session *s)
 		s->on_disconnect(s, s->on_disconnect_ud);
 }
 
+/* The host and port connected to, when the user gave them, else the
+ * domain at the default port. */
+static void
+target_address(
+    struct session *s, char *host, size_t hlen, char *port, size_t plen)
+{
+	const char *colon = strrchr(s->target, ':');
+
+	if ((s->cfg->host || s->cfg->port) && colon) {
+		snprintf(
+		    host, hlen, "%.*s", (int)(colon - s->target), s->target);
+		snprintf(port, plen, "%s", colon + 1);
+	} else {
+		snprintf(host, hlen, "%s", s->jid.domain);
+		snprintf(port, plen, "%d",
+		    s->cfg->port	     ? (int)s->cfg->port
+			: s->cfg->direct_tls ? 5223
+					     : 5222);
+	}
+}
+
+/*
+ * libstrophe 0.12.2 loses the bound JID kept for a stream resumption (a
+ * few bytes) each time an attempt that carries it fails before login: its
+ * _reset_sm_state_for_reconnect() runs once more and overwrites it.  A
+ * server that restarts refuses the first attempts, so before handing the
+ * state to a new attempt, an address the user gave is tried without
+ * libstrophe.  Returns 1 when it refuses (the failure is recorded), else 0
+ * (connected, or no answer within PROBE_MS: libstrophe tries).
+ */
+#define PROBE_MS 1000
+static int
+probe_refused(struct session *s)
+{
+	struct addrinfo hints, *res = NULL;
+	struct pollfd p;
+	char host[256], port[8], ebuf[128];
+	socklen_t len = sizeof(int);
+	int fd, err = 0;
+
+	if (!(s->cfg->host || s->cfg->port))
+		return 0; /* SRV: libstrophe picks the address */
+	target_address(s, host, sizeof(host), port, sizeof(port));
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(host, port, &hints, &res) != 0 || res == NULL)
+		return 0;
+	fd = socket(res->ai_family,
+	    res->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, res->ai_protocol);
+	if (fd >= 0 && connect(fd, res->ai_addr, res->ai_addrlen) < 0) {
+		err = errno;
+		if (err == EINPROGRESS) {
+			p.fd = fd;
+			p.events = POLLOUT;
+			err = 0;
+			if (poll(&p, 1, PROBE_MS) > 0 &&
+			    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) <
+				0)
+				err = errno;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(res);
+	if (err != ECONNREFUSED)
+		return 0;
+	ses_record(s, XEXIT_CONNECT, "%s:%s: %s", host, port,
+	    strerror_lower(err, ebuf, sizeof(ebuf)));
+	return 1;
+}
+
 /*
  * Connection failures that happen inside xmpp_connect_client() (the name
  * does not resolve; loopback refuses at once) come back without a reason.
@@ -142,21 +213,9 @@ explain_connect_failure(struct session *s)
 {
 	struct addrinfo hints, *res = NULL, *ai;
 	char host[256], port[8], ebuf[128];
-	const char *colon;
 	int fd, err = 0, gai;
 
-	colon = strrchr(s->target, ':');
-	if ((s->cfg->host || s->cfg->port) && colon) {
-		snprintf(host, sizeof(host), "%.*s", (int)(colon - s->target),
-		    s->target);
-		snprintf(port, sizeof(port), "%s", colon + 1);
-	} else {
-		snprintf(host, sizeof(host), "%s", s->jid.domain);
-		snprintf(port, sizeof(port), "%d",
-		    s->cfg->port	     ? (int)s->cfg->port
-			: s->cfg->direct_tls ? 5223
-					     : 5222);
-	}
+	target_address(s, host, sizeof(host), port, sizeof(port));
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
 	gai = getaddrinfo(host, port, &hints, &res);
@@ -366,13 +425,17 @@ start_attempt(struct session *s)
 	int64_t now = util_now_ms();
 	int rc;
 
+	ses_reset_attempt(s);
+	if (s->sm && s->ever_online && s->conn_used && probe_refused(s)) {
+		s->retry_ok = 1;
+		return -1;
+	}
 	if (s->conn_used && ses_conn_renew(s) < 0) {
 		ses_record(
 		    s, XEXIT_FAILURE, "cannot create the XMPP connection");
 		s->retry_ok = 0;
 		return -1;
 	}
-	ses_reset_attempt(s);
 	s->connect_deadline = now +
 	    (s->cfg->timeout_ms > 0 ? s->cfg->timeout_ms : CONNECT_TIMEOUT_MS);
 	if (s->deadline && s->deadline < s->connect_deadline)
@@ -506,7 +569,12 @@ session_run(struct session *s)
 		if (s->state == S_DONE)
 			break;
 
+		if (s->state == S_CLOSING && now >= s->close_deadline &&
+		    !s->shut)
+			ses_hard_close(s); /* the goodbye did not come */
 		next = earliest(s->deadline, fire_timers(s, now));
+		if (s->state == S_CLOSING && !s->shut)
+			next = earliest(next, s->close_deadline);
 		if (s->state == S_CONNECTING)
 			next = earliest(next, s->connect_deadline);
 		if (s->state == S_WAIT)

@@ -34,6 +34,9 @@
  * a tool's own ending (a last barrier) may take up to 2 s. */
 #define BACKSTOP_GRACE_MS 900
 #define BACKSTOP_TOOL_GRACE_MS 3000
+/* How long the server's </stream:stream> is awaited after ours (libstrophe
+ * would wait 2 s): everything was confirmed before. */
+#define CLOSE_WAIT_MS 1000
 /* After the deadline, how long the server's goodbye is awaited. */
 #define CLOSE_AFTER_DEADLINE_MS 500
 /* Longest time one incoming stanza may take to arrive (or --timeout). */
@@ -102,6 +105,7 @@ struct session {
 	long stanza_ms; /* time allowed for one incoming stanza */
 	int parent; /* the top-level element being read (on_element) */
 	int close_requested; /* session_close() waits for its barrier */
+	int64_t close_deadline; /* S_CLOSING: when to stop waiting */
 
 	/* time */
 	int64_t deadline;

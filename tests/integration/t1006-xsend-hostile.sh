@@ -45,7 +45,7 @@ bg saslfail sasl-failure -- "$XSEND" -C "$conf" "${ONE[@]}"
 bg conflict login-stream-error:conflict -- "$XSEND" -C "$conf" "${ONE[@]}"
 bg seeother login-stream-error:see-other-host -- "$XSEND" -C "$conf" "${ONE[@]}"
 bg shutdown login-stream-error:system-shutdown -- "$XSEND" -C "$conf" \
-	--timeout 5 --retries 2 -m hi bob@localhost
+	--timeout 20 --retries 2 -m hi bob@localhost
 bg dtd dtd -- "$XSEND" -C "$conf" "${ONE[@]}"
 bg pi pi -- "$XSEND" -C "$conf" "${ONE[@]}"
 bg deep deep -- "$XSEND" -C "$conf" "${ONE[@]}"
@@ -119,7 +119,7 @@ xt_hostile_check seeother "stream error see-other-host after login (9, names the
 	9 'see-other-host.*127\.0\.0\.9'
 xt_bg_wait shutdown
 xt_hostile_check shutdown "stream error system-shutdown after each login, --retries 2 (4, system-shutdown)" \
-	4 'system-shutdown' 6 3
+	4 'system-shutdown' 21 3
 n=$(count_in "${XT_CASE_EVENTS[shutdown]}" '^connect')
 ok "system-shutdown: at most 3 connections (saw $n)" test "$n" -le 3
 n=$(count_in "${XT_CASE_LOG[shutdown]}" '<message')
@@ -146,7 +146,7 @@ xt_hostile_check drop "the connection dropped mid-stanza, --retries 0 (4, connec
 xt_bg_wait nobarrier
 xt_hostile_check nobarrier "no answer to the barrier ping (7, timed out)" 7 'timed out|in time'
 xt_bg_wait noclose
-xt_hostile_check noclose "no </stream:stream> in answer to the client's (0, within 3 s)" 0 '' 3
+xt_hostile_check noclose "no </stream:stream> in answer to the client's (0, within 4 s, login included)" 0 '' 4
 xt_bg_wait bounce
 xt_hostile_check bounce "a bounce (8, names the recipient and the condition)" \
 	8 'bob@localhost.*service-unavailable'
