@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+/* exec.h -- the --exec engine: a queue of messages, one command each */
+
+#ifndef XMPPTOOLS_EXEC_H
+#define XMPPTOOLS_EXEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * The engine runs one command (an argv, never a shell) per queued message,
+ * one at a time and in the order they were queued.  The command gets the
+ * body on its standard input and the fields of the message in XMPP_*
+ * environment variables.
+ *
+ * It never calls exit() and never writes standard output; a command that
+ * fails, is killed or cannot run is reported on stderr with xwarn().
+ * It knows nothing of the XMPP session: the tool polls the running command
+ * from a timer of its event loop and decides what a finished job means.
+ *
+ * Who calls what:
+ *   exec_split(), exec_argv_free()   option parsing (pure functions)
+ *   exec_new(), exec_free()          the tool, once each
+ *   exec_queue(), exec_start(),      the event loop: stanza callbacks and
+ *   exec_reap(), exec_pending(),     the timer that polls the command
+ *   exec_running()
+ *   exec_abandon()                   the signal path (start no more)
+ *   exec_drain()                     after the event loop has returned
+ */
+
+/*
+ * exec_split()
+ *
+ * Splits 'cmd' into words as a shell would, without running one: blanks
+ * (space, tab) separate words, '...' and "..." quote, and a backslash
+ * outside single quotes takes the next character literally ('' and ""
+ * make an empty word).  Returns a NULL-terminated vector owned by the
+ * caller (exec_argv_free()), with no word (argv[0] == NULL) when 'cmd' is
+ * blank, or NULL when a quote is not closed.
+ */
+char **exec_split(const char *cmd);
+
+/* Frees a vector from exec_split().  NULL is a no-op. */
+void exec_argv_free(char **argv);
+
+/* The fields of one message (all borrowed; NULL is an empty value). */
+struct exec_fields {
+	const char *from;
+	const char *to;
+	const char *type;
+	const char *id;
+	const char *subject;
+	const char *thread;
+	const char *time;
+	const char *body;
+};
+
+/*
+ * The end of one job: 'ok' is 1 when the command exited with status 0,
+ * else 0 (it failed, was killed, could not run, or the body could not be
+ * handed over).  'data' is what exec_queue() was given; the engine frees
+ * it with 'free_data' after the call.
+ */
+typedef void (*exec_done_cb)(int ok, void *data, void *ud);
+
+struct exec;
+
+/*
+ * exec_new()
+ *
+ * Creates an engine that runs 'argv' (a vector from exec_split() with at
+ * least one word; taken over).  'done' is called once per job as it ends;
+ * 'free_data' (may be NULL) frees the data of each job.  Returns the
+ * engine (never NULL).
+ */
+struct exec *
+exec_new(char **argv, exec_done_cb done, void (*free_data)(void *), void *ud);
+
+/*
+ * exec_free()
+ *
+ * Frees the engine and the jobs still queued (their data with
+ * 'free_data', without calling 'done').  A command still running is not
+ * waited for.  NULL is a no-op.
+ */
+void exec_free(struct exec *e);
+
+/* The program the engine runs (argv[0]), borrowed, for messages. */
+const char *exec_program(const struct exec *e);
+
+/*
+ * exec_queue()
+ *
+ * Appends a job for the message 'f' (copied) with the caller's 'data'
+ * (taken over).  Nothing starts: call exec_start().
+ */
+void exec_queue(struct exec *e, const struct exec_fields *f, void *data);
+
+/*
+ * exec_start()
+ *
+ * Starts the job at the head of the queue when no command runs and the
+ * engine was not abandoned.  A job whose body cannot be handed over ends
+ * at once ('done' with ok 0) and the next one is tried.  Returns 1 when a
+ * command runs afterwards, else 0 (queue empty, abandoned, or fork()
+ * failed: the job stays queued for a later call).
+ */
+int exec_start(struct exec *e);
+
+/*
+ * exec_reap()
+ *
+ * Checks, without waiting, whether the running command has ended; if so
+ * reports it, removes its job and calls 'done'.  Does not start the next
+ * one.  Returns 1 when a job ended, 0 when the command still runs or none
+ * runs.
+ */
+int exec_reap(struct exec *e);
+
+/* True while a command runs. */
+int exec_running(const struct exec *e);
+
+/* Jobs taken and not ended: the queued ones and the running one. */
+size_t exec_pending(const struct exec *e);
+
+/* Jobs ended (with any outcome) since exec_new(). */
+unsigned long exec_ended(const struct exec *e);
+
+/*
+ * exec_abandon()
+ *
+ * Starts no more commands (the running one may end).  Warns, once, how
+ * many jobs are left when there are any, and returns that number.
+ */
+size_t exec_abandon(struct exec *e);
+
+/*
+ * exec_drain()
+ *
+ * After the event loop: runs the jobs left, one after the other, waiting
+ * for each.  A signal that interrupts the wait abandons the rest (the
+ * running command may end).  When the drain stops with jobs left, warns
+ * how many (unless exec_abandon() already did).  Returns the number of
+ * jobs left.
+ */
+size_t exec_drain(struct exec *e);
+
+#endif
