@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* exec.c -- the --exec engine: a queue of messages, one command each */
 
+#include <sys/mman.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,29 +213,75 @@ end_job(struct exec *e, int ok)
  * Running the commands
  */
 
-/* The body goes through an unlinked file: no pipe to block on. */
-static FILE *
-body_file(const char *body)
+void
+exec_close_fds(int lowfd)
 {
-	size_t len = strlen(body);
-	FILE *in;
+	long fd, max;
 
-	if ((in = tmpfile()) == NULL)
-		return NULL;
-	if (fwrite(body, 1, len, in) != len || fflush(in) != 0 ||
-	    fseek(in, 0, SEEK_SET) != 0) {
-		fclose(in);
-		return NULL;
-	}
-	return in;
+	if (close_range((unsigned)lowfd, ~0U, 0) == 0)
+		return;
+	max = sysconf(_SC_OPEN_MAX);
+	if (max < 0 || max > 65536)
+		max = 65536;
+	for (fd = lowfd; fd < max; fd++)
+		close((int)fd);
 }
 
+/* Writes all of 'p' to 'fd'. */
+static int
+write_all(int fd, const char *p, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * The body goes through a file that has no name (no pipe to block on),
+ * close-on-exec: only the command's standard input is a copy of it.
+ * Returns the descriptor, at offset 0, or -1 with errno set.
+ */
+static int
+body_file(const char *body)
+{
+	char path[] = "/tmp/xmpptools-body.XXXXXX";
+	int fd, saved;
+
+	fd = memfd_create("xmpptools-body", MFD_CLOEXEC);
+	if (fd < 0 && (fd = mkostemp(path, O_CLOEXEC)) >= 0)
+		unlink(path);
+	if (fd < 0)
+		return -1;
+	if (write_all(fd, body, strlen(body)) < 0 ||
+	    lseek(fd, 0, SEEK_SET) != 0) {
+		saved = errno;
+		close(fd);
+		errno = saved ? saved : EIO;
+		return -1;
+	}
+	return fd;
+}
+
+/* In the child: the body on stdin, nothing else open beyond stderr. */
 static void
 run_child(struct exec *e, struct job *j, int in)
 {
 	size_t i;
 
-	dup2(in, STDIN_FILENO);
+	if (in == STDIN_FILENO)
+		fcntl(in, F_SETFD, 0); /* stdin was closed: keep this one */
+	else
+		dup2(in, STDIN_FILENO);
+	exec_close_fds(STDERR_FILENO + 1);
 	for (i = 0; j->env[i]; i++)
 		putenv(j->env[i]);
 	signal(SIGPIPE, SIG_DFL);
@@ -246,10 +294,10 @@ run_child(struct exec *e, struct job *j, int in)
 int
 exec_start(struct exec *e)
 {
-	FILE *in;
+	int in;
 
 	while (e->head && e->child == 0 && !e->abandoned) {
-		if ((in = body_file(e->head->body)) == NULL) {
+		if ((in = body_file(e->head->body)) < 0) {
 			xwarn("--exec: cannot store the message body: %s",
 			    strerror(errno));
 			end_job(e, 0);
@@ -258,8 +306,8 @@ exec_start(struct exec *e)
 		fflush(stdout);
 		e->child = fork();
 		if (e->child == 0)
-			run_child(e, e->head, fileno(in));
-		fclose(in);
+			run_child(e, e->head, in);
+		close(in);
 		if (e->child < 0) {
 			xwarn("--exec: cannot start %s: %s", e->argv[0],
 			    strerror(errno));

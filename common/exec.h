@@ -10,8 +10,10 @@
 /*
  * The engine runs one command (an argv, never a shell) per queued message,
  * one at a time and in the order they were queued.  The command gets the
- * body on its standard input and the fields of the message in XMPP_*
- * environment variables.
+ * body on its standard input, the fields of the message in XMPP_*
+ * environment variables, and no open descriptor but 0, 1 and 2: every
+ * descriptor the engine opens is close-on-exec, and the child closes the
+ * rest before exec().
  *
  * It never calls exit() and never writes standard output; a command that
  * fails, is killed or cannot run is reported on stderr with xwarn().
@@ -42,6 +44,15 @@ char **exec_split(const char *cmd);
 
 /* Frees a vector from exec_split().  NULL is a no-op. */
 void exec_argv_free(char **argv);
+
+/*
+ * exec_close_fds()
+ *
+ * Closes every descriptor from 'lowfd' up.  For a child between fork()
+ * and exec(): what the process inherited or opened (the password's
+ * descriptor, the XMPP socket) must not reach the command it runs.
+ */
+void exec_close_fds(int lowfd);
 
 /* The fields of one message (all borrowed; NULL is an empty value). */
 struct exec_fields {

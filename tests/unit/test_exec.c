@@ -382,6 +382,44 @@ exec__gives__fields_in_env_and_body_on_stdin(void **state)
 	free(cmd);
 }
 
+static void
+exec__gives__standard_descriptors_only(void **state)
+{
+	char dir[] = "/tmp/test_exec.XXXXXX", *cmd, *path, *script, *got;
+	struct outcome o;
+	struct exec *e;
+	int leak;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	path = xasprintf("%s/fds", dir);
+	script = xasprintf("%s/fds.sh", dir);
+	put(script,
+	    "#!/bin/sh\n"
+	    "ls -l /proc/self/fd | sed -n 's|.* \\([0-9][0-9]*\\) -> "
+	    "\\(.*\\)$|\\1 \\2|p' |\n"
+	    "  grep -v ' /proc/[0-9]*/fd$' | cut -d' ' -f1 | sort -n |\n"
+	    "  tr '\\n' ' ' >\"$1\"\n");
+	cmd = xasprintf("%s %s", script, path);
+	leak = dup(STDERR_FILENO); /* not close-on-exec */
+	assert_true(leak > STDERR_FILENO);
+	e = engine(cmd, &o);
+	queue(e, "body", 1);
+	run_one(e);
+	exec_free(e);
+	close(leak);
+	assert_int_equal(o.ok[0], 1);
+	got = slurp(path);
+	assert_string_equal(got, "0 1 2 ");
+	free(got);
+	unlink(script);
+	unlink(path);
+	rmdir(dir);
+	free(script);
+	free(path);
+	free(cmd);
+}
+
 int
 main(void)
 {
@@ -394,6 +432,7 @@ main(void)
 		cmocka_unit_test(exec__runs__jobs_in_order_one_at_a_time),
 		cmocka_unit_test(exec__abandon__starts_no_more),
 		cmocka_unit_test(exec__gives__fields_in_env_and_body_on_stdin),
+		cmocka_unit_test(exec__gives__standard_descriptors_only),
 	};
 
 	util_set_progname("test_exec");
