@@ -42,6 +42,9 @@ enum {
 	OPT_RETRIES
 };
 
+/* How long an --exec command may still run once -w has passed. */
+#define EXEC_GRACE_MS 5000
+
 /* Message types, as bits of the --type filter. */
 static const char *const types[] = { "chat", "normal", "headline", "groupchat",
 	"error", NULL };
@@ -88,6 +91,7 @@ struct xlisten {
 	/* --exec */
 	struct exec *ex;
 	unsigned child_timer;
+	int64_t exec_end_ms; /* -w and its grace: no command runs after it */
 };
 
 static struct poptOption options[] = {
@@ -452,6 +456,21 @@ poll_child(struct session *s, void *ud)
 	run_next(x);
 }
 
+/*
+ * The queue of --exec is full: the messages in it were acknowledged, this
+ * one and the next ones are not.  End the run now; the server keeps them
+ * for the next one.
+ */
+static void
+refuse(struct xlisten *x)
+{
+	xwarn("--exec: %zu messages wait for %s (the limit): taking no more, "
+	      "the server keeps the rest",
+	    exec_pending(x->ex), exec_program(x->ex));
+	end_run(x, XEXIT_FAILURE);
+	session_not_handled(x->s);
+}
+
 static void
 queue_job(struct xlisten *x, const struct orecord *r, const char *ack_to,
     const char *ack_id)
@@ -490,6 +509,10 @@ queue_job(struct xlisten *x, const struct orecord *r, const char *ack_to,
 			f.body = v;
 			break;
 		}
+	}
+	if (exec_full(x->ex, exec_job_size(&f))) {
+		refuse(x);
+		return;
 	}
 	if (ack_to && ack_id) {
 		a = xcalloc(1, sizeof(*a));
@@ -855,8 +878,11 @@ xlisten_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 	session_on_signal(x->s, on_signal, x);
 	/* -w is how long to listen; a timeout in the config file (written
 	 * for the sending tools) only bounds each connection attempt. */
-	if (cfg->timeout_ms && config_from_cli(cfg, "timeout"))
+	if (cfg->timeout_ms && config_from_cli(cfg, "timeout")) {
 		session_set_deadline(x->s, cfg->timeout_ms, on_deadline, x);
+		x->exec_end_ms =
+		    util_now_ms() + cfg->timeout_ms + EXEC_GRACE_MS;
+	}
 	online_answer_iqs(
 	    x->s, "xlisten", x->receipts ? receipt_features : NULL);
 	session_add_handler(x->s, "message", NULL, NULL, on_message, x);
@@ -867,7 +893,7 @@ xlisten_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 	if (rc != XEXIT_OK && session_error(x->s))
 		xerror("%s", session_error(x->s));
 	if (x->ex)
-		exec_drain(x->ex);
+		exec_drain(x->ex, x->exec_end_ms);
 	return rc;
 }
 

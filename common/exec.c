@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 /* A message waiting for its command, or the one whose command runs. */
 struct job {
 	struct job *next;
+	size_t size; /* exec_job_size() */
 	char *body;
 	char *env[NENV + 1]; /* "XMPP_FROM=..." */
 	void *data;
@@ -33,6 +35,8 @@ struct exec {
 	void *ud;
 	struct job *head, *tail; /* the head is the running one */
 	size_t pending;
+	size_t bytes; /* held by the queued jobs */
+	size_t max_jobs, max_bytes;
 	unsigned long ended;
 	pid_t child; /* 0: none runs */
 	int abandoned;
@@ -115,7 +119,16 @@ exec_new(char **argv, exec_done_cb done, void (*free_data)(void *), void *ud)
 	e->done = done;
 	e->free_data = free_data;
 	e->ud = ud;
+	e->max_jobs = EXEC_MAX_JOBS;
+	e->max_bytes = EXEC_MAX_BYTES;
 	return e;
+}
+
+void
+exec_set_limits(struct exec *e, size_t max_jobs, size_t max_bytes)
+{
+	e->max_jobs = max_jobs;
+	e->max_bytes = max_bytes;
 }
 
 static void
@@ -152,6 +165,32 @@ exec_program(const struct exec *e)
 	return e->argv[0];
 }
 
+size_t
+exec_job_size(const struct exec_fields *f)
+{
+	const char *v[NENV + 1] = { f->from, f->to, f->type, f->id, f->subject,
+		f->thread, f->time, f->body };
+	size_t i, n = sizeof(struct job);
+
+	for (i = 0; i < NENV + 1; i++)
+		n += (v[i] ? strlen(v[i]) : 0) + 16; /* name, '=' and NUL */
+	return n;
+}
+
+int
+exec_full(const struct exec *e, size_t size)
+{
+	if (e->pending == 0)
+		return 0;
+	return e->pending >= e->max_jobs || e->bytes + size > e->max_bytes;
+}
+
+size_t
+exec_bytes(const struct exec *e)
+{
+	return e->bytes;
+}
+
 void
 exec_queue(struct exec *e, const struct exec_fields *f, void *data)
 {
@@ -167,6 +206,8 @@ exec_queue(struct exec *e, const struct exec_fields *f, void *data)
 		j->env[i] = xasprintf("%s=%s", names[i], v[i] ? v[i] : "");
 	j->body = xstrdup(f->body ? f->body : "");
 	j->data = data;
+	j->size = exec_job_size(f);
+	e->bytes += j->size;
 	if (e->tail)
 		e->tail->next = j;
 	else
@@ -203,6 +244,7 @@ end_job(struct exec *e, int ok)
 	if (e->head == NULL)
 		e->tail = NULL;
 	e->pending--;
+	e->bytes -= j->size;
 	e->ended++;
 	if (e->done)
 		e->done(ok, j->data, e->ud);
@@ -360,19 +402,51 @@ exec_abandon(struct exec *e)
 	return e->pending;
 }
 
-size_t
-exec_drain(struct exec *e)
+/*
+ * Waits for the running command until 'deadline_ms' (0: no deadline),
+ * then kills it.  Returns 1 when it ended (and its job with it), 0 when a
+ * signal interrupted the wait.
+ */
+static int
+wait_child(struct exec *e, int64_t deadline_ms)
 {
-	int status, warned = e->abandoned;
+	int status;
 	pid_t r;
 
-	while (exec_start(e)) {
-		r = waitpid(e->child, &status, 0);
+	for (;;) {
+		r = waitpid(e->child, &status, deadline_ms ? WNOHANG : 0);
 		if (r < 0 && errno == EINTR)
-			e->abandoned = 1; /* the one that runs may end */
-		else
-			child_ended(e, r, status);
+			return 0;
+		if (r != 0)
+			break;
+		if (util_now_ms() >= deadline_ms) {
+			kill(e->child, SIGKILL);
+			while (
+			    waitpid(e->child, &status, 0) < 0 && errno == EINTR)
+				;
+			xwarn("--exec: %s still ran at the end of the timeout "
+			      "and its grace: killed (message %lu)",
+			    e->argv[0], e->ended + 1);
+			e->child = 0;
+			e->abandoned = 1;
+			end_job(e, 0);
+			return 1;
+		}
+		if (poll(NULL, 0, 10) < 0 && errno == EINTR)
+			return 0;
 	}
+	child_ended(e, r, status);
+	return 1;
+}
+
+size_t
+exec_drain(struct exec *e, int64_t deadline_ms)
+{
+	int warned = e->abandoned;
+
+	while (exec_start(e))
+		if (!wait_child(e, deadline_ms))
+			e->abandoned = 1; /* the one that runs may end */
 	if (e->pending > 0 && !warned && !e->warned) {
 		xwarn("--exec: stopped with %zu messages not handled",
 		    e->pending);

@@ -100,6 +100,31 @@ void exec_free(struct exec *e);
 const char *exec_program(const struct exec *e);
 
 /*
+ * The queue holds at most this many jobs (the running one included), and
+ * at most this many bytes of bodies and fields, unless it holds a single
+ * job: the tool takes no more messages beyond that (exec_full()).
+ */
+#define EXEC_MAX_JOBS 100
+#define EXEC_MAX_BYTES (8UL * 1024 * 1024)
+
+/* Sets other limits than EXEC_MAX_JOBS and EXEC_MAX_BYTES. */
+void exec_set_limits(struct exec *e, size_t max_jobs, size_t max_bytes);
+
+/* The bytes a job for the message 'f' would hold in the queue. */
+size_t exec_job_size(const struct exec_fields *f);
+
+/*
+ * exec_full()
+ *
+ * True when a job of 'size' bytes (exec_job_size()) would take the queue
+ * past one of its limits.  An empty queue always takes a job.
+ */
+int exec_full(const struct exec *e, size_t size);
+
+/* The bytes the queued jobs hold. */
+size_t exec_bytes(const struct exec *e);
+
+/*
  * exec_queue()
  *
  * Appends a job for the message 'f' (copied) with the caller's 'data'
@@ -150,10 +175,12 @@ size_t exec_abandon(struct exec *e);
  *
  * After the event loop: runs the jobs left, one after the other, waiting
  * for each.  A signal that interrupts the wait abandons the rest (the
- * running command may end).  When the drain stops with jobs left, warns
- * how many (unless exec_abandon() already did).  Returns the number of
- * jobs left.
+ * running command may end).  When 'deadline_ms' is not 0 (util_now_ms()
+ * time), a command still running then is killed (SIGKILL, reported, its
+ * job ends with ok 0) and the rest is abandoned.  When the drain stops
+ * with jobs left, warns how many (unless exec_abandon() already did).
+ * Returns the number of jobs left.
  */
-size_t exec_drain(struct exec *e);
+size_t exec_drain(struct exec *e, int64_t deadline_ms);
 
 #endif

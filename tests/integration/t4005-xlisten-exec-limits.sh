@@ -2,14 +2,18 @@
 # t4005-xlisten-exec-limits: what an --exec command can reach and how much
 # xlisten takes on for it. The command and the --password-cmd command get
 # the standard descriptors only: not the --password-fd descriptor, not the
-# message's temporary file, not what xlisten inherited.
+# message's temporary file, not what xlisten inherited. The queue of
+# messages taken for a slow command is bounded (100 messages, 8 MiB):
+# beyond it xlisten takes no more, runs what it took, and exits 1, and the
+# server keeps the rest for the next run; -w bounds a command that hangs
+# (5 s of grace, then it is killed).
 # shellcheck disable=SC2016 # '$1' in scripts written here: literal text
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091
 . "$(dirname "$0")/lib.sh"
 
 xt_need prosody openssl slixmpp
-plan 7
+plan 19
 
 xt_server_start
 aconf=$(xt_config alice)
@@ -72,3 +76,74 @@ exec 7>&-
 ok_rc 0 "xlisten --password-cmd: logged in"
 is "$(cat "$XT_DIR/pwcmd.fds")" "0 1 2 " \
 	"the password command has descriptors 0, 1 and 2 only"
+
+# --- the queue of a slow command is bounded; the server keeps the rest -------
+
+xt_register carl carl-pw || bail_out "cannot register carl"
+xt_config carl >/dev/null
+# slow.sh PREFIX: notes the peak memory of xlisten (its parent; kB) and the
+# id of the message, then takes a while.
+cat >"$XT_DIR/slow.sh" <<'SH'
+#!/bin/sh
+sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB$/\1/p' "/proc/$PPID/status" >>"$1.rss"
+cat >/dev/null
+echo "$XMPP_ID" >>"$1.ids"
+sleep 0.1
+SH
+chmod +x "$XT_DIR/slow.sh"
+head -c 45000 /dev/urandom | base64 -w 0 >"$XT_DIR/big.txt" # 60 KB
+
+xt_bg c1 "$XLISTEN" -C "$XT_DIR/carl.conf" --resource c1 -c 400 -w 90 --exec "$XT_DIR/slow.sh $XT_DIR/c1"
+xl_wait c1 carl
+# The peer's own delivery check (a ping after the last message) gives the
+# server 20 s, which 24 MB can take on a busy machine: the test counts
+# what arrived instead.
+xt_bg peer xt_peer send --jid alice@localhost --password alice-pw --to carl@localhost --type chat \
+	--id 'c{n}' --body-file "$XT_DIR/big.txt" --count 400 --timeout 60
+xt_bg_wait c1
+ok_rc 1 "400 messages of 60 KB for a command that takes 0.1 s each: xlisten stops taking them at the limit, exit 1"
+like "$ERR" "warning: --exec: 100 messages wait for $XT_DIR/slow.sh \\(the limit\\): taking no more, the server keeps the rest" \
+	"... and says why"
+handled=$(wc -l <"$XT_DIR/c1.ids")
+ok "it ran the commands of the 100 messages it held, and of those it had handled before ($handled)" \
+	test "$handled" -ge 100 -a "$handled" -lt 400
+rss0=$(head -n 1 "$XT_DIR/c1.rss")
+rss=$(sort -n "$XT_DIR/c1.rss" | tail -n 1)
+diag "peak memory of xlisten: $rss kB, $rss0 kB at the first message"
+if [ -n "${ASAN_OPTIONS:-}" ]; then
+	skip "memory under AddressSanitizer is not comparable"
+else
+	ok "its memory grew by less than 10 MB (peak $rss kB, $rss0 kB at the first message)" \
+		test "$((rss - rss0))" -lt 10240
+fi
+xt_bg_wait peer
+diag "the peer: exit $RC $ERR"
+
+run "$XLISTEN" -C "$XT_DIR/carl.conf" --resource c2 -w 10 -F '%i'
+ok_rc 0 "the next run takes the rest"
+cat "$XT_DIR/c1.ids" >"$XT_DIR/all.ids"
+printf '%s\n' "$OUT" >>"$XT_DIR/all.ids"
+is "$(sort "$XT_DIR/all.ids" | uniq -d | head -n 3)" "" "no message was handled twice"
+is "$(sort -u "$XT_DIR/all.ids" | grep -c '^c[0-9]*$')" 400 "none of the 400 messages was lost"
+
+# --- -w bounds a command that hangs ----------------------------------------------
+
+cat >"$XT_DIR/hang.sh" <<'SH'
+#!/bin/sh
+cat >/dev/null
+echo "start $XMPP_ID" >>"$1"
+exec sleep 30
+SH
+chmod +x "$XT_DIR/hang.sh"
+t0=$EPOCHREALTIME
+xt_bg hang "$XLISTEN" -C "$XT_DIR/bob.conf" --resource hang -w 3 --exec "$XT_DIR/hang.sh $XT_DIR/hang.log"
+xl_wait hang
+run xt_peer send --jid alice@localhost --password alice-pw --to bob@localhost/hang --id 'h{n}' --body 'h' --count 2
+ok_rc 0 "two messages for a command that hangs"
+xt_bg_wait hang
+t=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+ok_rc 0 "-w 3: exit 0"
+ok "... after 3 s and the 5 s of grace ($t s)" awk -v t="$t" 'BEGIN { exit !(t >= 7.5 && t < 12) }'
+is "$ERR" "xlisten: warning: --exec: $XT_DIR/hang.sh still ran at the end of the timeout and its grace: killed (message 1)
+xlisten: warning: --exec: stopped with 1 messages not handled" "the killed command and the message left are reported"
+is "$(cat "$XT_DIR/hang.log")" "start h1" "the second command was not started"

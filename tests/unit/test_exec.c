@@ -289,7 +289,7 @@ exec__runs__jobs_in_order_one_at_a_time(void **state)
 		usleep(5000);
 	assert_int_equal(exec_pending(e), 2);
 	assert_int_equal(exec_ended(e), 1);
-	assert_int_equal(exec_drain(e), 0);
+	assert_int_equal(exec_drain(e, 0), 0);
 	assert_int_equal(exec_pending(e), 0);
 	assert_int_equal(exec_ended(e), 3);
 	exec_free(e);
@@ -322,7 +322,7 @@ exec__abandon__starts_no_more(void **state)
 	queue(e, "", 2);
 	assert_int_equal(exec_abandon(e), 2);
 	assert_int_equal(exec_start(e), 0);
-	assert_int_equal(exec_drain(e), 2);
+	assert_int_equal(exec_drain(e, 0), 2);
 	assert_int_equal(exec_pending(e), 2);
 	exec_free(e); /* frees the data of both jobs */
 	assert_int_equal(o.n, 0);
@@ -420,6 +420,77 @@ exec__gives__standard_descriptors_only(void **state)
 	free(cmd);
 }
 
+static void
+exec_full__holds__count_and_bytes_limits(void **state)
+{
+	struct exec_fields f;
+	struct outcome o;
+	struct exec *e;
+	char big[600];
+	size_t one;
+
+	(void)state;
+	e = engine("/bin/true", &o);
+	memset(&f, 0, sizeof(f));
+	f.body = "x";
+	one = exec_job_size(&f);
+	exec_set_limits(e, 3, 4 * one + 10);
+	assert_false(exec_full(e, one));
+	exec_queue(e, &f, NULL);
+	exec_queue(e, &f, NULL);
+	assert_int_equal(exec_bytes(e), 2 * one);
+	assert_false(exec_full(e, one));
+	exec_queue(e, &f, NULL);
+	assert_true(exec_full(e, one)); /* three jobs */
+	assert_int_equal(exec_drain(e, 0), 0);
+	assert_int_equal(exec_bytes(e), 0);
+
+	/* bytes: a body that does not fit behind one job */
+	memset(big, 'b', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	exec_set_limits(e, 100, one + 500);
+	exec_queue(e, &f, NULL);
+	f.body = big;
+	assert_true(exec_full(e, exec_job_size(&f)));
+	f.body = "x";
+	assert_false(exec_full(e, exec_job_size(&f)));
+	assert_int_equal(exec_drain(e, 0), 0);
+	/* an empty queue takes any job, whatever its size */
+	f.body = big;
+	exec_set_limits(e, 1, 10);
+	assert_false(exec_full(e, exec_job_size(&f)));
+	exec_queue(e, &f, NULL);
+	assert_true(exec_full(e, 1));
+	assert_int_equal(exec_drain(e, 0), 0);
+	exec_free(e);
+	assert_int_equal(o.n, 5);
+}
+
+static void
+exec_drain__kills__command_at_deadline(void **state)
+{
+	struct outcome o;
+	struct exec *e;
+	int64_t t0;
+
+	(void)state;
+	util_set_verbosity(0, 1);
+	e = engine("/bin/sleep 20", &o);
+	queue(e, "", 1);
+	queue(e, "", 2);
+	t0 = util_now_ms();
+	assert_int_equal(exec_drain(e, t0 + 300), 1); /* the second is left */
+	assert_true(util_now_ms() - t0 < 3000);
+	assert_true(util_now_ms() - t0 >= 300);
+	assert_false(exec_running(e));
+	assert_int_equal(o.n, 1);
+	assert_int_equal(o.ok[0], 0);
+	assert_int_equal(o.data[0], 1);
+	assert_int_equal(exec_start(e), 0); /* abandoned */
+	exec_free(e);
+	util_set_verbosity(0, 0);
+}
+
 int
 main(void)
 {
@@ -433,6 +504,8 @@ main(void)
 		cmocka_unit_test(exec__abandon__starts_no_more),
 		cmocka_unit_test(exec__gives__fields_in_env_and_body_on_stdin),
 		cmocka_unit_test(exec__gives__standard_descriptors_only),
+		cmocka_unit_test(exec_full__holds__count_and_bytes_limits),
+		cmocka_unit_test(exec_drain__kills__command_at_deadline),
 	};
 
 	util_set_progname("test_exec");
