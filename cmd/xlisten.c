@@ -475,41 +475,18 @@ static void
 queue_job(struct xlisten *x, const struct orecord *r, const char *ack_to,
     const char *ack_id)
 {
+	static const char keys[] = "ftyishTb"; /* record keys, as 'slot' */
 	struct exec_fields f;
+	const char **slot[] = { &f.from, &f.to, &f.type, &f.id, &f.subject,
+		&f.thread, &f.time, &f.body };
 	struct ack *a = NULL;
-	const char *v;
+	const char *k;
 	size_t i;
 
 	memset(&f, 0, sizeof(f));
-	for (i = 0; i < r->n; i++) {
-		v = r->f[i].value;
-		switch (r->f[i].key) {
-		case 'f':
-			f.from = v;
-			break;
-		case 't':
-			f.to = v;
-			break;
-		case 'y':
-			f.type = v;
-			break;
-		case 'i':
-			f.id = v;
-			break;
-		case 's':
-			f.subject = v;
-			break;
-		case 'h':
-			f.thread = v;
-			break;
-		case 'T':
-			f.time = v;
-			break;
-		case 'b':
-			f.body = v;
-			break;
-		}
-	}
+	for (i = 0; i < r->n; i++)
+		if (r->f[i].key && (k = strchr(keys, r->f[i].key)) != NULL)
+			*slot[k - keys] = r->f[i].value;
 	if (exec_full(x->ex, exec_job_size(&f))) {
 		refuse(x);
 		return;
