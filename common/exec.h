@@ -22,12 +22,19 @@
  *
  * Who calls what:
  *   exec_split(), exec_argv_free()   option parsing (pure functions)
- *   exec_new(), exec_free()          the tool, once each
- *   exec_queue(), exec_start(),      the event loop: stanza callbacks and
- *   exec_reap(), exec_pending(),     the timer that polls the command
- *   exec_running()
+ *   exec_new(), exec_set_limits(),   the tool, once each
+ *   exec_free()
+ *   exec_full(), exec_job_size(),    the event loop: stanza callbacks (the
+ *   exec_queue(), exec_start(),      tool takes no message that does not
+ *   exec_reap(), exec_pending(),     fit) and the timer that polls the
+ *   exec_running(), exec_bytes()     command
  *   exec_abandon()                   the signal path (start no more)
  *   exec_drain()                     after the event loop has returned
+ *   exec_close_fds()                 any child between fork() and exec()
+ *
+ * Memory: the engine owns its argv, the jobs and their copies of the
+ * fields; the data given with a job is the engine's from exec_queue() on
+ * and goes back to the tool only as a borrowed pointer in 'done'.
  */
 
 /*
