@@ -1,21 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /* xlisten.c -- print incoming messages as line-delimited records */
 
-#include <sys/types.h>
-#include <sys/wait.h>
-
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <popt.h>
 #include <strophe.h>
 
 #include "config.h"
+#include "exec.h"
 #include "jid.h"
 #include "muc.h"
 #include "online.h"
@@ -46,17 +42,17 @@ enum {
 	OPT_RETRIES
 };
 
+/* How long an --exec command may still run once -w has passed. */
+#define EXEC_GRACE_MS 5000
+
 /* Message types, as bits of the --type filter. */
 static const char *const types[] = { "chat", "normal", "headline", "groupchat",
 	"error", NULL };
 
-/* A command of --exec waiting to run, or running. */
-struct job {
-	struct job *next;
-	char *body;
-	char *env[8];
-	char *ack_to; /* a receipt is owed once it succeeds */
-	char *ack_id;
+/* What a job of --exec owes once its command succeeded: a receipt. */
+struct ack {
+	char *to;
+	char *id;
 };
 
 struct xlisten {
@@ -93,9 +89,9 @@ struct xlisten {
 	int code;
 
 	/* --exec */
-	struct job *jobs, *jobs_tail;
-	pid_t child;
+	struct exec *ex;
 	unsigned child_timer;
+	int64_t exec_end_ms; /* -w and its grace: no command runs after it */
 };
 
 static struct poptOption options[] = {
@@ -165,54 +161,6 @@ push(char **list, size_t *n, const char *s)
 	list[(*n)++] = xstrdup(s);
 	list[*n] = NULL;
 	return list;
-}
-
-/*
- * Splits CMD into words like a shell would, without running one: blanks
- * separate, '...' and "..." quote, a backslash escapes the next character.
- * Returns a NULL-terminated vector, or NULL on an unterminated quote.
- */
-static char **
-split_command(const char *cmd)
-{
-	struct buf w;
-	char **argv = NULL, q = 0;
-	size_t n = 0;
-	int inword = 0;
-	const char *p;
-
-	buf_init(&w);
-	for (p = cmd;; p++) {
-		if (*p == '\0' || (!q && (*p == ' ' || *p == '\t'))) {
-			if (q)
-				break;
-			if (inword) {
-				argv = push(argv, &n, w.data ? w.data : "");
-				buf_reset(&w);
-				inword = 0;
-			}
-			if (*p == '\0') {
-				buf_free(&w);
-				return argv;
-			}
-			continue;
-		}
-		inword = 1;
-		if (!q && (*p == '\'' || *p == '"')) {
-			q = *p;
-			buf_adds(&w, "");
-		} else if (q && *p == q) {
-			q = 0;
-		} else if (*p == '\\' && q != '\'' && p[1] != '\0') {
-			buf_addc(&w, *++p);
-		} else
-			buf_addc(&w, *p);
-	}
-	buf_free(&w);
-	while (n > 0)
-		free(argv[--n]);
-	free(argv);
-	return NULL;
 }
 
 static int
@@ -299,10 +247,8 @@ xlisten_option(
 		x->count = (unsigned long)n;
 		break;
 	case OPT_EXEC:
-		for (i = 0; x->exec && x->exec[i]; i++)
-			free(x->exec[i]);
-		free(x->exec);
-		x->exec = split_command(arg);
+		exec_argv_free(x->exec);
+		x->exec = exec_split(arg);
 		if (x->exec == NULL || x->exec[0] == NULL) {
 			*errstr = xasprintf("--exec: '%s' is %s", arg,
 			    x->exec ? "empty" : "missing a closing quote");
@@ -423,26 +369,22 @@ send_receipt(struct xlisten *x, const char *to, const char *id)
 	free(rid);
 }
 
+/* The run ends once -c is reached, or after a signal, when no command of
+ * --exec is left to run. */
+static void
+check_end(struct xlisten *x)
+{
+	if (x->ex && exec_pending(x->ex) > 0)
+		return;
+	if ((x->count && x->handled >= x->count) || x->draining)
+		end_run(x, XEXIT_OK);
+}
+
 static void
 counted(struct xlisten *x)
 {
 	x->handled++;
-	if (x->count && x->handled >= x->count && x->jobs == NULL &&
-	    x->child == 0)
-		end_run(x, XEXIT_OK);
-	else if (x->draining && x->jobs == NULL && x->child == 0)
-		end_run(x, XEXIT_OK);
-}
-
-static size_t
-jobs_left(const struct xlisten *x)
-{
-	const struct job *j;
-	size_t n = 0;
-
-	for (j = x->jobs; j; j = j->next)
-		n++;
-	return n;
+	check_end(x);
 }
 
 /*
@@ -454,14 +396,11 @@ static void
 on_signal(struct session *s, void *ud)
 {
 	struct xlisten *x = ud;
-	size_t n;
 
 	(void)s;
-	if (x->draining || (x->jobs == NULL && x->child == 0)) {
-		if ((n = jobs_left(x)) > 0)
-			xwarn(
-			    "--exec: stopped with %zu messages not handled", n);
-		x->abandon = 1;
+	if (x->ex == NULL || x->draining || exec_pending(x->ex) == 0) {
+		if (x->ex)
+			exec_abandon(x->ex);
 		end_run(x, XEXIT_OK);
 		return;
 	}
@@ -470,173 +409,95 @@ on_signal(struct session *s, void *ud)
 	x->draining = 1;
 }
 
+/* The command of a message has ended: the receipt is owed on success. */
 static void
-free_job(struct job *j)
+job_done(int ok, void *data, void *ud)
 {
-	size_t i;
+	struct xlisten *x = ud;
+	struct ack *a = data;
 
-	for (i = 0; j->env[i]; i++)
-		free(j->env[i]);
-	free(j->body);
-	free(j->ack_to);
-	free(j->ack_id);
-	free(j);
+	if (ok && a)
+		send_receipt(x, a->to, a->id);
+	x->handled++;
 }
 
-static void start_job(struct xlisten *x);
-
-/* The command for the message at the head of the queue has ended. */
 static void
-child_done(struct xlisten *x, pid_t r, int status)
+free_ack(void *data)
 {
-	struct job *j = x->jobs;
+	struct ack *a = data;
 
-	x->child = 0;
-	x->jobs = j->next;
-	if (x->jobs == NULL)
-		x->jobs_tail = NULL;
-	if (r < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		if (r > 0 && WIFSIGNALED(status))
-			xwarn("--exec: %s killed by signal %d (message %lu)",
-			    x->exec[0], WTERMSIG(status), x->handled + 1);
-		else
-			xwarn("--exec: %s exited with status %d (message %lu)",
-			    x->exec[0], r > 0 ? WEXITSTATUS(status) : -1,
-			    x->handled + 1);
-	} else if (j->ack_to)
-		send_receipt(x, j->ack_to, j->ack_id);
-	free_job(j);
-	start_job(x);
-	counted(x);
+	free(a->to);
+	free(a->id);
+	free(a);
+}
+
+static void poll_child(struct session *s, void *ud);
+
+/* Starts the next command when none runs, and watches it. */
+static void
+run_next(struct xlisten *x)
+{
+	if (exec_start(x->ex) && x->child_timer == 0)
+		x->child_timer =
+		    session_timer_add_always(x->s, 5, poll_child, x);
+	check_end(x);
 }
 
 static void
 poll_child(struct session *s, void *ud)
 {
 	struct xlisten *x = ud;
-	int status;
-	pid_t r;
 
 	x->child_timer = 0;
-	r = waitpid(x->child, &status, WNOHANG);
-	if (r == 0) {
+	if (exec_running(x->ex) && !exec_reap(x->ex)) {
 		x->child_timer = session_timer_add_always(s, 20, poll_child, x);
 		return;
 	}
-	child_done(x, r, status);
+	run_next(x);
 }
 
 /*
- * After the session ended: the messages still queued for --exec were taken
- * from the server, so run them, one after the other.  A signal stops this
- * after the command that runs.
+ * The queue of --exec is full: the messages in it were acknowledged, this
+ * one and the next ones are not.  End the run now; the server keeps them
+ * for the next one.
  */
 static void
-finish_jobs(struct xlisten *x)
+refuse(struct xlisten *x)
 {
-	int status, warned = x->abandon;
-	pid_t r;
-
-	while (x->jobs) {
-		start_job(x);
-		if (x->child == 0)
-			break;
-		r = waitpid(x->child, &status, 0);
-		if (r < 0 && errno == EINTR)
-			x->abandon = 1; /* the one that runs may finish */
-		else
-			child_done(x, r, status);
-	}
-	if (x->jobs && !warned)
-		xwarn("--exec: stopped with %zu messages not handled",
-		    jobs_left(x));
-}
-
-/* Runs the job at the head of the queue (when none runs). */
-static void
-start_job(struct xlisten *x)
-{
-	struct job *j = x->jobs;
-	FILE *in;
-	size_t i;
-
-	if (j == NULL || x->child != 0 || x->abandon)
-		return;
-	/* The body goes through an unlinked file: no pipe to block on. */
-	if ((in = tmpfile()) == NULL ||
-	    fwrite(j->body, 1, strlen(j->body), in) != strlen(j->body) ||
-	    fflush(in) != 0 || fseek(in, 0, SEEK_SET) != 0) {
-		xwarn("--exec: cannot store the message body: %s",
-		    strerror(errno));
-		if (in)
-			fclose(in);
-		x->jobs = j->next;
-		if (x->jobs == NULL)
-			x->jobs_tail = NULL;
-		free_job(j);
-		counted(x);
-		return;
-	}
-	fflush(stdout);
-	x->child = fork();
-	if (x->child == 0) {
-		dup2(fileno(in), STDIN_FILENO);
-		for (i = 0; j->env[i]; i++)
-			putenv(j->env[i]);
-		signal(SIGPIPE, SIG_DFL);
-		execvp(x->exec[0], x->exec);
-		fprintf(stderr, "%s: warning: --exec: cannot run %s: %s\n",
-		    util_progname(), x->exec[0], strerror(errno));
-		_exit(127);
-	}
-	fclose(in);
-	if (x->child < 0) {
-		xwarn(
-		    "--exec: cannot start %s: %s", x->exec[0], strerror(errno));
-		x->child = 0;
-		return;
-	}
-	x->child_timer = session_timer_add_always(x->s, 5, poll_child, x);
-}
-
-static char *
-env_var(const char *name, const char *value)
-{
-	return xasprintf("%s=%s", name, value ? value : "");
+	xwarn("--exec: %zu messages wait for %s (the limit): taking no more, "
+	      "the server keeps the rest",
+	    exec_pending(x->ex), exec_program(x->ex));
+	end_run(x, XEXIT_FAILURE);
+	session_not_handled(x->s);
 }
 
 static void
 queue_job(struct xlisten *x, const struct orecord *r, const char *ack_to,
     const char *ack_id)
 {
-	struct job *j = xcalloc(1, sizeof(*j));
-	const char *v[8] = { 0 };
+	static const char keys[] = "ftyishTb"; /* record keys, as 'slot' */
+	struct exec_fields f;
+	const char **slot[] = { &f.from, &f.to, &f.type, &f.id, &f.subject,
+		&f.thread, &f.time, &f.body };
+	struct ack *a = NULL;
+	const char *k;
 	size_t i;
-	static const char *const names[] = { "XMPP_FROM", "XMPP_TO",
-		"XMPP_TYPE", "XMPP_ID", "XMPP_SUBJECT", "XMPP_THREAD",
-		"XMPP_TIME" };
-	static const char keys[] = "ftyishT";
 
-	for (i = 0; i < r->n; i++) {
-		const char *k = r->f[i].key ? strchr(keys, r->f[i].key) : NULL;
-
-		if (k)
-			v[k - keys] = r->f[i].value;
-		if (r->f[i].key == 'b')
-			j->body = xstrdup(r->f[i].value ? r->f[i].value : "");
+	memset(&f, 0, sizeof(f));
+	for (i = 0; i < r->n; i++)
+		if (r->f[i].key && (k = strchr(keys, r->f[i].key)) != NULL)
+			*slot[k - keys] = r->f[i].value;
+	if (exec_full(x->ex, exec_job_size(&f))) {
+		refuse(x);
+		return;
 	}
-	if (j->body == NULL)
-		j->body = xstrdup("");
-	for (i = 0; i < 7; i++)
-		j->env[i] = env_var(names[i], v[i]);
-	j->ack_to = ack_to ? xstrdup(ack_to) : NULL;
-	j->ack_id = ack_id ? xstrdup(ack_id) : NULL;
-	if (x->jobs_tail)
-		x->jobs_tail->next = j;
-	else
-		x->jobs = j;
-	x->jobs_tail = j;
-	start_job(x);
+	if (ack_to && ack_id) {
+		a = xcalloc(1, sizeof(*a));
+		a->to = xstrdup(ack_to);
+		a->id = xstrdup(ack_id);
+	}
+	exec_queue(x->ex, &f, a);
+	run_next(x);
 }
 
 static void
@@ -698,7 +559,7 @@ on_message(struct session *s, xmpp_stanza_t *st, void *ud)
 		ack_id = id;
 	}
 	rec_message(&r, &k, msg, time(NULL), carbon);
-	if (x->exec)
+	if (x->ex)
 		queue_job(x, &r, ack_to, ack_id);
 	else {
 		emit(x, &r);
@@ -722,7 +583,7 @@ on_presence(struct session *s, xmpp_stanza_t *st, void *ud)
 	for (i = 0; i < x->nrooms; i++)
 		if (muc_handle_presence(s, x->room[i], st))
 			return 1;
-	if (x->done || !(x->presence || x->all) || x->exec)
+	if (x->done || !(x->presence || x->all) || x->ex)
 		return 1;
 	if (!from_matches(x, xmpp_stanza_get_from(st)))
 		return 1;
@@ -745,7 +606,7 @@ on_iq(struct session *s, xmpp_stanza_t *st, void *ud)
 	int delayed;
 
 	(void)s;
-	if (x->done || !x->all || x->exec)
+	if (x->done || !x->all || x->ex)
 		return 1;
 	/* Answers to our own requests (bind, pings, carbons) are not news. */
 	if (xmpp_stanza_get_type(st) &&
@@ -901,22 +762,30 @@ on_deadline(struct session *s, void *ud)
 		end_run(x, XEXIT_OK);
 }
 
+/* A usage error found once every option is known: "Try --help" follows. */
 static int
-xlisten_run(void *state, struct xconfig *cfg, int argc, const char **argv)
+usage(const char *msg)
 {
-	struct xlisten *x = state;
-	static const char *const receipt_features[] = { NS_RECEIPTS, NULL };
-	char *password = NULL, *err = NULL;
+	xerror("%s", msg);
+	fprintf(stderr, "Try 'xlisten --help' for more information.\n");
+	return XEXIT_USAGE;
+}
+
+/* The JID arguments and the options that must agree with each other. */
+static int
+check_args(struct xlisten *x, int argc, const char **argv)
+{
+	char *err = NULL;
 	const char *why;
 	struct jid j;
 	int i, rc;
-	size_t n;
 
-	x->cfg = cfg;
 	for (i = 0; i < argc; i++) {
 		if (jid_parse(argv[i], &j, &why) < 0) {
-			xerror("invalid JID '%s': %s", argv[i], why);
-			return XEXIT_USAGE;
+			err = xasprintf("invalid JID '%s': %s", argv[i], why);
+			rc = usage(err);
+			free(err);
+			return rc;
 		}
 		jid_free(&j);
 		x->from = push(x->from, &x->nfrom, argv[i]);
@@ -926,18 +795,36 @@ xlisten_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 		x->presence || x->all ? REC_MESSAGE_KEYS REC_PRESENCE_KEYS
 				      : REC_MESSAGE_KEYS,
 		&err) < 0) {
-		xerror("%s", err);
+		rc = usage(err);
 		free(err);
-		return XEXIT_USAGE;
+		return rc;
 	}
-	if (x->exec && (x->oc.format != OUT_TEXT || x->oc.nul)) {
-		xerror("--exec hands each message to a command; -F, -J, -X and "
-		       "-0 do not apply");
-		return XEXIT_USAGE;
-	}
-	if (x->nrooms == 0 && (x->nick || x->room_password || x->history)) {
-		xerror("--nick, --room-password and --history need --room");
-		return XEXIT_USAGE;
+	if (x->exec && (x->oc.format != OUT_TEXT || x->oc.nul))
+		return usage("--exec hands each message to a command; "
+			     "-F, -J, -X and -0 do not apply");
+	if (x->nrooms == 0 && (x->nick || x->room_password || x->history))
+		return usage(
+		    "--nick, --room-password and --history need --room");
+	return XEXIT_OK;
+}
+
+static int
+xlisten_run(void *state, struct xconfig *cfg, int argc, const char **argv)
+{
+	struct xlisten *x = state;
+	static const char *const receipt_features[] = { NS_RECEIPTS, NULL };
+	char *password = NULL, *err = NULL;
+	const char *why;
+	struct jid j;
+	int rc;
+	size_t n;
+
+	x->cfg = cfg;
+	if ((rc = check_args(x, argc, argv)) != XEXIT_OK)
+		return rc;
+	if (x->exec) {
+		x->ex = exec_new(x->exec, job_done, free_ack, x);
+		x->exec = NULL;
 	}
 
 	if ((rc = xtool_account(cfg, &password)) != XEXIT_OK)
@@ -968,8 +855,11 @@ xlisten_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 	session_on_signal(x->s, on_signal, x);
 	/* -w is how long to listen; a timeout in the config file (written
 	 * for the sending tools) only bounds each connection attempt. */
-	if (cfg->timeout_ms && config_from_cli(cfg, "timeout"))
+	if (cfg->timeout_ms && config_from_cli(cfg, "timeout")) {
 		session_set_deadline(x->s, cfg->timeout_ms, on_deadline, x);
+		x->exec_end_ms =
+		    util_now_ms() + cfg->timeout_ms + EXEC_GRACE_MS;
+	}
 	online_answer_iqs(
 	    x->s, "xlisten", x->receipts ? receipt_features : NULL);
 	session_add_handler(x->s, "message", NULL, NULL, on_message, x);
@@ -979,7 +869,8 @@ xlisten_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 	rc = session_run(x->s);
 	if (rc != XEXIT_OK && session_error(x->s))
 		xerror("%s", session_error(x->s));
-	finish_jobs(x);
+	if (x->ex)
+		exec_drain(x->ex, x->exec_end_ms);
 	return rc;
 }
 
@@ -1007,7 +898,6 @@ main(int argc, char **argv)
 {
 	struct xlisten x;
 	struct xtool tool;
-	struct job *j;
 	size_t i;
 	int rc;
 
@@ -1027,16 +917,13 @@ main(int argc, char **argv)
 
 	xlisten_end(&x);
 	output_free(&x.out);
-	while ((j = x.jobs) != NULL) {
-		x.jobs = j->next;
-		free_job(j);
-	}
+	exec_free(x.ex);
 	for (i = 0; x.room && i < x.nrooms; i++)
 		muc_room_free(x.room[i]);
 	free(x.room);
 	free_list(x.from);
 	free_list(x.rooms);
-	free_list(x.exec);
+	exec_argv_free(x.exec);
 	free(x.nick);
 	util_secure_free(x.room_password);
 	output_choice_free(&x.oc);

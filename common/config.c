@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 
 #include "config.h"
+#include "exec.h"
 #include "jid.h"
 #include "util.h"
 #include "xmpptools.h"
@@ -672,6 +673,10 @@ password_from_fd(long fd, char **pw, char **errstr)
 		}
 		buf_addc(&b, c);
 	}
+	/* The rest stays for the tool to read, but no command it runs
+	 * inherits the descriptor (they could read the password again). */
+	if (fd > STDERR_FILENO)
+		fcntl((int)fd, F_SETFD, fcntl((int)fd, F_GETFD) | FD_CLOEXEC);
 	if (b.data != NULL)
 		first_line(b.data);
 	if (b.data == NULL || b.data[0] == '\0') {
@@ -706,11 +711,15 @@ password_from_cmd(const char *cmd, char **pw, char **errstr)
 		return -1;
 	}
 	if (pid == 0) {
-		/* The child reads no stdin of ours: that may be the message. */
-		devnull = open("/dev/null", O_RDONLY);
-		if (devnull >= 0)
+		/* The child reads no stdin of ours: that may be the message.
+		 * It gets the standard descriptors only. */
+		devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (devnull == STDIN_FILENO)
+			fcntl(devnull, F_SETFD, 0);
+		else if (devnull >= 0)
 			dup2(devnull, STDIN_FILENO);
 		dup2(pfd[1], STDOUT_FILENO);
+		exec_close_fds(STDERR_FILENO + 1);
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
