@@ -1335,6 +1335,32 @@ start_session(struct xsend *x, const struct xconfig *cfg, const char *password)
 	return XEXIT_OK;
 }
 
+/*
+ * The final line of a failed run.  After a lost connection it also says
+ * how many messages the server confirmed, when not all: the others may or
+ * may not have arrived, and a script deciding what to send again needs to
+ * know.
+ */
+static void
+say_why(struct xsend *x)
+{
+	const char *why = session_error(x->s);
+	size_t added = outbox_added(x->ob), confirmed = outbox_confirmed(x->ob);
+	char count[96];
+
+	if (x->losses == 0 || confirmed >= added) {
+		if (why)
+			xerror("%s", why);
+		return;
+	}
+	snprintf(count, sizeof(count), "%zu of %zu message%s confirmed",
+	    confirmed, added, added == 1 ? "" : "s");
+	if (why)
+		xerror("%s; %s", why, count);
+	else
+		xerror("%s", count);
+}
+
 static int
 xsend_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 {
@@ -1363,8 +1389,8 @@ xsend_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 	if (rc != XEXIT_OK)
 		return rc;
 	rc = session_run(x->s);
-	if (rc != XEXIT_OK && session_error(x->s))
-		xerror("%s", session_error(x->s));
+	if (rc != XEXIT_OK)
+		say_why(x);
 	return rc;
 }
 
