@@ -504,6 +504,31 @@ check_text(struct xsend *x, const char *what, char **text)
 	return XEXIT_USAGE;
 }
 
+/*
+ * A NUL byte cannot be sent in XML: refuses text[0..len) (XEXIT_USAGE,
+ * saying where), or with --sanitize turns each NUL into a control
+ * character that check_text() then replaces with U+FFFD.
+ */
+static int
+check_nul(struct xsend *x, const char *what, char *text, size_t len)
+{
+	char *nul = memchr(text, '\0', len);
+
+	if (nul == NULL)
+		return 0;
+	if (!x->sanitize) {
+		xerror("%s: NUL byte at byte %zu cannot be sent in XML; "
+		       "nothing %ssent (--sanitize replaces it)",
+		    what, (size_t)(nul - text),
+		    x->mode == ONE_SHOT ? "" : "more ");
+		return XEXIT_USAGE;
+	}
+	for (; nul < text + len; nul++)
+		if (*nul == '\0')
+			*nul = '\x01';
+	return 0;
+}
+
 /* Builds the messages of one body (one per recipient) and sends them. */
 static void
 send_body(struct xsend *x, const char *body)
@@ -584,20 +609,9 @@ handle_line(struct xsend *x, char *line, size_t len)
 	if (len == 0 && !x->keep_empty)
 		return 0;
 	snprintf(what, sizeof(what), "line %lu", x->lineno);
-	if (memchr(line, '\0', len) != NULL && !x->sanitize) {
-		xerror("%s: NUL byte at byte %zu cannot be sent in XML; "
-		       "nothing more sent (--sanitize replaces it)",
-		    what, (size_t)((char *)memchr(line, '\0', len) - line));
-		return XEXIT_USAGE;
-	}
+	if ((rc = check_nul(x, what, line, len)) != 0)
+		return rc;
 	text = xstrndup(line, len);
-	if (memchr(line, '\0', len) != NULL) {
-		size_t i;
-
-		for (i = 0; i < len; i++)
-			if (text[i] == '\0')
-				text[i] = '\x01'; /* cleaned to U+FFFD */
-	}
 	if ((rc = check_text(x, what, &text)) != 0) {
 		free(text);
 		return rc;
@@ -794,27 +808,36 @@ escaped_from(xmpp_stanza_t *st)
 	return buf_steal(&b);
 }
 
+/* ": TEXT" with the text from the network escaped, or "" for NULL
+ * (caller frees). */
+static char *
+detail(const char *text)
+{
+	struct buf b;
+
+	buf_init(&b);
+	buf_adds(&b, text ? ": " : "");
+	if (text)
+		text_escape(&b, text, strlen(text));
+	return buf_steal(&b);
+}
+
 /* A message of ours came back as an error: one line, and it failed. */
 static void
 on_bounce(struct xsend *x, struct outbox_item *it, xmpp_stanza_t *st)
 {
-	char *cond, *text, *from, at[1100];
-	struct buf b;
+	char *cond, *text, *from, *more, at[1100];
 
 	stanza_error_info(st, &cond, &text);
-	buf_init(&b);
-	if (text) {
-		buf_adds(&b, ": ");
-		text_escape(&b, text, strlen(text));
-	}
 	if (x->mode == RAW) {
 		from = escaped_from(st);
 		snprintf(at, sizeof(at), "line %lu: %s", it->line, from);
 		free(from);
 	} else
 		where(x, it, at, sizeof(at));
-	xerror("%s: %s%s", at, cond, b.data ? b.data : "");
-	buf_free(&b);
+	more = detail(text);
+	xerror("%s: %s%s", at, cond, more);
+	free(more);
 	free(cond);
 	free(text);
 	failed(x, XEXIT_REJECTED);
@@ -916,14 +939,10 @@ on_joined(struct session *s, struct muc_room *r, const char *cond,
     const char *text, void *ud)
 {
 	struct xsend *x = ud;
-	struct buf b;
+	char *more;
 
 	if (cond != NULL) {
-		buf_init(&b);
-		if (text) {
-			buf_adds(&b, ": ");
-			text_escape(&b, text, strlen(text));
-		}
+		more = detail(text);
 		xerror("%s: cannot join: %s%s%s", muc_room_jid(r), cond,
 		    strcmp(cond, "item-not-found") == 0
 			? " (the room does not exist)"
@@ -934,8 +953,8 @@ on_joined(struct session *s, struct muc_room *r, const char *cond,
 			: strcmp(cond, "forbidden") == 0 ? " (banned)"
 			: strcmp(cond, "conflict") == 0 ? " (the nick is taken)"
 							: "",
-		    b.data ? b.data : "");
-		buf_free(&b);
+		    more);
+		free(more);
 		failed(x, XEXIT_REJECTED);
 		x->input_done = 1;
 		finish(x);
@@ -1124,21 +1143,9 @@ read_body(struct xsend *x, const struct xconfig *cfg)
 	while (b.len > 0 &&
 	    (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
 		b.data[--b.len] = '\0';
-	if (b.data && memchr(b.data, '\0', b.len) != NULL) {
-		size_t i,
-		    at = (size_t)((char *)memchr(b.data, '\0', b.len) - b.data);
-
-		if (!x->sanitize) {
-			xerror(
-			    "%s: NUL byte at byte %zu cannot be sent in XML; "
-			    "nothing sent (--sanitize replaces it)",
-			    name, at);
-			buf_free(&b);
-			return XEXIT_USAGE;
-		}
-		for (i = 0; i < b.len; i++)
-			if (b.data[i] == '\0')
-				b.data[i] = '\x01'; /* cleaned to U+FFFD */
+	if (b.data && (r = check_nul(x, name, b.data, b.len)) != 0) {
+		buf_free(&b);
+		return r;
 	}
 	x->body = buf_steal(&b);
 	return 0;
