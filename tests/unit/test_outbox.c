@@ -254,7 +254,7 @@ static void
 outbox_barrier_due__after__barrier_every_sent(void **state)
 {
 	struct outbox *ob = new_box(100, 1, 3);
-	char id[8];
+	char id[16];
 	int i;
 
 	(void)state;
