@@ -15,6 +15,7 @@
 #include "jid.h"
 #include "muc.h"
 #include "options.h"
+#include "outbox.h"
 #include "output.h"
 #include "reader.h"
 #include "session.h"
@@ -62,25 +63,13 @@ enum {
 
 enum mode { ONE_SHOT, LINES, RAW };
 
-/* One message to one recipient, kept until the server has it (and, when
- * asked, until the room echoed it or the recipient sent a receipt). */
-struct item {
-	struct item *prev, *next; /* the list, in the order sent */
-	struct item *hnext; /* the id hash chain */
-	unsigned long seq;
-	unsigned long line; /* input line, 0 for one message */
-	size_t rcpt;
-	char *id;
-	xmpp_stanza_t *st; /* NULL in raw mode: never resent */
-	int confirmed; /* the server has it (barrier) */
-	int need_echo; /* waiting for the room's echo */
-	int need_receipt; /* waiting for a XEP-0184 receipt */
-	int raw_iq; /* raw mode: an iq waiting for its reply */
-	int failed; /* refused: no --tee line for it */
-	int64_t confirmed_at; /* when the server confirmed it */
-};
+struct xsend;
 
-#define HASH_SIZE 4096
+/* A barrier in flight, as its answer's callback gets it. */
+struct barrier {
+	struct xsend *x;
+	unsigned long token; /* outbox_barrier()'s; 0: the slot is free */
+};
 
 struct xsend {
 	/* options */
@@ -115,14 +104,11 @@ struct xsend {
 	struct output out;
 	char *body; /* one-shot */
 	int created; /* one-shot: the messages exist */
-	struct item *head, *tail;
-	struct item *hash[HASH_SIZE];
-	size_t nitems;
-	unsigned long seq; /* of the last message sent */
-	unsigned long marks[MAX_BARRIERS]; /* what each barrier covers */
-	size_t nmarks; /* barriers in flight, oldest first */
-	unsigned long marked; /* covered by the last one sent */
+	struct outbox *ob; /* each message until its fate is known */
+	struct barrier bar[MAX_BARRIERS];
 	unsigned barrier_timer;
+	int ready; /* online, rooms joined, unconfirmed messages resent */
+	unsigned losses; /* connections lost during the run */
 	size_t joined; /* rooms joined on this connection */
 
 	/* input */
@@ -314,91 +300,13 @@ raw_conflict:
 }
 
 /* ------------------------------------------------------------------------
- * The messages in flight
+ * The messages in flight (common/outbox.c keeps the books)
  */
 
-static unsigned
-hash_id(const char *id)
+static long
+timeout_ms(const struct xsend *x)
 {
-	unsigned h = 2166136261u;
-
-	while (*id)
-		h = (h ^ (unsigned char)*id++) * 16777619u;
-	return h % HASH_SIZE;
-}
-
-static struct item *
-find_item(struct xsend *x, const char *id)
-{
-	struct item *it;
-
-	if (id == NULL)
-		return NULL;
-	for (it = x->hash[hash_id(id)]; it; it = it->hnext)
-		if (strcmp(it->id, id) == 0)
-			return it;
-	return NULL;
-}
-
-static struct item *
-add_item(struct xsend *x, char *id, xmpp_stanza_t *st, size_t rcpt)
-{
-	struct item *it = xcalloc(1, sizeof(*it));
-	unsigned h = hash_id(id);
-
-	it->id = id;
-	it->st = st;
-	it->rcpt = rcpt;
-	it->line = x->lineno;
-	it->seq = ++x->seq;
-	it->prev = x->tail;
-	if (x->tail)
-		x->tail->next = it;
-	else
-		x->head = it;
-	x->tail = it;
-	it->hnext = x->hash[h];
-	x->hash[h] = it;
-	x->nitems++;
-	return it;
-}
-
-static void
-free_item(struct xsend *x, struct item *it)
-{
-	struct item **pp;
-
-	if (it->prev)
-		it->prev->next = it->next;
-	else
-		x->head = it->next;
-	if (it->next)
-		it->next->prev = it->prev;
-	else
-		x->tail = it->prev;
-	for (pp = &x->hash[hash_id(it->id)]; *pp; pp = &(*pp)->hnext)
-		if (*pp == it) {
-			*pp = it->hnext;
-			break;
-		}
-	if (it->st)
-		xmpp_stanza_release(it->st);
-	free(it->id);
-	free(it);
-	x->nitems--;
-}
-
-static int
-item_done(const struct item *it)
-{
-	return it->confirmed && !it->need_echo && !it->need_receipt &&
-	    !it->raw_iq;
-}
-
-static const char *
-rcpt_name(struct xsend *x, size_t i)
-{
-	return x->rcpt[i];
+	return x->cfg->timeout_ms ? x->cfg->timeout_ms : XT_DEFAULT_TIMEOUT_MS;
 }
 
 /* Records the first failure of the run (its line is already printed). */
@@ -410,47 +318,54 @@ failed(struct xsend *x, int code)
 }
 
 static void
-where(struct xsend *x, const struct item *it, char *buf, size_t len)
+where(struct xsend *x, const struct outbox_item *it, char *buf, size_t len)
 {
 	if (x->mode == ONE_SHOT)
-		snprintf(buf, len, "%s", rcpt_name(x, it->rcpt));
+		snprintf(buf, len, "%s", x->rcpt[it->rcpt]);
 	else
-		snprintf(
-		    buf, len, "line %lu: %s", it->line, rcpt_name(x, it->rcpt));
+		snprintf(buf, len, "line %lu: %s", it->line, x->rcpt[it->rcpt]);
 }
 
-/* ------------------------------------------------------------------------
- * Progress: the barrier, and the end of the run
- */
-
-static void check_progress(struct xsend *x);
-
 static void
-print_tee(struct xsend *x, const struct item *it)
+release_stanza(void *st)
 {
+	xmpp_stanza_release(st);
+}
+
+/* A message whose fate is known: --tee tells of the ones that made it. */
+static void
+on_settled(struct outbox_item *it, void *ud)
+{
+	struct xsend *x = ud;
 	struct orecord r;
 	char line[32];
 
+	if (!x->tee || it->failed || x->mode == RAW)
+		return;
 	snprintf(line, sizeof(line), "%lu", it->line);
-	orecord_init(&r, "sent", it->st);
+	orecord_init(&r, "sent", it->payload);
 	orecord_add(&r, 'i', "id", it->id, OF_TEXT);
-	orecord_add(&r, 't', "to", rcpt_name(x, it->rcpt), OF_TEXT);
+	orecord_add(&r, 't', "to", x->rcpt[it->rcpt], OF_TEXT);
 	orecord_add(&r, 'n', "line", line, OF_TEXT | OF_NUMBER);
 	if (output_record(&x->out, &r) < 0)
 		x->tee = 0; /* nobody reads it any more; keep sending */
 }
 
-/* An item whose fate is known: --tee tells of the ones that made it. */
+/* Writes a message to the stream (dropped by the session when offline,
+ * and then not counted as sent: it goes out after the reconnection). */
 static void
-settle(struct xsend *x, struct item *it)
+transmit(struct xsend *x, struct outbox_item *it)
 {
-	if (!item_done(it))
-		return;
-	if (x->tee && !it->failed && x->mode != RAW)
-		print_tee(x, it);
-	free_item(x, it);
+	session_send(x->s, it->payload);
+	if (session_online(x->s))
+		outbox_sent(x->ob, it);
 }
 
+/* ------------------------------------------------------------------------
+ * Progress: the barriers, and the one driver of the run
+ */
+
+static void drive(struct xsend *x);
 static void on_barrier_late(struct session *s, void *ud);
 
 /* The barriers' watchdog: no answer to any for --timeout means dead. */
@@ -459,37 +374,23 @@ restart_barrier_timer(struct xsend *x)
 {
 	session_timer_cancel(x->s, x->barrier_timer);
 	x->barrier_timer = 0;
-	if (x->nmarks > 0 && x->mode != ONE_SHOT)
-		x->barrier_timer = session_timer_add(x->s,
-		    x->cfg->timeout_ms ? x->cfg->timeout_ms
-				       : XT_DEFAULT_TIMEOUT_MS,
-		    on_barrier_late, x);
+	if (outbox_barriers(x->ob) > 0 && x->mode != ONE_SHOT)
+		x->barrier_timer =
+		    session_timer_add(x->s, timeout_ms(x), on_barrier_late, x);
 }
 
 static void
 on_confirmed(struct session *s, void *ud)
 {
-	struct xsend *x = ud;
-	struct item *it, *next;
-	unsigned long mark;
+	struct barrier *b = ud;
+	struct xsend *x = b->x;
+	unsigned long token = b->token;
 
 	(void)s;
-	if (x->nmarks == 0)
-		return;
-	/* Barriers come back in the order sent: this is the oldest. */
-	mark = x->marks[0];
-	memmove(x->marks, x->marks + 1, --x->nmarks * sizeof(x->marks[0]));
+	b->token = 0;
+	outbox_answered(x->ob, token, util_now_ms());
 	restart_barrier_timer(x);
-	for (it = x->head; it; it = next) {
-		next = it->next;
-		if (it->seq > mark)
-			break;
-		if (!it->confirmed)
-			it->confirmed_at = util_now_ms();
-		it->confirmed = 1;
-		settle(x, it);
-	}
-	check_progress(x);
+	drive(x);
 }
 
 static void
@@ -497,34 +398,32 @@ on_barrier_late(struct session *s, void *ud)
 {
 	struct xsend *x = ud;
 	char t[32];
-	long ms =
-	    x->cfg->timeout_ms ? x->cfg->timeout_ms : XT_DEFAULT_TIMEOUT_MS;
 
 	x->barrier_timer = 0;
 	session_reconnect_now(s, "%s: no answer from the server for %s s",
-	    session_target(s), util_seconds(ms, t, sizeof(t)));
+	    session_target(s), util_seconds(timeout_ms(x), t, sizeof(t)));
 }
 
-/* A barrier behind everything sent and not yet covered by one. */
+/* A barrier behind everything sent and not yet covered by one, when the
+ * window has room for it. */
 static void
 send_barrier(struct xsend *x)
 {
-	if (!session_online(x->s) || x->nmarks == MAX_BARRIERS ||
-	    x->seq == x->marked)
+	struct barrier *b = x->bar;
+	unsigned long token;
+
+	if (!session_online(x->s) || (token = outbox_barrier(x->ob)) == 0)
 		return;
-	x->marks[x->nmarks++] = x->seq;
-	x->marked = x->seq;
+	/* The outbox never has more than MAX_BARRIERS in flight. */
+	while (b->token != 0)
+		b++;
+	b->x = x;
+	b->token = token;
 	session_set_phase(
 	    x->s, "waiting for the server to confirm the messages");
-	session_barrier(x->s, on_confirmed, x);
-	if (x->nmarks == 1)
+	session_barrier(x->s, on_confirmed, b);
+	if (outbox_barriers(x->ob) == 1)
 		restart_barrier_timer(x);
-}
-
-static int
-unconfirmed(struct xsend *x)
-{
-	return x->tail && !x->tail->confirmed;
 }
 
 static void
@@ -540,23 +439,28 @@ finish(struct xsend *x)
 	session_finish(x->s, x->code);
 }
 
-static int pump(struct xsend *x);
+static void pump(struct xsend *x);
 
+/*
+ * The one driver, called at the end of every event of the run (input, a
+ * barrier's answer, a stanza, the sweep): sends the lines the window held
+ * back, covers what was sent with a barrier, holds or resumes the input,
+ * and ends the run once every message is settled.  Nothing it calls calls
+ * it again.
+ */
 static void
-check_progress(struct xsend *x)
+drive(struct xsend *x)
 {
 	if (x->finishing)
 		return;
-	/* Lines read but held back by the window go out as it opens. */
-	if (x->mode == LINES && !x->input_done && x->nitems < MAX_PENDING &&
-	    pump(x) < 0)
-		return;
-	if (unconfirmed(x))
-		send_barrier(x);
+	if (x->mode == LINES && x->ready && !x->input_done &&
+	    !outbox_full(x->ob))
+		pump(x);
+	send_barrier(x);
 	if (x->mode != ONE_SHOT && !x->input_done)
-		session_pause_input(x->s, x->nitems >= MAX_PENDING);
+		session_pause_input(x->s, !x->ready || outbox_full(x->ob));
 	if ((x->mode == ONE_SHOT ? x->created : x->input_done) &&
-	    x->nitems == 0 && x->nmarks == 0)
+	    outbox_count(x->ob) == 0 && outbox_barriers(x->ob) == 0)
 		finish(x);
 }
 
@@ -600,12 +504,37 @@ check_text(struct xsend *x, const char *what, char **text)
 	return XEXIT_USAGE;
 }
 
+/*
+ * A NUL byte cannot be sent in XML: refuses text[0..len) (XEXIT_USAGE,
+ * saying where), or with --sanitize turns each NUL into a control
+ * character that check_text() then replaces with U+FFFD.
+ */
+static int
+check_nul(struct xsend *x, const char *what, char *text, size_t len)
+{
+	char *nul = memchr(text, '\0', len);
+
+	if (nul == NULL)
+		return 0;
+	if (!x->sanitize) {
+		xerror("%s: NUL byte at byte %zu cannot be sent in XML; "
+		       "nothing %ssent (--sanitize replaces it)",
+		    what, (size_t)(nul - text),
+		    x->mode == ONE_SHOT ? "" : "more ");
+		return XEXIT_USAGE;
+	}
+	for (; nul < text + len; nul++)
+		if (*nul == '\0')
+			*nul = '\x01';
+	return 0;
+}
+
 /* Builds the messages of one body (one per recipient) and sends them. */
 static void
 send_body(struct xsend *x, const char *body)
 {
 	struct msg_spec m;
-	struct item *it;
+	struct outbox_item *it;
 	size_t i;
 	char *id;
 
@@ -625,11 +554,15 @@ send_body(struct xsend *x, const char *body)
 					    : session_new_id(x->s);
 		m.to = x->rcpt[i];
 		m.id = id;
-		it = add_item(x, id, stanza_message(session_ctx(x->s), &m), i);
-		it->need_echo = x->rooms;
-		it->need_receipt = x->receipt;
-		session_send(x->s, it->st);
+		it =
+		    outbox_add(x->ob, id, stanza_message(session_ctx(x->s), &m),
+			(x->rooms ? OUTBOX_ECHO : 0) |
+			    (x->receipt ? OUTBOX_RECEIPT : 0));
+		it->rcpt = i;
+		it->line = x->lineno;
+		transmit(x, it);
 		xdebug(2, "sent to %s (id %s)", m.to, id);
+		free(id);
 	}
 }
 
@@ -638,12 +571,13 @@ send_body(struct xsend *x, const char *body)
 static void
 resend(struct xsend *x)
 {
-	struct item *it;
+	struct outbox_item *it;
 	size_t n = 0;
 
-	for (it = x->head; it; it = it->next)
-		if (!it->confirmed && it->st) {
-			session_send(x->s, it->st);
+	for (it = outbox_next_unsent(x->ob, NULL); it;
+	     it = outbox_next_unsent(x->ob, it))
+		if (it->payload) {
+			transmit(x, it);
 			n++;
 		}
 	if (n)
@@ -654,14 +588,13 @@ resend(struct xsend *x)
  * Input: lines, NUL-separated chunks, or raw stanzas
  */
 
-static int
+/* The input is over (ended, or stopped by a bad line with 'code'). */
+static void
 stop_input(struct xsend *x, int code)
 {
 	failed(x, code);
 	x->input_done = 1;
 	session_set_input(x->s, -1, 0, NULL, NULL);
-	check_progress(x);
-	return -1;
 }
 
 static int
@@ -676,20 +609,9 @@ handle_line(struct xsend *x, char *line, size_t len)
 	if (len == 0 && !x->keep_empty)
 		return 0;
 	snprintf(what, sizeof(what), "line %lu", x->lineno);
-	if (memchr(line, '\0', len) != NULL && !x->sanitize) {
-		xerror("%s: NUL byte at byte %zu cannot be sent in XML; "
-		       "nothing more sent (--sanitize replaces it)",
-		    what, (size_t)((char *)memchr(line, '\0', len) - line));
-		return XEXIT_USAGE;
-	}
+	if ((rc = check_nul(x, what, line, len)) != 0)
+		return rc;
 	text = xstrndup(line, len);
-	if (memchr(line, '\0', len) != NULL) {
-		size_t i;
-
-		for (i = 0; i < len; i++)
-			if (text[i] == '\0')
-				text[i] = '\x01'; /* cleaned to U+FFFD */
-	}
 	if ((rc = check_text(x, what, &text)) != 0) {
 		free(text);
 		return rc;
@@ -711,45 +633,60 @@ static int on_stanza(xmpp_stanza_t *st, unsigned long line, void *ud);
 /*
  * Sends the complete lines held in the input buffer while the window has
  * room, with a barrier every BARRIER_EVERY messages.  At the end of input
- * the last line may lack its delimiter.  Returns 0, or -1 when the input
- * is over (ended, or stopped by a bad line: then the code is recorded).
+ * the last line may lack its delimiter.  A bad line, or the end, stops the
+ * input (stop_input()).
  */
-static int
+static void
 pump(struct xsend *x)
 {
 	char *p = x->in.data, *nl = NULL;
 	int rc = 0;
 
-	while (p && x->nitems < MAX_PENDING &&
+	while (p && !outbox_full(x->ob) &&
 	    (nl = memchr(p, x->delim, x->in.len - (size_t)(p - x->in.data)))) {
 		rc = handle_line(x, p, (size_t)(nl - p));
 		p = nl + 1;
 		if (rc != 0)
 			break;
-		if (x->seq - x->marked >= BARRIER_EVERY)
+		if (outbox_barrier_due(x->ob))
 			send_barrier(x);
 	}
 	if (p)
 		buf_consume(&x->in, (size_t)(p - x->in.data));
 	if (rc != 0)
-		return stop_input(x, rc);
-	if (nl != NULL || x->nitems >= MAX_PENDING)
-		return 0; /* more lines wait for the window */
-	if (x->in.len > x->cfg->max_size + 1) {
+		stop_input(x, rc);
+	else if (nl != NULL || outbox_full(x->ob))
+		return; /* more lines wait for the window */
+	else if (x->in.len > x->cfg->max_size + 1) {
 		xerror("line %lu: larger than %lu bytes (--max-size); nothing "
 		       "more sent",
 		    x->lineno + 1, x->cfg->max_size);
-		return stop_input(x, XEXIT_USAGE);
-	}
-	if (x->eof) {
+		stop_input(x, XEXIT_USAGE);
+	} else if (x->eof) {
 		/* The last line may lack its delimiter. */
-		if (x->in.len > 0 &&
-		    (rc = handle_line(x, x->in.data, x->in.len)) != 0)
-			return stop_input(x, rc);
+		if (x->in.len > 0)
+			rc = handle_line(x, x->in.data, x->in.len);
 		buf_reset(&x->in);
-		return stop_input(x, 0);
+		stop_input(x, rc);
 	}
-	return 0;
+}
+
+/* --raw: feeds what was read (n bytes, 0 at the end) to the reader, which
+ * calls on_stanza() for each stanza. */
+static void
+feed_raw(struct xsend *x, size_t n)
+{
+	char *err = NULL;
+
+	if (reader_feed(x->reader, x->in.data + x->in.len, n, n == 0, &err) <
+	    0) {
+		if (err) {
+			xerror("standard input: %s; nothing more sent", err);
+			free(err);
+		}
+		stop_input(x, XEXIT_USAGE);
+	} else if (n == 0)
+		stop_input(x, 0);
 }
 
 static int
@@ -765,36 +702,21 @@ on_input(struct session *s, int fd, void *ud)
 		return 0;
 	if (n < 0) {
 		xerror("standard input: %s", strerror(errno));
-		return stop_input(x, XEXIT_FAILURE);
-	}
-	if (x->mode == RAW) {
-		char *err = NULL;
-
-		if (reader_feed(x->reader, x->in.data + x->in.len, (size_t)n,
-			n == 0, &err) < 0) {
-			if (err) {
-				xerror("standard input: %s; nothing more sent",
-				    err);
-				free(err);
-			}
-			return stop_input(x, XEXIT_USAGE);
+		stop_input(x, XEXIT_FAILURE);
+	} else if (x->mode == RAW)
+		feed_raw(x, (size_t)n);
+	else {
+		x->in.len += (size_t)n;
+		x->in.data[x->in.len] = '\0';
+		if (n == 0) {
+			/* Nothing more to read; what is buffered still goes
+			 * out. */
+			x->eof = 1;
+			session_set_input(x->s, -1, 0, NULL, NULL);
 		}
-		if (n == 0)
-			return stop_input(x, 0);
-		check_progress(x);
-		return 0;
 	}
-	x->in.len += (size_t)n;
-	x->in.data[x->in.len] = '\0';
-	if (n == 0) {
-		/* Nothing more to read; what is buffered still goes out. */
-		x->eof = 1;
-		session_set_input(x->s, -1, 0, NULL, NULL);
-	}
-	if (pump(x) < 0)
-		return -1;
-	check_progress(x);
-	return n == 0 ? -1 : 0;
+	drive(x);
+	return x->eof || x->input_done ? -1 : 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -806,7 +728,7 @@ on_iq_reply(struct session *s, xmpp_stanza_t *st, void *ud)
 {
 	struct xsend *x = ud;
 	const char *type = xmpp_stanza_get_type(st);
-	struct item *it = find_item(x, xmpp_stanza_get_id(st));
+	struct outbox_item *it = outbox_find(x->ob, xmpp_stanza_get_id(st));
 	struct orecord r;
 	char *cond, *text;
 
@@ -822,11 +744,9 @@ on_iq_reply(struct session *s, xmpp_stanza_t *st, void *ud)
 		free(text);
 		failed(x, XEXIT_REJECTED);
 	}
-	if (it) {
-		it->raw_iq = 0;
-		settle(x, it);
-	}
-	check_progress(x);
+	if (it)
+		outbox_done(x->ob, it, OUTBOX_REPLY);
+	drive(x);
 	return 0;
 }
 
@@ -838,8 +758,9 @@ on_stanza(xmpp_stanza_t *st, unsigned long line, void *ud)
 	const char *type = xmpp_stanza_get_type(st);
 	const char *ns = xmpp_stanza_get_ns(st);
 	const char *id = xmpp_stanza_get_id(st);
-	struct item *it;
+	struct outbox_item *it;
 	char *newid = NULL;
+	int iq;
 
 	x->lineno = line;
 	if (ns && strcmp(ns, XMPP_NS_CLIENT) != 0) {
@@ -850,18 +771,22 @@ on_stanza(xmpp_stanza_t *st, unsigned long line, void *ud)
 		failed(x, XEXIT_USAGE);
 		return -1;
 	}
-	if (id == NULL || *id == '\0' || find_item(x, id) != NULL) {
+	if (id == NULL || *id == '\0' || outbox_find(x->ob, id) != NULL) {
 		/* Replies and bounces are matched by id: give it a new one. */
 		newid = session_new_id(x->s);
-		xmpp_stanza_set_id(st, newid);
+		stanza_give_id(st, newid);
 	}
-	it = add_item(x, xstrdup(xmpp_stanza_get_id(st)), NULL, 0);
-	if (strcmp(name, "iq") == 0 && type &&
-	    (strcmp(type, "get") == 0 || strcmp(type, "set") == 0)) {
-		it->raw_iq = 1;
+	iq = strcmp(name, "iq") == 0 && type &&
+	    (strcmp(type, "get") == 0 || strcmp(type, "set") == 0);
+	/* Never resent (no payload): --raw does not reconnect. */
+	it = outbox_add(
+	    x->ob, xmpp_stanza_get_id(st), NULL, iq ? OUTBOX_REPLY : 0);
+	it->line = line;
+	if (iq)
 		session_request(x->s, st, on_iq_reply, x);
-	} else
+	else
 		session_send(x->s, st);
+	outbox_sent(x->ob, it);
 	xmpp_stanza_release(st);
 	free(newid);
 	return 0;
@@ -870,92 +795,6 @@ on_stanza(xmpp_stanza_t *st, unsigned long line, void *ud)
 /* ------------------------------------------------------------------------
  * What comes back: bounces, room echoes, receipts
  */
-
-static int
-on_message(struct session *s, xmpp_stanza_t *st, void *ud)
-{
-	struct xsend *x = ud;
-	const char *type = xmpp_stanza_get_type(st);
-	xmpp_stanza_t *rcv;
-	struct item *it;
-	char *cond, *text, at[1100];
-	struct buf b;
-
-	(void)s;
-	if (type && strcmp(type, "error") == 0) {
-		it = find_item(x, xmpp_stanza_get_id(st));
-		if (it == NULL)
-			return 1;
-		stanza_error_info(st, &cond, &text);
-		buf_init(&b);
-		if (text) {
-			buf_adds(&b, ": ");
-			text_escape(&b, text, strlen(text));
-		}
-		if (x->mode == RAW) {
-			const char *from = xmpp_stanza_get_from(st);
-			struct buf f;
-
-			buf_init(&f);
-			text_escape(
-			    &f, from ? from : "?", strlen(from ? from : "?"));
-			snprintf(
-			    at, sizeof(at), "line %lu: %s", it->line, f.data);
-			buf_free(&f);
-		} else
-			where(x, it, at, sizeof(at));
-		xerror("%s: %s%s", at, cond, b.data ? b.data : "");
-		buf_free(&b);
-		free(cond);
-		free(text);
-		failed(x, XEXIT_REJECTED);
-		it->failed = 1;
-		it->need_echo = it->need_receipt = 0;
-		settle(x, it);
-		check_progress(x);
-		return 1;
-	}
-	/* A room echoes our groupchat message with its id. */
-	if (x->rooms && type && strcmp(type, "groupchat") == 0) {
-		xmpp_stanza_t *oid = xmpp_stanza_get_child_by_name_and_ns(
-		    st, "origin-id", NS_SID);
-
-		it = find_item(x, xmpp_stanza_get_id(st));
-		if (it == NULL && oid)
-			it = find_item(x, xmpp_stanza_get_attribute(oid, "id"));
-		/* A subject change comes back without our id (Prosody). */
-		if (it == NULL &&
-		    xmpp_stanza_get_child_by_name(st, "subject") != NULL &&
-		    xmpp_stanza_get_child_by_name(st, "body") == NULL)
-			for (it = x->head; it; it = it->next)
-				if (it->need_echo &&
-				    xmpp_stanza_get_child_by_name(
-					it->st, "body") == NULL &&
-				    jid_same_bare(xmpp_stanza_get_from(st),
-					rcpt_name(x, it->rcpt)))
-					break;
-		if (it &&
-		    muc_is_self(x->room[it->rcpt], xmpp_stanza_get_from(st))) {
-			it->need_echo = 0;
-			settle(x, it);
-			check_progress(x);
-		}
-		return 1;
-	}
-	rcv = xmpp_stanza_get_child_by_name_and_ns(st, "received", NS_RECEIPTS);
-	if (rcv) {
-		it = find_item(x, xmpp_stanza_get_attribute(rcv, "id"));
-		if (it &&
-		    jid_same_bare(
-			xmpp_stanza_get_from(st), rcpt_name(x, it->rcpt))) {
-			xdebug(1, "receipt from %s", rcpt_name(x, it->rcpt));
-			it->need_receipt = 0;
-			settle(x, it);
-			check_progress(x);
-		}
-	}
-	return 1;
-}
 
 /* The sender of a stanza, safe in a message line (caller frees). */
 static char *
@@ -969,32 +808,122 @@ escaped_from(xmpp_stanza_t *st)
 	return buf_steal(&b);
 }
 
+/* ": TEXT" with the text from the network escaped, or "" for NULL
+ * (caller frees). */
+static char *
+detail(const char *text)
+{
+	struct buf b;
+
+	buf_init(&b);
+	buf_adds(&b, text ? ": " : "");
+	if (text)
+		text_escape(&b, text, strlen(text));
+	return buf_steal(&b);
+}
+
+/* A message of ours came back as an error: one line, and it failed. */
+static void
+on_bounce(struct xsend *x, struct outbox_item *it, xmpp_stanza_t *st)
+{
+	char *cond, *text, *from, *more, at[1100];
+
+	stanza_error_info(st, &cond, &text);
+	if (x->mode == RAW) {
+		from = escaped_from(st);
+		snprintf(at, sizeof(at), "line %lu: %s", it->line, from);
+		free(from);
+	} else
+		where(x, it, at, sizeof(at));
+	more = detail(text);
+	xerror("%s: %s%s", at, cond, more);
+	free(more);
+	free(cond);
+	free(text);
+	failed(x, XEXIT_REJECTED);
+	outbox_bounce(x->ob, it);
+}
+
+/* A room echoes our groupchat message with its id. */
+static void
+on_echo(struct xsend *x, xmpp_stanza_t *st)
+{
+	xmpp_stanza_t *oid =
+	    xmpp_stanza_get_child_by_name_and_ns(st, "origin-id", NS_SID);
+	struct outbox_item *it = outbox_find(x->ob, xmpp_stanza_get_id(st));
+
+	if (it == NULL && oid)
+		it = outbox_find(x->ob, xmpp_stanza_get_attribute(oid, "id"));
+	/* A subject change comes back without our id (Prosody). */
+	if (it == NULL &&
+	    xmpp_stanza_get_child_by_name(st, "subject") != NULL &&
+	    xmpp_stanza_get_child_by_name(st, "body") == NULL)
+		for (it = outbox_next(x->ob, NULL); it;
+		     it = outbox_next(x->ob, it))
+			if ((it->waits & OUTBOX_ECHO) &&
+			    xmpp_stanza_get_child_by_name(
+				it->payload, "body") == NULL &&
+			    jid_same_bare(
+				xmpp_stanza_get_from(st), x->rcpt[it->rcpt]))
+				break;
+	if (it && muc_is_self(x->room[it->rcpt], xmpp_stanza_get_from(st)))
+		outbox_done(x->ob, it, OUTBOX_ECHO);
+}
+
+static int
+on_message(struct session *s, xmpp_stanza_t *st, void *ud)
+{
+	struct xsend *x = ud;
+	const char *type = xmpp_stanza_get_type(st);
+	xmpp_stanza_t *rcv;
+	struct outbox_item *it;
+
+	(void)s;
+	if (type && strcmp(type, "error") == 0) {
+		it = outbox_find(x->ob, xmpp_stanza_get_id(st));
+		if (it == NULL)
+			return 1;
+		on_bounce(x, it, st);
+	} else if (x->rooms && type && strcmp(type, "groupchat") == 0)
+		on_echo(x, st);
+	else if ((rcv = xmpp_stanza_get_child_by_name_and_ns(
+		      st, "received", NS_RECEIPTS)) != NULL) {
+		it = outbox_find(x->ob, xmpp_stanza_get_attribute(rcv, "id"));
+		if (it == NULL ||
+		    !jid_same_bare(xmpp_stanza_get_from(st), x->rcpt[it->rcpt]))
+			return 1;
+		xdebug(1, "receipt from %s", x->rcpt[it->rcpt]);
+		outbox_done(x->ob, it, OUTBOX_RECEIPT);
+	} else
+		return 1;
+	drive(x);
+	return 1;
+}
+
 static int
 on_presence(struct session *s, xmpp_stanza_t *st, void *ud)
 {
 	struct xsend *x = ud;
-	size_t i;
-
 	const char *type = xmpp_stanza_get_type(st);
-	struct item *it;
+	struct outbox_item *it;
+	char *cond, *text, *from;
+	size_t i;
 
 	for (i = 0; x->rooms && i < x->nrcpt; i++)
 		if (muc_handle_presence(s, x->room[i], st))
 			return 1;
 	/* --raw: a presence we sent that came back as an error. */
 	if (x->mode == RAW && type && strcmp(type, "error") == 0 &&
-	    (it = find_item(x, xmpp_stanza_get_id(st))) != NULL) {
-		char *cond, *text, *from = escaped_from(st);
-
+	    (it = outbox_find(x->ob, xmpp_stanza_get_id(st))) != NULL) {
+		from = escaped_from(st);
 		stanza_error_info(st, &cond, &text);
 		xerror("line %lu: %s: %s", it->line, from, cond);
 		free(cond);
 		free(text);
 		free(from);
 		failed(x, XEXIT_REJECTED);
-		it->failed = 1;
-		settle(x, it);
-		check_progress(x);
+		outbox_bounce(x->ob, it);
+		drive(x);
 	}
 	return 1;
 }
@@ -1010,14 +939,10 @@ on_joined(struct session *s, struct muc_room *r, const char *cond,
     const char *text, void *ud)
 {
 	struct xsend *x = ud;
-	struct buf b;
+	char *more;
 
 	if (cond != NULL) {
-		buf_init(&b);
-		if (text) {
-			buf_adds(&b, ": ");
-			text_escape(&b, text, strlen(text));
-		}
+		more = detail(text);
 		xerror("%s: cannot join: %s%s%s", muc_room_jid(r), cond,
 		    strcmp(cond, "item-not-found") == 0
 			? " (the room does not exist)"
@@ -1028,8 +953,8 @@ on_joined(struct session *s, struct muc_room *r, const char *cond,
 			: strcmp(cond, "forbidden") == 0 ? " (banned)"
 			: strcmp(cond, "conflict") == 0 ? " (the nick is taken)"
 							: "",
-		    b.data ? b.data : "");
-		buf_free(&b);
+		    more);
+		free(more);
 		failed(x, XEXIT_REJECTED);
 		x->input_done = 1;
 		finish(x);
@@ -1044,6 +969,7 @@ static void
 start_sending(struct xsend *x)
 {
 	resend(x);
+	x->ready = 1;
 	if (x->mode == ONE_SHOT && !x->created) {
 		send_body(x, x->body);
 		x->created = 1;
@@ -1057,7 +983,26 @@ start_sending(struct xsend *x)
 			session_set_input(
 			    x->s, STDIN_FILENO, MAX_QUEUE, on_input, x);
 	}
-	check_progress(x);
+	drive(x);
+}
+
+/* What the sweep gives up: one line each. */
+static void
+report_expired(struct outbox_item *it, void *ud)
+{
+	struct xsend *x = ud;
+	char at[1100];
+
+	if (it->waits & OUTBOX_REPLY)
+		xerror("line %lu: iq %s: no reply in time", it->line, it->id);
+	else {
+		where(x, it, at, sizeof(at));
+		xerror("%s: %s in time", at,
+		    (it->waits & OUTBOX_RECEIPT)
+			? "no receipt"
+			: "the room did not echo the message");
+	}
+	failed(x, XEXIT_TIMEOUT);
 }
 
 /*
@@ -1069,32 +1014,9 @@ static void
 sweep(struct session *s, void *ud)
 {
 	struct xsend *x = ud;
-	struct item *it, *next;
-	int64_t now = util_now_ms();
-	long limit =
-	    x->cfg->timeout_ms ? x->cfg->timeout_ms : XT_DEFAULT_TIMEOUT_MS;
-	char at[1100];
 
-	for (it = x->head; it; it = next) {
-		next = it->next;
-		if (!it->confirmed || now - it->confirmed_at < limit)
-			continue;
-		if (it->raw_iq)
-			xerror("line %lu: iq %s: no reply in time", it->line,
-			    it->id);
-		else {
-			where(x, it, at, sizeof(at));
-			xerror("%s: %s in time", at,
-			    it->need_receipt
-				? "no receipt"
-				: "the room did not echo the message");
-		}
-		failed(x, XEXIT_TIMEOUT);
-		it->failed = 1;
-		it->raw_iq = it->need_echo = it->need_receipt = 0;
-		settle(x, it);
-	}
-	check_progress(x);
+	outbox_expire(x->ob, util_now_ms(), timeout_ms(x), report_expired, x);
+	drive(x);
 	if (!x->finishing)
 		session_timer_add(s, 1000, sweep, x);
 }
@@ -1120,12 +1042,19 @@ static void
 on_lost(struct session *s, void *ud)
 {
 	struct xsend *x = ud;
+	size_t i;
 
-	(void)s;
-	/* The barriers in flight are gone with the stream. */
-	x->nmarks = 0;
-	x->marked = 0;
+	/* The barriers in flight are gone with the stream, and what they
+	 * would have confirmed is sent again once back online. */
+	outbox_lost(x->ob);
+	for (i = 0; i < MAX_BARRIERS; i++)
+		x->bar[i].token = 0;
 	x->barrier_timer = 0;
+	x->ready = 0;
+	x->losses++;
+	/* No new line goes out before the old ones are resent. */
+	if (x->input_started && !x->input_done)
+		session_pause_input(s, 1);
 }
 
 /* At the deadline of one message: say what is still missing. */
@@ -1133,7 +1062,7 @@ static void
 on_deadline(struct session *s, void *ud)
 {
 	struct xsend *x = ud;
-	struct item *it;
+	struct outbox_item *it;
 	char at[1100];
 	size_t i;
 
@@ -1141,15 +1070,15 @@ on_deadline(struct session *s, void *ud)
 		session_timeout(s);
 		return;
 	}
-	for (it = x->head; it; it = it->next) {
+	for (it = outbox_next(x->ob, NULL); it; it = outbox_next(x->ob, it)) {
 		where(x, it, at, sizeof(at));
 		if (!it->confirmed)
 			xerror("%s: the server did not confirm the message in "
 			       "time",
 			    at);
-		else if (it->need_receipt)
+		else if (it->waits & OUTBOX_RECEIPT)
 			xerror("%s: no receipt in time", at);
-		else if (it->need_echo)
+		else if (it->waits & OUTBOX_ECHO)
 			xerror("%s: the room did not echo the message in time",
 			    at);
 	}
@@ -1214,21 +1143,9 @@ read_body(struct xsend *x, const struct xconfig *cfg)
 	while (b.len > 0 &&
 	    (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
 		b.data[--b.len] = '\0';
-	if (b.data && memchr(b.data, '\0', b.len) != NULL) {
-		size_t i,
-		    at = (size_t)((char *)memchr(b.data, '\0', b.len) - b.data);
-
-		if (!x->sanitize) {
-			xerror(
-			    "%s: NUL byte at byte %zu cannot be sent in XML; "
-			    "nothing sent (--sanitize replaces it)",
-			    name, at);
-			buf_free(&b);
-			return XEXIT_USAGE;
-		}
-		for (i = 0; i < b.len; i++)
-			if (b.data[i] == '\0')
-				b.data[i] = '\x01'; /* cleaned to U+FFFD */
+	if (b.data && (r = check_nul(x, name, b.data, b.len)) != 0) {
+		buf_free(&b);
+		return r;
 	}
 	x->body = buf_steal(&b);
 	return 0;
@@ -1243,11 +1160,10 @@ usage(const char *msg)
 }
 
 static int
-check_args(struct xsend *x, int argc, const char **argv)
+check_args(struct xsend *x, int argc)
 {
 	const char *why;
 	struct jid j;
-	int i;
 
 	if (x->mode == RAW && argc > 0)
 		return usage("--raw takes no recipients: the stanzas say where "
@@ -1303,12 +1219,29 @@ check_args(struct xsend *x, int argc, const char **argv)
 			return XEXIT_USAGE;
 		}
 	}
-	if (x->mode == RAW)
-		return 0;
+	return 0;
+}
+
+/* The resource of a full JID ("/res"), or "" for a bare one. */
+static const char *
+resource_of(const char *jid)
+{
+	const char *slash = strchr(jid, '/');
+
+	return slash ? slash : "";
+}
+
+/* The recipients, checked and normalized; the same one twice counts once. */
+static int
+parse_rcpts(struct xsend *x, int argc, const char **argv)
+{
+	const char *why;
+	struct jid j;
+	size_t k;
+	int i;
 
 	x->rcpt = xcalloc((size_t)argc, sizeof(*x->rcpt));
 	for (i = 0; i < argc; i++) {
-		size_t k;
 		if (jid_parse(argv[i], &j, &why) < 0) {
 			xerror(
 			    "invalid JID '%s': %s; nothing sent", argv[i], why);
@@ -1323,15 +1256,10 @@ check_args(struct xsend *x, int argc, const char **argv)
 		}
 		x->rcpt[x->nrcpt] = jid_full(&j);
 		jid_free(&j);
-		/* The same recipient twice gets the message once. */
 		for (k = 0; k < x->nrcpt; k++)
 			if (jid_same_bare(x->rcpt[k], x->rcpt[x->nrcpt]) &&
-			    strcmp(strchr(x->rcpt[k], '/')
-				    ? strchr(x->rcpt[k], '/')
-				    : "",
-				strchr(x->rcpt[x->nrcpt], '/')
-				    ? strchr(x->rcpt[x->nrcpt], '/')
-				    : "") == 0)
+			    strcmp(resource_of(x->rcpt[k]),
+				resource_of(x->rcpt[x->nrcpt])) == 0)
 				break;
 		if (k < x->nrcpt)
 			free(x->rcpt[x->nrcpt]);
@@ -1341,19 +1269,12 @@ check_args(struct xsend *x, int argc, const char **argv)
 	return 0;
 }
 
+/* Checks the texts of the options, and reads the one message. */
 static int
-xsend_run(void *state, struct xconfig *cfg, int argc, const char **argv)
+check_texts(struct xsend *x, const struct xconfig *cfg)
 {
-	struct xsend *x = state;
-	char *password = NULL, *err = NULL;
-	struct jid me;
-	const char *why;
-	size_t i;
 	int rc;
 
-	x->cfg = cfg;
-	if ((rc = check_args(x, argc, argv)) != 0)
-		return rc;
 	if (x->subject && (rc = check_text(x, "--subject", &x->subject)) != 0)
 		return rc;
 	if (x->thread && (rc = check_text(x, "--thread", &x->thread)) != 0)
@@ -1362,29 +1283,33 @@ xsend_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 		return rc;
 	if (x->id && (rc = check_text(x, "--id", &x->id)) != 0)
 		return rc;
-	if (x->mode == ONE_SHOT) {
-		if ((rc = read_body(x, cfg)) != 0)
-			return rc;
-		if ((rc = check_text(x, "message", &x->body)) != 0)
-			return rc;
-		if (strlen(x->body) > cfg->max_size) {
-			/* --sanitize writes U+FFFD (3 bytes) per bad byte. */
-			xerror("message is larger than %lu bytes once cleaned "
-			       "(--max-size); nothing sent",
-			    cfg->max_size);
-			return XEXIT_USAGE;
-		}
-		if (x->body[0] == '\0' && !x->url &&
-		    (x->subject == NULL || !*x->subject)) {
-			xnote("empty message: nothing sent");
-			return XEXIT_OK;
-		}
-	}
-	if (x->type == NULL)
-		x->type = "chat";
-
-	if ((rc = xtool_account(cfg, &password)) != XEXIT_OK)
+	if (x->mode != ONE_SHOT)
+		return 0;
+	if ((rc = read_body(x, cfg)) != 0)
 		return rc;
+	if ((rc = check_text(x, "message", &x->body)) != 0)
+		return rc;
+	if (strlen(x->body) > cfg->max_size) {
+		/* --sanitize writes U+FFFD (3 bytes) per bad byte. */
+		xerror("message is larger than %lu bytes once cleaned "
+		       "(--max-size); nothing sent",
+		    cfg->max_size);
+		return XEXIT_USAGE;
+	}
+	return 0;
+}
+
+/* Creates the session, the rooms and the outbox, and hooks them up. */
+static int
+start_session(struct xsend *x, const struct xconfig *cfg, const char *password)
+{
+	static const struct outbox_window window = { MAX_PENDING, MAX_BARRIERS,
+		BARRIER_EVERY };
+	char *err = NULL;
+	struct jid me;
+	const char *why;
+	size_t i;
+
 	if (x->rooms) {
 		if (x->nick == NULL && jid_parse(cfg->jid, &me, &why) == 0) {
 			x->nick = xstrdup(me.local ? me.local : me.domain);
@@ -1395,18 +1320,15 @@ xsend_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 			x->room[i] = muc_room_new(x->rcpt[i], x->nick,
 			    x->room_password, 0, x->nick_retry ? 8 : 0);
 	}
-	x->s = session_new(cfg, password, &err);
-	util_secure_free(password);
-	if (x->s == NULL) {
+	if ((x->s = session_new(cfg, password, &err)) == NULL) {
 		xerror("%s", err);
 		free(err);
 		return XEXIT_CONFIG;
 	}
+	x->ob = outbox_new(&window, release_stanza, on_settled, x);
 	output_init(&x->out, x->mode == RAW ? OUT_XML : OUT_TEXT, NULL, 0);
 	if (x->mode == ONE_SHOT)
-		session_set_deadline(x->s,
-		    cfg->timeout_ms ? cfg->timeout_ms : XT_DEFAULT_TIMEOUT_MS,
-		    on_deadline, x);
+		session_set_deadline(x->s, timeout_ms(x), on_deadline, x);
 	if (x->mode != RAW)
 		session_set_reconnect(x->s,
 		    x->retries >= 0	      ? (int)x->retries
@@ -1417,20 +1339,76 @@ xsend_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 	session_add_handler(x->s, "presence", NULL, NULL, on_presence, x);
 	session_on_connect(x->s, on_online, x);
 	session_on_disconnect(x->s, on_lost, x);
+	return XEXIT_OK;
+}
+
+/*
+ * The final line of a failed run.  After a lost connection it also says
+ * how many messages the server confirmed, when not all: the others may or
+ * may not have arrived, and a script deciding what to send again needs to
+ * know.
+ */
+static void
+say_why(struct xsend *x)
+{
+	const char *why = session_error(x->s);
+	size_t added = outbox_added(x->ob), confirmed = outbox_confirmed(x->ob);
+	char count[96];
+
+	if (x->losses == 0 || confirmed >= added) {
+		if (why)
+			xerror("%s", why);
+		return;
+	}
+	snprintf(count, sizeof(count), "%zu of %zu message%s confirmed",
+	    confirmed, added, added == 1 ? "" : "s");
+	if (why)
+		xerror("%s; %s", why, count);
+	else
+		xerror("%s", count);
+}
+
+static int
+xsend_run(void *state, struct xconfig *cfg, int argc, const char **argv)
+{
+	struct xsend *x = state;
+	char *password = NULL;
+	int rc;
+
+	x->cfg = cfg;
+	if ((rc = check_args(x, argc)) != 0)
+		return rc;
+	if (x->mode != RAW && (rc = parse_rcpts(x, argc, argv)) != 0)
+		return rc;
+	if ((rc = check_texts(x, cfg)) != 0)
+		return rc;
+	if (x->mode == ONE_SHOT && x->body[0] == '\0' && !x->url &&
+	    (x->subject == NULL || !*x->subject)) {
+		xnote("empty message: nothing sent");
+		return XEXIT_OK;
+	}
+	if (x->type == NULL)
+		x->type = "chat";
+	if ((rc = xtool_account(cfg, &password)) != XEXIT_OK)
+		return rc;
+	rc = start_session(x, cfg, password);
+	util_secure_free(password);
+	if (rc != XEXIT_OK)
+		return rc;
 	rc = session_run(x->s);
-	if (rc != XEXIT_OK && session_error(x->s))
-		xerror("%s", session_error(x->s));
+	if (rc != XEXIT_OK)
+		say_why(x);
 	return rc;
 }
 
-/* The queue and the reader hold stanzas of the session's context. */
+/* The outbox and the reader hold stanzas of the session's context. */
 static void
 xsend_end(void *state)
 {
 	struct xsend *x = state;
 
-	while (x->head)
-		free_item(x, x->head);
+	outbox_free(x->ob);
+	x->ob = NULL;
 	reader_free(x->reader);
 	x->reader = NULL;
 	session_free(x->s);

@@ -237,3 +237,11 @@ stanza_stream_error_name(xmpp_error_type_t type)
 	}
 	return "undefined-condition";
 }
+
+/* Builders for messages */
+
+void
+stanza_give_id(xmpp_stanza_t *st, const char *id)
+{
+	xmpp_stanza_set_id(st, id);
+}

@@ -80,4 +80,16 @@ void stanza_redact_trace(struct buf *b, const char *line);
  */
 const char *stanza_stream_error_name(xmpp_error_type_t type);
 
+/* Builders for messages */
+
+/*
+ * stanza_give_id()
+ *
+ * Gives a stanza read from the input (xsend --raw) the id 'id' (copied),
+ * in place of its own or where it had none: replies and bounces are
+ * matched by id, so each stanza in flight needs its own.  Nothing else of
+ * the stanza changes.
+ */
+void stanza_give_id(xmpp_stanza_t *st, const char *id);
+
 #endif

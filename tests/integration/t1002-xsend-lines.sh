@@ -1,13 +1,14 @@
 #!/bin/bash
 # t1002-xsend-lines: xsend --lines and --null: each line a message, sent as
 # it arrives on one connection, in order, exactly once; --tee; bad lines;
-# and a server restart in the middle that loses nothing.
+# a server restart in the middle that loses nothing; and a server that dies
+# for good, where the final line counts the confirmed messages.
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091
 . "$(dirname "$0")/lib.sh"
 
 xt_need prosody openssl slixmpp
-plan 33
+plan 38
 
 xt_server_start
 conf=$(xt_config alice)
@@ -155,3 +156,37 @@ is "$(bodies | sort -u)" "$(cat "$XT_DIR/expected")" "no line is missing after t
 dups=$(bodies | sort | uniq -d | wc -l)
 diag "lines delivered twice (resent after the restart, same id): $dups"
 is "$(bodies | sort -u | wc -l)" 250 "250 different lines"
+
+# --- a server that dies for good: the final line counts the confirmed ------
+# 100 lines are confirmed; the server is frozen (SIGSTOP) and 50 more lines
+# go out unanswered; then it is killed (the last test of this script: it
+# stays dead). xsend retries once, gives up with exit 4, and its final line
+# says how many of the 150 messages the server confirmed.
+
+rm -f "$XT_DIR/fifo3"
+mkfifo "$XT_DIR/fifo3"
+"$XSEND" -C "$conf" -vv -l --tee --retries 1 bob@localhost <"$XT_DIR/fifo3" >"$XT_DIR/dead.out" 2>"$XT_DIR/dead.err" &
+xpid=$!
+xt_at_exit quiet_kill "$xpid"
+exec 7>"$XT_DIR/fifo3"
+for i in $(seq 1 100); do printf 'kept %d\n' "$i" >&7; done
+for ((i = 0; i < 1500; i++)); do
+	[ "$(wc -l <"$XT_DIR/dead.out")" -ge 100 ] && break
+	_xt_nap
+done
+is "$(wc -l <"$XT_DIR/dead.out")" 100 "before the crash: 100 lines confirmed"
+xt_server_pause
+for i in $(seq 1 50); do printf 'lost %d\n' "$i" >&7; done
+for ((i = 0; i < 1500; i++)); do
+	[ "$(grep -c 'sent to bob@localhost' "$XT_DIR/dead.err")" -ge 150 ] && break
+	_xt_nap
+done
+is "$(grep -c 'sent to bob@localhost' "$XT_DIR/dead.err")" 150 "50 more lines sent to the frozen server"
+xt_server_kill
+exec 7>&-
+wait "$xpid"
+is "$?" 4 "the server is gone for good: exit 4"
+last=$(tail -n 1 "$XT_DIR/dead.err")
+diag "final line: $last"
+like "$last" '^xsend: .*; 100 of 150 messages confirmed$' "the final line says 100 of 150 messages were confirmed"
+is "$(wc -l <"$XT_DIR/dead.out")" 100 "--tee: the same 100 lines, no more"
