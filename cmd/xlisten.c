@@ -86,7 +86,6 @@ struct xlisten {
 	int done; /* no more records */
 	int draining; /* a signal came: finish the queued --exec first */
 	int abandon; /* a second signal: start no more --exec commands */
-	int code;
 
 	/* --exec */
 	struct exec *ex;
@@ -637,14 +636,6 @@ on_iq(struct session *s, xmpp_stanza_t *st, void *ud)
  */
 
 static void
-close_now(struct session *s, void *ud)
-{
-	struct xlisten *x = ud;
-
-	session_finish(s, x->code);
-}
-
-static void
 end_run(struct xlisten *x, int code)
 {
 	size_t i;
@@ -652,8 +643,6 @@ end_run(struct xlisten *x, int code)
 	if (x->done)
 		return;
 	x->done = 1;
-	if (x->code == 0)
-		x->code = code;
 	for (i = 0; i < x->nrooms; i++)
 		muc_leave(x->s, x->room[i]);
 	/*
@@ -661,12 +650,7 @@ end_run(struct xlisten *x, int code)
 	 * arrives and is acknowledged (or, for messages we no longer take,
 	 * left for it to deliver again) instead of bouncing to the senders.
 	 */
-	if (session_online(x->s)) {
-		session_set_result(x->s, x->code);
-		session_barrier(x->s, close_now, x);
-		session_timer_add(x->s, 2000, close_now, x);
-	} else
-		session_finish(x->s, x->code);
+	session_close(x->s, code);
 }
 
 static void
