@@ -8,6 +8,9 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -646,16 +649,58 @@ password_from_file(const char *path, char **pw, char **errstr)
 	return 0;
 }
 
+/*
+ * Waits until 'fd' is readable (or at its end): 1, or 0 once 'deadline'
+ * (util_now_ms() clock) has passed, -1 on error.  A password source that
+ * never answers must not outlast --timeout.
+ */
 static int
-password_from_fd(long fd, char **pw, char **errstr)
+wait_readable(int fd, int64_t deadline)
+{
+	struct pollfd p;
+	int64_t left;
+	int n;
+
+	p.fd = fd;
+	p.events = POLLIN;
+	for (;;) {
+		left = deadline - util_now_ms();
+		if (left <= 0)
+			return 0;
+		p.revents = 0;
+		n = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (n > 0)
+			return 1;
+		if (n == 0)
+			return 0;
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
+static int
+password_from_fd(long fd, int64_t deadline, char **pw, char **errstr)
 {
 	struct buf b;
 	char c;
 	ssize_t n;
+	int w;
 
 	/* Byte by byte: read nothing past the first line of a shared fd. */
 	buf_init(&b);
 	for (;;) {
+		if ((w = wait_readable((int)fd, deadline)) <= 0) {
+			*errstr = w == 0
+			    ? xasprintf("password fd %ld: no line before the "
+					"deadline",
+				  fd)
+			    : xasprintf(
+				  "password fd %ld: %s", fd, strerror(errno));
+			if (b.data)
+				explicit_bzero(b.data, b.len);
+			buf_free(&b);
+			return w == 0 ? -2 : -1;
+		}
 		n = read((int)fd, &c, 1);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -692,46 +737,128 @@ fail:
 	return -1;
 }
 
+/* Ends the password command and everything it started in its group. */
+static void
+kill_command(pid_t pid)
+{
+	kill(-pid, SIGKILL);
+	kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+/*
+ * Reads the command's output up to its first line end (or its end), by
+ * the deadline: 0, -1 too large, -2 at the deadline, -3 a read error.
+ */
 static int
-password_from_cmd(const char *cmd, char **pw, char **errstr)
+read_first_line(int fd, struct buf *b, int64_t deadline)
+{
+	ssize_t n;
+	int w;
+
+	for (;;) {
+		if ((w = wait_readable(fd, deadline)) <= 0)
+			return w == 0 ? -2 : -3;
+		buf_reserve(b, 4096);
+		n = read(fd, b->data + b->len, b->cap - b->len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -3;
+		if (n == 0)
+			return 0;
+		b->len += (size_t)n;
+		b->data[b->len] = '\0';
+		if (memchr(b->data, '\n', b->len) != NULL)
+			return 0; /* a background child may hold the pipe */
+		if (b->len > 65536)
+			return -1;
+	}
+}
+
+/* Waits for the command itself by the deadline: 0 with its status, or
+ * -2 (it is killed then). */
+static int
+wait_command(pid_t pid, int64_t deadline, int *status)
+{
+	pid_t r;
+
+	for (;;) {
+		r = waitpid(pid, status, WNOHANG);
+		if (r == pid)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return 0;
+		if (util_now_ms() >= deadline) {
+			kill_command(pid);
+			return -2;
+		}
+		poll(NULL, 0, 10);
+	}
+}
+
+static pid_t
+start_command(const char *cmd, int out)
+{
+	pid_t pid = fork();
+	int devnull;
+
+	if (pid != 0)
+		return pid;
+	/* Its own process group: at the deadline it goes, children too.
+	 * The child reads no stdin of ours: that may be the message.  It
+	 * gets the standard descriptors only. */
+	setpgid(0, 0);
+	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (devnull == STDIN_FILENO)
+		fcntl(devnull, F_SETFD, 0);
+	else if (devnull >= 0)
+		dup2(devnull, STDIN_FILENO);
+	dup2(out, STDOUT_FILENO);
+	exec_close_fds(STDERR_FILENO + 1);
+	execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+	_exit(127);
+}
+
+static int
+password_from_cmd(const char *cmd, int64_t deadline, char **pw, char **errstr)
 {
 	struct buf b;
-	int pfd[2], status, devnull, r;
+	int pfd[2], status = 0, r;
 	pid_t pid;
 
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
 		*errstr = xasprintf("password command: %s", strerror(errno));
 		return -1;
 	}
-	pid = fork();
-	if (pid < 0) {
+	if ((pid = start_command(cmd, pfd[1])) < 0) {
 		*errstr = xasprintf("password command: %s", strerror(errno));
 		close(pfd[0]);
 		close(pfd[1]);
 		return -1;
 	}
-	if (pid == 0) {
-		/* The child reads no stdin of ours: that may be the message.
-		 * It gets the standard descriptors only. */
-		devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		if (devnull == STDIN_FILENO)
-			fcntl(devnull, F_SETFD, 0);
-		else if (devnull >= 0)
-			dup2(devnull, STDIN_FILENO);
-		dup2(pfd[1], STDOUT_FILENO);
-		exec_close_fds(STDERR_FILENO + 1);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
+	setpgid(pid, pid);
 	close(pfd[1]);
 	buf_init(&b);
-	r = util_read_all(pfd[0], &b, 65536);
+	r = read_first_line(pfd[0], &b, deadline);
 	close(pfd[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	/* Checked first: closing the pipe early makes the command fail. */
+	if (r == -2 || r == -3 || r == -1)
+		kill_command(pid);
+	else
+		r = wait_command(pid, deadline, &status);
 	if (r == -2) {
+		*errstr = xstrdup("password command: no password before the "
+				  "deadline (--timeout); stopped");
+		goto fail;
+	}
+	/* Checked first: closing the pipe early makes the command fail. */
+	if (r == -1) {
 		*errstr = xstrdup("password command: output too large");
+		goto fail;
+	}
+	if (r == -3) {
+		*errstr = xasprintf("password command: %s", strerror(errno));
 		goto fail;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -743,10 +870,6 @@ password_from_cmd(const char *cmd, char **pw, char **errstr)
 			*errstr = xasprintf("password command killed by signal "
 					    "%d",
 			    WTERMSIG(status));
-		goto fail;
-	}
-	if (r != 0) {
-		*errstr = xstrdup("password command: output too large");
 		goto fail;
 	}
 	if (b.data == NULL || b.data[strcspn(b.data, "\r\n")] == b.data[0]) {
@@ -762,7 +885,7 @@ fail:
 	if (b.data)
 		explicit_bzero(b.data, b.len);
 	buf_free(&b);
-	return -1;
+	return r == -2 ? -2 : -1;
 }
 
 static int
@@ -804,19 +927,29 @@ password_prompt(const char *jid, char **pw)
 int
 config_password(const struct xconfig *c, char **pw, char **errstr)
 {
+	int64_t deadline = util_now_ms() +
+	    (c->timeout_ms > 0 ? c->timeout_ms : XT_DEFAULT_TIMEOUT_MS);
+	int r;
+
 	*pw = NULL;
 	if (c->password_file)
 		return password_from_file(c->password_file, pw, errstr) < 0
 		    ? XEXIT_CONFIG
 		    : XEXIT_OK;
-	if (c->password_fd >= 0)
-		return password_from_fd(c->password_fd, pw, errstr) < 0
-		    ? XEXIT_CONFIG
-		    : XEXIT_OK;
-	if (c->password_cmd)
-		return password_from_cmd(c->password_cmd, pw, errstr) < 0
-		    ? XEXIT_CONFIG
-		    : XEXIT_OK;
+	/* A source that does not answer by --timeout ends the run as a
+	 * timeout (7), like the connection would. */
+	if (c->password_fd >= 0) {
+		r = password_from_fd(c->password_fd, deadline, pw, errstr);
+		return r == -2 ? XEXIT_TIMEOUT
+		    : r < 0    ? XEXIT_CONFIG
+			       : XEXIT_OK;
+	}
+	if (c->password_cmd) {
+		r = password_from_cmd(c->password_cmd, deadline, pw, errstr);
+		return r == -2 ? XEXIT_TIMEOUT
+		    : r < 0    ? XEXIT_CONFIG
+			       : XEXIT_OK;
+	}
 	if (env_password && *env_password) {
 		*pw = xstrdup(env_password);
 		return XEXIT_OK;

@@ -6,7 +6,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 xt_need prosody openssl slixmpp
-plan 85
+plan 92
 
 xt_server_start
 conf=$(xt_config alice)
@@ -162,6 +162,28 @@ ok_rc 7 "a TLS handshake that stalls (libstrophe blocks): exit 7"
 like "$ERR" 'timed out after 1 s during the TLS handshake' "stalled TLS: names the step"
 elapsed=$(((${EPOCHREALTIME/./} - ${t0/./}) / 1000))
 ok "stalled TLS: the hard deadline holds, within 1.9 s (took $elapsed ms)" test "$elapsed" -lt 1900
+
+# The password sources are bound by --timeout too: a command that never
+# answers, one whose background child holds the pipe, a descriptor that
+# never gets a line.
+t0=$EPOCHREALTIME
+run "$XSEND" -C "$XT_DIR/nopw.conf" -w 1 --password-cmd 'sleep 4242' -m hi bob@localhost
+ok_rc 7 "a --password-cmd that never answers: exit 7"
+like "$ERR" 'password command: no password before the deadline' "the password command: says so"
+elapsed=$(((${EPOCHREALTIME/./} - ${t0/./}) / 1000))
+ok "the password command: stopped by the deadline, within 1.9 s (took $elapsed ms)" test "$elapsed" -lt 1900
+ok "the password command's process is gone" sh -c '! pgrep -f "^sleep 4242$" >/dev/null'
+run "$XSEND" -C "$XT_DIR/nopw.conf" -w 5 --password-cmd 'echo bob-pw; sleep 4243 &' -m hi bob@localhost
+ok "a background child holding the pipe: the first line is taken (got $RC, not 7)" test "$RC" -ne 7
+pkill -f '^sleep 4243$' 2>/dev/null
+mkfifo "$XT_DIR/pwfifo"
+exec 9<>"$XT_DIR/pwfifo"
+t0=$EPOCHREALTIME
+run "$XSEND" -C "$XT_DIR/nopw.conf" -w 1 --password-fd 9 -m hi bob@localhost
+exec 9>&-
+ok_rc 7 "a --password-fd that never gets a line: exit 7"
+elapsed=$(((${EPOCHREALTIME/./} - ${t0/./}) / 1000))
+ok "the password descriptor: the deadline holds, within 1.9 s (took $elapsed ms)" test "$elapsed" -lt 1900
 
 # --- 8: rejected -----------------------------------------------------------------
 
