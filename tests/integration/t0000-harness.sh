@@ -200,8 +200,8 @@ xt_fake_start stream-error:conflict
 fake_connect
 printf '%s' "$header" >&"$fd"
 fake_read '</stream:stream>'
-like "$GOT" "^<\\?xml version='1.0'\\?><stream:stream [^>]*from='localhost'" "fake stream-error: answers with a stream header"
-like "$GOT" "<stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>\$" \
+like "$GOT" "^<\\?xml version='1.0'\\?><stream:stream [^>]*from=['\"]localhost['\"]" "fake stream-error: answers with a stream header"
+like "$GOT" "<stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'(/>|></conflict>)</stream:error></stream:stream>\$" \
 	"fake stream-error:conflict: sends the conflict stream error"
 ok "fake stream-error: then closes" fake_eof
 fake_close
