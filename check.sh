@@ -2,7 +2,7 @@
 # check.sh -- build xmpptools and run its whole test suite.
 #
 # Installs the Debian packages it needs when run as root (else names them),
-# then runs every layer of TESTING.md:
+# then runs every layer of the test suite:
 #   1. a build with warnings as errors, and `make check`: the unit tests and
 #      the integration tests against a throwaway Prosody on loopback (one of
 #      them runs the tools under valgrind);

@@ -5,7 +5,7 @@
 #define XMPPTOOLS_XMPPTOOLS_H
 
 /*
- * The exit status table of DESIGN.md, the same in every man page.  Codes 4
+ * The exit status table of README.md, the same in every man page.  Codes 4
  * and 7 are worth retrying; the others are not.  Modules in common/ return
  * these codes; only cmd/ turns them into an exit status.
  */
