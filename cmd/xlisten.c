@@ -834,7 +834,8 @@ xlisten_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 	output_init(&x->out, x->oc.format, x->oc.template, x->oc.nul);
 	session_enable_sm(x->s);
 	session_set_reconnect(x->s,
-	    x->retries >= 0 ? (int)x->retries : 2147483647, x->retries >= 0);
+	    x->retries >= 0 ? (int)x->retries : SESSION_RETRY_FOREVER,
+	    x->retries >= 0);
 	session_catch_signals(x->s, XEXIT_OK);
 	session_on_signal(x->s, on_signal, x);
 	/* -w is how long to listen; a timeout in the config file (written

@@ -4,6 +4,7 @@
 #ifndef XMPPTOOLS_SESSION_H
 #define XMPPTOOLS_SESSION_H
 
+#include <limits.h>
 #include <stdint.h>
 
 #include <strophe.h>
@@ -221,6 +222,8 @@ int session_run(struct session *s);
  * (their answers cannot come).  Tools resend what they must.
  */
 void session_set_reconnect(struct session *s, int retries, int initial);
+/* 'retries' that never runs out (a long-running tool's default). */
+#define SESSION_RETRY_FOREVER INT_MAX
 
 /*
  * session_enable_sm()

@@ -107,7 +107,7 @@ ses_schedule_reconnect(struct session *s)
 	/* Jitter, so that many clients do not come back at once. */
 	delay = delay / 2 + random() % (delay / 2 + 1);
 	s->attempts++;
-	if (s->retries < 1000000)
+	if (s->retries != SESSION_RETRY_FOREVER)
 		xwarn("%s; reconnecting in %ld.%ld s (attempt %d of %d)",
 		    s->error ? s->error : "connection lost", delay / 1000,
 		    (delay % 1000) / 100, s->attempts, s->retries);
