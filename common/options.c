@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "options.h"
+#include "text.h"
 #include "util.h"
 #include "xmpptools.h"
 
@@ -115,6 +116,31 @@ usage_error(const char *tool, const char *msg)
 	return XEXIT_USAGE;
 }
 
+/*
+ * The message about an option popt refused ('rc').  An unknown option is
+ * named without the value given with it as --name=VALUE: a mistyped option
+ * may hold a password.  The name is escaped (it comes from the command
+ * line).  The caller frees the result.
+ */
+static char *
+bad_option(const char *bad, int rc)
+{
+	size_t n = strlen(bad);
+	char *name, *msg;
+
+	if (rc == POPT_ERROR_BADOPT && strncmp(bad, "--", 2) == 0)
+		n = strcspn(bad, "=");
+	if (rc == POPT_ERROR_BADOPT && n == 10 &&
+	    strncmp(bad, "--password", 10) == 0)
+		return xstrdup("--password: unknown option: passwords never go "
+			       "on the command line (see --password-file, "
+			       "--password-cmd)");
+	name = text_escape_dup(bad, n);
+	msg = xasprintf("%s: %s", name, poptStrerror(rc));
+	free(name);
+	return msg;
+}
+
 int
 xtool_main(const struct xtool *t, int argc, char **argv)
 {
@@ -143,16 +169,8 @@ xtool_main(const struct xtool *t, int argc, char **argv)
 		free(arg);
 	}
 	if (rc < -1) {
-		const char *bad = poptBadOption(con, POPT_BADOPTION_NOALIAS);
-
-		/* A password typed on the command line is not echoed back. */
-		if (strncmp(bad, "--password", 10) == 0 &&
-		    (bad[10] == '\0' || bad[10] == '='))
-			err = xstrdup("--password: unknown option: passwords "
-				      "never go on the command line (see "
-				      "--password-file, --password-cmd)");
-		else
-			err = xasprintf("%s: %s", bad, poptStrerror(rc));
+		err =
+		    bad_option(poptBadOption(con, POPT_BADOPTION_NOALIAS), rc);
 		rc = usage_error(t->name, err);
 		free(err);
 		goto out;

@@ -667,6 +667,20 @@ xtool_main__rejects__unknown_options(void **state)
 	CALL(&r, "--password", "SECRET");
 	if (strstr(r.err, "SECRET") != NULL)
 		fail_msg("the password is on stderr: %s", r.err);
+	/* no value of an unknown --name=value is repeated: a mistyped
+	 * option may be a password */
+	CALL(&r, "--pass=SECRET");
+	expect_failed(&r, XEXIT_USAGE, "--pass: unknown option", "--pass=");
+	if (strstr(r.err, "SECRET") != NULL)
+		fail_msg("the value is on stderr: %s", r.err);
+	CALL(&r, "-j", "a@example.com", "--passwd=a=SECRET");
+	expect_failed(&r, XEXIT_USAGE, "--passwd: unknown option", "--passwd=");
+	if (strstr(r.err, "SECRET") != NULL)
+		fail_msg("the value is on stderr: %s", r.err);
+	/* an option name from the command line is escaped */
+	CALL(&r, "--frob\x1b[2J");
+	expect_failed(&r, XEXIT_USAGE, "--frob\\x1b[2J: unknown option",
+	    "escape in name");
 	rec_clear(&r);
 }
 
