@@ -328,6 +328,49 @@ config_set__checks__strings_and_fds(void **state)
 }
 
 static void
+config_set__checks__resources(void **state)
+{
+	static const char *const good[] = { "bot", "with/slash", "a b",
+		"h\xc3\xa9llo", "x@y", "0", "\xf0\x9f\x98\x80" };
+	static const struct {
+		const char *value;
+		const char *shown; /* escaped, in the message */
+	} bad[] = {
+		{ "r\x01x", "'r\\x01x': control character in resourcepart" },
+		{ "r\x1b[2Jx", "'r\\x1b[2Jx'" },
+		{ "r\nx", "'r\\nx'" },
+		{ "r\x7f", "'r\\x7f'" },
+		{ "evil\xe2\x80\xae", "'evil\\u202e'" },
+		{ "tag\xf3\xa0\x80\x81", "'tag\\U000e0001'" },
+		{ "r\xff", "'r\\xff': resourcepart is not UTF-8" },
+	};
+	struct xconfig c;
+	size_t k;
+	char *err;
+
+	(void)state;
+	config_init(&c);
+	for (k = 0; k < sizeof(good) / sizeof(good[0]); k++) {
+		set_ok(&c, "resource", good[k], 0);
+		assert_string_equal(c.resource, good[k]);
+	}
+	for (k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		set_bad(&c, "resource", bad[k].value, 0, "invalid resource");
+		set_bad(&c, "resource", bad[k].value, 1, bad[k].shown);
+		/* the message is one line of text */
+		err = NULL;
+		assert_int_equal(
+		    config_set(&c, "resource", bad[k].value, 0, &err), -1);
+		assert_null(strpbrk(err, "\x01\x1b\n\x7f"));
+		free(err);
+	}
+	/* the last good value stays */
+	assert_string_equal(c.resource, good[6]);
+	set_bad(&c, "resource", "", 0, "empty");
+	config_free(&c);
+}
+
+static void
 config_set__rejects__unknown_keys(void **state)
 {
 	static const char *const bad[] = { "nosuchkey", "", "jid ", "JID",
@@ -523,6 +566,67 @@ config_load__reports__file_and_line(void **state)
 		config_free(&c);
 		remove_file(path);
 	}
+}
+
+/* Text of the file, its name and the account name reach messages escaped. */
+static void
+config_load__escapes__file_text_in_messages(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *account;
+		const char *word;
+	} cases[] = {
+		{ "jid = a\x1b[2J@b\n", NULL,
+		    "invalid JID 'a\\x1b[2J@b': space or control" },
+		{ "fr\x1bob = 1\n", NULL, "unknown key 'fr\\x1bob'" },
+		{ "host = h\nport = \xe2\x80\xae"
+		  "1\n",
+		    NULL, "invalid port '\\u202e1'" },
+		{ "[a]\nhost = h\n", "b\x1b]0;x\x07",
+		    "no account 'b\\x1b]0;x\\x07'" },
+		/* a password is never shown, valid or not */
+		{ "password = \"\"\n", NULL, "password: empty value" },
+	};
+	struct xconfig c;
+	char *path, *err, *dir, *odd;
+	size_t k;
+
+	(void)state;
+	for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		path = temp_file(cases[k].text, 0600);
+		config_init(&c);
+		err = NULL;
+		if (config_load(&c, path, cases[k].account, &err) !=
+		    XEXIT_CONFIG)
+			fail_msg("accepted \"%s\"", cases[k].text);
+		assert_contains(err, cases[k].word);
+		assert_null(strpbrk(err, "\x1b\x07\n"));
+		free(err);
+		config_free(&c);
+		remove_file(path);
+	}
+	/* a file name with a control character */
+	dir = temp_dir();
+	odd = xasprintf("%s/x\x1b[2Jy", dir);
+	config_init(&c);
+	err = NULL;
+	assert_int_equal(config_load(&c, odd, NULL, &err), XEXIT_CONFIG);
+	assert_contains(err, "/x\\x1b[2Jy: ");
+	assert_null(strchr(err, '\x1b'));
+	free(err);
+	err = NULL;
+	set_ok(&c, "jid", "a@b", 0);
+	set_ok(&c, "password-file", odd, 0);
+	assert_int_equal(config_password(&c, &path, &err), XEXIT_CONFIG);
+	assert_contains(err, "password file ");
+	assert_contains(err, "/x\\x1b[2Jy: ");
+	assert_null(strchr(err, '\x1b'));
+	free(err);
+	config_free(&c);
+	rmdir(dir);
+	free(dir);
+	free(odd);
 }
 
 static void
@@ -1054,6 +1158,7 @@ main(void)
 		cmocka_unit_test(config_set__checks__jids),
 		cmocka_unit_test(config_set__normalises__pins),
 		cmocka_unit_test(config_set__checks__strings_and_fds),
+		cmocka_unit_test(config_set__checks__resources),
 		cmocka_unit_test(config_set__rejects__unknown_keys),
 		cmocka_unit_test(config_set__limits__keys_by_source),
 		cmocka_unit_test(config_set__treats__underscore_as_dash),
@@ -1062,6 +1167,7 @@ main(void)
 		cmocka_unit_test(config_load__applies__named_account_section),
 		cmocka_unit_test(config_load__fails__on_missing_account),
 		cmocka_unit_test(config_load__reports__file_and_line),
+		cmocka_unit_test(config_load__escapes__file_text_in_messages),
 		cmocka_unit_test(config_load__parses__quotes_comments_and_crlf),
 		cmocka_unit_test(config_load__accepts__empty_file),
 		cmocka_unit_test(config_load__refuses__readable_password_file),

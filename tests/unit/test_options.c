@@ -609,6 +609,11 @@ xtool_main__rejects__bad_values(void **state)
 		{ { "--jid=" }, "--jid: invalid JID ''" },
 		{ { "--host", "" }, "--host: empty value" },
 		{ { "--resource=" }, "--resource: empty value" },
+		{ { "--resource", "r\x01x" },
+		    "--resource: invalid resource 'r\\x01x': control "
+		    "character in resourcepart" },
+		{ { "--resource=\xe2\x80\xae" },
+		    "--resource: invalid resource '\\u202e'" },
 		/* the first error is the one told */
 		{ { "--port", "0", "--timeout", "0" },
 		    "--port: invalid port '0'" },
@@ -1095,6 +1100,11 @@ xtool_main__fails__on_config_errors(void **state)
 	fixture_set("password = s3cret\n", 0644);
 	CALL(&r, "--config=@F@");
 	expect_failed(&r, XEXIT_CONFIG, "@F@: holds a password", "mode 644");
+
+	fixture_set("resource = \"r\x01x\"\n", 0600);
+	CALL(&r, "--config=@F@", "-j", "a@example.com");
+	expect_failed(&r, XEXIT_CONFIG,
+	    "@F@:1: resource: invalid resource 'r\\x01x'", "bad resource");
 	rec_clear(&r);
 	fixture_set(NULL, 0);
 }
