@@ -557,6 +557,33 @@ default_path(void)
 }
 
 /*
+ * ssh's rule for a file that says where the password goes, or holds it:
+ * owned by the user or by root, and writable by no one else, whatever it
+ * holds.  A character device (/dev/null, a terminal) is no one's file.
+ * 'label' starts the message, 'where' is the file's name (both escaped).
+ * Returns 0, or -1 with *errstr.
+ */
+static int
+check_owner(
+    const struct stat *st, const char *label, const char *where, char **errstr)
+{
+	if (S_ISCHR(st->st_mode))
+		return 0;
+	if (st->st_uid != getuid() && st->st_uid != 0) {
+		*errstr = xasprintf("%s: owned by uid %lu, not by you or root",
+		    label, (unsigned long)st->st_uid);
+		return -1;
+	}
+	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+		*errstr = xasprintf("%s: writable by group or others (chmod "
+				    "600 %s)",
+		    label, where);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Reads the config file 'path' ('where': its name escaped, for messages)
  * into 'text' and its status into 'st'.  Returns 0, or -1 with *errstr.
  */
@@ -574,6 +601,10 @@ read_config(const char *path, const char *where, struct buf *text,
 	if (fstat(fd, st) < 0 ||
 	    !(S_ISREG(st->st_mode) || strcmp(path, "/dev/null") == 0)) {
 		*errstr = xasprintf("%s: not a regular file", where);
+		close(fd);
+		return -1;
+	}
+	if (check_owner(st, where, where, errstr) < 0) {
 		close(fd);
 		return -1;
 	}
@@ -728,8 +759,9 @@ static int
 password_from_file(const char *path, char **pw, char **errstr)
 {
 	struct buf b;
+	struct stat st;
 	int fd, r;
-	char *where = shown(path);
+	char *where = shown(path), *label;
 
 	buf_init(&b);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
@@ -738,6 +770,22 @@ password_from_file(const char *path, char **pw, char **errstr)
 		free(where);
 		return -1;
 	}
+	label = xasprintf("password file %s", where);
+	r = fstat(fd, &st);
+	if (r < 0)
+		*errstr = xasprintf("%s: %s", label, strerror(errno));
+	else
+		r = check_owner(&st, label, where, errstr);
+	free(label);
+	if (r < 0) {
+		close(fd);
+		free(where);
+		return -1;
+	}
+	if (!S_ISCHR(st.st_mode) && (st.st_mode & (S_IRGRP | S_IROTH)))
+		xwarn("password file %s is readable by group or others "
+		      "(chmod 600 %s)",
+		    where, where);
 	r = util_read_all(fd, &b, 4096);
 	close(fd);
 	if (r == 0 && b.data != NULL)

@@ -723,6 +723,60 @@ config_load__refuses__readable_password_file(void **state)
 	remove_file(path);
 }
 
+/* ssh's rule, for the config file whatever it holds. */
+static void
+config_load__refuses__unsafe_owner_or_mode(void **state)
+{
+	static const mode_t refused[] = { 0664, 0602, 0620, 0622, 0666 };
+	static const char text[] = "jid = a@b\n";
+	struct xconfig c;
+	char *path, *err, *want;
+	size_t k;
+
+	(void)state;
+	for (k = 0; k < sizeof(refused) / sizeof(refused[0]); k++) {
+		path = temp_file(text, refused[k]);
+		config_init(&c);
+		err = NULL;
+		assert_int_equal(
+		    config_load(&c, path, NULL, &err), XEXIT_CONFIG);
+		want = xasprintf("%s: writable by group or others (chmod "
+				 "600 %s)",
+		    path, path);
+		assert_string_equal(err, want);
+		assert_null(c.jid);
+		free(want);
+		free(err);
+		config_free(&c);
+		remove_file(path);
+	}
+	/* /dev/null (rw-rw-rw-, root's) still means "no configuration" */
+	config_init(&c);
+	assert_int_equal(config_load(&c, "/dev/null", NULL, &err), XEXIT_OK);
+	config_free(&c);
+	if (geteuid() != 0) {
+		print_message("skipped: another owner needs root\n");
+		return;
+	}
+	path = temp_file(text, 0600);
+	assert_int_equal(chown(path, 65534, (gid_t)-1), 0);
+	config_init(&c);
+	err = NULL;
+	assert_int_equal(config_load(&c, path, NULL, &err), XEXIT_CONFIG);
+	want = xasprintf("%s: owned by uid 65534, not by you or root", path);
+	assert_string_equal(err, want);
+	free(want);
+	free(err);
+	config_free(&c);
+	/* root's own file is fine */
+	assert_int_equal(chown(path, 0, (gid_t)-1), 0);
+	config_init(&c);
+	assert_int_equal(config_load(&c, path, NULL, &err), XEXIT_OK);
+	assert_string_equal(c.jid, "a@b");
+	config_free(&c);
+	remove_file(path);
+}
+
 static void
 config_load__fails__on_missing_explicit_file(void **state)
 {
@@ -996,6 +1050,43 @@ config_password__reads__first_line_of_file(void **state)
 }
 
 static void
+config_password__refuses__unsafe_password_file(void **state)
+{
+	static const mode_t refused[] = { 0660, 0602, 0622 };
+	struct xconfig c;
+	char *path, *pw = NULL, *err = NULL;
+	size_t k;
+
+	(void)state;
+	clear_env_password();
+	config_init(&c);
+	set_ok(&c, "jid", "a@example.com", 0);
+	for (k = 0; k < sizeof(refused) / sizeof(refused[0]); k++) {
+		path = temp_file("s3cret\n", refused[k]);
+		set_ok(&c, "password-file", path, 0);
+		password_bad(&c, "writable by group or others");
+		password_bad(&c, path);
+		remove_file(path);
+	}
+	/* readable by others: used (with a warning) */
+	path = temp_file("s3cret\n", 0644);
+	set_ok(&c, "password-file", path, 0);
+	password_ok(&c, "s3cret");
+	if (geteuid() == 0) {
+		assert_int_equal(chmod(path, 0600), 0);
+		assert_int_equal(chown(path, 65534, (gid_t)-1), 0);
+		password_bad(&c, "owned by uid 65534, not by you or root");
+		assert_int_equal(config_password(&c, &pw, &err), XEXIT_CONFIG);
+		assert_true(strncmp(err, "password file ", 14) == 0);
+		free(err);
+	} else {
+		print_message("skipped: another owner needs root\n");
+	}
+	remove_file(path);
+	config_free(&c);
+}
+
+static void
 config_password__reads__one_line_from_fd(void **state)
 {
 	struct xconfig c;
@@ -1171,11 +1262,14 @@ main(void)
 		cmocka_unit_test(config_load__parses__quotes_comments_and_crlf),
 		cmocka_unit_test(config_load__accepts__empty_file),
 		cmocka_unit_test(config_load__refuses__readable_password_file),
+		cmocka_unit_test(config_load__refuses__unsafe_owner_or_mode),
 		cmocka_unit_test(config_load__fails__on_missing_explicit_file),
 		cmocka_unit_test(config_load__finds__default_paths),
 		cmocka_unit_test(config_merge__overrides__only_keys_set),
 		cmocka_unit_test(config_check__rejects__inconsistent_settings),
 		cmocka_unit_test(config_password__reads__first_line_of_file),
+		cmocka_unit_test(
+		    config_password__refuses__unsafe_password_file),
 		cmocka_unit_test(config_password__reads__one_line_from_fd),
 		cmocka_unit_test(config_password__runs__password_cmd),
 		cmocka_unit_test(config_password__uses__environment_then_file),
