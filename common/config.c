@@ -75,6 +75,8 @@ static const struct key keys[] = {
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
+extern char **environ;
+
 static char *env_password;
 
 /* True when 'k' holds a secret: its old values are wiped, not only freed. */
@@ -740,12 +742,29 @@ void
 config_take_env_password(void)
 {
 	const char *p = getenv("XMPP_PASSWORD");
+	char **e;
 
-	if (p != NULL) {
-		free(env_password);
-		env_password = xstrdup(p);
-		unsetenv("XMPP_PASSWORD");
-	}
+	if (p == NULL)
+		return;
+	util_secure_free(env_password);
+	env_password = xstrdup(p);
+	/*
+	 * unsetenv() only unlinks the entry: its text stays in the block that
+	 * /proc/PID/environ shows for the whole run.  Wipe it there first.
+	 */
+	for (e = environ; *e != NULL; e++)
+		if (strncmp(*e, "XMPP_PASSWORD=", 14) == 0)
+			explicit_bzero(*e + 14, strlen(*e + 14));
+	unsetenv("XMPP_PASSWORD");
+}
+
+void
+config_forget_password(struct xconfig *c)
+{
+	util_secure_free(env_password);
+	env_password = NULL;
+	util_secure_free(c->password);
+	c->password = NULL;
 }
 
 /* Cuts 's' at its first line end. */

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* options.c -- the shared option table and the common main() of the tools */
 
+#include <sys/prctl.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +152,11 @@ xtool_main(const struct xtool *t, int argc, char **argv)
 	char *err = NULL, *arg;
 	int rc, nargs = 0;
 
+	/*
+	 * Before any secret is read: no core file, and no other process of
+	 * the user may ptrace this one or read its /proc/PID/mem or environ.
+	 */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	util_set_progname(t->name);
 	config_take_env_password();
 	config_init(&cli);
@@ -215,7 +222,7 @@ out:
 }
 
 int
-xtool_account(const struct xconfig *cfg, char **password)
+xtool_account(struct xconfig *cfg, char **password)
 {
 	char *err = NULL;
 	int rc;
@@ -227,6 +234,8 @@ xtool_account(const struct xconfig *cfg, char **password)
 		free(err);
 		return rc;
 	}
+	/* The caller has its copy now: the settings keep none. */
+	config_forget_password(cfg);
 	if (cfg->insecure)
 		xwarn("--insecure: the server's certificate is not verified");
 	return XEXIT_OK;

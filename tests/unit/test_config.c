@@ -1202,6 +1202,35 @@ config_password__uses__environment_then_file(void **state)
 	config_free(&c);
 }
 
+/* unsetenv() leaves the text where /proc/PID/environ shows it: wiped. */
+static void
+config_take_env_password__wipes__environment_text(void **state)
+{
+	struct xconfig c;
+	char *p, *pw = NULL, *err = NULL;
+
+	(void)state;
+	setenv("XMPP_PASSWORD", "wipe-me", 1);
+	p = getenv("XMPP_PASSWORD");
+	assert_non_null(p);
+	config_take_env_password();
+	assert_null(getenv("XMPP_PASSWORD"));
+	/* glibc keeps the string of a setenv(): its bytes are zero now */
+	assert_memory_equal(p, "\0\0\0\0\0\0\0", 7);
+
+	/* config_forget_password(): no copy left in config.c */
+	config_init(&c);
+	set_ok(&c, "jid", "a@example.com", 0);
+	set_ok(&c, "password", "from-config", 1);
+	set_ok(&c, "client-cert", "/c.pem", 0);
+	password_ok(&c, "wipe-me");
+	config_forget_password(&c);
+	assert_null(c.password);
+	assert_int_equal(config_password(&c, &pw, &err), XEXIT_OK);
+	assert_null(pw);
+	config_free(&c);
+}
+
 static void
 config_password__needs__none_with_client_cert(void **state)
 {
@@ -1273,6 +1302,8 @@ main(void)
 		cmocka_unit_test(config_password__reads__one_line_from_fd),
 		cmocka_unit_test(config_password__runs__password_cmd),
 		cmocka_unit_test(config_password__uses__environment_then_file),
+		cmocka_unit_test(
+		    config_take_env_password__wipes__environment_text),
 		cmocka_unit_test(config_password__needs__none_with_client_cert),
 		cmocka_unit_test(
 		    config_password__fails__without_source_or_terminal),
