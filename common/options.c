@@ -118,20 +118,46 @@ usage_error(const char *tool, const char *msg)
 	return XEXIT_USAGE;
 }
 
+/* True when 'c' is a short option of 'opts' or of a table it includes. */
+static int
+known_short(const struct poptOption *opts, char c)
+{
+	for (; opts->longName || opts->shortName || opts->arg; opts++) {
+		if ((opts->argInfo & POPT_ARG_MASK) == POPT_ARG_INCLUDE_TABLE) {
+			if (known_short(opts->arg, c))
+				return 1;
+		} else if (opts->shortName == c) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /*
  * The message about an option popt refused ('rc').  An unknown option is
- * named without the value given with it as --name=VALUE: a mistyped option
- * may hold a password.  The name is escaped (it comes from the command
- * line).  The caller frees the result.
+ * named without what follows it: the value of --name=VALUE, or the rest of
+ * a group of short options after the unknown letter (-pVALUE), for a
+ * mistyped option may hold a password.  The name is escaped (it comes from
+ * the command line).  The caller frees the result.
  */
 static char *
-bad_option(const char *bad, int rc)
+bad_option(const struct poptOption *opts, const char *bad, int rc)
 {
-	size_t n = strlen(bad);
-	char *name, *msg;
+	size_t n = strlen(bad), i;
+	char *name, *msg, one[3] = "-";
 
 	if (rc == POPT_ERROR_BADOPT && strncmp(bad, "--", 2) == 0)
 		n = strcspn(bad, "=");
+	else if (rc == POPT_ERROR_BADOPT && bad[0] == '-' && n > 2) {
+		/* popt names the whole group: find its first unknown letter. */
+		for (i = 1; bad[i] && known_short(opts, bad[i]); i++)
+			;
+		if (bad[i] != '\0') {
+			one[1] = bad[i];
+			bad = one;
+			n = 2;
+		}
+	}
 	if (rc == POPT_ERROR_BADOPT && n == 10 &&
 	    strncmp(bad, "--password", 10) == 0)
 		return xstrdup("--password: unknown option: passwords never go "
@@ -176,8 +202,8 @@ xtool_main(const struct xtool *t, int argc, char **argv)
 		free(arg);
 	}
 	if (rc < -1) {
-		err =
-		    bad_option(poptBadOption(con, POPT_BADOPTION_NOALIAS), rc);
+		err = bad_option(
+		    t->options, poptBadOption(con, POPT_BADOPTION_NOALIAS), rc);
 		rc = usage_error(t->name, err);
 		free(err);
 		goto out;

@@ -687,6 +687,15 @@ xtool_main__rejects__unknown_options(void **state)
 	expect_failed(&r, XEXIT_USAGE, "--passwd: unknown option", "--passwd=");
 	if (strstr(r.err, "SECRET") != NULL)
 		fail_msg("the value is on stderr: %s", r.err);
+	/* ... nor the rest of a group of short options: -pVALUE */
+	CALL(&r, "-ZSECRET");
+	expect_failed(&r, XEXIT_USAGE, "-Z: unknown option", "-ZSECRET");
+	if (strstr(r.err, "SECRET") != NULL)
+		fail_msg("the value is on stderr: %s", r.err);
+	CALL(&r, "-vqZSECRET");
+	expect_failed(&r, XEXIT_USAGE, "-Z: unknown option", "-vqZSECRET");
+	if (strstr(r.err, "SECRET") != NULL)
+		fail_msg("the value is on stderr: %s", r.err);
 	/* an option name from the command line is escaped */
 	CALL(&r, "--frob\x1b[2J");
 	expect_failed(&r, XEXIT_USAGE, "--frob\\x1b[2J: unknown option",
