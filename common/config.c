@@ -23,6 +23,7 @@
 #include "config.h"
 #include "exec.h"
 #include "jid.h"
+#include "text.h"
 #include "util.h"
 #include "xmpptools.h"
 
@@ -35,7 +36,8 @@ enum ktype {
 	K_FD, /* a file descriptor number */
 	K_SIZE, /* bytes */
 	K_PIN, /* certificate pin */
-	K_COUNT /* repeated flag: each use adds one */
+	K_COUNT, /* repeated flag: each use adds one */
+	K_RESOURCE /* a JID resourcepart, checked */
 };
 
 enum kwhere { BOTH, FILE_ONLY, CLI_ONLY };
@@ -61,7 +63,7 @@ static const struct key keys[] = {
 	{ "insecure", K_FLAG, F(insecure), BOTH },
 	{ "client-cert", K_STR, F(client_cert), BOTH },
 	{ "client-key", K_STR, F(client_key), BOTH },
-	{ "resource", K_STR, F(resource), BOTH },
+	{ "resource", K_RESOURCE, F(resource), BOTH },
 	{ "timeout", K_SECONDS, F(timeout_ms), BOTH },
 	{ "password-file", K_STR, F(password_file), BOTH },
 	{ "password-fd", K_FD, F(password_fd), CLI_ONLY },
@@ -77,7 +79,27 @@ static const struct key keys[] = {
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
+extern char **environ;
+
 static char *env_password;
+
+/* True when 'k' holds a secret: its old values are wiped, not only freed. */
+static int
+is_secret(const struct key *k)
+{
+	return k->off == F(password);
+}
+
+/* Frees the string field 'p' of key 'k' (wiping a secret) and clears it. */
+static void
+release(const struct key *k, char **p)
+{
+	if (is_secret(k))
+		util_secure_free(*p);
+	else
+		free(*p);
+	*p = NULL;
+}
 
 void
 config_init(struct xconfig *c)
@@ -102,11 +124,8 @@ config_free(struct xconfig *c)
 		case K_STR:
 		case K_JID:
 		case K_PIN:
-			if (strcmp(keys[i].name, "password") == 0)
-				util_secure_free(*p);
-			else
-				free(*p);
-			*p = NULL;
+		case K_RESOURCE:
+			release(&keys[i], p);
 			break;
 		default:
 			break;
@@ -191,13 +210,32 @@ config_pin_normalise(const char *s)
 	return xstrdup(hex);
 }
 
-int
-config_set(struct xconfig *c, const char *key, const char *value, int from_file,
-    char **errstr)
+/*
+ * Checks a resource with the JID rules for resourceparts (jid.c): the
+ * resource of "x/VALUE".  Returns 0, or -1 with *why (static).
+ */
+static int
+check_resource(const char *value, const char **why)
 {
-	const struct key *k;
-	size_t index;
-	void *field;
+	struct jid j;
+	char *full = xasprintf("x/%s", value);
+	int r = jid_parse(full, &j, why);
+
+	jid_free(&j);
+	free(full);
+	return r;
+}
+
+/*
+ * Parses and stores 'value' (never NULL but for flags and counts) in the
+ * field of 'k'.  'shown' is the value escaped for messages.  Returns 0, or
+ * -1 with *errstr.
+ */
+static int
+set_value(struct xconfig *c, const struct key *k, const char *value,
+    const char *shown, char **errstr)
+{
+	void *field = (char *)c + k->off;
 	unsigned long ul;
 	long l;
 	int flag;
@@ -205,31 +243,28 @@ config_set(struct xconfig *c, const char *key, const char *value, int from_file,
 	struct jid j;
 	char *s;
 
-	k = find_key(key, &index);
-	if (k == NULL || (from_file && k->where == CLI_ONLY) ||
-	    (!from_file && k->where == FILE_ONLY)) {
-		*errstr = xasprintf("unknown key '%s'", key);
-		return -1;
-	}
-	field = (char *)c + k->off;
-	if (value == NULL && k->type != K_FLAG && k->type != K_COUNT) {
-		*errstr = xstrdup("a value is required");
-		return -1;
-	}
 	switch (k->type) {
 	case K_JID:
 		if (jid_parse(value, &j, &why) < 0) {
-			*errstr = xasprintf("invalid JID '%s': %s", value, why);
+			*errstr = xasprintf("invalid JID '%s': %s", shown, why);
 			return -1;
 		}
 		jid_free(&j);
+		/* FALLTHROUGH */
+	case K_RESOURCE:
+		if (k->type == K_RESOURCE && *value != '\0' &&
+		    check_resource(value, &why) < 0) {
+			*errstr =
+			    xasprintf("invalid resource '%s': %s", shown, why);
+			return -1;
+		}
 		/* FALLTHROUGH */
 	case K_STR:
 		if (*value == '\0') {
 			*errstr = xstrdup("empty value");
 			return -1;
 		}
-		free(*(char **)field);
+		release(k, (char **)field);
 		*(char **)field = xstrdup(value);
 		break;
 	case K_PIN:
@@ -237,7 +272,7 @@ config_set(struct xconfig *c, const char *key, const char *value, int from_file,
 			*errstr = xasprintf("'%s' is neither a SHA-256 "
 					    "fingerprint (64 hex digits) nor "
 					    "sha256//BASE64",
-			    value);
+			    shown);
 			return -1;
 		}
 		free(*(char **)field);
@@ -245,7 +280,7 @@ config_set(struct xconfig *c, const char *key, const char *value, int from_file,
 		break;
 	case K_PORT:
 		if (util_parse_ulong(value, 1, 65535, &ul) < 0) {
-			*errstr = xasprintf("invalid port '%s'", value);
+			*errstr = xasprintf("invalid port '%s'", shown);
 			return -1;
 		}
 		*(unsigned long *)field = ul;
@@ -254,7 +289,7 @@ config_set(struct xconfig *c, const char *key, const char *value, int from_file,
 		if (util_parse_ulong(value, 1, 1UL << 30, &ul) < 0) {
 			*errstr = xasprintf("invalid size '%s' (bytes, 1 to "
 					    "1073741824)",
-			    value);
+			    shown);
 			return -1;
 		}
 		*(unsigned long *)field = ul;
@@ -262,7 +297,7 @@ config_set(struct xconfig *c, const char *key, const char *value, int from_file,
 	case K_FD:
 		if (util_parse_ulong(value, 0, 65535, &ul) < 0) {
 			*errstr =
-			    xasprintf("invalid file descriptor '%s'", value);
+			    xasprintf("invalid file descriptor '%s'", shown);
 			return -1;
 		}
 		*(long *)field = (long)ul;
@@ -271,7 +306,7 @@ config_set(struct xconfig *c, const char *key, const char *value, int from_file,
 		if (util_parse_seconds(value, &l) < 0 || l == 0) {
 			*errstr = xasprintf("invalid duration '%s' (seconds, "
 					    "more than 0)",
-			    value);
+			    shown);
 			return -1;
 		}
 		*(long *)field = l;
@@ -279,7 +314,7 @@ config_set(struct xconfig *c, const char *key, const char *value, int from_file,
 	case K_FLAG:
 		if (parse_flag(value, &flag) < 0) {
 			*errstr =
-			    xasprintf("expected yes or no, not '%s'", value);
+			    xasprintf("expected yes or no, not '%s'", shown);
 			return -1;
 		}
 		*(int *)field = flag;
@@ -292,11 +327,48 @@ config_set(struct xconfig *c, const char *key, const char *value, int from_file,
 		} else {
 			*errstr = xasprintf("expected a number from 0 to 9, "
 					    "not '%s'",
-			    value);
+			    shown);
 			return -1;
 		}
 		break;
 	}
+	return 0;
+}
+
+/* The text of a file, an argument or a value, escaped for a message. */
+static char *
+shown(const char *s)
+{
+	return text_escape_dup(s, strlen(s));
+}
+
+int
+config_set(struct xconfig *c, const char *key, const char *value, int from_file,
+    char **errstr)
+{
+	const struct key *k;
+	size_t index;
+	char *v;
+	int r;
+
+	k = find_key(key, &index);
+	if (k == NULL || (from_file && k->where == CLI_ONLY) ||
+	    (!from_file && k->where == FILE_ONLY)) {
+		v = shown(key);
+		*errstr = xasprintf("unknown key '%s'", v);
+		free(v);
+		return -1;
+	}
+	if (value == NULL && k->type != K_FLAG && k->type != K_COUNT) {
+		*errstr = xstrdup("a value is required");
+		return -1;
+	}
+	/* A secret is never shown: no message of set_value() names it. */
+	v = value && !is_secret(k) ? shown(value) : xstrdup("");
+	r = set_value(c, k, value, v, errstr);
+	free(v);
+	if (r < 0)
+		return -1;
 	c->set |= (uint64_t)1 << index;
 	return 0;
 }
@@ -334,7 +406,8 @@ config_merge(struct xconfig *dst, const struct xconfig *src)
 		case K_STR:
 		case K_JID:
 		case K_PIN:
-			free(*(char **)to);
+		case K_RESOURCE:
+			release(&keys[i], (char **)to);
 			*(char **)to = xstrdup(*(char *const *)from);
 			break;
 		case K_PORT:
@@ -396,6 +469,7 @@ unquote(char *v)
 	return 0;
 }
 
+/* 'path' is the file's name as messages show it (escaped). */
 static int
 parse_lines(char *text, const char *path, struct line **out, size_t *nout,
     int *has_password, char **errstr)
@@ -446,8 +520,11 @@ parse_lines(char *text, const char *path, struct line **out, size_t *nout,
 		}
 		if (find_key(lines[n].key, NULL) == NULL ||
 		    find_key(lines[n].key, NULL)->where == CLI_ONLY) {
-			*errstr = xasprintf("%s:%d: unknown key '%s'", path,
-			    lineno, lines[n].key);
+			char *key = shown(lines[n].key);
+
+			*errstr = xasprintf(
+			    "%s:%d: unknown key '%s'", path, lineno, key);
+			free(key);
 			goto fail;
 		}
 		if (strcmp(find_key(lines[n].key, NULL)->name, "password") == 0)
@@ -485,69 +562,93 @@ default_path(void)
 	return NULL;
 }
 
-int
-config_load(
-    struct xconfig *c, const char *path, const char *account, char **errstr)
+/*
+ * ssh's rule for a file that says where the password goes, or holds it:
+ * owned by the user or by root, and writable by no one else, whatever it
+ * holds.  A character device (/dev/null, a terminal) is no one's file.
+ * 'label' starts the message, 'where' is the file's name (both escaped).
+ * Returns 0, or -1 with *errstr.
+ */
+static int
+check_owner(
+    const struct stat *st, const char *label, const char *where, char **errstr)
 {
-	struct line *lines = NULL;
-	struct buf text;
-	struct stat st;
-	size_t n = 0, i;
-	int fd, r, rc = XEXIT_CONFIG, has_password, found = 0, pass;
-	const char *want;
-	char *chosen = NULL, *err = NULL;
-
-	buf_init(&text);
-	if (path == NULL && (chosen = default_path()) == NULL) {
-		if (account != NULL) {
-			*errstr = xasprintf("account '%s': no configuration "
-					    "file found",
-			    account);
-			return XEXIT_CONFIG;
-		}
-		return XEXIT_OK;
+	if (S_ISCHR(st->st_mode))
+		return 0;
+	if (st->st_uid != getuid() && st->st_uid != 0) {
+		*errstr = xasprintf("%s: owned by uid %lu, not by you or root",
+		    label, (unsigned long)st->st_uid);
+		return -1;
 	}
-	if (path == NULL)
-		path = chosen;
+	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+		*errstr = xasprintf("%s: writable by group or others (chmod "
+				    "600 %s)",
+		    label, where);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Reads the config file 'path' ('where': its name escaped, for messages)
+ * into 'text' and its status into 'st'.  Returns 0, or -1 with *errstr.
+ */
+static int
+read_config(const char *path, const char *where, struct buf *text,
+    struct stat *st, char **errstr)
+{
+	int fd, r;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		*errstr = xasprintf("%s: %s", path, strerror(errno));
-		goto out;
+		*errstr = xasprintf("%s: %s", where, strerror(errno));
+		return -1;
 	}
 	/* A regular file, or /dev/null for "no configuration". */
-	if (fstat(fd, &st) < 0 ||
-	    !(S_ISREG(st.st_mode) || strcmp(path, "/dev/null") == 0)) {
-		*errstr = xasprintf("%s: not a regular file", path);
+	if (fstat(fd, st) < 0 ||
+	    !(S_ISREG(st->st_mode) || strcmp(path, "/dev/null") == 0)) {
+		*errstr = xasprintf("%s: not a regular file", where);
 		close(fd);
-		goto out;
+		return -1;
 	}
-	if ((r = util_read_all(fd, &text, 1 << 20)) != 0) {
-		*errstr = xasprintf("%s: %s", path,
+	if (check_owner(st, where, where, errstr) < 0) {
+		close(fd);
+		return -1;
+	}
+	if ((r = util_read_all(fd, text, 1 << 20)) != 0) {
+		*errstr = xasprintf("%s: %s", where,
 		    r == -1 ? strerror(errno) : "larger than 1 MiB");
 		close(fd);
-		goto out;
+		return -1;
 	}
 	close(fd);
-	if (text.data == NULL)
-		buf_adds(&text, "");
-	if (parse_lines(text.data, path, &lines, &n, &has_password, errstr) < 0)
-		goto out;
-	if (has_password && (st.st_mode & (S_IRGRP | S_IROTH))) {
-		*errstr = xasprintf("%s: holds a password but is readable by "
-				    "group or others (chmod 600 %s)",
-		    path, path);
-		goto out;
-	}
+	if (text->data == NULL)
+		buf_adds(text, "");
+	return 0;
+}
 
-	want = account ? account : "default";
+/*
+ * Sets the keys of the parsed 'lines': first those for every account, then
+ * those of the section 'account' (NULL: [default], which may be absent).
+ * Returns 0, or -1 with *errstr.
+ */
+static int
+apply_lines(struct xconfig *c, const struct line *lines, size_t n,
+    const char *account, const char *where, char **errstr)
+{
+	const char *want = account ? account : "default";
+	int found = 0, pass;
+	char *err = NULL, *esc;
+	size_t i;
+
 	for (i = 0; i < n; i++)
 		if (lines[i].section && strcmp(lines[i].section, want) == 0)
 			found = 1;
 	if (account && !found) {
-		*errstr = xasprintf("%s: no account '%s'", path, account);
-		goto out;
+		esc = shown(account);
+		*errstr = xasprintf("%s: no account '%s'", where, esc);
+		free(esc);
+		return -1;
 	}
-	/* First the keys for every account, then the account's own. */
 	for (pass = 0; pass < 2; pass++) {
 		for (i = 0; i < n; i++) {
 			if (pass == 0 && lines[i].section != NULL)
@@ -558,13 +659,56 @@ config_load(
 				continue;
 			if (config_set(
 				c, lines[i].key, lines[i].value, 1, &err) < 0) {
-				*errstr = xasprintf("%s:%d: %s: %s", path,
-				    lines[i].lineno, lines[i].key, err);
+				esc = shown(lines[i].key);
+				*errstr = xasprintf("%s:%d: %s: %s", where,
+				    lines[i].lineno, esc, err);
+				free(esc);
 				free(err);
-				goto out;
+				return -1;
 			}
 		}
 	}
+	return 0;
+}
+
+int
+config_load(
+    struct xconfig *c, const char *path, const char *account, char **errstr)
+{
+	struct line *lines = NULL;
+	struct buf text;
+	struct stat st;
+	size_t n = 0;
+	int rc = XEXIT_CONFIG, has_password;
+	char *chosen = NULL, *where = NULL, *esc;
+
+	buf_init(&text);
+	if (path == NULL && (chosen = default_path()) == NULL) {
+		if (account != NULL) {
+			esc = shown(account);
+			*errstr = xasprintf("account '%s': no configuration "
+					    "file found",
+			    esc);
+			free(esc);
+			return XEXIT_CONFIG;
+		}
+		return XEXIT_OK;
+	}
+	if (path == NULL)
+		path = chosen;
+	where = shown(path);
+	if (read_config(path, where, &text, &st, errstr) < 0 ||
+	    parse_lines(text.data, where, &lines, &n, &has_password, errstr) <
+		0)
+		goto out;
+	if (has_password && (st.st_mode & (S_IRGRP | S_IROTH))) {
+		*errstr = xasprintf("%s: holds a password but is readable by "
+				    "group or others (chmod 600 %s)",
+		    where, where);
+		goto out;
+	}
+	if (apply_lines(c, lines, n, account, where, errstr) < 0)
+		goto out;
 	free(c->loaded_from);
 	c->loaded_from = xstrdup(path);
 	rc = XEXIT_OK;
@@ -574,6 +718,7 @@ out:
 	buf_free(&text);
 	free(lines);
 	free(chosen);
+	free(where);
 	return rc;
 }
 
@@ -601,12 +746,29 @@ void
 config_take_env_password(void)
 {
 	const char *p = getenv("XMPP_PASSWORD");
+	char **e;
 
-	if (p != NULL) {
-		free(env_password);
-		env_password = xstrdup(p);
-		unsetenv("XMPP_PASSWORD");
-	}
+	if (p == NULL)
+		return;
+	util_secure_free(env_password);
+	env_password = xstrdup(p);
+	/*
+	 * unsetenv() only unlinks the entry: its text stays in the block that
+	 * /proc/PID/environ shows for the whole run.  Wipe it there first.
+	 */
+	for (e = environ; *e != NULL; e++)
+		if (strncmp(*e, "XMPP_PASSWORD=", 14) == 0)
+			explicit_bzero(*e + 14, strlen(*e + 14));
+	unsetenv("XMPP_PASSWORD");
+}
+
+void
+config_forget_password(struct xconfig *c)
+{
+	util_secure_free(env_password);
+	env_password = NULL;
+	util_secure_free(c->password);
+	c->password = NULL;
 }
 
 /* Cuts 's' at its first line end. */
@@ -620,32 +782,53 @@ static int
 password_from_file(const char *path, char **pw, char **errstr)
 {
 	struct buf b;
+	struct stat st;
 	int fd, r;
+	char *where = shown(path), *label;
 
 	buf_init(&b);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		*errstr =
-		    xasprintf("password file %s: %s", path, strerror(errno));
+		    xasprintf("password file %s: %s", where, strerror(errno));
+		free(where);
 		return -1;
 	}
+	label = xasprintf("password file %s", where);
+	r = fstat(fd, &st);
+	if (r < 0)
+		*errstr = xasprintf("%s: %s", label, strerror(errno));
+	else
+		r = check_owner(&st, label, where, errstr);
+	free(label);
+	if (r < 0) {
+		close(fd);
+		free(where);
+		return -1;
+	}
+	if (!S_ISCHR(st.st_mode) && (st.st_mode & (S_IRGRP | S_IROTH)))
+		xwarn("password file %s is readable by group or others "
+		      "(chmod 600 %s)",
+		    where, where);
 	r = util_read_all(fd, &b, 4096);
 	close(fd);
 	if (r == 0 && b.data != NULL)
 		first_line(b.data);
 	/* An empty file or first line is no password. */
 	if (r != 0 || b.data == NULL || b.data[0] == '\0') {
-		*errstr = xasprintf("password file %s: %s", path,
+		*errstr = xasprintf("password file %s: %s", where,
 		    r == -1	  ? strerror(errno)
 			: r == -2 ? "too large"
 				  : "empty");
 		if (b.data)
 			explicit_bzero(b.data, b.len);
 		buf_free(&b);
+		free(where);
 		return -1;
 	}
 	*pw = xstrdup(b.data);
 	explicit_bzero(b.data, b.len);
 	buf_free(&b);
+	free(where);
 	return 0;
 }
 

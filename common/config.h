@@ -103,9 +103,21 @@ int config_check(const struct xconfig *c, char **errstr);
  * config_take_env_password()
  *
  * Moves XMPP_PASSWORD out of the environment (so no child process sees it)
- * into a private copy used by config_password().  Call it once, first.
+ * into a private copy used by config_password(), and overwrites its text
+ * in the environment block (which /proc/PID/environ shows).  Call it once,
+ * first.
  */
 void config_take_env_password(void);
+
+/*
+ * config_forget_password()
+ *
+ * Wipes and frees the copies of the password that config.c holds: the one
+ * taken from XMPP_PASSWORD and the config file's 'password' of 'c'.  Call
+ * it once the caller has its own copy from config_password(); later calls
+ * of config_password() no longer find those two sources.
+ */
+void config_forget_password(struct xconfig *c);
 
 /*
  * config_password()

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* options.c -- the shared option table and the common main() of the tools */
 
+#include <sys/prctl.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,7 @@
 
 #include "config.h"
 #include "options.h"
+#include "text.h"
 #include "util.h"
 #include "xmpptools.h"
 
@@ -115,6 +118,57 @@ usage_error(const char *tool, const char *msg)
 	return XEXIT_USAGE;
 }
 
+/* True when 'c' is a short option of 'opts' or of a table it includes. */
+static int
+known_short(const struct poptOption *opts, char c)
+{
+	for (; opts->longName || opts->shortName || opts->arg; opts++) {
+		if ((opts->argInfo & POPT_ARG_MASK) == POPT_ARG_INCLUDE_TABLE) {
+			if (known_short(opts->arg, c))
+				return 1;
+		} else if (opts->shortName == c) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The message about an option popt refused ('rc').  An unknown option is
+ * named without what follows it: the value of --name=VALUE, or the rest of
+ * a group of short options after the unknown letter (-pVALUE), for a
+ * mistyped option may hold a password.  The name is escaped (it comes from
+ * the command line).  The caller frees the result.
+ */
+static char *
+bad_option(const struct poptOption *opts, const char *bad, int rc)
+{
+	size_t n = strlen(bad), i;
+	char *name, *msg, one[3] = "-";
+
+	if (rc == POPT_ERROR_BADOPT && strncmp(bad, "--", 2) == 0)
+		n = strcspn(bad, "=");
+	else if (rc == POPT_ERROR_BADOPT && bad[0] == '-' && n > 2) {
+		/* popt names the whole group: find its first unknown letter. */
+		for (i = 1; bad[i] && known_short(opts, bad[i]); i++)
+			;
+		if (bad[i] != '\0') {
+			one[1] = bad[i];
+			bad = one;
+			n = 2;
+		}
+	}
+	if (rc == POPT_ERROR_BADOPT && n == 10 &&
+	    strncmp(bad, "--password", 10) == 0)
+		return xstrdup("--password: unknown option: passwords never go "
+			       "on the command line (see --password-file, "
+			       "--password-cmd)");
+	name = text_escape_dup(bad, n);
+	msg = xasprintf("%s: %s", name, poptStrerror(rc));
+	free(name);
+	return msg;
+}
+
 int
 xtool_main(const struct xtool *t, int argc, char **argv)
 {
@@ -124,6 +178,11 @@ xtool_main(const struct xtool *t, int argc, char **argv)
 	char *err = NULL, *arg;
 	int rc, nargs = 0;
 
+	/*
+	 * Before any secret is read: no core file, and no other process of
+	 * the user may ptrace this one or read its /proc/PID/mem or environ.
+	 */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	util_set_progname(t->name);
 	config_take_env_password();
 	config_init(&cli);
@@ -143,16 +202,8 @@ xtool_main(const struct xtool *t, int argc, char **argv)
 		free(arg);
 	}
 	if (rc < -1) {
-		const char *bad = poptBadOption(con, POPT_BADOPTION_NOALIAS);
-
-		/* A password typed on the command line is not echoed back. */
-		if (strncmp(bad, "--password", 10) == 0 &&
-		    (bad[10] == '\0' || bad[10] == '='))
-			err = xstrdup("--password: unknown option: passwords "
-				      "never go on the command line (see "
-				      "--password-file, --password-cmd)");
-		else
-			err = xasprintf("%s: %s", bad, poptStrerror(rc));
+		err = bad_option(
+		    t->options, poptBadOption(con, POPT_BADOPTION_NOALIAS), rc);
 		rc = usage_error(t->name, err);
 		free(err);
 		goto out;
@@ -197,7 +248,7 @@ out:
 }
 
 int
-xtool_account(const struct xconfig *cfg, char **password)
+xtool_account(struct xconfig *cfg, char **password)
 {
 	char *err = NULL;
 	int rc;
@@ -209,6 +260,8 @@ xtool_account(const struct xconfig *cfg, char **password)
 		free(err);
 		return rc;
 	}
+	/* The caller has its copy now: the settings keep none. */
+	config_forget_password(cfg);
 	if (cfg->insecure)
 		xwarn("--insecure: the server's certificate is not verified");
 	return XEXIT_OK;

@@ -71,10 +71,12 @@ struct xtool {
 /*
  * xtool_main()
  *
- * The main() of every tool: parses the options (usage errors give
- * XEXIT_USAGE), reads the config file and lays the command line over it
- * (XEXIT_CONFIG), then returns what tool->run() returns.  --help and
- * --version return XEXIT_OK.
+ * The main() of every tool: makes the process non-dumpable (no core file,
+ * no ptrace, /proc/PID/mem or environ for other processes of the user),
+ * takes XMPP_PASSWORD out of the environment, parses the options (usage
+ * errors give XEXIT_USAGE), reads the config file and lays the command line
+ * over it (XEXIT_CONFIG), then returns what tool->run() returns.  --help
+ * and --version return XEXIT_OK.
  */
 int xtool_main(const struct xtool *tool, int argc, char **argv);
 
@@ -85,7 +87,9 @@ int xtool_main(const struct xtool *tool, int argc, char **argv);
  * good: a JID is set, the options agree, a password is found.  Prints the
  * error line itself.  Returns XEXIT_OK and sets *password (release with
  * util_secure_free(); NULL with a client certificate), or the exit code.
+ * On success the settings' own copies of the password are wiped
+ * (config_forget_password()): *password is the only one left.
  */
-int xtool_account(const struct xconfig *cfg, char **password);
+int xtool_account(struct xconfig *cfg, char **password);
 
 #endif

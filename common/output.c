@@ -205,6 +205,7 @@ output_xml_line(xmpp_stanza_t *st, struct buf *b)
 	char *xml = NULL;
 	size_t len = 0, i = 0, at;
 	uint32_t cp;
+	int in_tag = 0, quote = 0;
 
 	if (st == NULL || xmpp_stanza_to_text(st, &xml, &len) != 0)
 		return;
@@ -215,8 +216,21 @@ output_xml_line(xmpp_stanza_t *st, struct buf *b)
 			buf_adds(b, "\xef\xbf\xbd");
 			continue;
 		}
-		if (cp == '\n' || cp == '\r' || (cp < 0x20 && cp != '\t') ||
-		    cp == 0x7f || text_is_unsafe_cp(cp))
+		/* Where we are: text, a tag, or an attribute value in it. */
+		if (!in_tag && cp == '<')
+			in_tag = 1;
+		else if (in_tag && !quote && (cp == '"' || cp == '\''))
+			quote = (int)cp;
+		else if (in_tag && quote == (int)cp)
+			quote = 0;
+		else if (in_tag && !quote && cp == '>')
+			in_tag = 0;
+		/*
+		 * A tab stays in text, where XML keeps it; in a tag it can only
+		 * be in an attribute value, which XML would read as a space.
+		 */
+		if ((cp < 0x20 && (cp != '\t' || in_tag)) || cp == 0x7f ||
+		    text_is_unsafe_cp(cp))
 			buf_printf(b, "&#x%X;", (unsigned)cp);
 		else
 			buf_add(b, xml + at, i - at);

@@ -127,9 +127,11 @@ int output_record(struct output *o, const struct orecord *r);
 /*
  * output_xml_line()
  *
- * Appends the stanza serialized on one line to 'b': newlines and carriage
- * returns as character references, and the characters that are unsafe on
- * a terminal (text_is_unsafe_cp()) as &#xHHHH; references.
+ * Appends the stanza serialized on one line to 'b': newlines, carriage
+ * returns, other controls, tabs in attribute values (which XML would read
+ * as spaces) and the characters that are unsafe on a terminal
+ * (text_is_unsafe_cp()) as &#xHH; references, so that xsend --raw reads
+ * back the same stanza.
  */
 void output_xml_line(xmpp_stanza_t *st, struct buf *b);
 

@@ -128,32 +128,78 @@ text_clean_xml(const char *s, size_t len, size_t *replaced)
 	return buf_steal(&b);
 }
 
+/*
+ * Unicode's Default_Ignorable_Code_Point property (DerivedCoreProperties.txt
+ * of Unicode 15.0, adjacent ranges merged): the code points a terminal
+ * shows as nothing.  Sorted, for a binary search.
+ */
+static const struct {
+	uint32_t first, last;
+} default_ignorable[] = {
+	{ 0x00ad, 0x00ad }, /* soft hyphen */
+	{ 0x034f, 0x034f }, /* combining grapheme joiner */
+	{ 0x061c, 0x061c }, /* arabic letter mark */
+	{ 0x115f, 0x1160 }, /* hangul choseong and jungseong fillers */
+	{ 0x17b4, 0x17b5 }, /* khmer inherent vowels */
+	{ 0x180b, 0x180f }, /* mongolian variation selectors, vowel sep. */
+	{ 0x200b, 0x200f }, /* zero width space, joiners, LRM, RLM */
+	{ 0x202a, 0x202e }, /* bidi embeddings and overrides */
+	{ 0x2060, 0x206f }, /* word joiner, invisibles, bidi isolates */
+	{ 0x3164, 0x3164 }, /* hangul filler */
+	{ 0xfe00, 0xfe0f }, /* variation selectors 1-16 */
+	{ 0xfeff, 0xfeff }, /* zero width no-break space */
+	{ 0xffa0, 0xffa0 }, /* halfwidth hangul filler */
+	{ 0xfff0, 0xfff8 }, /* reserved */
+	{ 0x1bca0, 0x1bca3 }, /* shorthand format controls */
+	{ 0x1d173, 0x1d17a }, /* musical symbol format controls */
+	{ 0xe0000, 0xe0fff }, /* tags, variation selectors 17-256 */
+};
+
+int
+text_is_default_ignorable(uint32_t cp)
+{
+	size_t lo = 0,
+	       hi = sizeof(default_ignorable) / sizeof(default_ignorable[0]),
+	       mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (cp < default_ignorable[mid].first)
+			hi = mid;
+		else if (cp > default_ignorable[mid].last)
+			lo = mid + 1;
+		else
+			return 1;
+	}
+	return 0;
+}
+
 int
 text_is_unsafe_cp(uint32_t cp)
 {
 	if (cp >= 0x80 && cp <= 0x9f) /* C1 controls */
 		return 1;
 	switch (cp) {
-	case 0x00ad: /* soft hyphen */
-	case 0x061c: /* arabic letter mark */
-	case 0x180e: /* mongolian vowel separator */
 	case 0x2028: /* line separator */
 	case 0x2029: /* paragraph separator */
-	case 0xfeff: /* zero width no-break space */
+	case 0x2800: /* braille pattern blank: a letter that shows nothing */
 		return 1;
 	}
-	if (cp >= 0x200b && cp <= 0x200f) /* zero width, LRM, RLM */
-		return 1;
-	if (cp >= 0x202a && cp <= 0x202e) /* bidi embeddings, overrides */
-		return 1;
-	if (cp >= 0x2060 && cp <= 0x206f) /* bidi isolates, invisibles */
-		return 1;
 	if (cp >= 0xfff9 && cp <= 0xfffb) /* interlinear annotations */
 		return 1;
-	return 0;
+	return text_is_default_ignorable(cp);
 }
 
 static const char hex[] = "0123456789abcdef";
+
+/* Appends 'prefix' and the last 'digits' hex digits of 'v'. */
+static void
+put_hex(struct buf *b, const char *prefix, uint32_t v, int digits)
+{
+	buf_adds(b, prefix);
+	while (digits-- > 0)
+		buf_addc(b, hex[(v >> (4 * digits)) & 15]);
+}
 
 void
 text_escape(struct buf *b, const char *s, size_t len)
@@ -165,9 +211,7 @@ text_escape(struct buf *b, const char *s, size_t len)
 	while (i < len) {
 		at = i;
 		if (text_utf8_next(s, len, &i, &c) < 0) {
-			buf_adds(b, "\\x");
-			buf_addc(b, hex[c >> 4]);
-			buf_addc(b, hex[c & 15]);
+			put_hex(b, "\\x", c, 2);
 			continue;
 		}
 		switch (c) {
@@ -185,15 +229,10 @@ text_escape(struct buf *b, const char *s, size_t len)
 			continue;
 		}
 		if (c < 0x20 || c == 0x7f) {
-			buf_adds(b, "\\x");
-			buf_addc(b, hex[c >> 4]);
-			buf_addc(b, hex[c & 15]);
+			put_hex(b, "\\x", c, 2);
 		} else if (text_is_unsafe_cp(c)) {
-			buf_adds(b, "\\u");
-			buf_addc(b, hex[(c >> 12) & 15]);
-			buf_addc(b, hex[(c >> 8) & 15]);
-			buf_addc(b, hex[(c >> 4) & 15]);
-			buf_addc(b, hex[c & 15]);
+			put_hex(b, c > 0xffff ? "\\U" : "\\u", c,
+			    c > 0xffff ? 8 : 4);
 		} else
 			buf_add(b, s + at, i - at);
 	}
@@ -254,6 +293,9 @@ text_unescape(struct buf *b, const char *s, size_t len)
 		case 'u':
 			n = 4;
 			break;
+		case 'U':
+			n = 8;
+			break;
 		default:
 			return -1;
 		}
@@ -267,7 +309,7 @@ text_unescape(struct buf *b, const char *s, size_t len)
 		}
 		i += n;
 		/* A surrogate has no UTF-8 form; text_escape() makes none. */
-		if (n == 4 && v >= 0xd800 && v <= 0xdfff)
+		if (n > 2 && ((v >= 0xd800 && v <= 0xdfff) || v > 0x10ffff))
 			return -1;
 		if (n == 2)
 			buf_addc(b, (char)v);
@@ -314,12 +356,13 @@ text_json_string(struct buf *b, const char *s, size_t len)
 			buf_add(b, "\\f", 2);
 			continue;
 		}
-		if (c < 0x20 || c == 0x7f || text_is_unsafe_cp(c)) {
-			buf_adds(b, "\\u");
-			buf_addc(b, hex[(c >> 12) & 15]);
-			buf_addc(b, hex[(c >> 8) & 15]);
-			buf_addc(b, hex[(c >> 4) & 15]);
-			buf_addc(b, hex[c & 15]);
+		if (c > 0xffff && text_is_unsafe_cp(c)) {
+			/* JSON writes an astral code point as a surrogate pair.
+			 */
+			put_hex(b, "\\u", 0xd800 + ((c - 0x10000) >> 10), 4);
+			put_hex(b, "\\u", 0xdc00 + ((c - 0x10000) & 0x3ff), 4);
+		} else if (c < 0x20 || c == 0x7f || text_is_unsafe_cp(c)) {
+			put_hex(b, "\\u", c, 4);
 		} else
 			buf_add(b, s + at, i - at);
 	}

@@ -53,9 +53,10 @@ char *text_clean_xml(const char *s, size_t len, size_t *replaced);
  *
  * Appends 's' to 'b' so that it is one line of harmless text: backslash,
  * newline, carriage return and tab become \\ \n \r \t; other C0 controls,
- * DEL and bytes that are not UTF-8 become \xHH; C1 controls, bidirectional
- * and other invisible format controls and the line/paragraph separators
- * become \uHHHH.  text_unescape() reverses it exactly.
+ * DEL and bytes that are not UTF-8 become \xHH; the code points of
+ * text_is_unsafe_cp() (C1 controls, bidi controls, every default-ignorable
+ * code point, the line/paragraph separators) become \uHHHH, or \UHHHHHHHH
+ * above U+FFFF.  text_unescape() reverses it exactly.
  */
 void text_escape(struct buf *b, const char *s, size_t len);
 
@@ -65,8 +66,9 @@ char *text_escape_dup(const char *s, size_t len);
 /*
  * text_unescape()
  *
- * Appends the unescaped form of 's' to 'b'.  Returns 0, or -1 on a malformed
- * escape (then 'b' holds what was decoded before it).
+ * Appends the unescaped form of 's' to 'b' (\\ \n \r \t \xHH \uHHHH
+ * \UHHHHHHHH).  Returns 0, or -1 on a malformed escape or a surrogate or
+ * out-of-range code point (then 'b' holds what was decoded before it).
  */
 int text_unescape(struct buf *b, const char *s, size_t len);
 
@@ -82,9 +84,20 @@ void text_json_string(struct buf *b, const char *s, size_t len);
 /*
  * text_is_unsafe_cp()
  *
- * True for the code points above U+007F that text_escape() escapes: C1
- * controls, bidi and other format controls, line/paragraph separators.
+ * True for the code points above U+007F that text_escape() escapes and that
+ * JIDs may not hold (jid.c): C1 controls, the line/paragraph separators,
+ * the interlinear annotation controls, U+2800 (a blank that is a letter),
+ * and every code point of text_is_default_ignorable() (bidi controls, zero
+ * widths, variation selectors, tags, Hangul fillers...).
  */
 int text_is_unsafe_cp(uint32_t cp);
+
+/*
+ * text_is_default_ignorable()
+ *
+ * True for the code points of Unicode's Default_Ignorable_Code_Point
+ * property (DerivedCoreProperties.txt, Unicode 15.0): drawn as nothing.
+ */
+int text_is_default_ignorable(uint32_t cp);
 
 #endif

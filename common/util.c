@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "text.h"
 #include "util.h"
 #include "xmpptools.h"
 
@@ -112,21 +113,45 @@ util_verbosity(void)
 	return verbosity;
 }
 
+/*
+ * Appends the message 'msg' to 'b' with every character that could command
+ * a terminal or forge a line escaped as text_escape() writes it: controls,
+ * DEL, bytes that are not UTF-8, the code points of text_is_unsafe_cp().
+ * Text its caller escaped holds none of them and is left as it is; this
+ * catches what was not (a file name, an argument, a value).
+ */
+static void
+terminal_text(struct buf *b, const char *msg)
+{
+	size_t len = strlen(msg), i = 0, at;
+	uint32_t cp;
+
+	while (i < len) {
+		at = i;
+		if (text_utf8_next(msg, len, &i, &cp) < 0 || cp < 0x20 ||
+		    cp == 0x7f || text_is_unsafe_cp(cp))
+			text_escape(b, msg + at, i - at);
+		else
+			buf_add(b, msg + at, i - at);
+	}
+}
+
 void
 xvmessage(const char *prefix, const char *fmt, va_list ap)
 {
 	char line[4096];
-	int n;
+	struct buf b;
+	size_t n;
 
 	/* One write per line, so lines from several processes do not mix. */
-	n = snprintf(line, sizeof(line), "%s: %s", progname, prefix);
-	if (n < 0 || (size_t)n >= sizeof(line))
-		n = 0;
-	vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-	n = strlen(line);
-	if ((size_t)n >= sizeof(line) - 1)
-		n = sizeof(line) - 2;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	buf_init(&b);
+	buf_printf(&b, "%s: %s", progname, prefix);
+	terminal_text(&b, line);
+	n = b.len < sizeof(line) - 1 ? b.len : sizeof(line) - 1;
+	memcpy(line, b.data, n);
 	line[n++] = '\n';
+	buf_free(&b);
 	fflush(stdout);
 	(void)!write(STDERR_FILENO, line, n);
 }

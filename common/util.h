@@ -40,8 +40,12 @@ int util_verbosity(void);
 
 /*
  * Diagnostics on stderr, in err(3) style: "prog: message".  The format has
- * no trailing newline.  Text that came from the network must be escaped by
- * the caller (text_escape()) before it is passed here.
+ * no trailing newline.  Text that came from the network, a file or the
+ * command line should be escaped by the caller (text_escape()) before it
+ * is passed here; as a last guard, every control character, DEL, byte
+ * that is not UTF-8 and code point of text_is_unsafe_cp() left in the line
+ * is written escaped the same way, so a diagnostic is always one line of
+ * text that cannot command the terminal.
  *
  * xerror()  - the one line that explains a failure; never silenced.
  * xwarn()   - a warning; silenced by -q.

@@ -328,6 +328,49 @@ config_set__checks__strings_and_fds(void **state)
 }
 
 static void
+config_set__checks__resources(void **state)
+{
+	static const char *const good[] = { "bot", "with/slash", "a b",
+		"h\xc3\xa9llo", "x@y", "0", "\xf0\x9f\x98\x80" };
+	static const struct {
+		const char *value;
+		const char *shown; /* escaped, in the message */
+	} bad[] = {
+		{ "r\x01x", "'r\\x01x': control character in resourcepart" },
+		{ "r\x1b[2Jx", "'r\\x1b[2Jx'" },
+		{ "r\nx", "'r\\nx'" },
+		{ "r\x7f", "'r\\x7f'" },
+		{ "evil\xe2\x80\xae", "'evil\\u202e'" },
+		{ "tag\xf3\xa0\x80\x81", "'tag\\U000e0001'" },
+		{ "r\xff", "'r\\xff': resourcepart is not UTF-8" },
+	};
+	struct xconfig c;
+	size_t k;
+	char *err;
+
+	(void)state;
+	config_init(&c);
+	for (k = 0; k < sizeof(good) / sizeof(good[0]); k++) {
+		set_ok(&c, "resource", good[k], 0);
+		assert_string_equal(c.resource, good[k]);
+	}
+	for (k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		set_bad(&c, "resource", bad[k].value, 0, "invalid resource");
+		set_bad(&c, "resource", bad[k].value, 1, bad[k].shown);
+		/* the message is one line of text */
+		err = NULL;
+		assert_int_equal(
+		    config_set(&c, "resource", bad[k].value, 0, &err), -1);
+		assert_null(strpbrk(err, "\x01\x1b\n\x7f"));
+		free(err);
+	}
+	/* the last good value stays */
+	assert_string_equal(c.resource, good[6]);
+	set_bad(&c, "resource", "", 0, "empty");
+	config_free(&c);
+}
+
+static void
 config_set__rejects__unknown_keys(void **state)
 {
 	static const char *const bad[] = { "nosuchkey", "", "jid ", "JID",
@@ -525,6 +568,67 @@ config_load__reports__file_and_line(void **state)
 	}
 }
 
+/* Text of the file, its name and the account name reach messages escaped. */
+static void
+config_load__escapes__file_text_in_messages(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *account;
+		const char *word;
+	} cases[] = {
+		{ "jid = a\x1b[2J@b\n", NULL,
+		    "invalid JID 'a\\x1b[2J@b': space or control" },
+		{ "fr\x1bob = 1\n", NULL, "unknown key 'fr\\x1bob'" },
+		{ "host = h\nport = \xe2\x80\xae"
+		  "1\n",
+		    NULL, "invalid port '\\u202e1'" },
+		{ "[a]\nhost = h\n", "b\x1b]0;x\x07",
+		    "no account 'b\\x1b]0;x\\x07'" },
+		/* a password is never shown, valid or not */
+		{ "password = \"\"\n", NULL, "password: empty value" },
+	};
+	struct xconfig c;
+	char *path, *err, *dir, *odd;
+	size_t k;
+
+	(void)state;
+	for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		path = temp_file(cases[k].text, 0600);
+		config_init(&c);
+		err = NULL;
+		if (config_load(&c, path, cases[k].account, &err) !=
+		    XEXIT_CONFIG)
+			fail_msg("accepted \"%s\"", cases[k].text);
+		assert_contains(err, cases[k].word);
+		assert_null(strpbrk(err, "\x1b\x07\n"));
+		free(err);
+		config_free(&c);
+		remove_file(path);
+	}
+	/* a file name with a control character */
+	dir = temp_dir();
+	odd = xasprintf("%s/x\x1b[2Jy", dir);
+	config_init(&c);
+	err = NULL;
+	assert_int_equal(config_load(&c, odd, NULL, &err), XEXIT_CONFIG);
+	assert_contains(err, "/x\\x1b[2Jy: ");
+	assert_null(strchr(err, '\x1b'));
+	free(err);
+	err = NULL;
+	set_ok(&c, "jid", "a@b", 0);
+	set_ok(&c, "password-file", odd, 0);
+	assert_int_equal(config_password(&c, &path, &err), XEXIT_CONFIG);
+	assert_contains(err, "password file ");
+	assert_contains(err, "/x\\x1b[2Jy: ");
+	assert_null(strchr(err, '\x1b'));
+	free(err);
+	config_free(&c);
+	rmdir(dir);
+	free(dir);
+	free(odd);
+}
+
 static void
 config_load__parses__quotes_comments_and_crlf(void **state)
 {
@@ -615,6 +719,60 @@ config_load__refuses__readable_password_file(void **state)
 	path = temp_file("jid = a@b\n", 0644);
 	config_init(&c);
 	assert_int_equal(config_load(&c, path, NULL, &err), XEXIT_OK);
+	config_free(&c);
+	remove_file(path);
+}
+
+/* ssh's rule, for the config file whatever it holds. */
+static void
+config_load__refuses__unsafe_owner_or_mode(void **state)
+{
+	static const mode_t refused[] = { 0664, 0602, 0620, 0622, 0666 };
+	static const char text[] = "jid = a@b\n";
+	struct xconfig c;
+	char *path, *err, *want;
+	size_t k;
+
+	(void)state;
+	for (k = 0; k < sizeof(refused) / sizeof(refused[0]); k++) {
+		path = temp_file(text, refused[k]);
+		config_init(&c);
+		err = NULL;
+		assert_int_equal(
+		    config_load(&c, path, NULL, &err), XEXIT_CONFIG);
+		want = xasprintf("%s: writable by group or others (chmod "
+				 "600 %s)",
+		    path, path);
+		assert_string_equal(err, want);
+		assert_null(c.jid);
+		free(want);
+		free(err);
+		config_free(&c);
+		remove_file(path);
+	}
+	/* /dev/null (rw-rw-rw-, root's) still means "no configuration" */
+	config_init(&c);
+	assert_int_equal(config_load(&c, "/dev/null", NULL, &err), XEXIT_OK);
+	config_free(&c);
+	if (geteuid() != 0) {
+		print_message("skipped: another owner needs root\n");
+		return;
+	}
+	path = temp_file(text, 0600);
+	assert_int_equal(chown(path, 65534, (gid_t)-1), 0);
+	config_init(&c);
+	err = NULL;
+	assert_int_equal(config_load(&c, path, NULL, &err), XEXIT_CONFIG);
+	want = xasprintf("%s: owned by uid 65534, not by you or root", path);
+	assert_string_equal(err, want);
+	free(want);
+	free(err);
+	config_free(&c);
+	/* root's own file is fine */
+	assert_int_equal(chown(path, 0, (gid_t)-1), 0);
+	config_init(&c);
+	assert_int_equal(config_load(&c, path, NULL, &err), XEXIT_OK);
+	assert_string_equal(c.jid, "a@b");
 	config_free(&c);
 	remove_file(path);
 }
@@ -892,6 +1050,43 @@ config_password__reads__first_line_of_file(void **state)
 }
 
 static void
+config_password__refuses__unsafe_password_file(void **state)
+{
+	static const mode_t refused[] = { 0660, 0602, 0622 };
+	struct xconfig c;
+	char *path, *pw = NULL, *err = NULL;
+	size_t k;
+
+	(void)state;
+	clear_env_password();
+	config_init(&c);
+	set_ok(&c, "jid", "a@example.com", 0);
+	for (k = 0; k < sizeof(refused) / sizeof(refused[0]); k++) {
+		path = temp_file("s3cret\n", refused[k]);
+		set_ok(&c, "password-file", path, 0);
+		password_bad(&c, "writable by group or others");
+		password_bad(&c, path);
+		remove_file(path);
+	}
+	/* readable by others: used (with a warning) */
+	path = temp_file("s3cret\n", 0644);
+	set_ok(&c, "password-file", path, 0);
+	password_ok(&c, "s3cret");
+	if (geteuid() == 0) {
+		assert_int_equal(chmod(path, 0600), 0);
+		assert_int_equal(chown(path, 65534, (gid_t)-1), 0);
+		password_bad(&c, "owned by uid 65534, not by you or root");
+		assert_int_equal(config_password(&c, &pw, &err), XEXIT_CONFIG);
+		assert_true(strncmp(err, "password file ", 14) == 0);
+		free(err);
+	} else {
+		print_message("skipped: another owner needs root\n");
+	}
+	remove_file(path);
+	config_free(&c);
+}
+
+static void
 config_password__reads__one_line_from_fd(void **state)
 {
 	struct xconfig c;
@@ -1007,6 +1202,35 @@ config_password__uses__environment_then_file(void **state)
 	config_free(&c);
 }
 
+/* unsetenv() leaves the text where /proc/PID/environ shows it: wiped. */
+static void
+config_take_env_password__wipes__environment_text(void **state)
+{
+	struct xconfig c;
+	char *p, *pw = NULL, *err = NULL;
+
+	(void)state;
+	setenv("XMPP_PASSWORD", "wipe-me", 1);
+	p = getenv("XMPP_PASSWORD");
+	assert_non_null(p);
+	config_take_env_password();
+	assert_null(getenv("XMPP_PASSWORD"));
+	/* glibc keeps the string of a setenv(): its bytes are zero now */
+	assert_memory_equal(p, "\0\0\0\0\0\0\0", 7);
+
+	/* config_forget_password(): no copy left in config.c */
+	config_init(&c);
+	set_ok(&c, "jid", "a@example.com", 0);
+	set_ok(&c, "password", "from-config", 1);
+	set_ok(&c, "client-cert", "/c.pem", 0);
+	password_ok(&c, "wipe-me");
+	config_forget_password(&c);
+	assert_null(c.password);
+	assert_int_equal(config_password(&c, &pw, &err), XEXIT_OK);
+	assert_null(pw);
+	config_free(&c);
+}
+
 static void
 config_password__needs__none_with_client_cert(void **state)
 {
@@ -1054,6 +1278,7 @@ main(void)
 		cmocka_unit_test(config_set__checks__jids),
 		cmocka_unit_test(config_set__normalises__pins),
 		cmocka_unit_test(config_set__checks__strings_and_fds),
+		cmocka_unit_test(config_set__checks__resources),
 		cmocka_unit_test(config_set__rejects__unknown_keys),
 		cmocka_unit_test(config_set__limits__keys_by_source),
 		cmocka_unit_test(config_set__treats__underscore_as_dash),
@@ -1062,17 +1287,23 @@ main(void)
 		cmocka_unit_test(config_load__applies__named_account_section),
 		cmocka_unit_test(config_load__fails__on_missing_account),
 		cmocka_unit_test(config_load__reports__file_and_line),
+		cmocka_unit_test(config_load__escapes__file_text_in_messages),
 		cmocka_unit_test(config_load__parses__quotes_comments_and_crlf),
 		cmocka_unit_test(config_load__accepts__empty_file),
 		cmocka_unit_test(config_load__refuses__readable_password_file),
+		cmocka_unit_test(config_load__refuses__unsafe_owner_or_mode),
 		cmocka_unit_test(config_load__fails__on_missing_explicit_file),
 		cmocka_unit_test(config_load__finds__default_paths),
 		cmocka_unit_test(config_merge__overrides__only_keys_set),
 		cmocka_unit_test(config_check__rejects__inconsistent_settings),
 		cmocka_unit_test(config_password__reads__first_line_of_file),
+		cmocka_unit_test(
+		    config_password__refuses__unsafe_password_file),
 		cmocka_unit_test(config_password__reads__one_line_from_fd),
 		cmocka_unit_test(config_password__runs__password_cmd),
 		cmocka_unit_test(config_password__uses__environment_then_file),
+		cmocka_unit_test(
+		    config_take_env_password__wipes__environment_text),
 		cmocka_unit_test(config_password__needs__none_with_client_cert),
 		cmocka_unit_test(
 		    config_password__fails__without_source_or_terminal),

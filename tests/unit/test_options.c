@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* test_options.c -- unit tests of common/options.c (xopt_common, xtool_main) */
 
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -62,6 +63,8 @@ struct rec {
 	int verbosity; /* util_verbosity() inside run() */
 	int account_rc;
 	char *password; /* from xtool_account(), copied */
+	int password_kept; /* cfg->password after xtool_account() */
+	int dumpable; /* prctl(PR_GET_DUMPABLE) inside run() */
 
 	/* what xtool_main() returned and printed */
 	int rc;
@@ -132,6 +135,7 @@ tool_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 	int i;
 
 	r->runs++;
+	r->dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
 	config_free(&r->cfg);
 	copy_config(&r->cfg, cfg);
 	r->verbosity = util_verbosity();
@@ -142,6 +146,7 @@ tool_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 	r->argv_terminated = argv[argc] == NULL;
 	if (r->account) {
 		r->account_rc = xtool_account(cfg, &pw);
+		r->password_kept = cfg->password != NULL;
 		r->password = dup_or_null(pw);
 		util_secure_free(pw);
 		return r->account_rc;
@@ -609,6 +614,11 @@ xtool_main__rejects__bad_values(void **state)
 		{ { "--jid=" }, "--jid: invalid JID ''" },
 		{ { "--host", "" }, "--host: empty value" },
 		{ { "--resource=" }, "--resource: empty value" },
+		{ { "--resource", "r\x01x" },
+		    "--resource: invalid resource 'r\\x01x': control "
+		    "character in resourcepart" },
+		{ { "--resource=\xe2\x80\xae" },
+		    "--resource: invalid resource '\\u202e'" },
 		/* the first error is the one told */
 		{ { "--port", "0", "--timeout", "0" },
 		    "--port: invalid port '0'" },
@@ -667,6 +677,29 @@ xtool_main__rejects__unknown_options(void **state)
 	CALL(&r, "--password", "SECRET");
 	if (strstr(r.err, "SECRET") != NULL)
 		fail_msg("the password is on stderr: %s", r.err);
+	/* no value of an unknown --name=value is repeated: a mistyped
+	 * option may be a password */
+	CALL(&r, "--pass=SECRET");
+	expect_failed(&r, XEXIT_USAGE, "--pass: unknown option", "--pass=");
+	if (strstr(r.err, "SECRET") != NULL)
+		fail_msg("the value is on stderr: %s", r.err);
+	CALL(&r, "-j", "a@example.com", "--passwd=a=SECRET");
+	expect_failed(&r, XEXIT_USAGE, "--passwd: unknown option", "--passwd=");
+	if (strstr(r.err, "SECRET") != NULL)
+		fail_msg("the value is on stderr: %s", r.err);
+	/* ... nor the rest of a group of short options: -pVALUE */
+	CALL(&r, "-ZSECRET");
+	expect_failed(&r, XEXIT_USAGE, "-Z: unknown option", "-ZSECRET");
+	if (strstr(r.err, "SECRET") != NULL)
+		fail_msg("the value is on stderr: %s", r.err);
+	CALL(&r, "-vqZSECRET");
+	expect_failed(&r, XEXIT_USAGE, "-Z: unknown option", "-vqZSECRET");
+	if (strstr(r.err, "SECRET") != NULL)
+		fail_msg("the value is on stderr: %s", r.err);
+	/* an option name from the command line is escaped */
+	CALL(&r, "--frob\x1b[2J");
+	expect_failed(&r, XEXIT_USAGE, "--frob\\x1b[2J: unknown option",
+	    "escape in name");
 	rec_clear(&r);
 }
 
@@ -1081,6 +1114,11 @@ xtool_main__fails__on_config_errors(void **state)
 	fixture_set("password = s3cret\n", 0644);
 	CALL(&r, "--config=@F@");
 	expect_failed(&r, XEXIT_CONFIG, "@F@: holds a password", "mode 644");
+
+	fixture_set("resource = \"r\x01x\"\n", 0600);
+	CALL(&r, "--config=@F@", "-j", "a@example.com");
+	expect_failed(&r, XEXIT_CONFIG,
+	    "@F@:1: resource: invalid resource 'r\\x01x'", "bad resource");
 	rec_clear(&r);
 	fixture_set(NULL, 0);
 }
@@ -1354,6 +1392,37 @@ xtool_account__checks__account_and_password(void **state)
 	rec_clear(&r);
 }
 
+/*
+ * Once the tool has the password, the settings keep no copy of it, and no
+ * tool is dumpable (no core file, no ptrace or /proc/PID/mem by the same
+ * user) from the start.
+ */
+static void
+xtool_account__forgets__config_copies(void **state)
+{
+	struct rec r;
+
+	(void)state;
+	rec_init(&r);
+	r.account = 1;
+	fixture_set("jid = f@example.com\npassword = from-file\n", 0600);
+	CALL(&r, "-C", "@F@");
+	assert_int_equal(r.rc, XEXIT_OK);
+	assert_string_equal(r.password, "from-file");
+	assert_false(r.password_kept);
+	assert_int_equal(r.dumpable, 0);
+
+	setenv("XMPP_PASSWORD", "from-env", 1);
+	CALL(&r, "-C", "@F@");
+	assert_null(getenv("XMPP_PASSWORD"));
+	assert_string_equal(r.password, "from-env");
+	/* the copy of the environment's password is gone too */
+	CALL(&r, "-C", "@F@");
+	assert_string_equal(r.password, "from-file");
+	rec_clear(&r);
+	fixture_set(NULL, 0);
+}
+
 static void
 xtool_account__reads__password_fd(void **state)
 {
@@ -1425,6 +1494,7 @@ main(void)
 		cmocka_unit_test(xtool_main__resets__state_between_calls),
 		cmocka_unit_test(xtool_account__checks__account_and_password),
 		cmocka_unit_test(xtool_account__reads__password_fd),
+		cmocka_unit_test(xtool_account__forgets__config_copies),
 	};
 	int fd;
 

@@ -405,6 +405,40 @@ output_xml_line__reparses__to_same_stanza(void **state)
 	xmpp_ctx_free(ctx);
 }
 
+static void
+output_xml_line__keeps__tab_in_attribute(void **state)
+{
+	/*
+	 * XML reads a raw tab in an attribute value as a space: -X writes it
+	 * as a reference (a tab in text is kept, XML keeps it there).
+	 */
+	xmpp_ctx_t *ctx = xmpp_ctx_new(NULL, NULL);
+	xmpp_stanza_t *st, *back;
+	struct buf b;
+	const char *v;
+	char *text;
+
+	(void)state;
+	st = xmpp_message_new(ctx, "chat", "bob@example.com", "a\tb\r\nc");
+	xmpp_message_set_body(st, "x\ty");
+	buf_init(&b);
+	output_xml_line(st, &b);
+	assert_non_null(strstr(b.data, "id=\"a&#x9;b&#xD;&#xA;c\""));
+	assert_non_null(strstr(b.data, "<body>x\ty</body>"));
+	back = xmpp_stanza_new_from_string(ctx, b.data);
+	assert_non_null(back);
+	v = xmpp_stanza_get_id(back);
+	assert_non_null(v);
+	assert_string_equal(v, "a\tb\r\nc");
+	text = xmpp_message_get_body(back);
+	assert_string_equal(text, "x\ty");
+	xmpp_free(ctx, text);
+	xmpp_stanza_release(back);
+	xmpp_stanza_release(st);
+	buf_free(&b);
+	xmpp_ctx_free(ctx);
+}
+
 /* --- templates --- */
 
 static void
@@ -617,6 +651,7 @@ main(void)
 		cmocka_unit_test(output_xml__writes__stanza_on_one_line),
 		cmocka_unit_test(output_xml__writes__empty_line_without_stanza),
 		cmocka_unit_test(output_xml_line__reparses__to_same_stanza),
+		cmocka_unit_test(output_xml_line__keeps__tab_in_attribute),
 		cmocka_unit_test(output_template__expands__every_directive),
 		cmocka_unit_test(output_template__expands__backslash_escapes),
 		cmocka_unit_test(output_template__uses__nul_mode),

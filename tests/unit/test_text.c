@@ -380,6 +380,22 @@ static const struct {
 	{ S("\xef\xbb\xbf"), "\\ufeff" },
 	{ S("\xc2\xad"), "\\u00ad" },
 	{ S("\xd8\x9c"), "\\u061c" },
+	/* the rest of Default_Ignorable_Code_Point, and U+2800 */
+	{ S("\xcd\x8f"), "\\u034f" },
+	{ S("\xe1\x85\x9f\xe1\x85\xa0"), "\\u115f\\u1160" },
+	{ S("\xe3\x85\xa4"), "\\u3164" },
+	{ S("\xef\xbe\xa0"), "\\uffa0" },
+	{ S("\xe1\xa0\x8b\xe1\xa0\x8f"), "\\u180b\\u180f" },
+	{ S("\xe2\x9d\xa4\xef\xb8\x8f"), "\xe2\x9d\xa4\\ufe0f" },
+	{ S("\xe2\xa0\x80"), "\\u2800" },
+	{ S("\xef\xbf\xb0"), "\\ufff0" },
+	{ S("\xf3\xa0\x80\x81"), "\\U000e0001" },
+	{ S("a\xf3\xa0\x81\xbf"
+	    "b"),
+	    "a\\U000e007fb" },
+	{ S("\xf3\xa0\x84\x80"), "\\U000e0100" },
+	{ S("\xf3\xa0\x87\xaf"), "\\U000e01ef" },
+	{ S("\xf0\x9b\xb2\xa0"), "\\U0001bca0" },
 	{ S("\xff"), "\\xff" },
 	{ S("\x80"), "\\x80" },
 	{ S("\xc3"), "\\xc3" },
@@ -487,6 +503,12 @@ text_unescape__rejects__malformed_escapes(void **state)
 		{ "a\\nb\\z", "a\nb" },
 		{ "\\ud800", "" }, /* a surrogate has no UTF-8 form */
 		{ "\\udfff", "" },
+		{ "\\U", "" },
+		{ "\\U000e000", "" },
+		{ "\\U000e00g1", "" },
+		{ "a\\U0000d800", "a" },
+		{ "\\U00110000", "" }, /* beyond Unicode */
+		{ "\\Uffffffff", "" },
 	};
 	struct buf b;
 	size_t k;
@@ -585,10 +607,17 @@ text_is_unsafe_cp__classifies__code_points(void **state)
 	static const uint32_t unsafe[] = { 0x80, 0x85, 0x9b, 0x9f, 0xad, 0x61c,
 		0x180e, 0x200b, 0x200c, 0x200d, 0x200e, 0x200f, 0x2028, 0x2029,
 		0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2060, 0x2066, 0x2067,
-		0x2068, 0x2069, 0x206f, 0xfeff, 0xfff9, 0xfffa, 0xfffb };
+		0x2068, 0x2069, 0x206f, 0xfeff, 0xfff9, 0xfffa, 0xfffb,
+		/* Default_Ignorable_Code_Point, and the braille blank */
+		0x34f, 0x115f, 0x1160, 0x17b4, 0x17b5, 0x180b, 0x180f, 0x2065,
+		0x2800, 0x3164, 0xfe00, 0xfe0f, 0xffa0, 0xfff0, 0xfff8, 0x1bca0,
+		0x1d173, 0x1d17a, 0xe0000, 0xe0001, 0xe0020, 0xe007f, 0xe0100,
+		0xe01ef, 0xe0fff };
 	static const uint32_t safe[] = { 0x20, 0x41, 0x7e, 0xa0, 0xa9, 0xe9,
-		0x100, 0x2010, 0x2027, 0x2030, 0x205f, 0x2070, 0xfeff - 1,
-		0xfff8, 0xfffc, 0xfffd, 0x1f600, 0x10ffff };
+		0x100, 0x34e, 0x350, 0x1161, 0x180a, 0x1810, 0x2010, 0x2027,
+		0x2030, 0x205f, 0x2070, 0x2801, 0x3165, 0xfdff, 0xfe10,
+		0xfeff - 1, 0xffa1, 0xfffc, 0xfffd, 0x1bca4, 0x1d172, 0x1d17b,
+		0x1f600, 0xdffff, 0xe1000, 0x10ffff };
 	size_t k;
 
 	(void)state;
@@ -598,6 +627,44 @@ text_is_unsafe_cp__classifies__code_points(void **state)
 	for (k = 0; k < sizeof(safe) / sizeof(safe[0]); k++)
 		if (text_is_unsafe_cp(safe[k]))
 			fail_msg("U+%04X should be safe", safe[k]);
+}
+
+/* The table is the Unicode property, code point by code point. */
+static void
+text_is_default_ignorable__matches__unicode_data(void **state)
+{
+	static const char path[] =
+	    "/usr/share/unicode/DerivedCoreProperties.txt";
+	static unsigned char want[0x110000];
+	char line[512];
+	unsigned first, last, c;
+	FILE *f;
+
+	(void)state;
+	f = fopen(path, "r");
+	if (f == NULL) {
+		print_message("skipped: no %s (Debian: unicode-data)\n", path);
+		skip();
+	}
+	memset(want, 0, sizeof(want));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strstr(line, "; Default_Ignorable_Code_Point") == NULL)
+			continue;
+		if (sscanf(line, "%x..%x", &first, &last) == 2)
+			;
+		else if (sscanf(line, "%x", &first) == 1)
+			last = first;
+		else
+			fail_msg("unreadable line: %s", line);
+		for (c = first; c <= last && c < 0x110000; c++)
+			want[c] = 1;
+	}
+	fclose(f);
+	for (c = 0; c < 0x110000; c++)
+		if (text_is_default_ignorable(c) != want[c])
+			fail_msg("U+%04X: %d, Unicode says %d", c,
+			    text_is_default_ignorable(c), want[c]);
+	assert_true(want[0xe0001]);
 }
 
 /* --- text_json_string --- */
@@ -625,6 +692,10 @@ text_json_string__produces__exact_output(void **state)
 		{ S("\xe2\x80\xae"), "\"\\u202e\"" },
 		{ S("\xe2\x80\xa8\xe2\x80\xa9"), "\"\\u2028\\u2029\"" },
 		{ S("\xef\xbb\xbf"), "\"\\ufeff\"" },
+		{ S("\xe2\xa0\x80\xef\xb8\x8f"), "\"\\u2800\\ufe0f\"" },
+		/* above U+FFFF: a surrogate pair */
+		{ S("\xf3\xa0\x80\x81"), "\"\\udb40\\udc01\"" },
+		{ S("\xf3\xa0\x87\xaf"), "\"\\udb40\\uddef\"" },
 		{ S("\xff"), "\"\\ufffd\"" },
 		{ S("a\xc3(b"), "\"a\\ufffd(b\"" },
 		{ S("\xed\xa0\x80"), "\"\\ufffd\\ufffd\\ufffd\"" },
@@ -733,6 +804,8 @@ main(void)
 		cmocka_unit_test(text_unescape__appends__to_buffer),
 		cmocka_unit_test(text_escape__property__safe_and_reversible),
 		cmocka_unit_test(text_is_unsafe_cp__classifies__code_points),
+		cmocka_unit_test(
+		    text_is_default_ignorable__matches__unicode_data),
 		cmocka_unit_test(text_json_string__produces__exact_output),
 		cmocka_unit_test(
 		    text_json_string__property__valid_and_decodes_to_input),
