@@ -16,6 +16,7 @@
 #include "online.h"
 #include "options.h"
 #include "output.h"
+#include "presence.h"
 #include "record.h"
 #include "roster.h"
 #include "session.h"
@@ -36,27 +37,6 @@ enum {
 };
 
 enum command { C_GET, C_WAIT, C_WATCH, C_SET };
-
-/* What "available" can look like, from the most to the least reachable. */
-static const char *const shows[] = { "chat", "available", "away", "xa", "dnd",
-	NULL };
-
-/* One resource of a contact, as its last presence said. */
-struct resource {
-	char *full; /* JID/resource */
-	char *state; /* available, away, chat, dnd, xa */
-	char *status;
-	long priority;
-	xmpp_stanza_t *st; /* the presence, for the record */
-};
-
-struct contact {
-	char *jid; /* bare */
-	int subscribed; /* we may see its presence (to, both) */
-	int heard; /* any presence came */
-	struct resource *res;
-	size_t nres;
-};
 
 struct xpresence {
 	/* options */
@@ -80,8 +60,7 @@ struct xpresence {
 	const struct xconfig *cfg;
 	struct session *s;
 	struct output out;
-	struct contact *c;
-	size_t nc;
+	struct presence_book book;
 	int all_contacts; /* get/watch without JIDs: the roster */
 	char *own_bare;
 	int settled; /* initial presences are in (barrier) */
@@ -133,17 +112,6 @@ static struct poptOption options[] = {
 };
 
 static int
-is_state(const char *s, int with_unavailable)
-{
-	size_t i;
-
-	for (i = 0; shows[i]; i++)
-		if (strcmp(s, shows[i]) == 0)
-			return 1;
-	return with_unavailable && strcmp(s, "unavailable") == 0;
-}
-
-static int
 xpresence_option(
     void *state, struct xconfig *cli, int val, const char *arg, char **errstr)
 {
@@ -155,7 +123,7 @@ xpresence_option(
 	(void)cli;
 	switch (val) {
 	case OPT_UNTIL:
-		if (!is_state(arg, 1)) {
+		if (!presence_is_state(arg, 1)) {
 			*errstr =
 			    xasprintf("--until: '%s' is not available, "
 				      "unavailable, away, chat, dnd or xa",
@@ -224,84 +192,6 @@ xpresence_option(
 		break;
 	}
 	return 0;
-}
-
-/* ------------------------------------------------------------------------
- * Contacts and their resources
- */
-
-static struct contact *
-find_contact(struct xpresence *x, const char *jid)
-{
-	size_t i;
-
-	for (i = 0; i < x->nc; i++)
-		if (jid_same_bare(x->c[i].jid, jid))
-			return &x->c[i];
-	return NULL;
-}
-
-static struct contact *
-add_contact(struct xpresence *x, const char *bare)
-{
-	struct contact *c;
-
-	x->c = xrealloc(x->c, (x->nc + 1) * sizeof(*x->c));
-	c = &x->c[x->nc++];
-	memset(c, 0, sizeof(*c));
-	c->jid = xstrdup(bare);
-	return c;
-}
-
-static void
-drop_resource(struct contact *c, size_t i)
-{
-	free(c->res[i].full);
-	free(c->res[i].state);
-	free(c->res[i].status);
-	if (c->res[i].st)
-		xmpp_stanza_release(c->res[i].st);
-	c->res[i] = c->res[--c->nres];
-}
-
-static int
-show_rank(const char *state)
-{
-	size_t i;
-
-	for (i = 0; shows[i]; i++)
-		if (strcmp(state, shows[i]) == 0)
-			return (int)i;
-	return 99;
-}
-
-/* The contact's state: its best resource (priority, then show), or
- * "unavailable". */
-static const char *
-contact_state(const struct contact *c)
-{
-	const struct resource *best = NULL;
-	size_t i;
-
-	for (i = 0; i < c->nres; i++) {
-		const struct resource *r = &c->res[i];
-
-		if (best == NULL || r->priority > best->priority ||
-		    (r->priority == best->priority &&
-			show_rank(r->state) < show_rank(best->state)))
-			best = r;
-	}
-	return best ? best->state : "unavailable";
-}
-
-static int
-state_holds(const struct contact *c, const char *want)
-{
-	if (strcmp(want, "available") == 0)
-		return c->nres > 0;
-	if (strcmp(want, "unavailable") == 0)
-		return c->nres == 0;
-	return strcmp(contact_state(c), want) == 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -400,8 +290,8 @@ answer_get(struct xpresence *x)
 	size_t i, j;
 	int all = 1;
 
-	for (i = 0; i < x->nc; i++) {
-		struct contact *c = &x->c[i];
+	for (i = 0; i < x->book.n; i++) {
+		struct presence_contact *c = &x->book.c[i];
 
 		if (!c->subscribed && !c->heard)
 			xwarn("%s: no presence subscription: its presence is "
@@ -427,11 +317,13 @@ check_wait(struct xpresence *x)
 
 	if (!x->settled || x->done)
 		return;
-	for (i = 0; i < x->nc; i++)
-		if (!state_holds(&x->c[i], x->until ? x->until : "available"))
+	for (i = 0; i < x->book.n; i++)
+		if (!presence_state_holds(
+			&x->book.c[i], x->until ? x->until : "available"))
 			return;
-	for (i = 0; i < x->nc; i++)
-		xdebug(1, "%s is %s", x->c[i].jid, contact_state(&x->c[i]));
+	for (i = 0; i < x->book.n; i++)
+		xdebug(1, "%s is %s", x->book.c[i].jid,
+		    presence_contact_state(&x->book.c[i]));
 	end_run(x, XEXIT_OK);
 }
 
@@ -455,10 +347,8 @@ on_presence(struct session *s, xmpp_stanza_t *st, void *ud)
 	struct xpresence *x = ud;
 	const char *from = xmpp_stanza_get_from(st);
 	const char *type = xmpp_stanza_get_type(st);
-	struct contact *c;
-	struct resource *r;
-	char *bare, *show;
-	size_t i;
+	struct presence_contact *c;
+	char *bare;
 
 	if (x->done || from == NULL)
 		return 1;
@@ -491,47 +381,15 @@ on_presence(struct session *s, xmpp_stanza_t *st, void *ud)
 		return 1; /* subscribed, unsubscribe, probe, ... */
 	if (strcmp(from, session_bound_jid(s)) == 0)
 		return 1; /* our own presence, reflected */
-	c = find_contact(x, from);
+	c = presence_find(&x->book, from);
 	if (c == NULL) {
 		if (!x->all_contacts || x->cmd != C_WATCH)
 			return 1;
 		bare = jid_bare_of(from);
-		c = add_contact(x, bare);
+		c = presence_add(&x->book, bare);
 		free(bare);
 	}
-	c->heard = 1;
-	for (i = 0; i < c->nres; i++)
-		if (strcmp(c->res[i].full, from) == 0)
-			break;
-	if (type) { /* unavailable */
-		if (i < c->nres)
-			drop_resource(c, i);
-	} else {
-		if (i == c->nres) {
-			c->res =
-			    xrealloc(c->res, (c->nres + 1) * sizeof(*c->res));
-			r = &c->res[c->nres++];
-			memset(r, 0, sizeof(*r));
-			r->full = xstrdup(from);
-		}
-		r = &c->res[i];
-		free(r->state);
-		free(r->status);
-		if (r->st)
-			xmpp_stanza_release(r->st);
-		show = stanza_child_text(st, "show", NULL);
-		r->state =
-		    xstrdup(show && is_state(show, 0) ? show : "available");
-		free(show);
-		r->status = stanza_child_text(st, "status", NULL);
-		{
-			char *p = stanza_child_text(st, "priority", NULL);
-
-			r->priority = p ? strtol(p, NULL, 10) : 0;
-			free(p);
-		}
-		r->st = xmpp_stanza_clone(st);
-	}
+	presence_update(c, st);
 	if (x->cmd == C_WATCH)
 		print(x, st, NULL, NULL);
 	else if (x->cmd == C_WAIT)
@@ -616,7 +474,7 @@ set_line(struct xpresence *x, char *line, unsigned long lineno)
 		status = sp + 1 + strspn(sp + 1, " \t");
 	} else
 		status = sp;
-	if (!is_state(line, 0)) {
+	if (!presence_is_state(line, 0)) {
 		xerror("standard input: line %lu: '%s' is not available, "
 		       "away, chat, dnd or xa",
 		    lineno, line);
@@ -721,11 +579,11 @@ on_settled(struct session *s, void *ud)
 	 * The own server answers probes of its users before this barrier;
 	 * contacts of other servers may take a moment more.
 	 */
-	for (i = 0; i < x->nc; i++)
-		if (x->c[i].subscribed && x->c[i].nres == 0 &&
-		    !jid_same_bare(strchr(x->c[i].jid, '@')
-			    ? strchr(x->c[i].jid, '@') + 1
-			    : x->c[i].jid,
+	for (i = 0; i < x->book.n; i++)
+		if (x->book.c[i].subscribed && x->book.c[i].nres == 0 &&
+		    !jid_same_bare(strchr(x->book.c[i].jid, '@')
+			    ? strchr(x->book.c[i].jid, '@') + 1
+			    : x->book.c[i].jid,
 			session_domain(s)))
 			remote = 1;
 	if (remote && x->grace_ms > 0) {
@@ -744,7 +602,7 @@ on_roster(struct session *s, xmpp_stanza_t *st, void *ud)
 {
 	struct xpresence *x = ud;
 	struct roster r;
-	struct contact *c;
+	struct presence_contact *c;
 	size_t i;
 
 	roster_init(&r);
@@ -753,9 +611,9 @@ on_roster(struct session *s, xmpp_stanza_t *st, void *ud)
 		int sub = strcmp(r.items[i].subscription, "to") == 0 ||
 		    strcmp(r.items[i].subscription, "both") == 0;
 
-		c = find_contact(x, r.items[i].jid);
+		c = presence_find(&x->book, r.items[i].jid);
 		if (c == NULL && x->all_contacts && sub)
-			c = add_contact(x, r.items[i].jid);
+			c = presence_add(&x->book, r.items[i].jid);
 		if (c)
 			c->subscribed = sub;
 	}
@@ -773,11 +631,7 @@ on_roster(struct session *s, xmpp_stanza_t *st, void *ud)
 static void
 forget_presences(struct xpresence *x)
 {
-	size_t i;
-
-	for (i = 0; i < x->nc; i++)
-		while (x->c[i].nres)
-			drop_resource(&x->c[i], 0);
+	presence_forget(&x->book);
 	x->settled = 0;
 }
 
@@ -836,17 +690,18 @@ on_deadline(struct session *s, void *ud)
 		return;
 	}
 	if (x->cmd == C_WAIT) {
-		for (i = 0; i < x->nc; i++)
-			if (!state_holds(&x->c[i], until))
+		for (i = 0; i < x->book.n; i++)
+			if (!presence_state_holds(&x->book.c[i], until))
 				break;
-		if (i == x->nc) /* check_wait() would have ended the run */
+		if (i == x->book.n) /* check_wait() would have ended the run */
 			xerror("timed out after %s s",
 			    util_seconds(x->cfg->timeout_ms, t, sizeof(t)));
-		for (; i < x->nc; i++)
-			if (!state_holds(&x->c[i], until))
+		for (; i < x->book.n; i++)
+			if (!presence_state_holds(&x->book.c[i], until))
 				xerror("%s: still %s after %s s (waiting for "
 				       "%s)",
-				    x->c[i].jid, contact_state(&x->c[i]),
+				    x->book.c[i].jid,
+				    presence_contact_state(&x->book.c[i]),
 				    util_seconds(
 					x->cfg->timeout_ms, t, sizeof(t)),
 				    until);
@@ -921,7 +776,7 @@ check_args(struct xpresence *x, int argc, const char **argv)
 		if (argc > 1)
 			return usage("set takes one state: available, away, "
 				     "chat, dnd or xa");
-		if (argc == 1 && !is_state(argv[0], 0))
+		if (argc == 1 && !presence_is_state(argv[0], 0))
 			return usage("set: the state is available, away, chat, "
 				     "dnd or xa");
 		if (argc == 1 && strcmp(argv[0], "available") != 0)
@@ -959,8 +814,8 @@ check_args(struct xpresence *x, int argc, const char **argv)
 		{
 			char *bare = jid_bare(&j);
 
-			if (find_contact(x, bare) == NULL)
-				add_contact(x, bare);
+			if (presence_find(&x->book, bare) == NULL)
+				presence_add(&x->book, bare);
 			free(bare);
 		}
 		jid_free(&j);
@@ -1031,17 +886,7 @@ static void
 xpresence_end(void *state)
 {
 	struct xpresence *x = state;
-	size_t i;
-
-	for (i = 0; i < x->nc; i++) {
-		while (x->c[i].nres)
-			drop_resource(&x->c[i], 0);
-		free(x->c[i].res);
-		free(x->c[i].jid);
-	}
-	free(x->c);
-	x->c = NULL;
-	x->nc = 0;
+	presence_book_free(&x->book);
 	session_free(x->s);
 	x->s = NULL;
 }
