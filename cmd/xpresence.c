@@ -209,6 +209,7 @@ close_now(struct session *s, void *ud)
 static void
 end_run(struct xpresence *x, int code)
 {
+	struct pres_spec spec;
 	xmpp_stanza_t *p;
 	size_t i;
 
@@ -216,11 +217,11 @@ end_run(struct xpresence *x, int code)
 		return;
 	x->done = 1;
 	/* Leave as we came: unavailable, to everyone we told. */
+	memset(&spec, 0, sizeof(spec));
+	spec.type = "unavailable";
 	for (i = 0; session_online(x->s) && (i == 0 || i < x->nto); i++) {
-		p = xmpp_presence_new(session_ctx(x->s));
-		xmpp_stanza_set_type(p, "unavailable");
-		if (x->nto)
-			xmpp_stanza_set_to(p, x->to[i]);
+		spec.to = x->nto ? x->to[i] : NULL;
+		p = stanza_presence(session_ctx(x->s), &spec);
 		session_send(x->s, p);
 		xmpp_stanza_release(p);
 	}
@@ -404,58 +405,26 @@ on_presence(struct session *s, xmpp_stanza_t *st, void *ud)
 static void
 send_own(struct xpresence *x, const char *show, const char *status)
 {
-	xmpp_stanza_t *p, *c, *t;
-	char prio[8];
+	struct pres_spec spec;
+	xmpp_stanza_t *p;
 	size_t i;
 
+	memset(&spec, 0, sizeof(spec));
+	spec.show = show;
+	spec.status = status;
+	spec.has_priority = 1;
+	spec.priority = x->priority;
 	for (i = 0; i == 0 || i < x->nto; i++) {
-		p = xmpp_presence_new(session_ctx(x->s));
-		if (x->nto)
-			xmpp_stanza_set_to(p, x->to[i]);
+		spec.to = x->nto ? x->to[i] : NULL;
 		/*
 		 * To a full JID it may be a room occupant JID: the MUC element
 		 * makes it a join (XEP-0045 7.2.1), without history; clients
 		 * ignore it.
 		 */
-		if (x->nto && jid_has_resource(x->to[i])) {
-			xmpp_stanza_t *h;
-
-			c = xmpp_stanza_new(session_ctx(x->s));
-			xmpp_stanza_set_name(c, "x");
-			xmpp_stanza_set_ns(c, NS_MUC);
-			h = xmpp_stanza_new(session_ctx(x->s));
-			xmpp_stanza_set_name(h, "history");
-			xmpp_stanza_set_attribute(h, "maxstanzas", "0");
-			xmpp_stanza_add_child_ex(c, h, 0);
-			xmpp_stanza_add_child_ex(p, c, 0);
-		}
-		if (show) {
-			c = xmpp_stanza_new(session_ctx(x->s));
-			xmpp_stanza_set_name(c, "show");
-			t = xmpp_stanza_new(session_ctx(x->s));
-			xmpp_stanza_set_text(t, show);
-			xmpp_stanza_add_child_ex(c, t, 0);
-			xmpp_stanza_add_child_ex(p, c, 0);
-		}
-		if (status && *status) {
-			c = xmpp_stanza_new(session_ctx(x->s));
-			xmpp_stanza_set_name(c, "status");
-			t = xmpp_stanza_new(session_ctx(x->s));
-			xmpp_stanza_set_text(t, status);
-			xmpp_stanza_add_child_ex(c, t, 0);
-			xmpp_stanza_add_child_ex(p, c, 0);
-		}
-		snprintf(prio, sizeof(prio), "%ld", x->priority);
-		c = xmpp_stanza_new(session_ctx(x->s));
-		xmpp_stanza_set_name(c, "priority");
-		t = xmpp_stanza_new(session_ctx(x->s));
-		xmpp_stanza_set_text(t, prio);
-		xmpp_stanza_add_child_ex(c, t, 0);
-		xmpp_stanza_add_child_ex(p, c, 0);
+		spec.muc_join = x->nto && jid_has_resource(x->to[i]);
+		p = stanza_presence(session_ctx(x->s), &spec);
 		session_send(x->s, p);
 		xmpp_stanza_release(p);
-		if (x->nto == 0)
-			break;
 	}
 	xdebug(1, "presence: %s%s%s", show ? show : "available",
 	    status && *status ? ", " : "", status ? status : "");
@@ -639,7 +608,7 @@ static void
 on_online(struct session *s, void *ud)
 {
 	struct xpresence *x = ud;
-	xmpp_stanza_t *iq, *q;
+	xmpp_stanza_t *iq;
 	char *id;
 
 	if (x->cmd == C_SET || x->cmd == C_WATCH || x->cmd == C_WAIT)
@@ -660,11 +629,7 @@ on_online(struct session *s, void *ud)
 	forget_presences(x);
 	/* The roster says whose presence we may see. */
 	id = session_new_id(s);
-	iq = xmpp_iq_new(session_ctx(s), "get", id);
-	q = xmpp_stanza_new(session_ctx(s));
-	xmpp_stanza_set_name(q, "query");
-	xmpp_stanza_set_ns(q, XMPP_NS_ROSTER);
-	xmpp_stanza_add_child_ex(iq, q, 0);
+	iq = stanza_roster_get(session_ctx(s), id);
 	session_request(s, iq, on_roster, x);
 	xmpp_stanza_release(iq);
 	free(id);

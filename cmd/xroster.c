@@ -260,24 +260,18 @@ print_item(struct xroster *x, const struct roster_item *it)
 {
 	struct rec_strings k = { { 0 }, 0 };
 	struct orecord r;
-	xmpp_stanza_t *iq = NULL, *q, *item = NULL;
+	xmpp_stanza_t *item = NULL;
 	int rc;
 
 	roster_record(&r, &k, it);
 	if (x->oc.format == OUT_XML) {
 		/* The <item/> as the server would send it. */
-		iq = roster_item_stanza(session_ctx(x->s), "x", it, 0);
-		q = xmpp_stanza_get_children(iq);
-		item = xmpp_stanza_get_children(q);
-		xmpp_stanza_set_attribute(
-		    item, "subscription", it->subscription);
-		if (it->ask)
-			xmpp_stanza_set_attribute(item, "ask", it->ask);
+		item = roster_item_xml(session_ctx(x->s), it);
 		r.stanza = item;
 	}
 	rc = print_record(x, &r);
-	if (iq)
-		xmpp_stanza_release(iq);
+	if (item)
+		xmpp_stanza_release(item);
 	rec_strings_free(&k);
 	return rc;
 }
@@ -336,25 +330,21 @@ static void
 send_presence(
     struct xroster *x, const char *to, const char *type, const char *status)
 {
-	xmpp_stanza_t *p = xmpp_presence_new(session_ctx(x->s)), *c, *t;
+	struct pres_spec spec;
+	xmpp_stanza_t *p;
 	char *id = session_new_id(x->s);
 
 	/* An id, so that a bounce can be told from older news. */
-	xmpp_stanza_set_id(p, id);
+	memset(&spec, 0, sizeof(spec));
+	spec.id = id;
+	spec.to = to;
+	spec.type = type;
+	spec.status = status;
+	p = stanza_presence(session_ctx(x->s), &spec);
 	x->sent_id = xrealloc(x->sent_id, (x->nsent + 1) * sizeof(char *));
 	x->sent_to = xrealloc(x->sent_to, (x->nsent + 1) * sizeof(char *));
 	x->sent_id[x->nsent] = id;
 	x->sent_to[x->nsent++] = xstrdup(to);
-	xmpp_stanza_set_to(p, to);
-	xmpp_stanza_set_type(p, type);
-	if (status && *status) {
-		c = xmpp_stanza_new(session_ctx(x->s));
-		xmpp_stanza_set_name(c, "status");
-		t = xmpp_stanza_new(session_ctx(x->s));
-		xmpp_stanza_set_text(t, status);
-		xmpp_stanza_add_child_ex(c, t, 0);
-		xmpp_stanza_add_child_ex(p, c, 0);
-	}
 	session_send(x->s, p);
 	xmpp_stanza_release(p);
 	xdebug(1, "sent %s to %s", type, to);
@@ -620,12 +610,8 @@ static void
 get_roster(struct xroster *x)
 {
 	char *id = session_new_id(x->s);
-	xmpp_stanza_t *iq = xmpp_iq_new(session_ctx(x->s), "get", id), *q;
+	xmpp_stanza_t *iq = stanza_roster_get(session_ctx(x->s), id);
 
-	q = xmpp_stanza_new(session_ctx(x->s));
-	xmpp_stanza_set_name(q, "query");
-	xmpp_stanza_set_ns(q, XMPP_NS_ROSTER);
-	xmpp_stanza_add_child_ex(iq, q, 0);
 	session_request(x->s, iq, on_roster, x);
 	xmpp_stanza_release(iq);
 	free(id);
@@ -672,6 +658,7 @@ on_pending_done(struct session *s, void *ud)
 	struct xroster *x = ud;
 	struct rec_strings k = { { 0 }, 0 };
 	struct orecord r;
+	struct pres_spec spec;
 	xmpp_stanza_t *p;
 	size_t i;
 
@@ -701,8 +688,9 @@ on_pending_done(struct session *s, void *ud)
 			break;
 	}
 	rec_strings_free(&k);
-	p = xmpp_presence_new(session_ctx(s));
-	xmpp_stanza_set_type(p, "unavailable");
+	memset(&spec, 0, sizeof(spec));
+	spec.type = "unavailable";
+	p = stanza_presence(session_ctx(s), &spec);
 	session_send(s, p);
 	xmpp_stanza_release(p);
 	finish(x);
@@ -711,20 +699,18 @@ on_pending_done(struct session *s, void *ud)
 static void
 pending_command(struct xroster *x)
 {
-	xmpp_stanza_t *p, *c, *t;
+	struct pres_spec spec;
+	xmpp_stanza_t *p;
 
 	/*
 	 * Pending requests come after an initial presence.  Priority -1:
 	 * the server then routes no messages to this session and keeps the
 	 * offline ones (RFC 6121 8.5.2.1.1) - xroster must not swallow them.
 	 */
-	p = xmpp_presence_new(session_ctx(x->s));
-	c = xmpp_stanza_new(session_ctx(x->s));
-	xmpp_stanza_set_name(c, "priority");
-	t = xmpp_stanza_new(session_ctx(x->s));
-	xmpp_stanza_set_text(t, "-1");
-	xmpp_stanza_add_child_ex(c, t, 0);
-	xmpp_stanza_add_child_ex(p, c, 0);
+	memset(&spec, 0, sizeof(spec));
+	spec.has_priority = 1;
+	spec.priority = -1;
+	p = stanza_presence(session_ctx(x->s), &spec);
 	session_send(x->s, p);
 	xmpp_stanza_release(p);
 	session_barrier(x->s, on_pending_done, x);

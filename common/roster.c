@@ -14,6 +14,7 @@
 #include "output.h"
 #include "record.h"
 #include "roster.h"
+#include "stanza.h"
 #include "text.h"
 #include "util.h"
 
@@ -517,36 +518,38 @@ roster_action_name(enum roster_action a)
 	return a == RA_ADD ? "add" : a == RA_UPDATE ? "update" : "remove";
 }
 
+/* The spec of an item for the builders of stanza.c (borrowed fields). */
+static void
+spec_of(const struct roster_item *it, struct roster_spec *spec)
+{
+	memset(spec, 0, sizeof(*spec));
+	spec->jid = it->jid;
+	spec->name = it->name;
+	spec->groups = it->groups;
+	spec->ngroups = it->ngroups;
+}
+
 xmpp_stanza_t *
 roster_item_stanza(
     xmpp_ctx_t *ctx, const char *id, const struct roster_item *it, int remove)
 {
-	xmpp_stanza_t *iq = xmpp_iq_new(ctx, "set", id), *q, *item, *g, *t;
-	size_t i;
+	struct roster_spec spec;
 
-	q = xmpp_stanza_new(ctx);
-	xmpp_stanza_set_name(q, "query");
-	xmpp_stanza_set_ns(q, XMPP_NS_ROSTER);
-	item = xmpp_stanza_new(ctx);
-	xmpp_stanza_set_name(item, "item");
-	xmpp_stanza_set_attribute(item, "jid", it->jid);
-	if (remove) {
-		xmpp_stanza_set_attribute(item, "subscription", "remove");
-	} else {
-		if (it->name && *it->name)
-			xmpp_stanza_set_attribute(item, "name", it->name);
-		for (i = 0; i < it->ngroups; i++) {
-			g = xmpp_stanza_new(ctx);
-			xmpp_stanza_set_name(g, "group");
-			t = xmpp_stanza_new(ctx);
-			xmpp_stanza_set_text(t, it->groups[i]);
-			xmpp_stanza_add_child_ex(g, t, 0);
-			xmpp_stanza_add_child_ex(item, g, 0);
-		}
-	}
-	xmpp_stanza_add_child_ex(q, item, 0);
-	xmpp_stanza_add_child_ex(iq, q, 0);
-	return iq;
+	spec_of(it, &spec);
+	if (remove)
+		spec.subscription = "remove";
+	return stanza_roster_set(ctx, id, &spec);
+}
+
+xmpp_stanza_t *
+roster_item_xml(xmpp_ctx_t *ctx, const struct roster_item *it)
+{
+	struct roster_spec spec;
+
+	spec_of(it, &spec);
+	spec.subscription = it->subscription;
+	spec.ask = it->ask;
+	return stanza_roster_item(ctx, &spec);
 }
 
 void

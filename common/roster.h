@@ -95,6 +95,14 @@ xmpp_stanza_t *roster_item_stanza(
     xmpp_ctx_t *ctx, const char *id, const struct roster_item *it, int remove);
 
 /*
+ * roster_item_xml()
+ *
+ * The <item/> as the server sends it in a roster result: JID, name,
+ * subscription, ask and groups (for -X).  The caller owns the stanza.
+ */
+xmpp_stanza_t *roster_item_xml(xmpp_ctx_t *ctx, const struct roster_item *it);
+
+/*
  * roster_record()
  *
  * Fills 'r' with the record of one item.  Text fields: jid, subscription,
