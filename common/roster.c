@@ -552,8 +552,10 @@ roster_item_xml(xmpp_ctx_t *ctx, const struct roster_item *it)
 	return stanza_roster_item(ctx, &spec);
 }
 
-void
-roster_record(
+/* The groups of 'it': escaped and comma-separated for the text column
+ * (%g), whole in a JSON array. */
+static void
+add_groups(
     struct orecord *r, struct rec_strings *k, const struct roster_item *it)
 {
 	struct buf text, list, one;
@@ -579,16 +581,183 @@ roster_record(
 				buf_addc(&text, *p);
 		buf_adds(&list, it->groups[i]);
 	}
-	orecord_init(r, "roster", NULL);
-	orecord_add(r, 'j', "jid", it->jid, OF_TEXT);
-	orecord_add(r, 'S', "subscription", it->subscription, OF_TEXT);
-	orecord_add(r, 'a', "ask", it->ask, OF_TEXT);
-	orecord_add(r, 'n', "name", it->name, OF_TEXT);
 	/* The text column is escaped already (each name on its own, so its
 	 * commas are \x2c); the JSON array holds the names whole. */
-	orecord_add(r, 'g', "groups", rec_keep(k, buf_steal(&text)),
+	rec_add(r, 'g', "groups", rec_keep(k, buf_steal(&text)),
 	    OF_TEXT | OF_NOJSON | OF_ESCAPED);
-	orecord_add(r, 0, "groups", rec_keep(k, buf_steal(&list)), OF_LIST_US);
-	orecord_add(r, 0, "approved", it->approved ? "1" : "0", OF_BOOL);
+	rec_add(r, 0, "groups", rec_keep(k, buf_steal(&list)), OF_LIST_US);
 	buf_free(&one);
+}
+
+void
+roster_record(
+    struct orecord *r, struct rec_strings *k, const struct roster_item *it)
+{
+	orecord_init(r, "roster", NULL);
+	rec_add(r, 'j', "jid", it->jid, OF_TEXT);
+	rec_add(r, 'S', "subscription", it->subscription, OF_TEXT);
+	rec_add(r, 'a', "ask", it->ask, OF_TEXT);
+	rec_add(r, 'n', "name", it->name, OF_TEXT);
+	add_groups(r, k, it);
+	rec_add(r, 0, "approved", it->approved ? "1" : "0", OF_BOOL);
+}
+
+void
+roster_plan_record(struct orecord *r, struct rec_strings *k,
+    const struct roster_change *c, xmpp_stanza_t *iq)
+{
+	const struct roster_item *it = c->want ? c->want : c->have;
+
+	orecord_init(r, "plan", iq);
+	rec_add(r, 'A', "action", roster_action_name(c->action), OF_TEXT);
+	rec_add(r, 'j', "jid", it->jid, OF_TEXT);
+	rec_add(r, 'n', "name", it->name, OF_TEXT);
+	add_groups(r, k, it);
+}
+
+/* ------------------------------------------------------------------------
+ * Edits of one item, and plans of one action
+ */
+
+static int
+listed(char *const *list, size_t n, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(list[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+struct roster_item *
+roster_edit_apply(struct roster *out, const struct roster_item *have,
+    const struct roster_edit *e)
+{
+	struct roster_item want, *added;
+	char **g;
+	size_t i;
+
+	memset(&want, 0, sizeof(want));
+	want.jid = have->jid;
+	want.name = (char *)(e->name_set ? e->name : have->name);
+	g = xcalloc(have->ngroups + e->ngroups + e->nadd + 1, sizeof(*g));
+	want.groups = g;
+	if (e->groups_set)
+		for (i = 0; i < e->ngroups; i++)
+			g[want.ngroups++] = e->groups[i];
+	else
+		for (i = 0; i < have->ngroups; i++)
+			g[want.ngroups++] = have->groups[i];
+	for (i = 0; i < e->nadd; i++)
+		g[want.ngroups++] = e->add[i];
+	for (i = 0; i < want.ngroups;)
+		if (listed(e->remove, e->nremove, g[i]))
+			g[i] = g[--want.ngroups];
+		else
+			i++;
+	added = roster_add(out, &want); /* sorts and de-duplicates */
+	free(g);
+	return added;
+}
+
+size_t
+roster_plan_each(
+    const struct roster *r, enum roster_action a, struct roster_change **out)
+{
+	struct roster_change *c = xcalloc(r->n + 1, sizeof(*c));
+	size_t i;
+
+	for (i = 0; i < r->n; i++) {
+		c[i].action = a;
+		if (a == RA_ADD)
+			c[i].want = &r->items[i];
+		else
+			c[i].have = &r->items[i];
+	}
+	*out = c;
+	return r->n;
+}
+
+/* ------------------------------------------------------------------------
+ * Subscription requests (pending)
+ */
+
+void
+roster_requests_init(struct roster_requests *q)
+{
+	q->items = NULL;
+	q->n = 0;
+}
+
+void
+roster_requests_free(struct roster_requests *q)
+{
+	size_t i;
+
+	for (i = 0; i < q->n; i++) {
+		free(q->items[i].jid);
+		free(q->items[i].status);
+		xmpp_stanza_release(q->items[i].st);
+	}
+	free(q->items);
+	roster_requests_init(q);
+}
+
+/* Where 'jid' is, or would go, in the sorted list; *found says which. */
+static size_t
+request_slot(const struct roster_requests *q, const char *jid, int *found)
+{
+	size_t lo = 0, hi = q->n, mid;
+	int c;
+
+	*found = 0;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = strcmp(jid, q->items[mid].jid);
+		if (c == 0) {
+			*found = 1;
+			return mid;
+		}
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+int
+roster_requests_add(struct roster_requests *q, xmpp_stanza_t *presence)
+{
+	struct roster_request *rq;
+	char *bare = jid_bare_of(xmpp_stanza_get_from(presence));
+	size_t at;
+	int found;
+
+	if (bare == NULL)
+		return 0;
+	jid_ascii_lower(bare);
+	at = request_slot(q, bare, &found);
+	if (found) {
+		free(bare);
+		return 0;
+	}
+	q->items = xrealloc(q->items, (q->n + 1) * sizeof(*q->items));
+	memmove(
+	    &q->items[at + 1], &q->items[at], (q->n - at) * sizeof(*q->items));
+	q->n++;
+	rq = &q->items[at];
+	rq->jid = bare;
+	rq->status = stanza_child_text(presence, "status", NULL);
+	rq->st = xmpp_stanza_clone(presence);
+	return 1;
+}
+
+void
+roster_request_record(struct orecord *r, const struct roster_request *rq)
+{
+	orecord_init(r, "pending", rq->st);
+	rec_add(r, 'j', "jid", rq->jid, OF_TEXT);
+	rec_add(r, 'm', "status", rq->status, OF_TEXT);
 }
