@@ -318,14 +318,12 @@ answer_get(struct xpresence *x)
 static void
 check_wait(struct xpresence *x)
 {
+	const char *until = x->until ? x->until : "available";
 	size_t i;
 
-	if (!x->settled || x->done)
+	if (!x->settled || x->done ||
+	    presence_first_pending(&x->book, 0, until) < x->book.n)
 		return;
-	for (i = 0; i < x->book.n; i++)
-		if (!presence_state_holds(
-			&x->book.c[i], x->until ? x->until : "available"))
-			return;
 	for (i = 0; i < x->book.n; i++)
 		xdebug(1, "%s is %s", x->book.c[i].jid,
 		    presence_contact_state(&x->book.c[i]));
@@ -558,23 +556,14 @@ on_grace(struct session *s, void *ud)
 static void
 get_settled(struct xpresence *x)
 {
-	const char *domain;
-	size_t i;
-	int remote = 0;
 	char t[32];
 
 	/*
 	 * The own server answers probes of its users before this barrier;
 	 * contacts of other servers may take a moment more.
 	 */
-	for (i = 0; i < x->book.n; i++) {
-		domain = strchr(x->book.c[i].jid, '@');
-		domain = domain ? domain + 1 : x->book.c[i].jid;
-		if (x->book.c[i].subscribed && x->book.c[i].nres == 0 &&
-		    !jid_same_bare(domain, session_domain(x->s)))
-			remote = 1;
-	}
-	if (remote && x->grace_ms > 0) {
+	if (x->grace_ms > 0 &&
+	    presence_remote_pending(&x->book, session_domain(x->s))) {
 		xdebug(1,
 		    "waiting %s s for contacts of other servers (--grace)",
 		    util_seconds(x->grace_ms, t, sizeof(t)));
@@ -599,21 +588,10 @@ on_roster(struct session *s, xmpp_stanza_t *st, void *ud)
 {
 	struct xpresence *x = ud;
 	struct roster r;
-	struct presence_contact *c;
-	size_t i;
 
 	roster_init(&r);
 	roster_from_stanza(&r, st, NULL);
-	for (i = 0; i < r.n; i++) {
-		int sub = strcmp(r.items[i].subscription, "to") == 0 ||
-		    strcmp(r.items[i].subscription, "both") == 0;
-
-		c = presence_find(&x->book, r.items[i].jid);
-		if (c == NULL && x->all_contacts && sub)
-			c = presence_add(&x->book, r.items[i].jid);
-		if (c)
-			c->subscribed = sub;
-	}
+	presence_subscriptions(&x->book, &r, x->all_contacts);
 	roster_free(&r);
 	/* Now the initial presence: the server probes our contacts. */
 	send_own(x, x->show, x->status);

@@ -275,17 +275,6 @@ print_item(struct xroster *x, const struct roster_item *it)
 	return rc;
 }
 
-static int
-in_group(const struct roster_item *it, const char *g)
-{
-	size_t i;
-
-	for (i = 0; i < it->ngroups; i++)
-		if (strcmp(it->groups[i], g) == 0)
-			return 1;
-	return 0;
-}
-
 /* A failure about one contact: one line, and the run ends with 8. */
 static void
 report_error(struct xroster *x, const char *jid, xmpp_stanza_t *st)
@@ -491,7 +480,7 @@ list_roster(struct xroster *x)
 	for (i = 0; i < x->have.n; i++) {
 		const struct roster_item *it = &x->have.items[i];
 
-		if (x->groups_set && !in_group(it, x->groups[0]))
+		if (x->groups_set && !roster_item_in_group(it, x->groups[0]))
 			continue;
 		if (x->filter_sub &&
 		    strcmp(it->subscription, x->filter_sub) != 0)

@@ -199,3 +199,38 @@ presence_update(struct presence_contact *c, xmpp_stanza_t *st)
 	}
 	resource_set(&c->res[i], st);
 }
+
+void
+presence_subscriptions(struct presence_book *b, const struct roster *r, int add)
+{
+	struct presence_contact *c;
+	const char *sub;
+	size_t i;
+	int may;
+
+	for (i = 0; i < r->n; i++) {
+		sub = r->items[i].subscription;
+		may = strcmp(sub, "to") == 0 || strcmp(sub, "both") == 0;
+		c = presence_find(b, r->items[i].jid);
+		if (c == NULL && add && may)
+			c = presence_add(b, r->items[i].jid);
+		if (c)
+			c->subscribed = may;
+	}
+}
+
+int
+presence_remote_pending(const struct presence_book *b, const char *domain)
+{
+	const char *d;
+	size_t i;
+
+	for (i = 0; i < b->n; i++) {
+		d = strchr(b->c[i].jid, '@');
+		d = d ? d + 1 : b->c[i].jid;
+		if (b->c[i].subscribed && b->c[i].nres == 0 &&
+		    !jid_same_bare(d, domain))
+			return 1;
+	}
+	return 0;
+}

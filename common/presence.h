@@ -8,6 +8,8 @@
 
 #include <strophe.h>
 
+#include "roster.h"
+
 /*
  * The contact model of xpresence: for each contact (a bare JID) the
  * resources that are online as their last presence said (RFC 6121 4.4).
@@ -111,5 +113,23 @@ size_t presence_first_pending(
  * resource is dropped).  Sets c->heard.
  */
 void presence_update(struct presence_contact *c, xmpp_stanza_t *st);
+
+/*
+ * presence_subscriptions()
+ *
+ * Marks the contacts whose presence the roster 'r' lets us see
+ * (subscription to or both) as subscribed, the others not; with 'add', the
+ * roster's contacts we may see that the book lacks are added first.
+ */
+void presence_subscriptions(
+    struct presence_book *b, const struct roster *r, int add);
+
+/*
+ * presence_remote_pending()
+ *
+ * True when a subscribed contact with no resource is on another server
+ * than 'domain' (its presence may still be on its way).
+ */
+int presence_remote_pending(const struct presence_book *b, const char *domain);
 
 #endif

@@ -86,6 +86,17 @@ roster_add(struct roster *r, const struct roster_item *it)
 	return n;
 }
 
+int
+roster_item_in_group(const struct roster_item *it, const char *group)
+{
+	size_t i;
+
+	for (i = 0; i < it->ngroups; i++)
+		if (strcmp(it->groups[i], group) == 0)
+			return 1;
+	return 0;
+}
+
 /* JIDs are compared as the server stores them: ASCII letters in lower
  * case (jid_ascii_lower() on everything read from users). */
 static int

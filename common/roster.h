@@ -35,6 +35,9 @@ void roster_free(struct roster *r);
  * servers store it), groups sorted and de-duplicated. */
 struct roster_item *roster_add(struct roster *r, const struct roster_item *it);
 
+/* True when 'group' is one of the item's groups. */
+int roster_item_in_group(const struct roster_item *it, const char *group);
+
 /* Sorts by JID, and finds the item of 'jid' (in any ASCII case) or NULL;
  * roster_sort() must have been called. */
 void roster_sort(struct roster *r);

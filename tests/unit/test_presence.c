@@ -14,6 +14,7 @@
 #include <strophe.h>
 
 #include "presence.h"
+#include "roster.h"
 #include "util.h"
 
 static int
@@ -269,6 +270,72 @@ presence_find__matches__bare_jid_in_any_case(void **state)
 	presence_book_free(&b);
 }
 
+static void
+presence_subscriptions__marks__who_we_may_see(void **state)
+{
+	static const char *const subs[][2] = { { "a@x", "both" },
+		{ "b@x", "to" }, { "c@x", "from" }, { "d@x", "none" },
+		{ "e@y", "to" } };
+	struct presence_book b;
+	struct roster r;
+	struct roster_item it;
+	size_t i;
+
+	(void)state;
+	roster_init(&r);
+	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		memset(&it, 0, sizeof(it));
+		it.jid = (char *)subs[i][0];
+		it.subscription = (char *)subs[i][1];
+		roster_add(&r, &it);
+	}
+	/* Named contacts: marked, none added. */
+	presence_book_init(&b);
+	presence_add(&b, "c@x");
+	presence_add(&b, "B@X");
+	presence_add(&b, "z@x");
+	b.c[2].subscribed = 1;
+	presence_subscriptions(&b, &r, 0);
+	assert_int_equal(b.n, 3);
+	assert_int_equal(b.c[0].subscribed, 0);
+	assert_int_equal(b.c[1].subscribed, 1);
+	assert_int_equal(b.c[2].subscribed, 1); /* not in the roster */
+	presence_book_free(&b);
+	/* The whole roster: only those we may see are added. */
+	presence_book_init(&b);
+	presence_subscriptions(&b, &r, 1);
+	assert_int_equal(b.n, 3);
+	assert_string_equal(b.c[0].jid, "a@x");
+	assert_string_equal(b.c[1].jid, "b@x");
+	assert_string_equal(b.c[2].jid, "e@y");
+	for (i = 0; i < b.n; i++)
+		assert_int_equal(b.c[i].subscribed, 1);
+	presence_book_free(&b);
+	roster_free(&r);
+}
+
+static void
+presence_remote_pending__looks__at_other_servers_only(void **state)
+{
+	struct presence_book b;
+
+	presence_book_init(&b);
+	assert_false(presence_remote_pending(&b, "x"));
+	presence_add(&b, "a@x")->subscribed = 1;
+	presence_add(&b, "gateway.y");
+	/* A local contact with no resource is not waited for. */
+	assert_false(presence_remote_pending(&b, "x"));
+	/* A remote one that we may not see neither. */
+	assert_false(presence_remote_pending(&b, "X"));
+	b.c[1].subscribed = 1;
+	assert_true(presence_remote_pending(&b, "x"));
+	apply(*state, &b.c[1], "<presence from='gateway.y/r'/>");
+	assert_false(presence_remote_pending(&b, "x"));
+	/* Seen from server y, a@x is the remote one. */
+	assert_true(presence_remote_pending(&b, "y"));
+	presence_book_free(&b);
+}
+
 int
 main(void)
 {
@@ -290,6 +357,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    presence_find__matches__bare_jid_in_any_case, setup_ctx,
 		    teardown_ctx),
+		cmocka_unit_test(presence_subscriptions__marks__who_we_may_see),
+		cmocka_unit_test_setup_teardown(
+		    presence_remote_pending__looks__at_other_servers_only,
+		    setup_ctx, teardown_ctx),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

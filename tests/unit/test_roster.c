@@ -881,6 +881,24 @@ roster_item_xml__writes__the_item_as_the_server_does(void **state)
 	roster_free(&r);
 }
 
+/* --- roster_item_in_group --- */
+
+static void
+roster_item_in_group__matches__exact_names(void **state)
+{
+	char *groups[] = { "Work", "Friends" };
+	struct roster_item it = item("a@x", NULL, groups, 2);
+
+	(void)state;
+	assert_true(roster_item_in_group(&it, "Work"));
+	assert_true(roster_item_in_group(&it, "Friends"));
+	assert_false(roster_item_in_group(&it, "work"));
+	assert_false(roster_item_in_group(&it, "Wor"));
+	assert_false(roster_item_in_group(&it, ""));
+	it.ngroups = 0;
+	assert_false(roster_item_in_group(&it, "Work"));
+}
+
 /* --- roster_edit_apply --- */
 
 static void
@@ -1185,6 +1203,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    roster_item_xml__writes__the_item_as_the_server_does,
 		    setup_ctx, teardown_ctx),
+		cmocka_unit_test(roster_item_in_group__matches__exact_names),
 		cmocka_unit_test(roster_edit_apply__replaces__name_and_groups),
 		cmocka_unit_test(
 		    roster_edit_apply__merges__added_and_removed_groups),
