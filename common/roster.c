@@ -389,6 +389,22 @@ check_item_text(const struct roster_item *it, char **why)
 	return 0;
 }
 
+/* A sorted roster read from 'path' must name each JID once. */
+static int
+find_duplicate(const struct roster *r, const char *path, char **errstr)
+{
+	size_t i;
+
+	for (i = 1; i < r->n; i++)
+		if (cmp_jid(r->items[i - 1].jid, r->items[i].jid) == 0) {
+			*errstr = xasprintf("%s:%lu: %s is also on line %lu",
+			    path, r->items[i].line, r->items[i].jid,
+			    r->items[i - 1].line);
+			return -1;
+		}
+	return 0;
+}
+
 int
 roster_read_file(struct roster *r, const char *path, char **errstr)
 {
@@ -453,13 +469,8 @@ roster_read_file(struct roster *r, const char *path, char **errstr)
 			goto bad;
 	}
 	roster_sort(&tmp);
-	for (i = 1; i < tmp.n; i++)
-		if (cmp_jid(tmp.items[i - 1].jid, tmp.items[i].jid) == 0) {
-			*errstr = xasprintf("%s:%lu: %s is also on line %lu",
-			    path, tmp.items[i].line, tmp.items[i].jid,
-			    tmp.items[i - 1].line);
-			goto out;
-		}
+	if (find_duplicate(&tmp, path, errstr) < 0)
+		goto out;
 	for (i = 0; i < tmp.n; i++)
 		roster_add(r, &tmp.items[i]);
 	rc = 0;

@@ -82,6 +82,11 @@ const char *stanza_stream_error_name(xmpp_error_type_t type);
 
 /* Builders for presence and roster stanzas */
 
+/*
+ * Like the builders above, each returns a new stanza that the caller owns
+ * and releases; the strings of a spec are borrowed and copied into it.
+ */
+
 /* What one presence carries. */
 struct pres_spec {
 	const char *to;
