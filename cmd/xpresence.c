@@ -16,6 +16,7 @@
 #include "online.h"
 #include "options.h"
 #include "output.h"
+#include "presence.h"
 #include "record.h"
 #include "roster.h"
 #include "session.h"
@@ -35,32 +36,40 @@ enum {
 	OPT_KEEPALIVE
 };
 
-enum command { C_GET, C_WAIT, C_WATCH, C_SET };
+struct xpresence;
 
-/* What "available" can look like, from the most to the least reachable. */
-static const char *const shows[] = { "chat", "available", "away", "xa", "dnd",
-	NULL };
-
-/* One resource of a contact, as its last presence said. */
-struct resource {
-	char *full; /* JID/resource */
-	char *state; /* available, away, chat, dnd, xa */
-	char *status;
-	long priority;
-	xmpp_stanza_t *st; /* the presence, for the record */
+/* The options, as bits: which apply to a verb (struct verb). */
+enum {
+	O_UNTIL = 1 << 0,
+	O_COUNT = 1 << 1,
+	O_GRACE = 1 << 2,
+	O_KEEPALIVE = 1 << 3,
+	O_SET = 1 << 4 /* --message, --priority, --stdin, --to */
 };
 
-struct contact {
-	char *jid; /* bare */
-	int subscribed; /* we may see its presence (to, both) */
-	int heard; /* any presence came */
-	struct resource *res;
-	size_t nres;
+/* One verb of xpresence: its arguments and options, and its handlers. */
+struct verb {
+	const char *name;
+	/* Reads the arguments after the verb; returns 0 or an exit code. */
+	int (*args)(struct xpresence *x, int argc, const char **argv);
+	unsigned options; /* the O_* that apply */
+	int one_shot; /* a default deadline; no resumption, reconnection or
+			 keepalive */
+	int signals; /* a signal ends the run cleanly */
+	int add_unknown; /* without JIDs: every contact heard of */
+	void (*on_online)(struct xpresence *x);
+	/* The initial presences are in, or NULL. */
+	void (*on_settled)(struct xpresence *x);
+	/* A subscription request, an error; a contact's presence changed. */
+	void (*on_subscribe)(struct xpresence *x, xmpp_stanza_t *st);
+	void (*on_error)(struct xpresence *x, xmpp_stanza_t *st);
+	void (*on_change)(struct xpresence *x, xmpp_stanza_t *st);
+	void (*on_deadline)(struct xpresence *x);
 };
 
 struct xpresence {
 	/* options */
-	enum command cmd;
+	const struct verb *verb;
 	char *until;
 	char *status;
 	long priority;
@@ -80,15 +89,12 @@ struct xpresence {
 	const struct xconfig *cfg;
 	struct session *s;
 	struct output out;
-	struct contact *c;
-	size_t nc;
+	struct presence_book book;
 	int all_contacts; /* get/watch without JIDs: the roster */
-	char *own_bare;
 	int settled; /* initial presences are in (barrier) */
 	unsigned long printed;
 	int done;
 	int code;
-	unsigned grace_timer;
 	struct buf in;
 };
 
@@ -133,17 +139,6 @@ static struct poptOption options[] = {
 };
 
 static int
-is_state(const char *s, int with_unavailable)
-{
-	size_t i;
-
-	for (i = 0; shows[i]; i++)
-		if (strcmp(s, shows[i]) == 0)
-			return 1;
-	return with_unavailable && strcmp(s, "unavailable") == 0;
-}
-
-static int
 xpresence_option(
     void *state, struct xconfig *cli, int val, const char *arg, char **errstr)
 {
@@ -155,7 +150,7 @@ xpresence_option(
 	(void)cli;
 	switch (val) {
 	case OPT_UNTIL:
-		if (!is_state(arg, 1)) {
+		if (!presence_is_state(arg, 1)) {
 			*errstr =
 			    xasprintf("--until: '%s' is not available, "
 				      "unavailable, away, chat, dnd or xa",
@@ -227,84 +222,6 @@ xpresence_option(
 }
 
 /* ------------------------------------------------------------------------
- * Contacts and their resources
- */
-
-static struct contact *
-find_contact(struct xpresence *x, const char *jid)
-{
-	size_t i;
-
-	for (i = 0; i < x->nc; i++)
-		if (jid_same_bare(x->c[i].jid, jid))
-			return &x->c[i];
-	return NULL;
-}
-
-static struct contact *
-add_contact(struct xpresence *x, const char *bare)
-{
-	struct contact *c;
-
-	x->c = xrealloc(x->c, (x->nc + 1) * sizeof(*x->c));
-	c = &x->c[x->nc++];
-	memset(c, 0, sizeof(*c));
-	c->jid = xstrdup(bare);
-	return c;
-}
-
-static void
-drop_resource(struct contact *c, size_t i)
-{
-	free(c->res[i].full);
-	free(c->res[i].state);
-	free(c->res[i].status);
-	if (c->res[i].st)
-		xmpp_stanza_release(c->res[i].st);
-	c->res[i] = c->res[--c->nres];
-}
-
-static int
-show_rank(const char *state)
-{
-	size_t i;
-
-	for (i = 0; shows[i]; i++)
-		if (strcmp(state, shows[i]) == 0)
-			return (int)i;
-	return 99;
-}
-
-/* The contact's state: its best resource (priority, then show), or
- * "unavailable". */
-static const char *
-contact_state(const struct contact *c)
-{
-	const struct resource *best = NULL;
-	size_t i;
-
-	for (i = 0; i < c->nres; i++) {
-		const struct resource *r = &c->res[i];
-
-		if (best == NULL || r->priority > best->priority ||
-		    (r->priority == best->priority &&
-			show_rank(r->state) < show_rank(best->state)))
-			best = r;
-	}
-	return best ? best->state : "unavailable";
-}
-
-static int
-state_holds(const struct contact *c, const char *want)
-{
-	if (strcmp(want, "available") == 0)
-		return c->nres > 0;
-	if (strcmp(want, "unavailable") == 0)
-		return c->nres == 0;
-	return strcmp(contact_state(c), want) == 0;
-}
-
-/* ------------------------------------------------------------------------
  * Output
  */
 
@@ -319,6 +236,7 @@ close_now(struct session *s, void *ud)
 static void
 end_run(struct xpresence *x, int code)
 {
+	struct pres_spec spec;
 	xmpp_stanza_t *p;
 	size_t i;
 
@@ -326,11 +244,11 @@ end_run(struct xpresence *x, int code)
 		return;
 	x->done = 1;
 	/* Leave as we came: unavailable, to everyone we told. */
+	memset(&spec, 0, sizeof(spec));
+	spec.type = "unavailable";
 	for (i = 0; session_online(x->s) && (i == 0 || i < x->nto); i++) {
-		p = xmpp_presence_new(session_ctx(x->s));
-		xmpp_stanza_set_type(p, "unavailable");
-		if (x->nto)
-			xmpp_stanza_set_to(p, x->to[i]);
+		spec.to = x->nto ? x->to[i] : NULL;
+		p = stanza_presence(session_ctx(x->s), &spec);
 		session_send(x->s, p);
 		xmpp_stanza_release(p);
 	}
@@ -349,45 +267,23 @@ end_run(struct xpresence *x, int code)
 }
 
 static int
-print(
-    struct xpresence *x, xmpp_stanza_t *st, const char *from, const char *state)
+print(struct xpresence *x, xmpp_stanza_t *st, const char *from)
 {
 	struct rec_strings k = { { 0 }, 0 };
 	struct orecord r;
-	size_t i;
 	int rc = 0;
 
 	if (st)
-		rec_presence(&r, &k, st, time(NULL));
-	else {
-		/* A contact that sent nothing: offline, as of now.  The same
-		 * fields as any presence record. */
-		char now[32];
-
-		rec_format_time(time(NULL), now, sizeof(now));
-		orecord_init(&r, "presence", NULL);
-		orecord_add(&r, 'T', "time", rec_keep(&k, xstrdup(now)), 0);
-		orecord_add(&r, 0, "delayed", "0", OF_BOOL);
-		orecord_add(&r, 'f', "from", from, OF_TEXT);
-		orecord_add(&r, 't', "to", session_bound_jid(x->s), 0);
-		orecord_add(&r, 'S', "state", state, OF_TEXT);
-		orecord_add(&r, 0, "show", NULL, 0);
-		orecord_add(&r, 'm', "status", NULL, OF_TEXT);
-		orecord_add(&r, 'p', "priority", NULL, OF_NUMBER);
-		orecord_add(&r, 0, "error_condition", NULL, 0);
-	}
-	/* xpresence's text: JID/RESOURCE, STATE, STATUS. */
-	for (i = 0; i < r.n; i++)
-		if (strcmp(r.f[i].name, "from") != 0 &&
-		    strcmp(r.f[i].name, "state") != 0 &&
-		    strcmp(r.f[i].name, "status") != 0)
-			r.f[i].flags &= ~OF_TEXT;
+		rec_presence_contact(&r, &k, st, time(NULL));
+	else /* a contact that sent nothing: offline, as of now */
+		rec_presence_absent(
+		    &r, &k, from, session_bound_jid(x->s), time(NULL));
 	if (output_record(&x->out, &r) < 0) {
 		end_run(x, XEXIT_OK);
 		rc = -1;
 	}
 	rec_strings_free(&k);
-	if (rc == 0 && x->cmd == C_WATCH && x->count &&
+	if (rc == 0 && x->count && /* watch */
 	    ++x->printed >= x->count)
 		end_run(x, XEXIT_OK);
 	return rc;
@@ -400,8 +296,8 @@ answer_get(struct xpresence *x)
 	size_t i, j;
 	int all = 1;
 
-	for (i = 0; i < x->nc; i++) {
-		struct contact *c = &x->c[i];
+	for (i = 0; i < x->book.n; i++) {
+		struct presence_contact *c = &x->book.c[i];
 
 		if (!c->subscribed && !c->heard)
 			xwarn("%s: no presence subscription: its presence is "
@@ -409,12 +305,11 @@ answer_get(struct xpresence *x)
 			    c->jid, c->jid);
 		if (c->nres == 0) {
 			all = 0;
-			if (print(x, NULL, c->jid, "unavailable") < 0)
+			if (print(x, NULL, c->jid) < 0)
 				return;
 		}
 		for (j = 0; j < c->nres; j++)
-			if (print(x, c->res[j].st, c->res[j].full,
-				c->res[j].state) < 0)
+			if (print(x, c->res[j].st, NULL) < 0)
 				return;
 	}
 	end_run(x, all ? XEXIT_OK : XEXIT_NEGATIVE);
@@ -423,15 +318,15 @@ answer_get(struct xpresence *x)
 static void
 check_wait(struct xpresence *x)
 {
+	const char *until = x->until ? x->until : "available";
 	size_t i;
 
-	if (!x->settled || x->done)
+	if (!x->settled || x->done ||
+	    presence_first_pending(&x->book, 0, until) < x->book.n)
 		return;
-	for (i = 0; i < x->nc; i++)
-		if (!state_holds(&x->c[i], x->until ? x->until : "available"))
-			return;
-	for (i = 0; i < x->nc; i++)
-		xdebug(1, "%s is %s", x->c[i].jid, contact_state(&x->c[i]));
+	for (i = 0; i < x->book.n; i++)
+		xdebug(1, "%s is %s", x->book.c[i].jid,
+		    presence_contact_state(&x->book.c[i]));
 	end_run(x, XEXIT_OK);
 }
 
@@ -449,93 +344,83 @@ escaped_jid(const char *jid)
 	return buf_steal(&b);
 }
 
+/* get: a request is a note on stderr, not a record. */
+static void
+note_request(struct xpresence *x, xmpp_stanza_t *st)
+{
+	char *from = escaped_jid(xmpp_stanza_get_from(st));
+
+	(void)x;
+	xnote("%s asks to see your presence (xroster approve or deny)", from);
+	free(from);
+}
+
+/* wait, watch, set: a request is a record. */
+static void
+print_presence(struct xpresence *x, xmpp_stanza_t *st)
+{
+	print(x, st, NULL);
+}
+
+/* set --to: a directed presence that bounced. */
+static void
+warn_refused(struct xpresence *x, xmpp_stanza_t *st)
+{
+	char *cond, *text, *from;
+
+	if (x->nto == 0)
+		return;
+	stanza_error_info(st, &cond, &text);
+	from = escaped_jid(xmpp_stanza_get_from(st));
+	xwarn("%s: presence refused: %s", from, cond);
+	free(from);
+	free(cond);
+	free(text);
+}
+
+static void
+wait_change(struct xpresence *x, xmpp_stanza_t *st)
+{
+	(void)st;
+	check_wait(x);
+}
+
 static int
 on_presence(struct session *s, xmpp_stanza_t *st, void *ud)
 {
 	struct xpresence *x = ud;
 	const char *from = xmpp_stanza_get_from(st);
 	const char *type = xmpp_stanza_get_type(st);
-	struct contact *c;
-	struct resource *r;
-	char *bare, *show;
-	size_t i;
+	struct presence_contact *c;
+	char *bare;
 
 	if (x->done || from == NULL)
 		return 1;
 	if (type && strcmp(type, "subscribe") == 0) {
 		/* Shown for the user to decide; never accepted here. */
-		if (x->cmd == C_GET) {
-			bare = escaped_jid(from);
-			xnote("%s asks to see your presence (xroster approve "
-			      "or deny)",
-			    bare);
-			free(bare);
-		} else
-			print(x, st, NULL, NULL);
+		x->verb->on_subscribe(x, st);
 		return 1;
 	}
 	if (type && strcmp(type, "error") == 0) {
-		if (x->cmd == C_SET && x->nto) {
-			char *cond, *text;
-
-			stanza_error_info(st, &cond, &text);
-			bare = escaped_jid(from);
-			xwarn("%s: presence refused: %s", bare, cond);
-			free(bare);
-			free(cond);
-			free(text);
-		}
+		if (x->verb->on_error)
+			x->verb->on_error(x, st);
 		return 1;
 	}
 	if (type && strcmp(type, "unavailable") != 0)
 		return 1; /* subscribed, unsubscribe, probe, ... */
 	if (strcmp(from, session_bound_jid(s)) == 0)
 		return 1; /* our own presence, reflected */
-	c = find_contact(x, from);
+	c = presence_find(&x->book, from);
 	if (c == NULL) {
-		if (!x->all_contacts || x->cmd != C_WATCH)
+		if (!x->all_contacts || !x->verb->add_unknown)
 			return 1;
 		bare = jid_bare_of(from);
-		c = add_contact(x, bare);
+		c = presence_add(&x->book, bare);
 		free(bare);
 	}
-	c->heard = 1;
-	for (i = 0; i < c->nres; i++)
-		if (strcmp(c->res[i].full, from) == 0)
-			break;
-	if (type) { /* unavailable */
-		if (i < c->nres)
-			drop_resource(c, i);
-	} else {
-		if (i == c->nres) {
-			c->res =
-			    xrealloc(c->res, (c->nres + 1) * sizeof(*c->res));
-			r = &c->res[c->nres++];
-			memset(r, 0, sizeof(*r));
-			r->full = xstrdup(from);
-		}
-		r = &c->res[i];
-		free(r->state);
-		free(r->status);
-		if (r->st)
-			xmpp_stanza_release(r->st);
-		show = stanza_child_text(st, "show", NULL);
-		r->state =
-		    xstrdup(show && is_state(show, 0) ? show : "available");
-		free(show);
-		r->status = stanza_child_text(st, "status", NULL);
-		{
-			char *p = stanza_child_text(st, "priority", NULL);
-
-			r->priority = p ? strtol(p, NULL, 10) : 0;
-			free(p);
-		}
-		r->st = xmpp_stanza_clone(st);
-	}
-	if (x->cmd == C_WATCH)
-		print(x, st, NULL, NULL);
-	else if (x->cmd == C_WAIT)
-		check_wait(x);
+	presence_update(c, st);
+	if (x->verb->on_change)
+		x->verb->on_change(x, st);
 	return 1;
 }
 
@@ -546,58 +431,26 @@ on_presence(struct session *s, xmpp_stanza_t *st, void *ud)
 static void
 send_own(struct xpresence *x, const char *show, const char *status)
 {
-	xmpp_stanza_t *p, *c, *t;
-	char prio[8];
+	struct pres_spec spec;
+	xmpp_stanza_t *p;
 	size_t i;
 
+	memset(&spec, 0, sizeof(spec));
+	spec.show = show;
+	spec.status = status;
+	spec.has_priority = 1;
+	spec.priority = x->priority;
 	for (i = 0; i == 0 || i < x->nto; i++) {
-		p = xmpp_presence_new(session_ctx(x->s));
-		if (x->nto)
-			xmpp_stanza_set_to(p, x->to[i]);
+		spec.to = x->nto ? x->to[i] : NULL;
 		/*
 		 * To a full JID it may be a room occupant JID: the MUC element
 		 * makes it a join (XEP-0045 7.2.1), without history; clients
 		 * ignore it.
 		 */
-		if (x->nto && jid_has_resource(x->to[i])) {
-			xmpp_stanza_t *h;
-
-			c = xmpp_stanza_new(session_ctx(x->s));
-			xmpp_stanza_set_name(c, "x");
-			xmpp_stanza_set_ns(c, NS_MUC);
-			h = xmpp_stanza_new(session_ctx(x->s));
-			xmpp_stanza_set_name(h, "history");
-			xmpp_stanza_set_attribute(h, "maxstanzas", "0");
-			xmpp_stanza_add_child_ex(c, h, 0);
-			xmpp_stanza_add_child_ex(p, c, 0);
-		}
-		if (show) {
-			c = xmpp_stanza_new(session_ctx(x->s));
-			xmpp_stanza_set_name(c, "show");
-			t = xmpp_stanza_new(session_ctx(x->s));
-			xmpp_stanza_set_text(t, show);
-			xmpp_stanza_add_child_ex(c, t, 0);
-			xmpp_stanza_add_child_ex(p, c, 0);
-		}
-		if (status && *status) {
-			c = xmpp_stanza_new(session_ctx(x->s));
-			xmpp_stanza_set_name(c, "status");
-			t = xmpp_stanza_new(session_ctx(x->s));
-			xmpp_stanza_set_text(t, status);
-			xmpp_stanza_add_child_ex(c, t, 0);
-			xmpp_stanza_add_child_ex(p, c, 0);
-		}
-		snprintf(prio, sizeof(prio), "%ld", x->priority);
-		c = xmpp_stanza_new(session_ctx(x->s));
-		xmpp_stanza_set_name(c, "priority");
-		t = xmpp_stanza_new(session_ctx(x->s));
-		xmpp_stanza_set_text(t, prio);
-		xmpp_stanza_add_child_ex(c, t, 0);
-		xmpp_stanza_add_child_ex(p, c, 0);
+		spec.muc_join = x->nto && jid_has_resource(x->to[i]);
+		p = stanza_presence(session_ctx(x->s), &spec);
 		session_send(x->s, p);
 		xmpp_stanza_release(p);
-		if (x->nto == 0)
-			break;
 	}
 	xdebug(1, "presence: %s%s%s", show ? show : "available",
 	    status && *status ? ", " : "", status ? status : "");
@@ -616,7 +469,7 @@ set_line(struct xpresence *x, char *line, unsigned long lineno)
 		status = sp + 1 + strspn(sp + 1, " \t");
 	} else
 		status = sp;
-	if (!is_state(line, 0)) {
+	if (!presence_is_state(line, 0)) {
 		xerror("standard input: line %lu: '%s' is not available, "
 		       "away, chat, dnd or xa",
 		    lineno, line);
@@ -630,11 +483,7 @@ set_line(struct xpresence *x, char *line, unsigned long lineno)
 	}
 	free(x->status);
 	x->status = xstrdup(status);
-	x->show = strcmp(line, "available") == 0 ? NULL
-	    : strcmp(line, "away") == 0		 ? "away"
-	    : strcmp(line, "chat") == 0		 ? "chat"
-	    : strcmp(line, "dnd") == 0		 ? "dnd"
-						 : "xa";
+	x->show = presence_show_of(line);
 	send_own(x, x->show, x->status);
 	return 0;
 }
@@ -703,40 +552,35 @@ on_grace(struct session *s, void *ud)
 	answer_get(ud);
 }
 
+/* get: the server has answered the probes of its own users. */
 static void
-on_settled(struct session *s, void *ud)
+get_settled(struct xpresence *x)
 {
-	struct xpresence *x = ud;
-	size_t i;
-	int remote = 0;
+	char t[32];
 
-	x->settled = 1;
-	if (x->cmd == C_WAIT) {
-		check_wait(x);
-		return;
-	}
-	if (x->cmd != C_GET)
-		return;
 	/*
 	 * The own server answers probes of its users before this barrier;
 	 * contacts of other servers may take a moment more.
 	 */
-	for (i = 0; i < x->nc; i++)
-		if (x->c[i].subscribed && x->c[i].nres == 0 &&
-		    !jid_same_bare(strchr(x->c[i].jid, '@')
-			    ? strchr(x->c[i].jid, '@') + 1
-			    : x->c[i].jid,
-			session_domain(s)))
-			remote = 1;
-	if (remote && x->grace_ms > 0) {
-		char t[32];
-
+	if (x->grace_ms > 0 &&
+	    presence_remote_pending(&x->book, session_domain(x->s))) {
 		xdebug(1,
 		    "waiting %s s for contacts of other servers (--grace)",
 		    util_seconds(x->grace_ms, t, sizeof(t)));
-		x->grace_timer = session_timer_add(s, x->grace_ms, on_grace, x);
+		session_timer_add(x->s, x->grace_ms, on_grace, x);
 	} else
 		answer_get(x);
+}
+
+static void
+on_settled(struct session *s, void *ud)
+{
+	struct xpresence *x = ud;
+
+	(void)s;
+	x->settled = 1;
+	if (x->verb->on_settled)
+		x->verb->on_settled(x);
 }
 
 static int
@@ -744,21 +588,10 @@ on_roster(struct session *s, xmpp_stanza_t *st, void *ud)
 {
 	struct xpresence *x = ud;
 	struct roster r;
-	struct contact *c;
-	size_t i;
 
 	roster_init(&r);
 	roster_from_stanza(&r, st, NULL);
-	for (i = 0; i < r.n; i++) {
-		int sub = strcmp(r.items[i].subscription, "to") == 0 ||
-		    strcmp(r.items[i].subscription, "both") == 0;
-
-		c = find_contact(x, r.items[i].jid);
-		if (c == NULL && x->all_contacts && sub)
-			c = add_contact(x, r.items[i].jid);
-		if (c)
-			c->subscribed = sub;
-	}
+	presence_subscriptions(&x->book, &r, x->all_contacts);
 	roster_free(&r);
 	/* Now the initial presence: the server probes our contacts. */
 	send_own(x, x->show, x->status);
@@ -773,31 +606,31 @@ on_roster(struct session *s, xmpp_stanza_t *st, void *ud)
 static void
 forget_presences(struct xpresence *x)
 {
-	size_t i;
-
-	for (i = 0; i < x->nc; i++)
-		while (x->c[i].nres)
-			drop_resource(&x->c[i], 0);
+	presence_forget(&x->book);
 	x->settled = 0;
 }
 
+/* set: our presence, and with --stdin the lines that change it. */
 static void
-on_online(struct session *s, void *ud)
+set_online(struct xpresence *x)
 {
-	struct xpresence *x = ud;
-	xmpp_stanza_t *iq, *q;
+	online_keepalive(x->s, x->keepalive_ms);
+	if (!session_resumed(x->s))
+		send_own(x, x->show, x->status);
+	if (x->use_stdin)
+		session_set_input(x->s, STDIN_FILENO, 16, on_input, x);
+}
+
+/* get, wait, watch: the roster first, then the initial presence. */
+static void
+contacts_online(struct xpresence *x)
+{
+	xmpp_stanza_t *iq;
 	char *id;
 
-	if (x->cmd == C_SET || x->cmd == C_WATCH || x->cmd == C_WAIT)
-		online_keepalive(s, x->keepalive_ms);
-	if (x->cmd == C_SET) {
-		if (!session_resumed(s))
-			send_own(x, x->show, x->status);
-		if (x->use_stdin)
-			session_set_input(s, STDIN_FILENO, 16, on_input, x);
-		return;
-	}
-	if (session_resumed(s)) {
+	if (!x->verb->one_shot)
+		online_keepalive(x->s, x->keepalive_ms);
+	if (session_resumed(x->s)) {
 		/* The server kept our presence and sent on what came in
 		 * between: what we knew still holds. */
 		check_wait(x);
@@ -805,64 +638,78 @@ on_online(struct session *s, void *ud)
 	}
 	forget_presences(x);
 	/* The roster says whose presence we may see. */
-	id = session_new_id(s);
-	iq = xmpp_iq_new(session_ctx(s), "get", id);
-	q = xmpp_stanza_new(session_ctx(s));
-	xmpp_stanza_set_name(q, "query");
-	xmpp_stanza_set_ns(q, XMPP_NS_ROSTER);
-	xmpp_stanza_add_child_ex(iq, q, 0);
-	session_request(s, iq, on_roster, x);
+	id = session_new_id(x->s);
+	iq = stanza_roster_get(session_ctx(x->s), id);
+	session_request(x->s, iq, on_roster, x);
 	xmpp_stanza_release(iq);
 	free(id);
+}
+
+static void
+on_online(struct session *s, void *ud)
+{
+	struct xpresence *x = ud;
+
+	(void)s;
+	x->verb->on_online(x);
+}
+
+/* wait: say who is not there yet. */
+static void
+wait_deadline(struct xpresence *x)
+{
+	const char *until = x->until ? x->until : "available";
+	char t[32];
+	size_t i;
+
+	util_seconds(x->cfg->timeout_ms, t, sizeof(t));
+	if (!x->settled) {
+		if (!session_online(x->s)) {
+			session_timeout(x->s);
+			return;
+		}
+		xerror("timed out after %s s before the server sent the "
+		       "presences",
+		    t);
+		end_run(x, XEXIT_TIMEOUT);
+		return;
+	}
+	i = presence_first_pending(&x->book, 0, until);
+	if (i == x->book.n) /* check_wait() would have ended the run */
+		xerror("timed out after %s s", t);
+	for (; i < x->book.n;
+	     i = presence_first_pending(&x->book, i + 1, until))
+		xerror("%s: still %s after %s s (waiting for %s)",
+		    x->book.c[i].jid, presence_contact_state(&x->book.c[i]), t,
+		    until);
+	end_run(x, XEXIT_TIMEOUT);
+}
+
+static void
+get_deadline(struct xpresence *x)
+{
+	if (!session_online(x->s)) {
+		session_timeout(x->s);
+		return;
+	}
+	xerror("timed out before the server answered");
+	end_run(x, XEXIT_TIMEOUT);
+}
+
+/* set, watch: the time is up. */
+static void
+end_deadline(struct xpresence *x)
+{
+	end_run(x, XEXIT_OK);
 }
 
 static void
 on_deadline(struct session *s, void *ud)
 {
 	struct xpresence *x = ud;
-	const char *until = x->until ? x->until : "available";
-	char t[32];
-	size_t i;
 
-	if (x->cmd == C_WAIT && !x->settled) {
-		if (!session_online(s)) {
-			session_timeout(s);
-			return;
-		}
-		xerror("timed out after %s s before the server sent the "
-		       "presences",
-		    util_seconds(x->cfg->timeout_ms, t, sizeof(t)));
-		end_run(x, XEXIT_TIMEOUT);
-		return;
-	}
-	if (x->cmd == C_WAIT) {
-		for (i = 0; i < x->nc; i++)
-			if (!state_holds(&x->c[i], until))
-				break;
-		if (i == x->nc) /* check_wait() would have ended the run */
-			xerror("timed out after %s s",
-			    util_seconds(x->cfg->timeout_ms, t, sizeof(t)));
-		for (; i < x->nc; i++)
-			if (!state_holds(&x->c[i], until))
-				xerror("%s: still %s after %s s (waiting for "
-				       "%s)",
-				    x->c[i].jid, contact_state(&x->c[i]),
-				    util_seconds(
-					x->cfg->timeout_ms, t, sizeof(t)),
-				    until);
-		end_run(x, XEXIT_TIMEOUT);
-		return;
-	}
-	if (x->cmd == C_GET && !session_online(s)) {
-		session_timeout(s);
-		return;
-	}
-	if (x->cmd == C_GET) {
-		xerror("timed out before the server answered");
-		end_run(x, XEXIT_TIMEOUT);
-		return;
-	}
-	end_run(x, XEXIT_OK); /* set, watch: the time is up */
+	(void)s;
+	x->verb->on_deadline(x);
 }
 
 /* set and watch: a signal is the end; leave with unavailable presence. */
@@ -886,67 +733,45 @@ usage(const char *msg)
 	return XEXIT_USAGE;
 }
 
+/* set [STATE]: the state, and the options' texts and JIDs. */
 static int
-check_args(struct xpresence *x, int argc, const char **argv)
+args_state(struct xpresence *x, int argc, const char **argv)
 {
 	const char *why;
 	struct jid j;
-	size_t off;
+	size_t off, i;
 	uint32_t cp;
+
+	if (argc > 1)
+		return usage("set takes one state: available, away, chat, dnd "
+			     "or xa");
+	if (argc == 1 && !presence_is_state(argv[0], 0))
+		return usage(
+		    "set: the state is available, away, chat, dnd or xa");
+	if (argc == 1)
+		x->show = presence_show_of(argv[0]);
+	if (x->status &&
+	    text_check_xml(x->status, strlen(x->status), &off, &cp) != TEXT_OK)
+		return usage("--message holds what XML cannot carry");
+	for (i = 0; i < x->nto; i++) {
+		if (jid_parse(x->to[i], &j, &why) < 0) {
+			xerror("--to: invalid JID '%s': %s", x->to[i], why);
+			return XEXIT_USAGE;
+		}
+		jid_free(&j);
+	}
+	return 0;
+}
+
+/* get, watch [JID...], wait JID...: the contacts (none: the roster). */
+static int
+args_contacts(struct xpresence *x, int argc, const char **argv)
+{
+	const char *why;
+	char *bare;
+	struct jid j;
 	int i;
 
-	if (argc == 0)
-		return usage("no command: get, wait, watch or set");
-	if (strcmp(argv[0], "get") == 0)
-		x->cmd = C_GET;
-	else if (strcmp(argv[0], "wait") == 0)
-		x->cmd = C_WAIT;
-	else if (strcmp(argv[0], "watch") == 0)
-		x->cmd = C_WATCH;
-	else if (strcmp(argv[0], "set") == 0)
-		x->cmd = C_SET;
-	else
-		return usage("unknown command (get, wait, watch or set)");
-	argc--;
-	argv++;
-	if (x->until && x->cmd != C_WAIT)
-		return usage("--until applies to wait");
-	if (x->count && x->cmd != C_WATCH)
-		return usage("--count applies to watch");
-	if (x->grace_set && x->cmd != C_GET)
-		return usage("--grace applies to get");
-	if (x->keepalive_set && x->cmd == C_GET)
-		return usage("--keepalive applies to set, watch and wait");
-	if (x->cmd == C_SET) {
-		if (argc > 1)
-			return usage("set takes one state: available, away, "
-				     "chat, dnd or xa");
-		if (argc == 1 && !is_state(argv[0], 0))
-			return usage("set: the state is available, away, chat, "
-				     "dnd or xa");
-		if (argc == 1 && strcmp(argv[0], "available") != 0)
-			x->show = argv[0][0] == 'a' ? "away"
-			    : argv[0][0] == 'c'	    ? "chat"
-			    : argv[0][0] == 'd'	    ? "dnd"
-						    : "xa";
-		if (x->status &&
-		    text_check_xml(x->status, strlen(x->status), &off, &cp) !=
-			TEXT_OK)
-			return usage("--message holds what XML cannot carry");
-		for (i = 0; i < (int)x->nto; i++)
-			if (jid_parse(x->to[i], &j, &why) < 0) {
-				xerror("--to: invalid JID '%s': %s", x->to[i],
-				    why);
-				return XEXIT_USAGE;
-			} else
-				jid_free(&j);
-		return 0;
-	}
-	if (x->status || x->priority_set || x->use_stdin || x->nto)
-		return usage("--message, --priority, --stdin and --to apply "
-			     "to set");
-	if (x->cmd == C_WAIT && argc == 0)
-		return usage("wait: whose presence? (wait JID...)");
 	x->all_contacts = argc == 0;
 	for (i = 0; i < argc; i++) {
 		if (jid_parse(argv[i], &j, &why) < 0 || j.resource) {
@@ -956,16 +781,98 @@ check_args(struct xpresence *x, int argc, const char **argv)
 			xerror("invalid JID '%s': %s", argv[i], why);
 			return XEXIT_USAGE;
 		}
-		{
-			char *bare = jid_bare(&j);
-
-			if (find_contact(x, bare) == NULL)
-				add_contact(x, bare);
-			free(bare);
-		}
+		bare = jid_bare(&j);
+		if (presence_find(&x->book, bare) == NULL)
+			presence_add(&x->book, bare);
+		free(bare);
 		jid_free(&j);
 	}
 	return 0;
+}
+
+static int
+args_wait(struct xpresence *x, int argc, const char **argv)
+{
+	if (argc == 0)
+		return usage("wait: whose presence? (wait JID...)");
+	return args_contacts(x, argc, argv);
+}
+
+static const struct verb verbs[] = {
+	{ .name = "get",
+	    .args = args_contacts,
+	    .options = O_GRACE,
+	    .one_shot = 1,
+	    .on_online = contacts_online,
+	    .on_settled = get_settled,
+	    .on_subscribe = note_request,
+	    .on_deadline = get_deadline },
+	{ .name = "wait",
+	    .args = args_wait,
+	    .options = O_UNTIL | O_KEEPALIVE,
+	    .on_online = contacts_online,
+	    .on_settled = check_wait,
+	    .on_subscribe = print_presence,
+	    .on_change = wait_change,
+	    .on_deadline = wait_deadline },
+	{ .name = "watch",
+	    .args = args_contacts,
+	    .options = O_COUNT | O_KEEPALIVE,
+	    .signals = 1,
+	    .add_unknown = 1,
+	    .on_online = contacts_online,
+	    .on_subscribe = print_presence,
+	    .on_change = print_presence,
+	    .on_deadline = end_deadline },
+	{ .name = "set",
+	    .args = args_state,
+	    .options = O_SET | O_KEEPALIVE,
+	    .signals = 1,
+	    .on_online = set_online,
+	    .on_subscribe = print_presence,
+	    .on_error = warn_refused,
+	    .on_deadline = end_deadline },
+};
+
+#define NVERBS (sizeof(verbs) / sizeof(verbs[0]))
+
+/* What each option misused says, in the order they are checked. */
+static const struct {
+	unsigned options;
+	const char *why;
+} option_rules[] = {
+	{ O_UNTIL, "--until applies to wait" },
+	{ O_COUNT, "--count applies to watch" },
+	{ O_GRACE, "--grace applies to get" },
+	{ O_KEEPALIVE, "--keepalive applies to set, watch and wait" },
+	{ O_SET, "--message, --priority, --stdin and --to apply to set" },
+};
+
+/* The verb, the options that apply to it, and its arguments. */
+static int
+check_args(struct xpresence *x, int argc, const char **argv)
+{
+	unsigned given = 0;
+	size_t i;
+
+	if (argc == 0)
+		return usage("no command: get, wait, watch or set");
+	for (i = 0; i < NVERBS; i++)
+		if (strcmp(argv[0], verbs[i].name) == 0)
+			break;
+	if (i == NVERBS)
+		return usage("unknown command (get, wait, watch or set)");
+	x->verb = &verbs[i];
+	given |= x->until ? O_UNTIL : 0;
+	given |= x->count ? O_COUNT : 0;
+	given |= x->grace_set ? O_GRACE : 0;
+	given |= x->keepalive_set ? O_KEEPALIVE : 0;
+	if (x->status || x->priority_set || x->use_stdin || x->nto)
+		given |= O_SET;
+	for (i = 0; i < sizeof(option_rules) / sizeof(option_rules[0]); i++)
+		if (given & option_rules[i].options & ~x->verb->options)
+			return usage(option_rules[i].why);
+	return x->verb->args(x, argc - 1, argv + 1);
 }
 
 static int
@@ -973,8 +880,6 @@ xpresence_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 {
 	struct xpresence *x = state;
 	char *password = NULL, *err = NULL;
-	const char *why;
-	struct jid j;
 	int rc;
 
 	x->cfg = cfg;
@@ -989,10 +894,6 @@ xpresence_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 	}
 	if ((rc = xtool_account(cfg, &password)) != XEXIT_OK)
 		return rc;
-	if (jid_parse(cfg->jid, &j, &why) == 0) {
-		x->own_bare = jid_bare(&j);
-		jid_free(&j);
-	}
 	x->s = session_new(cfg, password, &err);
 	util_secure_free(password);
 	if (x->s == NULL) {
@@ -1001,7 +902,7 @@ xpresence_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 		return XEXIT_CONFIG;
 	}
 	output_init(&x->out, x->oc.format, x->oc.template, x->oc.nul);
-	if (x->cmd == C_GET)
+	if (x->verb->one_shot)
 		session_set_deadline(x->s,
 		    cfg->timeout_ms ? cfg->timeout_ms : XT_DEFAULT_TIMEOUT_MS,
 		    on_deadline, x);
@@ -1012,7 +913,7 @@ xpresence_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 		session_enable_sm(x->s);
 		session_set_reconnect(x->s, 2147483647, 0);
 		/* set and watch end with a signal; wait dies of it. */
-		if (x->cmd != C_WAIT) {
+		if (x->verb->signals) {
 			session_catch_signals(x->s, XEXIT_OK);
 			session_on_signal(x->s, on_signal, x);
 		}
@@ -1031,17 +932,8 @@ static void
 xpresence_end(void *state)
 {
 	struct xpresence *x = state;
-	size_t i;
 
-	for (i = 0; i < x->nc; i++) {
-		while (x->c[i].nres)
-			drop_resource(&x->c[i], 0);
-		free(x->c[i].res);
-		free(x->c[i].jid);
-	}
-	free(x->c);
-	x->c = NULL;
-	x->nc = 0;
+	presence_book_free(&x->book);
 	session_free(x->s);
 	x->s = NULL;
 }
@@ -1078,7 +970,6 @@ main(int argc, char **argv)
 	free(x.until);
 	free(x.status);
 	output_choice_free(&x.oc);
-	free(x.own_bare);
 	buf_free(&x.in);
 	return rc;
 }

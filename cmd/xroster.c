@@ -36,44 +36,46 @@ enum {
 	OPT_DRY_RUN,
 };
 
-enum command {
-	C_LIST,
-	C_ADD,
-	C_SET,
-	C_REMOVE,
-	C_SUBSCRIBE,
-	C_UNSUBSCRIBE,
-	C_APPROVE,
-	C_DENY,
-	C_REVOKE,
-	C_PENDING,
-	C_EXPORT,
-	C_IMPORT,
-	C_SYNC
+struct xroster;
+
+/* The options, as bits: which apply to a verb (struct verb). */
+enum {
+	O_NAME = 1 << 0,
+	O_GROUP = 1 << 1,
+	O_GROUP_TWICE = 1 << 2, /* --group given more than once */
+	O_EDIT_GROUPS = 1 << 3, /* --add-group, --remove-group */
+	O_REPLACE_AND_EDIT = 1 << 4, /* --group with those: never */
+	O_SUBSCRIBE = 1 << 5,
+	O_MESSAGE = 1 << 6, /* without --subscribe */
+	O_SUB_MESSAGE = 1 << 7, /* with --subscribe */
+	O_PRUNE = 1 << 8,
+	O_DRY_RUN = 1 << 9,
+	O_FILTER_SUB = 1 << 10
 };
 
-static const struct {
+/* One verb of xroster: its arguments and options, and its run. */
+struct verb {
 	const char *name;
-	enum command cmd;
-	int min, max; /* arguments */
-	const char *args;
-} commands[] = {
-	{ "list", C_LIST, 0, 0, "" },
-	{ "add", C_ADD, 1, 1, "JID" },
-	{ "set", C_SET, 1, 1, "JID" },
-	{ "remove", C_REMOVE, 1, 100000, "JID..." },
-	{ "subscribe", C_SUBSCRIBE, 1, 100000, "JID..." },
-	{ "unsubscribe", C_UNSUBSCRIBE, 1, 100000, "JID..." },
-	{ "approve", C_APPROVE, 1, 100000, "JID..." },
-	{ "deny", C_DENY, 1, 100000, "JID..." },
-	{ "revoke", C_REVOKE, 1, 100000, "JID..." },
-	{ "pending", C_PENDING, 0, 0, "" },
-	{ "export", C_EXPORT, 0, 0, "" },
-	{ "import", C_IMPORT, 1, 1, "FILE" },
-	{ "sync", C_SYNC, 1, 1, "FILE" },
+	int min, max; /* the number of arguments */
+	/* Reads the arguments; returns 0 or an exit code. */
+	int (*args)(struct xroster *x, int argc, const char **argv);
+	unsigned options; /* the O_* that apply */
+	void (*on_online)(struct xroster *x);
+	/* With on_online = get_roster: what to do with it. */
+	void (*with_roster)(struct xroster *x);
+	/* For incoming presence of type subscribe, or NULL. */
+	session_stanza_cb on_subscribe;
+	const char *presence; /* what a presence verb sends */
+	const char *keys; /* the -F keys */
+	int count_changes; /* report "N of M changes made" */
+	int json; /* JSON Lines unless -F, -J or -X */
 };
 
-#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+/* A presence this run sent: a bounce of it is its failure. */
+struct sent {
+	char *id;
+	char *to;
+};
 
 /* Roster sets in flight at once (import, sync, remove). */
 #define WINDOW 64
@@ -91,14 +93,13 @@ struct xroster {
 	size_t nremove;
 	int subscribe;
 	char *message;
-	char *filter_group;
 	char *filter_sub;
 	int prune;
 	int dry_run;
 	struct output_choice oc; /* -F, -J, -X, -0 */
 
 	/* the command */
-	enum command cmd;
+	const struct verb *verb;
 	char **jids;
 	size_t njids;
 	struct roster file;
@@ -109,10 +110,8 @@ struct xroster {
 	struct roster have;
 	struct roster_change *plan;
 	size_t nplan, next, inflight, done_changes;
-	struct roster pending;
-	xmpp_stanza_t **pending_st; /* the requests, in pending's order */
-	char **sent_id; /* our presences: id and recipient */
-	char **sent_to;
+	struct roster_requests pending;
+	struct sent *sent;
 	size_t nsent;
 	int failed;
 	int stopping;
@@ -260,37 +259,20 @@ print_item(struct xroster *x, const struct roster_item *it)
 {
 	struct rec_strings k = { { 0 }, 0 };
 	struct orecord r;
-	xmpp_stanza_t *iq = NULL, *q, *item = NULL;
+	xmpp_stanza_t *item = NULL;
 	int rc;
 
 	roster_record(&r, &k, it);
 	if (x->oc.format == OUT_XML) {
 		/* The <item/> as the server would send it. */
-		iq = roster_item_stanza(session_ctx(x->s), "x", it, 0);
-		q = xmpp_stanza_get_children(iq);
-		item = xmpp_stanza_get_children(q);
-		xmpp_stanza_set_attribute(
-		    item, "subscription", it->subscription);
-		if (it->ask)
-			xmpp_stanza_set_attribute(item, "ask", it->ask);
+		item = roster_item_xml(session_ctx(x->s), it);
 		r.stanza = item;
 	}
 	rc = print_record(x, &r);
-	if (iq)
-		xmpp_stanza_release(iq);
+	if (item)
+		xmpp_stanza_release(item);
 	rec_strings_free(&k);
 	return rc;
-}
-
-static int
-in_group(const struct roster_item *it, const char *g)
-{
-	size_t i;
-
-	for (i = 0; i < it->ngroups; i++)
-		if (strcmp(it->groups[i], g) == 0)
-			return 1;
-	return 0;
 }
 
 /* A failure about one contact: one line, and the run ends with 8. */
@@ -336,25 +318,20 @@ static void
 send_presence(
     struct xroster *x, const char *to, const char *type, const char *status)
 {
-	xmpp_stanza_t *p = xmpp_presence_new(session_ctx(x->s)), *c, *t;
+	struct pres_spec spec;
+	xmpp_stanza_t *p;
 	char *id = session_new_id(x->s);
 
 	/* An id, so that a bounce can be told from older news. */
-	xmpp_stanza_set_id(p, id);
-	x->sent_id = xrealloc(x->sent_id, (x->nsent + 1) * sizeof(char *));
-	x->sent_to = xrealloc(x->sent_to, (x->nsent + 1) * sizeof(char *));
-	x->sent_id[x->nsent] = id;
-	x->sent_to[x->nsent++] = xstrdup(to);
-	xmpp_stanza_set_to(p, to);
-	xmpp_stanza_set_type(p, type);
-	if (status && *status) {
-		c = xmpp_stanza_new(session_ctx(x->s));
-		xmpp_stanza_set_name(c, "status");
-		t = xmpp_stanza_new(session_ctx(x->s));
-		xmpp_stanza_set_text(t, status);
-		xmpp_stanza_add_child_ex(c, t, 0);
-		xmpp_stanza_add_child_ex(p, c, 0);
-	}
+	memset(&spec, 0, sizeof(spec));
+	spec.id = id;
+	spec.to = to;
+	spec.type = type;
+	spec.status = status;
+	p = stanza_presence(session_ctx(x->s), &spec);
+	x->sent = xrealloc(x->sent, (x->nsent + 1) * sizeof(*x->sent));
+	x->sent[x->nsent].id = id;
+	x->sent[x->nsent++].to = xstrdup(to);
 	session_send(x->s, p);
 	xmpp_stanza_release(p);
 	xdebug(1, "sent %s to %s", type, to);
@@ -376,29 +353,23 @@ on_presence_error(struct session *s, xmpp_stanza_t *st, void *ud)
 	/* Only the bounce of a presence this run sent is its failure (the
 	 * server re-sends older requests of ours that bounce again). */
 	for (i = 0; id && i < x->nsent; i++)
-		if (strcmp(x->sent_id[i], id) == 0) {
-			report_error(x, x->sent_to[i], st);
+		if (strcmp(x->sent[i].id, id) == 0) {
+			report_error(x, x->sent[i].to, st);
 			return 1;
 		}
 	xdebug(1, "ignored a presence error about an older request");
 	return 1;
 }
 
+/* subscribe, unsubscribe, approve, deny, revoke */
 static void
-presence_command(struct xroster *x)
+presence_online(struct xroster *x)
 {
-	static const char *const type[] = {
-		[C_SUBSCRIBE] = "subscribe",
-		[C_UNSUBSCRIBE] = "unsubscribe",
-		[C_APPROVE] = "subscribed",
-		[C_DENY] = "unsubscribed",
-		[C_REVOKE] = "unsubscribed",
-	};
 	size_t i;
 
+	/* --message applies to subscribe only */
 	for (i = 0; i < x->njids; i++)
-		send_presence(x, x->jids[i], type[x->cmd],
-		    x->cmd == C_SUBSCRIBE ? x->message : NULL);
+		send_presence(x, x->jids[i], x->verb->presence, x->message);
 	session_barrier(x->s, on_confirmed, x);
 }
 
@@ -436,7 +407,7 @@ on_set_reply(struct session *s, xmpp_stanza_t *st, void *ud)
 		x->done_changes++;
 		xdebug(
 		    1, "%s %s", roster_action_name(ch->action), change_jid(ch));
-		if (ch->action == RA_ADD && x->cmd == C_ADD && x->subscribe)
+		if (ch->action == RA_ADD && x->subscribe) /* add --subscribe */
 			send_presence(
 			    x, change_jid(ch), "subscribe", x->message);
 	}
@@ -469,7 +440,7 @@ send_changes(struct xroster *x)
 	}
 	if (x->next < x->nplan || x->inflight > 0)
 		return;
-	if (x->cmd == C_IMPORT || x->cmd == C_SYNC)
+	if (x->verb->count_changes)
 		xnote("%zu of %zu changes made", x->done_changes, x->nplan);
 	/* The subscription requests of add --subscribe need a barrier. */
 	session_barrier(x->s, on_confirmed, x);
@@ -479,29 +450,19 @@ static void
 print_plan(struct xroster *x)
 {
 	struct rec_strings k = { { 0 }, 0 };
-	struct orecord r, ir;
+	struct orecord r;
 	xmpp_stanza_t *iq;
-	size_t i, j;
+	size_t i;
 	int rc;
 
 	for (i = 0; i < x->nplan; i++) {
-		const struct roster_item *it =
-		    x->plan[i].want ? x->plan[i].want : x->plan[i].have;
+		const struct roster_change *c = &x->plan[i];
 
-		roster_record(&ir, &k, it);
 		/* -X: the roster set that would do it (xsend --raw takes it).
 		 */
-		iq = roster_item_stanza(session_ctx(x->s), "plan", it,
-		    x->plan[i].action == RA_REMOVE);
-		orecord_init(&r, "plan", iq);
-		orecord_add(&r, 'A', "action",
-		    roster_action_name(x->plan[i].action), OF_TEXT);
-		for (j = 0; j < ir.n; j++)
-			if (strcmp(ir.f[j].name, "subscription") != 0 &&
-			    strcmp(ir.f[j].name, "ask") != 0 &&
-			    strcmp(ir.f[j].name, "approved") != 0)
-				orecord_add(&r, ir.f[j].key, ir.f[j].name,
-				    ir.f[j].value, ir.f[j].flags);
+		iq = roster_item_stanza(session_ctx(x->s), "plan",
+		    c->want ? c->want : c->have, c->action == RA_REMOVE);
+		roster_plan_record(&r, &k, c, iq);
 		rc = print_record(x, &r);
 		xmpp_stanza_release(iq);
 		rec_strings_free(&k);
@@ -510,75 +471,31 @@ print_plan(struct xroster *x)
 	}
 }
 
-/* The roster is in: do what the command asks. */
+/* list, export: print the roster (list: with its filters). */
 static void
-with_roster(struct xroster *x)
+list_roster(struct xroster *x)
 {
-	struct roster_item want, *have;
-	struct roster one;
-	size_t i, j;
-	char **g;
+	size_t i;
 
-	switch (x->cmd) {
-	case C_LIST:
-	case C_EXPORT:
-		for (i = 0; i < x->have.n; i++) {
-			const struct roster_item *it = &x->have.items[i];
+	for (i = 0; i < x->have.n; i++) {
+		const struct roster_item *it = &x->have.items[i];
 
-			if (x->filter_group && !in_group(it, x->filter_group))
-				continue;
-			if (x->filter_sub &&
-			    strcmp(it->subscription, x->filter_sub) != 0)
-				continue;
-			if (print_item(x, it) < 0)
-				return;
-		}
-		finish(x);
-		return;
-	case C_SET:
-		have = roster_find(&x->have, x->jids[0]);
-		if (have == NULL) {
-			xerror(
-			    "%s: not in the roster (add it first)", x->jids[0]);
-			x->failed = 1;
-			finish(x);
+		if (x->groups_set && !roster_item_in_group(it, x->groups[0]))
+			continue;
+		if (x->filter_sub &&
+		    strcmp(it->subscription, x->filter_sub) != 0)
+			continue;
+		if (print_item(x, it) < 0)
 			return;
-		}
-		memset(&want, 0, sizeof(want));
-		want.jid = have->jid;
-		want.name = x->name_set ? x->name : have->name;
-		g = xcalloc(
-		    have->ngroups + x->ngroups + x->nadd + 1, sizeof(*g));
-		want.groups = g;
-		if (x->groups_set)
-			for (i = 0; i < x->ngroups; i++)
-				g[want.ngroups++] = x->groups[i];
-		else
-			for (i = 0; i < have->ngroups; i++)
-				g[want.ngroups++] = have->groups[i];
-		for (i = 0; i < x->nadd; i++)
-			g[want.ngroups++] = x->add_groups[i];
-		for (i = 0; i < want.ngroups;) {
-			for (j = 0; j < x->nremove; j++)
-				if (strcmp(g[i], x->remove_groups[j]) == 0)
-					break;
-			if (j < x->nremove)
-				g[i] = g[--want.ngroups];
-			else
-				i++;
-		}
-		roster_init(&one);
-		roster_add(&one, &want);
-		free(g);
-		roster_free(&x->file);
-		x->file = one;
-		break;
-	default:
-		break;
 	}
-	/* import and sync; set with its one item */
-	x->nplan = roster_plan(
-	    &x->have, &x->file, x->cmd == C_SYNC && x->prune, &x->plan);
+	finish(x);
+}
+
+/* import, sync: make the server's roster what the file says. */
+static void
+plan_roster(struct xroster *x)
+{
+	x->nplan = roster_plan(&x->have, &x->file, x->prune, &x->plan);
 	if (x->dry_run) {
 		print_plan(x);
 		if (x->nplan == 0)
@@ -588,12 +505,40 @@ with_roster(struct xroster *x)
 		return;
 	}
 	if (x->nplan == 0) {
-		if (x->cmd != C_SET)
+		if (x->verb->count_changes)
 			xnote("nothing to change");
 		finish(x);
 		return;
 	}
 	send_changes(x);
+}
+
+/* set: the contact's item, edited, is the one item to plan. */
+static void
+set_roster(struct xroster *x)
+{
+	struct roster_edit edit;
+	struct roster_item *have;
+
+	have = roster_find(&x->have, x->jids[0]);
+	if (have == NULL) {
+		xerror("%s: not in the roster (add it first)", x->jids[0]);
+		x->failed = 1;
+		finish(x);
+		return;
+	}
+	edit.name = x->name;
+	edit.name_set = x->name_set;
+	edit.groups = x->groups;
+	edit.ngroups = x->ngroups;
+	edit.groups_set = x->groups_set;
+	edit.add = x->add_groups;
+	edit.nadd = x->nadd;
+	edit.remove = x->remove_groups;
+	edit.nremove = x->nremove;
+	roster_free(&x->file);
+	roster_edit_apply(&x->file, have, &edit);
+	plan_roster(x);
 }
 
 static int
@@ -612,7 +557,7 @@ on_roster(struct session *s, xmpp_stanza_t *st, void *ud)
 	if (skipped)
 		xwarn("skipped %zu roster items with an invalid JID", skipped);
 	roster_sort(&x->have);
-	with_roster(x);
+	x->verb->with_roster(x);
 	return 0;
 }
 
@@ -620,12 +565,8 @@ static void
 get_roster(struct xroster *x)
 {
 	char *id = session_new_id(x->s);
-	xmpp_stanza_t *iq = xmpp_iq_new(session_ctx(x->s), "get", id), *q;
+	xmpp_stanza_t *iq = stanza_roster_get(session_ctx(x->s), id);
 
-	q = xmpp_stanza_new(session_ctx(x->s));
-	xmpp_stanza_set_name(q, "query");
-	xmpp_stanza_set_ns(q, XMPP_NS_ROSTER);
-	xmpp_stanza_add_child_ex(iq, q, 0);
 	session_request(x->s, iq, on_roster, x);
 	xmpp_stanza_release(iq);
 	free(id);
@@ -639,30 +580,9 @@ static int
 on_subscribe(struct session *s, xmpp_stanza_t *st, void *ud)
 {
 	struct xroster *x = ud;
-	struct roster_item it;
-	char *status = stanza_child_text(st, "status", NULL);
-	char *bare = jid_bare_of(xmpp_stanza_get_from(st));
 
 	(void)s;
-	if (x->cmd == C_PENDING && bare) {
-		size_t i;
-
-		jid_ascii_lower(bare);
-		for (i = 0; i < x->pending.n; i++)
-			if (strcmp(x->pending.items[i].jid, bare) == 0)
-				break;
-		if (i == x->pending.n) {
-			memset(&it, 0, sizeof(it));
-			it.jid = bare;
-			it.name = status; /* kept as the request's text */
-			roster_add(&x->pending, &it);
-			x->pending_st = xrealloc(x->pending_st,
-			    x->pending.n * sizeof(*x->pending_st));
-			x->pending_st[i] = xmpp_stanza_clone(st);
-		}
-	}
-	free(status);
-	free(bare);
+	roster_requests_add(&x->pending, st);
 	return 1;
 }
 
@@ -670,61 +590,39 @@ static void
 on_pending_done(struct session *s, void *ud)
 {
 	struct xroster *x = ud;
-	struct rec_strings k = { { 0 }, 0 };
 	struct orecord r;
+	struct pres_spec spec;
 	xmpp_stanza_t *p;
 	size_t i;
 
-	/* In JID order, without losing which request is which. */
-	for (i = 1; i < x->pending.n; i++) {
-		size_t j = i;
-
-		while (j > 0 &&
-		    strcmp(x->pending.items[j - 1].jid,
-			x->pending.items[j].jid) > 0) {
-			struct roster_item t = x->pending.items[j];
-			xmpp_stanza_t *ts = x->pending_st[j];
-
-			x->pending.items[j] = x->pending.items[j - 1];
-			x->pending.items[j - 1] = t;
-			x->pending_st[j] = x->pending_st[j - 1];
-			x->pending_st[j - 1] = ts;
-			j--;
-		}
-	}
 	for (i = 0; i < x->pending.n; i++) {
-		orecord_init(&r, "pending", x->pending_st[i]);
-		orecord_add(&r, 'j', "jid", x->pending.items[i].jid, OF_TEXT);
-		orecord_add(
-		    &r, 'm', "status", x->pending.items[i].name, OF_TEXT);
+		roster_request_record(&r, &x->pending.items[i]);
 		if (print_record(x, &r) < 0)
 			break;
 	}
-	rec_strings_free(&k);
-	p = xmpp_presence_new(session_ctx(s));
-	xmpp_stanza_set_type(p, "unavailable");
+	memset(&spec, 0, sizeof(spec));
+	spec.type = "unavailable";
+	p = stanza_presence(session_ctx(s), &spec);
 	session_send(s, p);
 	xmpp_stanza_release(p);
 	finish(x);
 }
 
 static void
-pending_command(struct xroster *x)
+pending_online(struct xroster *x)
 {
-	xmpp_stanza_t *p, *c, *t;
+	struct pres_spec spec;
+	xmpp_stanza_t *p;
 
 	/*
 	 * Pending requests come after an initial presence.  Priority -1:
 	 * the server then routes no messages to this session and keeps the
 	 * offline ones (RFC 6121 8.5.2.1.1) - xroster must not swallow them.
 	 */
-	p = xmpp_presence_new(session_ctx(x->s));
-	c = xmpp_stanza_new(session_ctx(x->s));
-	xmpp_stanza_set_name(c, "priority");
-	t = xmpp_stanza_new(session_ctx(x->s));
-	xmpp_stanza_set_text(t, "-1");
-	xmpp_stanza_add_child_ex(c, t, 0);
-	xmpp_stanza_add_child_ex(p, c, 0);
+	memset(&spec, 0, sizeof(spec));
+	spec.has_priority = 1;
+	spec.priority = -1;
+	p = stanza_presence(session_ctx(x->s), &spec);
 	session_send(x->s, p);
 	xmpp_stanza_release(p);
 	session_barrier(x->s, on_pending_done, x);
@@ -735,55 +633,42 @@ pending_command(struct xroster *x)
  */
 
 static void
-on_online(struct session *s, void *ud)
+add_online(struct xroster *x)
 {
-	struct xroster *x = ud;
+	struct roster_item it;
+
+	memset(&it, 0, sizeof(it));
+	it.jid = x->jids[0];
+	it.name = x->name;
+	it.groups = x->groups;
+	it.ngroups = x->ngroups;
+	roster_add(&x->file, &it);
+	x->nplan = roster_plan_each(&x->file, RA_ADD, &x->plan);
+	send_changes(x);
+}
+
+static void
+remove_online(struct xroster *x)
+{
 	struct roster_item it;
 	size_t i;
 
-	(void)s;
-	switch (x->cmd) {
-	case C_SUBSCRIBE:
-	case C_UNSUBSCRIBE:
-	case C_APPROVE:
-	case C_DENY:
-	case C_REVOKE:
-		presence_command(x);
-		return;
-	case C_PENDING:
-		pending_command(x);
-		return;
-	case C_ADD:
+	for (i = 0; i < x->njids; i++) {
 		memset(&it, 0, sizeof(it));
-		it.jid = x->jids[0];
-		it.name = x->name;
-		it.groups = x->groups;
-		it.ngroups = x->ngroups;
-		roster_add(&x->file, &it);
-		x->plan = xcalloc(1, sizeof(*x->plan));
-		x->plan[0].action = RA_ADD;
-		x->plan[0].want = &x->file.items[0];
-		x->nplan = 1;
-		send_changes(x);
-		return;
-	case C_REMOVE:
-		for (i = 0; i < x->njids; i++) {
-			memset(&it, 0, sizeof(it));
-			it.jid = x->jids[i];
-			roster_add(&x->have, &it);
-		}
-		x->plan = xcalloc(x->njids, sizeof(*x->plan));
-		for (i = 0; i < x->njids; i++) {
-			x->plan[i].action = RA_REMOVE;
-			x->plan[i].have = &x->have.items[i];
-		}
-		x->nplan = x->njids;
-		send_changes(x);
-		return;
-	default:
-		get_roster(x);
-		return;
+		it.jid = x->jids[i];
+		roster_add(&x->have, &it);
 	}
+	x->nplan = roster_plan_each(&x->have, RA_REMOVE, &x->plan);
+	send_changes(x);
+}
+
+static void
+on_online(struct session *s, void *ud)
+{
+	struct xroster *x = ud;
+
+	(void)s;
+	x->verb->on_online(x);
 }
 
 static int
@@ -797,46 +682,14 @@ usage(const char *fmt, const char *arg)
 	return XEXIT_USAGE;
 }
 
+/* add, set, remove and the presence verbs: bare JIDs. */
 static int
-check_command(struct xroster *x, int argc, const char **argv)
+args_jids(struct xroster *x, int argc, const char **argv)
 {
 	const char *why;
 	struct jid j;
-	size_t i;
-	int a, n;
+	int a;
 
-	i = 0;
-	if (argc > 0) {
-		for (i = 0; i < NCOMMANDS; i++)
-			if (strcmp(argv[0], commands[i].name) == 0)
-				break;
-		if (i == NCOMMANDS)
-			return usage("unknown command '%s' (list, add, set, "
-				     "remove, subscribe, unsubscribe, approve, "
-				     "deny, revoke, pending, export, import, "
-				     "sync)",
-			    argv[0]);
-		argc--;
-		argv++;
-	}
-	x->cmd = commands[i].cmd;
-	n = argc;
-	if (n < commands[i].min || n > commands[i].max)
-		return usage(commands[i].max == 0
-			? "%s takes no arguments"
-			: "%s: wrong number of arguments",
-		    commands[i].name);
-	if (x->cmd == C_IMPORT || x->cmd == C_SYNC) {
-		char *err = NULL;
-
-		if (roster_read_file(&x->file, argv[0], &err) < 0) {
-			xerror("%s; nothing changed", err);
-			free(err);
-			return XEXIT_USAGE;
-		}
-		roster_sort(&x->file);
-		return 0;
-	}
 	for (a = 0; a < argc; a++) {
 		if (jid_parse(argv[a], &j, &why) < 0 || j.resource) {
 			if (j.domain)
@@ -854,39 +707,197 @@ check_command(struct xroster *x, int argc, const char **argv)
 	return 0;
 }
 
+/* import, sync: a roster file, read whole before anything is sent. */
+static int
+args_file(struct xroster *x, int argc, const char **argv)
+{
+	char *err = NULL;
+
+	(void)argc;
+	if (roster_read_file(&x->file, argv[0], &err) < 0) {
+		xerror("%s; nothing changed", err);
+		free(err);
+		return XEXIT_USAGE;
+	}
+	roster_sort(&x->file);
+	return 0;
+}
+
+#define MANY 100000
+
+static const struct verb verbs[] = {
+	{ .name = "list",
+	    .options = O_GROUP | O_FILTER_SUB,
+	    .on_online = get_roster,
+	    .with_roster = list_roster,
+	    .keys = ROSTER_KEYS },
+	{ .name = "add",
+	    .min = 1,
+	    .max = 1,
+	    .args = args_jids,
+	    .options =
+		O_NAME | O_GROUP | O_GROUP_TWICE | O_SUBSCRIBE | O_SUB_MESSAGE,
+	    .on_online = add_online,
+	    .keys = ROSTER_KEYS },
+	{ .name = "set",
+	    .min = 1,
+	    .max = 1,
+	    .args = args_jids,
+	    .options = O_NAME | O_GROUP | O_GROUP_TWICE | O_EDIT_GROUPS,
+	    .on_online = get_roster,
+	    .with_roster = set_roster,
+	    .keys = ROSTER_KEYS },
+	{ .name = "remove",
+	    .min = 1,
+	    .max = MANY,
+	    .args = args_jids,
+	    .on_online = remove_online,
+	    .keys = ROSTER_KEYS },
+	{ .name = "subscribe",
+	    .min = 1,
+	    .max = MANY,
+	    .args = args_jids,
+	    .options = O_MESSAGE,
+	    .on_online = presence_online,
+	    .presence = "subscribe",
+	    .keys = ROSTER_KEYS },
+	{ .name = "unsubscribe",
+	    .min = 1,
+	    .max = MANY,
+	    .args = args_jids,
+	    .on_online = presence_online,
+	    .presence = "unsubscribe",
+	    .keys = ROSTER_KEYS },
+	{ .name = "approve",
+	    .min = 1,
+	    .max = MANY,
+	    .args = args_jids,
+	    .on_online = presence_online,
+	    .presence = "subscribed",
+	    .keys = ROSTER_KEYS },
+	{ .name = "deny",
+	    .min = 1,
+	    .max = MANY,
+	    .args = args_jids,
+	    .on_online = presence_online,
+	    .presence = "unsubscribed",
+	    .keys = ROSTER_KEYS },
+	{ .name = "revoke",
+	    .min = 1,
+	    .max = MANY,
+	    .args = args_jids,
+	    .on_online = presence_online,
+	    .presence = "unsubscribed",
+	    .keys = ROSTER_KEYS },
+	{ .name = "pending",
+	    .on_online = pending_online,
+	    .on_subscribe = on_subscribe,
+	    .keys = ROSTER_REQUEST_KEYS },
+	{ .name = "export",
+	    .on_online = get_roster,
+	    .with_roster = list_roster,
+	    .keys = ROSTER_KEYS,
+	    .json = 1 },
+	{ .name = "import",
+	    .min = 1,
+	    .max = 1,
+	    .args = args_file,
+	    .options = O_DRY_RUN,
+	    .on_online = get_roster,
+	    .with_roster = plan_roster,
+	    .keys = ROSTER_KEYS,
+	    .count_changes = 1 },
+	{ .name = "sync",
+	    .min = 1,
+	    .max = 1,
+	    .args = args_file,
+	    .options = O_DRY_RUN | O_PRUNE,
+	    .on_online = get_roster,
+	    .with_roster = plan_roster,
+	    .keys = ROSTER_KEYS,
+	    .count_changes = 1 },
+};
+
+#define NVERBS (sizeof(verbs) / sizeof(verbs[0]))
+
+/* The verb (list without one) and its arguments. */
+static int
+check_command(struct xroster *x, int argc, const char **argv)
+{
+	const struct verb *v = &verbs[0];
+	size_t i;
+
+	if (argc > 0) {
+		for (i = 0; i < NVERBS; i++)
+			if (strcmp(argv[0], verbs[i].name) == 0)
+				break;
+		if (i == NVERBS)
+			return usage("unknown command '%s' (list, add, set, "
+				     "remove, subscribe, unsubscribe, approve, "
+				     "deny, revoke, pending, export, import, "
+				     "sync)",
+			    argv[0]);
+		v = &verbs[i];
+		argc--;
+		argv++;
+	}
+	x->verb = v;
+	if (argc < v->min || argc > v->max)
+		return usage(v->max == 0 ? "%s takes no arguments"
+					 : "%s: wrong number of arguments",
+		    v->name);
+	return v->args ? v->args(x, argc, argv) : 0;
+}
+
+/* What each option misused says, in the order they are checked. */
+static const struct {
+	unsigned options;
+	const char *why;
+} option_rules[] = {
+	{ O_NAME | O_GROUP, "--name and --group apply to add and set" },
+	{ O_EDIT_GROUPS, "--add-group and --remove-group apply to set" },
+	{ O_REPLACE_AND_EDIT,
+	    "--group replaces the groups; --add-group and --remove-group "
+	    "edit them: not both" },
+	{ O_SUBSCRIBE, "--subscribe applies to add" },
+	{ O_MESSAGE | O_SUB_MESSAGE,
+	    "--message applies to subscribe and add --subscribe" },
+	{ O_PRUNE | O_DRY_RUN,
+	    "--prune applies to sync, --dry-run to import and sync" },
+	{ O_FILTER_SUB, "--subscription applies to list" },
+	{ O_GROUP_TWICE, "list: give --group once" },
+};
+
+/* The options given, as O_* bits. */
+static unsigned
+options_given(const struct xroster *x)
+{
+	unsigned o = 0;
+
+	o |= x->name_set ? O_NAME : 0;
+	o |= x->groups_set ? O_GROUP : 0;
+	o |= x->ngroups > 1 ? O_GROUP_TWICE : 0;
+	o |= x->nadd || x->nremove ? O_EDIT_GROUPS : 0;
+	o |= x->groups_set && (x->nadd || x->nremove) ? O_REPLACE_AND_EDIT : 0;
+	o |= x->subscribe ? O_SUBSCRIBE : 0;
+	if (x->message)
+		o |= x->subscribe ? O_SUB_MESSAGE : O_MESSAGE;
+	o |= x->prune ? O_PRUNE : 0;
+	o |= x->dry_run ? O_DRY_RUN : 0;
+	o |= x->filter_sub ? O_FILTER_SUB : 0;
+	return o;
+}
+
+/* Every option given must apply to the verb. */
 static int
 check_options(struct xroster *x)
 {
-	int setlike = x->cmd == C_ADD || x->cmd == C_SET;
+	unsigned misused = options_given(x) & ~x->verb->options;
+	size_t i;
 
-	if (!setlike && (x->name_set || (x->groups_set && x->cmd != C_LIST)))
-		return usage("--name and --group apply to add and set%s", "");
-	if (x->cmd != C_SET && (x->nadd || x->nremove))
-		return usage(
-		    "--add-group and --remove-group apply to set%s", "");
-	if (x->cmd == C_SET && x->groups_set && (x->nadd || x->nremove))
-		return usage("--group replaces the groups; --add-group and "
-			     "--remove-group edit them: not both%s",
-		    "");
-	if (x->subscribe && x->cmd != C_ADD)
-		return usage("--subscribe applies to add%s", "");
-	if (x->message && x->cmd != C_SUBSCRIBE &&
-	    !(x->cmd == C_ADD && x->subscribe))
-		return usage("--message applies to subscribe and add "
-			     "--subscribe%s",
-		    "");
-	if ((x->prune && x->cmd != C_SYNC) ||
-	    (x->dry_run && x->cmd != C_SYNC && x->cmd != C_IMPORT))
-		return usage("--prune applies to sync, --dry-run to import and "
-			     "sync%s",
-		    "");
-	if (x->filter_sub && x->cmd != C_LIST)
-		return usage("--subscription applies to list%s", "");
-	if (x->cmd == C_LIST && x->groups_set) {
-		if (x->ngroups > 1)
-			return usage("list: give --group once%s", "");
-		x->filter_group = xstrdup(x->groups[0]);
-	}
+	for (i = 0; i < sizeof(option_rules) / sizeof(option_rules[0]); i++)
+		if (misused & option_rules[i].options)
+			return usage("%s", option_rules[i].why);
 	return 0;
 }
 
@@ -937,15 +948,12 @@ xroster_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 		return rc;
 	if (x->oc.template &&
 	    output_check_template(x->oc.template,
-		x->cmd == C_PENDING ? "jm"
-		    : x->dry_run    ? "A" ROSTER_KEYS
-				    : ROSTER_KEYS,
-		&err) < 0) {
+		x->dry_run ? "A" ROSTER_KEYS : x->verb->keys, &err) < 0) {
 		xerror("%s", err);
 		free(err);
 		return XEXIT_USAGE;
 	}
-	if (x->cmd == C_EXPORT && !x->oc.set)
+	if (x->verb->json && !x->oc.set)
 		x->oc.format = OUT_JSON;
 
 	if ((rc = xtool_account(cfg, &password)) != XEXIT_OK)
@@ -964,8 +972,9 @@ xroster_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 	    NULL);
 	session_add_handler(
 	    x->s, "presence", "error", NULL, on_presence_error, x);
-	session_add_handler(
-	    x->s, "presence", "subscribe", NULL, on_subscribe, x);
+	if (x->verb->on_subscribe)
+		session_add_handler(x->s, "presence", "subscribe", NULL,
+		    x->verb->on_subscribe, x);
 	online_answer_iqs(x->s, "xroster", NULL); /* roster pushes, pings */
 	session_on_connect(x->s, on_online, x);
 	rc = session_run(x->s);
@@ -980,12 +989,8 @@ static void
 xroster_end(void *state)
 {
 	struct xroster *x = state;
-	size_t i;
 
-	for (i = 0; x->pending_st && i < x->pending.n; i++)
-		xmpp_stanza_release(x->pending_st[i]);
-	free(x->pending_st);
-	x->pending_st = NULL;
+	roster_requests_free(&x->pending);
 	session_free(x->s);
 	x->s = NULL;
 }
@@ -1001,7 +1006,7 @@ main(int argc, char **argv)
 	memset(&x, 0, sizeof(x));
 	roster_init(&x.file);
 	roster_init(&x.have);
-	roster_init(&x.pending);
+	roster_requests_init(&x.pending);
 	memset(&tool, 0, sizeof(tool));
 	tool.name = "xroster";
 	tool.args_help = "[OPTION...] [COMMAND [ARG...]]";
@@ -1014,15 +1019,13 @@ main(int argc, char **argv)
 
 	xroster_end(&x);
 	for (i = 0; i < x.nsent; i++) {
-		free(x.sent_id[i]);
-		free(x.sent_to[i]);
+		free(x.sent[i].id);
+		free(x.sent[i].to);
 	}
-	free(x.sent_id);
-	free(x.sent_to);
+	free(x.sent);
 	output_free(&x.out);
 	roster_free(&x.file);
 	roster_free(&x.have);
-	roster_free(&x.pending);
 	free(x.plan);
 	free_list(x.groups, x.ngroups);
 	free_list(x.add_groups, x.nadd);
@@ -1030,7 +1033,6 @@ main(int argc, char **argv)
 	free_list(x.jids, x.njids);
 	free(x.name);
 	free(x.message);
-	free(x.filter_group);
 	free(x.filter_sub);
 	output_choice_free(&x.oc);
 	return rc;

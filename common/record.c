@@ -24,17 +24,33 @@ rec_strings_free(struct rec_strings *k)
 	k->n = 0;
 }
 
+/* A fixed container that overflows is a bug in the program: stop. */
+static void
+overflow(const char *what, size_t cap)
+{
+	fprintf(stderr, "%s: internal error: more than %zu %s\n",
+	    util_progname(), cap, what);
+	abort();
+}
+
 const char *
 rec_keep(struct rec_strings *k, char *p)
 {
 	if (p == NULL)
 		return NULL;
-	if (k->n == sizeof(k->s) / sizeof(k->s[0])) {
-		free(p);
-		return NULL;
-	}
+	if (k->n == sizeof(k->s) / sizeof(k->s[0]))
+		overflow("strings kept for one record", k->n);
 	k->s[k->n++] = p;
 	return p;
+}
+
+void
+rec_add(
+    struct orecord *r, char key, const char *name, const char *value, int flags)
+{
+	if (r->n >= OUT_MAX_FIELDS)
+		overflow("fields in one record", (size_t)OUT_MAX_FIELDS);
+	orecord_add(r, key, name, value, flags);
 }
 
 /* Reads exactly 'n' digits. */
@@ -176,47 +192,52 @@ rec_message(struct orecord *r, struct rec_strings *k, xmpp_stanza_t *msg,
 	if (type == NULL || *type == '\0')
 		type = "normal";
 	orecord_init(r, "message", msg);
-	orecord_add(
+	rec_add(
 	    r, 'T', "time", rec_keep(k, rec_time(msg, now, &delayed)), OF_TEXT);
-	orecord_add(r, 0, "delayed", delayed ? "1" : "0", OF_BOOL);
-	orecord_add(r, 'y', "type", type, OF_TEXT);
-	orecord_add(r, 'f', "from", from, OF_TEXT);
-	orecord_add(r, 't', "to", xmpp_stanza_get_to(msg), 0);
-	orecord_add(r, 'i', "id", xmpp_stanza_get_id(msg), 0);
-	orecord_add(r, 'b', "body",
+	rec_add(r, 0, "delayed", delayed ? "1" : "0", OF_BOOL);
+	rec_add(r, 'y', "type", type, OF_TEXT);
+	rec_add(r, 'f', "from", from, OF_TEXT);
+	rec_add(r, 't', "to", xmpp_stanza_get_to(msg), 0);
+	rec_add(r, 'i', "id", xmpp_stanza_get_id(msg), 0);
+	rec_add(r, 'b', "body",
 	    rec_keep(k, stanza_child_text(msg, "body", NULL)), OF_TEXT);
 	subject = rec_keep(k, stanza_child_text(msg, "subject", NULL));
-	orecord_add(r, 's', "subject", subject, subject ? OF_TEXT : 0);
-	orecord_add(r, 'h', "thread",
+	rec_add(r, 's', "subject", subject, subject ? OF_TEXT : 0);
+	rec_add(r, 'h', "thread",
 	    rec_keep(k, stanza_child_text(msg, "thread", NULL)), 0);
 	if (strcmp(type, "groupchat") == 0 && from &&
 	    (slash = strchr(from, '/')) != NULL) {
 		room = rec_keep(k, jid_bare_of(from));
 		nick = slash + 1;
 	}
-	orecord_add(r, 0, "room", room, 0);
-	orecord_add(r, 'r', "nick", nick, 0);
+	rec_add(r, 0, "room", room, 0);
+	rec_add(r, 'r', "nick", nick, 0);
 	oob = xmpp_stanza_get_child_by_name_and_ns(msg, "x", NS_OOB);
-	orecord_add(r, 'u', "url",
+	rec_add(r, 'u', "url",
 	    oob ? rec_keep(k, stanza_child_text(oob, "url", NULL)) : NULL, 0);
-	orecord_add(r, 0, "carbon", carbon, 0);
+	rec_add(r, 0, "carbon", carbon, 0);
 	if (strcmp(type, "error") == 0) {
 		stanza_error_info(msg, &cond, &text);
 		rec_keep(k, cond);
 		rec_keep(k, text);
 	}
-	orecord_add(r, 0, "error_condition", cond, 0);
-	orecord_add(r, 0, "error_text", text, 0);
+	rec_add(r, 0, "error_condition", cond, 0);
+	rec_add(r, 0, "error_text", text, 0);
 }
 
-void
-rec_presence(
-    struct orecord *r, struct rec_strings *k, xmpp_stanza_t *pres, time_t now)
+/*
+ * A presence record: 'line' gives the text columns of xlisten (time,
+ * "presence", from, state, status), else those of xpresence (from, state,
+ * status).
+ */
+static void
+presence_record(struct orecord *r, struct rec_strings *k, xmpp_stanza_t *pres,
+    time_t now, int line)
 {
 	const char *type = xmpp_stanza_get_type(pres);
 	const char *state;
 	char *show, *cond = NULL, *text = NULL;
-	int delayed;
+	int delayed, tf = line ? OF_TEXT : 0;
 
 	show = stanza_child_text(pres, "show", NULL);
 	rec_keep(k, show);
@@ -229,22 +250,54 @@ rec_presence(
 	else
 		state = "available";
 	orecord_init(r, "presence", pres);
-	orecord_add(r, 'T', "time", rec_keep(k, rec_time(pres, now, &delayed)),
-	    OF_TEXT);
-	orecord_add(r, 0, "delayed", delayed ? "1" : "0", OF_BOOL);
-	orecord_add(r, 0, "stanza", "presence", OF_TEXT | OF_NOJSON);
-	orecord_add(r, 'f', "from", xmpp_stanza_get_from(pres), OF_TEXT);
-	orecord_add(r, 't', "to", xmpp_stanza_get_to(pres), 0);
-	orecord_add(r, 'S', "state", state, OF_TEXT);
-	orecord_add(r, 0, "show", show, 0);
-	orecord_add(r, 'm', "status",
+	rec_add(r, 'T', "time", rec_keep(k, rec_time(pres, now, &delayed)), tf);
+	rec_add(r, 0, "delayed", delayed ? "1" : "0", OF_BOOL);
+	rec_add(r, 0, "stanza", "presence", tf | OF_NOJSON);
+	rec_add(r, 'f', "from", xmpp_stanza_get_from(pres), OF_TEXT);
+	rec_add(r, 't', "to", xmpp_stanza_get_to(pres), 0);
+	rec_add(r, 'S', "state", state, OF_TEXT);
+	rec_add(r, 0, "show", show, 0);
+	rec_add(r, 'm', "status",
 	    rec_keep(k, stanza_child_text(pres, "status", NULL)), OF_TEXT);
-	orecord_add(r, 'p', "priority",
+	rec_add(r, 'p', "priority",
 	    rec_keep(k, stanza_child_text(pres, "priority", NULL)), OF_NUMBER);
 	if (type && strcmp(type, "error") == 0) {
 		stanza_error_info(pres, &cond, &text);
 		rec_keep(k, cond);
 		free(text);
 	}
-	orecord_add(r, 0, "error_condition", cond, 0);
+	rec_add(r, 0, "error_condition", cond, 0);
+}
+
+void
+rec_presence(
+    struct orecord *r, struct rec_strings *k, xmpp_stanza_t *pres, time_t now)
+{
+	presence_record(r, k, pres, now, 1);
+}
+
+void
+rec_presence_contact(
+    struct orecord *r, struct rec_strings *k, xmpp_stanza_t *pres, time_t now)
+{
+	presence_record(r, k, pres, now, 0);
+}
+
+void
+rec_presence_absent(struct orecord *r, struct rec_strings *k, const char *from,
+    const char *to, time_t now)
+{
+	char stamp[32];
+
+	rec_format_time(now, stamp, sizeof(stamp));
+	orecord_init(r, "presence", NULL);
+	rec_add(r, 'T', "time", rec_keep(k, xstrdup(stamp)), 0);
+	rec_add(r, 0, "delayed", "0", OF_BOOL);
+	rec_add(r, 'f', "from", from, OF_TEXT);
+	rec_add(r, 't', "to", to, 0);
+	rec_add(r, 'S', "state", "unavailable", OF_TEXT);
+	rec_add(r, 0, "show", NULL, 0);
+	rec_add(r, 'm', "status", NULL, OF_TEXT);
+	rec_add(r, 'p', "priority", NULL, OF_NUMBER);
+	rec_add(r, 0, "error_condition", NULL, 0);
 }

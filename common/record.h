@@ -23,8 +23,24 @@ struct rec_strings {
 
 void rec_strings_free(struct rec_strings *k);
 
-/* Takes ownership of 'p' (allocated) and returns it (or NULL). */
+/*
+ * rec_keep()
+ *
+ * Takes ownership of 'p' (allocated) and returns it (or NULL for NULL).
+ * The container holds 24 strings, more than any record needs: one more is
+ * a bug in the program, which is stopped with a message (abort()).
+ */
 const char *rec_keep(struct rec_strings *k, char *p);
+
+/*
+ * rec_add()
+ *
+ * orecord_add() for the records built here and in roster.c: a record holds
+ * OUT_MAX_FIELDS fields, and one more is a bug in the program, which is
+ * stopped with a message (abort()) instead of losing the field.
+ */
+void rec_add(struct orecord *r, char key, const char *name, const char *value,
+    int flags);
 
 /*
  * rec_stamp()
@@ -84,6 +100,25 @@ void rec_message(struct orecord *r, struct rec_strings *k, xmpp_stanza_t *msg,
  */
 void rec_presence(
     struct orecord *r, struct rec_strings *k, xmpp_stanza_t *pres, time_t now);
+
+/*
+ * rec_presence_contact()
+ *
+ * The presence record of xpresence: rec_presence() with the text fields
+ * from, state and status only (JSON and template keys the same).
+ */
+void rec_presence_contact(
+    struct orecord *r, struct rec_strings *k, xmpp_stanza_t *pres, time_t now);
+
+/*
+ * rec_presence_absent()
+ *
+ * The record of a contact that sent no presence: unavailable as of 'now',
+ * from 'from' (a bare JID) to 'to', the fields of rec_presence_contact()
+ * with no stanza (-X has nothing to print).
+ */
+void rec_presence_absent(struct orecord *r, struct rec_strings *k,
+    const char *from, const char *to, time_t now);
 
 /* The keys of rec_message() and rec_presence() for output_check_template(). */
 #define REC_MESSAGE_KEYS "Tyftibshru"

@@ -14,6 +14,7 @@
 #include "output.h"
 #include "record.h"
 #include "roster.h"
+#include "stanza.h"
 #include "text.h"
 #include "util.h"
 
@@ -83,6 +84,17 @@ roster_add(struct roster *r, const struct roster_item *it)
 	}
 	n->ngroups = k;
 	return n;
+}
+
+int
+roster_item_in_group(const struct roster_item *it, const char *group)
+{
+	size_t i;
+
+	for (i = 0; i < it->ngroups; i++)
+		if (strcmp(it->groups[i], group) == 0)
+			return 1;
+	return 0;
 }
 
 /* JIDs are compared as the server stores them: ASCII letters in lower
@@ -377,6 +389,22 @@ check_item_text(const struct roster_item *it, char **why)
 	return 0;
 }
 
+/* A sorted roster read from 'path' must name each JID once. */
+static int
+find_duplicate(const struct roster *r, const char *path, char **errstr)
+{
+	size_t i;
+
+	for (i = 1; i < r->n; i++)
+		if (cmp_jid(r->items[i - 1].jid, r->items[i].jid) == 0) {
+			*errstr = xasprintf("%s:%lu: %s is also on line %lu",
+			    path, r->items[i].line, r->items[i].jid,
+			    r->items[i - 1].line);
+			return -1;
+		}
+	return 0;
+}
+
 int
 roster_read_file(struct roster *r, const char *path, char **errstr)
 {
@@ -441,13 +469,8 @@ roster_read_file(struct roster *r, const char *path, char **errstr)
 			goto bad;
 	}
 	roster_sort(&tmp);
-	for (i = 1; i < tmp.n; i++)
-		if (cmp_jid(tmp.items[i - 1].jid, tmp.items[i].jid) == 0) {
-			*errstr = xasprintf("%s:%lu: %s is also on line %lu",
-			    path, tmp.items[i].line, tmp.items[i].jid,
-			    tmp.items[i - 1].line);
-			goto out;
-		}
+	if (find_duplicate(&tmp, path, errstr) < 0)
+		goto out;
 	for (i = 0; i < tmp.n; i++)
 		roster_add(r, &tmp.items[i]);
 	rc = 0;
@@ -517,40 +540,44 @@ roster_action_name(enum roster_action a)
 	return a == RA_ADD ? "add" : a == RA_UPDATE ? "update" : "remove";
 }
 
+/* The spec of an item for the builders of stanza.c (borrowed fields). */
+static void
+spec_of(const struct roster_item *it, struct roster_spec *spec)
+{
+	memset(spec, 0, sizeof(*spec));
+	spec->jid = it->jid;
+	spec->name = it->name;
+	spec->groups = it->groups;
+	spec->ngroups = it->ngroups;
+}
+
 xmpp_stanza_t *
 roster_item_stanza(
     xmpp_ctx_t *ctx, const char *id, const struct roster_item *it, int remove)
 {
-	xmpp_stanza_t *iq = xmpp_iq_new(ctx, "set", id), *q, *item, *g, *t;
-	size_t i;
+	struct roster_spec spec;
 
-	q = xmpp_stanza_new(ctx);
-	xmpp_stanza_set_name(q, "query");
-	xmpp_stanza_set_ns(q, XMPP_NS_ROSTER);
-	item = xmpp_stanza_new(ctx);
-	xmpp_stanza_set_name(item, "item");
-	xmpp_stanza_set_attribute(item, "jid", it->jid);
-	if (remove) {
-		xmpp_stanza_set_attribute(item, "subscription", "remove");
-	} else {
-		if (it->name && *it->name)
-			xmpp_stanza_set_attribute(item, "name", it->name);
-		for (i = 0; i < it->ngroups; i++) {
-			g = xmpp_stanza_new(ctx);
-			xmpp_stanza_set_name(g, "group");
-			t = xmpp_stanza_new(ctx);
-			xmpp_stanza_set_text(t, it->groups[i]);
-			xmpp_stanza_add_child_ex(g, t, 0);
-			xmpp_stanza_add_child_ex(item, g, 0);
-		}
-	}
-	xmpp_stanza_add_child_ex(q, item, 0);
-	xmpp_stanza_add_child_ex(iq, q, 0);
-	return iq;
+	spec_of(it, &spec);
+	if (remove)
+		spec.subscription = "remove";
+	return stanza_roster_set(ctx, id, &spec);
 }
 
-void
-roster_record(
+xmpp_stanza_t *
+roster_item_xml(xmpp_ctx_t *ctx, const struct roster_item *it)
+{
+	struct roster_spec spec;
+
+	spec_of(it, &spec);
+	spec.subscription = it->subscription;
+	spec.ask = it->ask;
+	return stanza_roster_item(ctx, &spec);
+}
+
+/* The groups of 'it': escaped and comma-separated for the text column
+ * (%g), whole in a JSON array. */
+static void
+add_groups(
     struct orecord *r, struct rec_strings *k, const struct roster_item *it)
 {
 	struct buf text, list, one;
@@ -576,16 +603,183 @@ roster_record(
 				buf_addc(&text, *p);
 		buf_adds(&list, it->groups[i]);
 	}
-	orecord_init(r, "roster", NULL);
-	orecord_add(r, 'j', "jid", it->jid, OF_TEXT);
-	orecord_add(r, 'S', "subscription", it->subscription, OF_TEXT);
-	orecord_add(r, 'a', "ask", it->ask, OF_TEXT);
-	orecord_add(r, 'n', "name", it->name, OF_TEXT);
 	/* The text column is escaped already (each name on its own, so its
 	 * commas are \x2c); the JSON array holds the names whole. */
-	orecord_add(r, 'g', "groups", rec_keep(k, buf_steal(&text)),
+	rec_add(r, 'g', "groups", rec_keep(k, buf_steal(&text)),
 	    OF_TEXT | OF_NOJSON | OF_ESCAPED);
-	orecord_add(r, 0, "groups", rec_keep(k, buf_steal(&list)), OF_LIST_US);
-	orecord_add(r, 0, "approved", it->approved ? "1" : "0", OF_BOOL);
+	rec_add(r, 0, "groups", rec_keep(k, buf_steal(&list)), OF_LIST_US);
 	buf_free(&one);
+}
+
+void
+roster_record(
+    struct orecord *r, struct rec_strings *k, const struct roster_item *it)
+{
+	orecord_init(r, "roster", NULL);
+	rec_add(r, 'j', "jid", it->jid, OF_TEXT);
+	rec_add(r, 'S', "subscription", it->subscription, OF_TEXT);
+	rec_add(r, 'a', "ask", it->ask, OF_TEXT);
+	rec_add(r, 'n', "name", it->name, OF_TEXT);
+	add_groups(r, k, it);
+	rec_add(r, 0, "approved", it->approved ? "1" : "0", OF_BOOL);
+}
+
+void
+roster_plan_record(struct orecord *r, struct rec_strings *k,
+    const struct roster_change *c, xmpp_stanza_t *iq)
+{
+	const struct roster_item *it = c->want ? c->want : c->have;
+
+	orecord_init(r, "plan", iq);
+	rec_add(r, 'A', "action", roster_action_name(c->action), OF_TEXT);
+	rec_add(r, 'j', "jid", it->jid, OF_TEXT);
+	rec_add(r, 'n', "name", it->name, OF_TEXT);
+	add_groups(r, k, it);
+}
+
+/* ------------------------------------------------------------------------
+ * Edits of one item, and plans of one action
+ */
+
+static int
+listed(char *const *list, size_t n, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(list[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+struct roster_item *
+roster_edit_apply(struct roster *out, const struct roster_item *have,
+    const struct roster_edit *e)
+{
+	struct roster_item want, *added;
+	char **g;
+	size_t i;
+
+	memset(&want, 0, sizeof(want));
+	want.jid = have->jid;
+	want.name = (char *)(e->name_set ? e->name : have->name);
+	g = xcalloc(have->ngroups + e->ngroups + e->nadd + 1, sizeof(*g));
+	want.groups = g;
+	if (e->groups_set)
+		for (i = 0; i < e->ngroups; i++)
+			g[want.ngroups++] = e->groups[i];
+	else
+		for (i = 0; i < have->ngroups; i++)
+			g[want.ngroups++] = have->groups[i];
+	for (i = 0; i < e->nadd; i++)
+		g[want.ngroups++] = e->add[i];
+	for (i = 0; i < want.ngroups;)
+		if (listed(e->remove, e->nremove, g[i]))
+			g[i] = g[--want.ngroups];
+		else
+			i++;
+	added = roster_add(out, &want); /* sorts and de-duplicates */
+	free(g);
+	return added;
+}
+
+size_t
+roster_plan_each(
+    const struct roster *r, enum roster_action a, struct roster_change **out)
+{
+	struct roster_change *c = xcalloc(r->n + 1, sizeof(*c));
+	size_t i;
+
+	for (i = 0; i < r->n; i++) {
+		c[i].action = a;
+		if (a == RA_ADD)
+			c[i].want = &r->items[i];
+		else
+			c[i].have = &r->items[i];
+	}
+	*out = c;
+	return r->n;
+}
+
+/* ------------------------------------------------------------------------
+ * Subscription requests (pending)
+ */
+
+void
+roster_requests_init(struct roster_requests *q)
+{
+	q->items = NULL;
+	q->n = 0;
+}
+
+void
+roster_requests_free(struct roster_requests *q)
+{
+	size_t i;
+
+	for (i = 0; i < q->n; i++) {
+		free(q->items[i].jid);
+		free(q->items[i].status);
+		xmpp_stanza_release(q->items[i].st);
+	}
+	free(q->items);
+	roster_requests_init(q);
+}
+
+/* Where 'jid' is, or would go, in the sorted list; *found says which. */
+static size_t
+request_slot(const struct roster_requests *q, const char *jid, int *found)
+{
+	size_t lo = 0, hi = q->n, mid;
+	int c;
+
+	*found = 0;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = strcmp(jid, q->items[mid].jid);
+		if (c == 0) {
+			*found = 1;
+			return mid;
+		}
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+int
+roster_requests_add(struct roster_requests *q, xmpp_stanza_t *presence)
+{
+	struct roster_request *rq;
+	char *bare = jid_bare_of(xmpp_stanza_get_from(presence));
+	size_t at;
+	int found;
+
+	if (bare == NULL)
+		return 0;
+	jid_ascii_lower(bare);
+	at = request_slot(q, bare, &found);
+	if (found) {
+		free(bare);
+		return 0;
+	}
+	q->items = xrealloc(q->items, (q->n + 1) * sizeof(*q->items));
+	memmove(
+	    &q->items[at + 1], &q->items[at], (q->n - at) * sizeof(*q->items));
+	q->n++;
+	rq = &q->items[at];
+	rq->jid = bare;
+	rq->status = stanza_child_text(presence, "status", NULL);
+	rq->st = xmpp_stanza_clone(presence);
+	return 1;
+}
+
+void
+roster_request_record(struct orecord *r, const struct roster_request *rq)
+{
+	orecord_init(r, "pending", rq->st);
+	rec_add(r, 'j', "jid", rq->jid, OF_TEXT);
+	rec_add(r, 'm', "status", rq->status, OF_TEXT);
 }

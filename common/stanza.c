@@ -245,3 +245,79 @@ stanza_give_id(xmpp_stanza_t *st, const char *id)
 {
 	xmpp_stanza_set_id(st, id);
 }
+
+/* Builders for presence and roster stanzas */
+
+xmpp_stanza_t *
+stanza_presence(xmpp_ctx_t *ctx, const struct pres_spec *p)
+{
+	xmpp_stanza_t *pres = xmpp_presence_new(ctx), *x;
+	char *prio;
+
+	if (p->to)
+		xmpp_stanza_set_to(pres, p->to);
+	if (p->type)
+		xmpp_stanza_set_type(pres, p->type);
+	if (p->id)
+		xmpp_stanza_set_id(pres, p->id);
+	if (p->muc_join) {
+		/* Joins a room without its history (XEP-0045 7.2.1). */
+		x = add_child(pres, "x", NS_MUC, NULL);
+		x = add_child(x, "history", NULL, NULL);
+		xmpp_stanza_set_attribute(x, "maxstanzas", "0");
+	}
+	if (p->show && *p->show)
+		add_child(pres, "show", NULL, p->show);
+	if (p->status && *p->status)
+		add_child(pres, "status", NULL, p->status);
+	if (p->has_priority) {
+		prio = xasprintf("%ld", p->priority);
+		add_child(pres, "priority", NULL, prio);
+		free(prio);
+	}
+	return pres;
+}
+
+xmpp_stanza_t *
+stanza_roster_get(xmpp_ctx_t *ctx, const char *id)
+{
+	xmpp_stanza_t *iq = xmpp_iq_new(ctx, "get", id);
+
+	add_child(iq, "query", XMPP_NS_ROSTER, NULL);
+	return iq;
+}
+
+xmpp_stanza_t *
+stanza_roster_item(xmpp_ctx_t *ctx, const struct roster_spec *r)
+{
+	xmpp_stanza_t *item = xmpp_stanza_new(ctx);
+	int remove = r->subscription && strcmp(r->subscription, "remove") == 0;
+	size_t i;
+
+	xmpp_stanza_set_name(item, "item");
+	xmpp_stanza_set_attribute(item, "jid", r->jid);
+	if (remove) {
+		xmpp_stanza_set_attribute(item, "subscription", "remove");
+		return item;
+	}
+	if (r->name && *r->name)
+		xmpp_stanza_set_attribute(item, "name", r->name);
+	if (r->subscription)
+		xmpp_stanza_set_attribute(
+		    item, "subscription", r->subscription);
+	if (r->ask)
+		xmpp_stanza_set_attribute(item, "ask", r->ask);
+	for (i = 0; i < r->ngroups; i++)
+		add_child(item, "group", NULL, r->groups[i]);
+	return item;
+}
+
+xmpp_stanza_t *
+stanza_roster_set(xmpp_ctx_t *ctx, const char *id, const struct roster_spec *r)
+{
+	xmpp_stanza_t *iq = xmpp_iq_new(ctx, "set", id);
+	xmpp_stanza_t *q = add_child(iq, "query", XMPP_NS_ROSTER, NULL);
+
+	xmpp_stanza_add_child_ex(q, stanza_roster_item(ctx, r), 0);
+	return iq;
+}

@@ -92,4 +92,58 @@ const char *stanza_stream_error_name(xmpp_error_type_t type);
  */
 void stanza_give_id(xmpp_stanza_t *st, const char *id);
 
+/* Builders for presence and roster stanzas */
+
+/*
+ * Like the builders above, each returns a new stanza that the caller owns
+ * and releases; the strings of a spec are borrowed and copied into it.
+ */
+
+/* What one presence carries. */
+struct pres_spec {
+	const char *to;
+	const char *type; /* NULL (available), unavailable, subscribe, ... */
+	const char *id;
+	const char *show; /* away, chat, dnd, xa */
+	const char *status;
+	int has_priority;
+	long priority;
+	int muc_join; /* <x xmlns=muc><history maxstanzas='0'/></x> */
+};
+
+/*
+ * stanza_presence()
+ *
+ * <presence to type id> with, in this order, the MUC join element, <show/>,
+ * <status/> and <priority/>.  NULL or empty fields are left out.
+ */
+xmpp_stanza_t *stanza_presence(xmpp_ctx_t *ctx, const struct pres_spec *p);
+
+/* <iq type='get' id=ID><query xmlns='jabber:iq:roster'/></iq> */
+xmpp_stanza_t *stanza_roster_get(xmpp_ctx_t *ctx, const char *id);
+
+/* One roster item (RFC 6121 2.1.2); every field is borrowed. */
+struct roster_spec {
+	const char *jid;
+	const char *name; /* NULL or empty: none */
+	char *const *groups;
+	size_t ngroups;
+	const char *subscription; /* NULL: none; "remove" drops the rest */
+	const char *ask;
+};
+
+/*
+ * stanza_roster_item()
+ *
+ * <item jid name subscription ask><group/>...</item>, without a namespace
+ * (the <query/> it goes into has it).  With subscription "remove" only the
+ * JID and the subscription.
+ */
+xmpp_stanza_t *stanza_roster_item(xmpp_ctx_t *ctx, const struct roster_spec *r);
+
+/* <iq type='set' id=ID><query xmlns='jabber:iq:roster'><item/></query></iq>
+ * with the item of stanza_roster_item(). */
+xmpp_stanza_t *
+stanza_roster_set(xmpp_ctx_t *ctx, const char *id, const struct roster_spec *r);
+
 #endif

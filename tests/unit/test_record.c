@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* test_record.c -- unit tests of common/record.c (message/presence records) */
 
+#include <sys/wait.h>
+
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -9,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -772,7 +776,108 @@ rec_presence__takes__delay_time_and_template_keys(void **state)
 	xmpp_stanza_release(st);
 }
 
-/* --- rec_keep --- */
+/* --- rec_presence_contact, rec_presence_absent --- */
+
+static void
+rec_presence_contact__prints__from_state_status_only(void **state)
+{
+	struct rec_strings k = { { 0 }, 0 };
+	struct orecord r;
+	xmpp_stanza_t *st;
+
+	st = parse(*state,
+	    "<presence from='b@x/r' to='me@x'><show>dnd</show>"
+	    "<status>busy</status><priority>2</priority></presence>");
+	rec_presence_contact(&r, &k, st, NOW);
+	expect_line("text", OUT_TEXT, NULL, &r, "b@x/r\tdnd\tbusy\n");
+	/* JSON and the template keys are those of rec_presence(). */
+	expect_line("json", OUT_JSON, NULL, &r,
+	    "{\"kind\":\"presence\",\"time\":\"" NOW_S "\",\"delayed\":false,"
+	    "\"from\":\"b@x/r\",\"to\":\"me@x\",\"state\":\"dnd\","
+	    "\"show\":\"dnd\",\"status\":\"busy\",\"priority\":2,"
+	    "\"error_condition\":null}\n");
+	expect_line("template", OUT_TEMPLATE, "%T|%f|%t|%S|%m|%p", &r,
+	    NOW_S "|b@x/r|me@x|dnd|busy|2\n");
+	rec_strings_free(&k);
+	xmpp_stanza_release(st);
+}
+
+static void
+rec_presence_absent__says__unavailable_now(void **state)
+{
+	struct rec_strings k = { { 0 }, 0 };
+	struct orecord r;
+
+	(void)state;
+	rec_presence_absent(&r, &k, "carol@x", "me@x/xt", NOW);
+	assert_null(r.stanza);
+	expect_line("text", OUT_TEXT, NULL, &r, "carol@x\tunavailable\t\n");
+	expect_line("json", OUT_JSON, NULL, &r,
+	    "{\"kind\":\"presence\",\"time\":\"" NOW_S "\",\"delayed\":false,"
+	    "\"from\":\"carol@x\",\"to\":\"me@x/xt\","
+	    "\"state\":\"unavailable\",\"show\":null,\"status\":null,"
+	    "\"priority\":null,\"error_condition\":null}\n");
+	expect_line("template", OUT_TEMPLATE, "%T|%f|%t|%S|%m|%p", &r,
+	    NOW_S "|carol@x|me@x/xt|unavailable||\n");
+	rec_strings_free(&k);
+}
+
+/* --- rec_keep, rec_add: a full container is a bug, not a silent loss --- */
+
+/*
+ * Runs fn(arg) in a child process and returns how it ended: the signal
+ * that ended it, or 0 when it returned.  Its stderr goes to 'err' (up to
+ * len - 1 bytes, NUL-terminated).
+ */
+static int
+in_child(void (*fn)(void *), void *arg, char *err, size_t len)
+{
+	int fds[2], status;
+	ssize_t n;
+	size_t got = 0;
+	pid_t pid;
+
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(fds[0]);
+		dup2(fds[1], 2);
+		signal(SIGABRT, SIG_DFL);
+		fn(arg);
+		_exit(0);
+	}
+	close(fds[1]);
+	while (
+	    got + 1 < len && (n = read(fds[0], err + got, len - 1 - got)) > 0)
+		got += (size_t)n;
+	err[got] = '\0';
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+}
+
+static void
+keep_many(void *arg)
+{
+	struct rec_strings k = { { 0 }, 0 };
+	size_t i, n = *(size_t *)arg;
+
+	for (i = 0; i < n; i++)
+		rec_keep(&k, xasprintf("s%zu", i));
+	rec_strings_free(&k);
+}
+
+static void
+add_many(void *arg)
+{
+	struct orecord r;
+	size_t i, n = *(size_t *)arg;
+
+	orecord_init(&r, "test", NULL);
+	for (i = 0; i < n; i++)
+		rec_add(&r, 0, "f", "v", 0);
+}
 
 static void
 rec_keep__keeps__up_to_its_capacity(void **state)
@@ -790,14 +895,51 @@ rec_keep__keeps__up_to_its_capacity(void **state)
 		assert_ptr_equal(rec_keep(&k, p), p);
 	}
 	assert_int_equal(k.n, cap);
-	/* One more is released at once (valgrind: no leak). */
-	assert_null(rec_keep(&k, xstrdup("one too many")));
-	assert_int_equal(k.n, cap);
+	/* NULL costs no room, even when full. */
+	assert_null(rec_keep(&k, NULL));
 	rec_strings_free(&k);
 	assert_int_equal(k.n, 0);
 	/* Usable again after being emptied. */
 	assert_non_null(rec_keep(&k, xstrdup("again")));
 	rec_strings_free(&k);
+}
+
+static void
+rec_keep__aborts__when_full(void **state)
+{
+	struct rec_strings k;
+	size_t n = sizeof(k.s) / sizeof(k.s[0]);
+	char err[256];
+
+	(void)state;
+	assert_int_equal(in_child(keep_many, &n, err, sizeof(err)), 0);
+	assert_string_equal(err, "");
+	n++;
+	assert_int_equal(in_child(keep_many, &n, err, sizeof(err)), SIGABRT);
+	if (strstr(err, "internal error: more than 24 strings") == NULL)
+		fail_msg("stderr: %s", err);
+}
+
+static void
+rec_add__aborts__when_the_record_is_full(void **state)
+{
+	size_t n = OUT_MAX_FIELDS;
+	char err[256];
+	struct orecord r;
+
+	(void)state;
+	orecord_init(&r, "test", NULL);
+	rec_add(&r, 'x', "one", "1", OF_TEXT);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.f[0].key, 'x');
+	assert_string_equal(r.f[0].name, "one");
+	assert_string_equal(r.f[0].value, "1");
+	assert_int_equal(r.f[0].flags, OF_TEXT);
+	assert_int_equal(in_child(add_many, &n, err, sizeof(err)), 0);
+	n++;
+	assert_int_equal(in_child(add_many, &n, err, sizeof(err)), SIGABRT);
+	if (strstr(err, "internal error: more than 24 fields") == NULL)
+		fail_msg("stderr: %s", err);
 }
 
 int
@@ -830,7 +972,13 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    rec_presence__takes__delay_time_and_template_keys,
 		    setup_ctx, teardown_ctx),
+		cmocka_unit_test_setup_teardown(
+		    rec_presence_contact__prints__from_state_status_only,
+		    setup_ctx, teardown_ctx),
+		cmocka_unit_test(rec_presence_absent__says__unavailable_now),
 		cmocka_unit_test(rec_keep__keeps__up_to_its_capacity),
+		cmocka_unit_test(rec_keep__aborts__when_full),
+		cmocka_unit_test(rec_add__aborts__when_the_record_is_full),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -835,6 +835,330 @@ roster_record__roundtrips__jids_starting_with_hash_or_brace(void **state)
 	roundtrip(OUT_TEXT, items, 2);
 }
 
+/* Prints record 'r' as output 'fmt' would (without the terminator). */
+static char *
+line_of(const struct orecord *r, enum output_format fmt, const char *template)
+{
+	struct output o;
+	struct buf b;
+
+	output_init(&o, fmt, template, 0);
+	o.tty = 0;
+	buf_init(&b);
+	output_format_record(&o, r, &b);
+	output_free(&o);
+	assert_non_null(b.data);
+	b.data[--b.len] = '\0';
+	return buf_steal(&b);
+}
+
+/* --- roster_item_xml --- */
+
+static void
+roster_item_xml__writes__the_item_as_the_server_does(void **state)
+{
+	char *groups[] = { "Work" };
+	struct roster r;
+	struct roster_item it = item("Bob@X", "Bob", groups, 1);
+	xmpp_stanza_t *st, *want;
+	char *got, *canon;
+
+	it.subscription = "to";
+	it.ask = "subscribe";
+	roster_init(&r);
+	roster_add(&r, &it);
+	st = roster_item_xml(*state, &r.items[0]);
+	want = parse(*state,
+	    "<item jid='bob@x' name='Bob' subscription='to' ask='subscribe'>"
+	    "<group>Work</group></item>");
+	got = serialize(st);
+	canon = serialize(want);
+	assert_string_equal(got, canon);
+	free(got);
+	free(canon);
+	xmpp_stanza_release(st);
+	xmpp_stanza_release(want);
+	roster_free(&r);
+}
+
+/* --- roster_item_in_group --- */
+
+static void
+roster_item_in_group__matches__exact_names(void **state)
+{
+	char *groups[] = { "Work", "Friends" };
+	struct roster_item it = item("a@x", NULL, groups, 2);
+
+	(void)state;
+	assert_true(roster_item_in_group(&it, "Work"));
+	assert_true(roster_item_in_group(&it, "Friends"));
+	assert_false(roster_item_in_group(&it, "work"));
+	assert_false(roster_item_in_group(&it, "Wor"));
+	assert_false(roster_item_in_group(&it, ""));
+	it.ngroups = 0;
+	assert_false(roster_item_in_group(&it, "Work"));
+}
+
+/* --- roster_edit_apply --- */
+
+static void
+roster_edit_apply__replaces__name_and_groups(void **state)
+{
+	char *have_g[] = { "Old", "Keep" };
+	char *new_g[] = { "New", "Also", "New" };
+	static const char *const want[] = { "Also", "New" };
+	struct roster have, out;
+	struct roster_item it = item("bob@x", "Bob", have_g, 2);
+	struct roster_edit e;
+	struct roster_item *got;
+
+	(void)state;
+	roster_init(&have);
+	roster_init(&out);
+	it.subscription = "both";
+	roster_add(&have, &it);
+	memset(&e, 0, sizeof(e));
+	e.name = "Robert";
+	e.name_set = 1;
+	e.groups = new_g;
+	e.ngroups = 3;
+	e.groups_set = 1;
+	got = roster_edit_apply(&out, &have.items[0], &e);
+	assert_ptr_equal(got, &out.items[0]);
+	assert_string_equal(got->jid, "bob@x");
+	assert_string_equal(got->name, "Robert");
+	assert_groups(got, want, 2);
+	/* An empty name removes it. */
+	e.name = "";
+	roster_free(&out);
+	got = roster_edit_apply(&out, &have.items[0], &e);
+	assert_null(got->name);
+	/* The item edited is untouched. */
+	assert_string_equal(have.items[0].name, "Bob");
+	assert_int_equal(have.items[0].ngroups, 2);
+	roster_free(&out);
+	roster_free(&have);
+}
+
+static void
+roster_edit_apply__merges__added_and_removed_groups(void **state)
+{
+	char *have_g[] = { "A", "B", "C" };
+	char *add[] = { "D", "A", "E" };
+	char *remove[] = { "B", "E", "Z" };
+	static const char *const want[] = { "A", "C", "D" };
+	static const char *const kept[] = { "A", "B", "C" };
+	struct roster have, out;
+	struct roster_item it = item("bob@x", "Bob", have_g, 3);
+	struct roster_edit e;
+	struct roster_item *got;
+
+	(void)state;
+	roster_init(&have);
+	roster_init(&out);
+	roster_add(&have, &it);
+	memset(&e, 0, sizeof(e));
+	e.add = add;
+	e.nadd = 3;
+	e.remove = remove;
+	e.nremove = 3;
+	got = roster_edit_apply(&out, &have.items[0], &e);
+	/* Kept, plus added (once), minus removed (even just added). */
+	assert_string_equal(got->name, "Bob");
+	assert_groups(got, want, 3);
+	roster_free(&out);
+	/* No edit at all: the same item. */
+	memset(&e, 0, sizeof(e));
+	got = roster_edit_apply(&out, &have.items[0], &e);
+	assert_string_equal(got->name, "Bob");
+	assert_groups(got, kept, 3);
+	roster_free(&out);
+	/* Removing every group leaves none. */
+	e.remove = have_g;
+	e.nremove = 3;
+	got = roster_edit_apply(&out, &have.items[0], &e);
+	assert_int_equal(got->ngroups, 0);
+	roster_free(&out);
+	roster_free(&have);
+}
+
+/* --- roster_plan_each, roster_plan_record --- */
+
+static void
+roster_plan_each__plans__one_action_per_item(void **state)
+{
+	struct roster r;
+	struct roster_item a = item("a@x", NULL, NULL, 0);
+	struct roster_item b = item("b@x", NULL, NULL, 0);
+	struct roster_change *plan;
+	size_t n;
+
+	(void)state;
+	roster_init(&r);
+	roster_add(&r, &b);
+	roster_add(&r, &a);
+	n = roster_plan_each(&r, RA_ADD, &plan);
+	assert_int_equal(n, 2);
+	assert_int_equal(plan[0].action, RA_ADD);
+	assert_ptr_equal(plan[0].want, &r.items[0]);
+	assert_null(plan[0].have);
+	assert_ptr_equal(plan[1].want, &r.items[1]);
+	free(plan);
+	n = roster_plan_each(&r, RA_REMOVE, &plan);
+	assert_int_equal(n, 2);
+	assert_int_equal(plan[1].action, RA_REMOVE);
+	assert_ptr_equal(plan[1].have, &r.items[1]);
+	assert_null(plan[1].want);
+	free(plan);
+	roster_free(&r);
+	n = roster_plan_each(&r, RA_REMOVE, &plan);
+	assert_int_equal(n, 0);
+	free(plan);
+}
+
+static void
+roster_plan_record__writes__action_and_item(void **state)
+{
+	char *groups[] = { "Work, Inc", "B" };
+	struct rec_strings k = { { 0 }, 0 };
+	struct roster r;
+	struct roster_item it = item("bob@x", "Bob", groups, 2);
+	struct roster_change c;
+	struct orecord rec;
+	char *line;
+
+	roster_init(&r);
+	it.subscription = "both";
+	it.ask = "subscribe";
+	roster_add(&r, &it);
+	memset(&c, 0, sizeof(c));
+	c.action = RA_UPDATE;
+	c.want = &r.items[0];
+	c.have = &r.items[0];
+	roster_plan_record(&rec, &k, &c, NULL);
+	assert_string_equal(rec.kind, "plan");
+	/* No subscription, ask or approved: a plan changes none of them. */
+	line = line_of(&rec, OUT_TEXT, NULL);
+	assert_string_equal(line, "update\tbob@x\tBob\tB,Work\\x2c Inc");
+	free(line);
+	line = line_of(&rec, OUT_JSON, NULL);
+	assert_string_equal(line,
+	    "{\"kind\":\"plan\",\"action\":\"update\",\"jid\":\"bob@x\","
+	    "\"name\":\"Bob\",\"groups\":[\"B\",\"Work, Inc\"]}");
+	free(line);
+	line = line_of(&rec, OUT_TEMPLATE, "%A|%j|%n|%g");
+	assert_string_equal(line, "update|bob@x|Bob|B,Work\\x2c Inc");
+	free(line);
+	rec_strings_free(&k);
+	/* A removal speaks of the server's item. */
+	c.action = RA_REMOVE;
+	c.want = NULL;
+	c.have = &r.items[0];
+	roster_plan_record(&rec, &k, &c, NULL);
+	line = line_of(&rec, OUT_TEMPLATE, "%A %j");
+	assert_string_equal(line, "remove bob@x");
+	free(line);
+	rec_strings_free(&k);
+	roster_free(&r);
+	(void)state;
+}
+
+/* --- roster_requests --- */
+
+static void
+roster_requests_add__keeps__one_per_jid_in_order(void **state)
+{
+	static const char *const in[] = {
+		"<presence from='Zed@X/r' type='subscribe'/>",
+		"<presence from='bob@x' type='subscribe'>"
+		"<status>hi, it's Bob</status></presence>",
+		"<presence from='carol@x/phone' type='subscribe'/>",
+		"<presence from='BOB@x/other' type='subscribe'>"
+		"<status>again</status></presence>",
+		"<presence from='alice@x' type='subscribe'/>",
+		"<presence type='subscribe'/>",
+	};
+	static const int added[] = { 1, 1, 1, 0, 1, 0 };
+	static const char *const want[] = { "alice@x", "bob@x", "carol@x",
+		"zed@x" };
+	struct roster_requests q;
+	xmpp_stanza_t *st;
+	size_t i;
+
+	roster_requests_init(&q);
+	for (i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+		st = parse(*state, in[i]);
+		assert_int_equal(roster_requests_add(&q, st), added[i]);
+		xmpp_stanza_release(st);
+	}
+	assert_int_equal(q.n, 4);
+	for (i = 0; i < q.n; i++) {
+		assert_string_equal(q.items[i].jid, want[i]);
+		assert_non_null(q.items[i].st);
+	}
+	/* The first request of a JID is kept, with its text. */
+	assert_string_equal(q.items[1].status, "hi, it's Bob");
+	assert_string_equal(xmpp_stanza_get_from(q.items[1].st), "bob@x");
+	assert_null(q.items[0].status);
+	roster_requests_free(&q);
+	assert_int_equal(q.n, 0);
+	roster_requests_free(&q);
+}
+
+static void
+roster_requests_add__sorts__many_in_any_order(void **state)
+{
+	struct roster_requests q;
+	xmpp_stanza_t *st;
+	char *xml;
+	size_t i, k;
+
+	/* 97 is prime: i * 37 % 97 visits every number once, scrambled. */
+	roster_requests_init(&q);
+	for (i = 0; i < 97; i++) {
+		k = i * 37 % 97;
+		xml = xasprintf(
+		    "<presence from='u%02zu@x' type='subscribe'/>", k);
+		st = parse(*state, xml);
+		assert_int_equal(roster_requests_add(&q, st), 1);
+		xmpp_stanza_release(st);
+		free(xml);
+	}
+	assert_int_equal(q.n, 97);
+	for (i = 1; i < q.n; i++)
+		assert_true(strcmp(q.items[i - 1].jid, q.items[i].jid) < 0);
+	roster_requests_free(&q);
+}
+
+static void
+roster_request_record__writes__jid_and_text(void **state)
+{
+	struct roster_requests q;
+	xmpp_stanza_t *st;
+	struct orecord r;
+	char *line, *err = NULL;
+
+	roster_requests_init(&q);
+	st = parse(*state,
+	    "<presence from='bob@x/r' type='subscribe'>"
+	    "<status>line\none</status></presence>");
+	roster_requests_add(&q, st);
+	xmpp_stanza_release(st);
+	roster_request_record(&r, &q.items[0]);
+	assert_string_equal(r.kind, "pending");
+	assert_ptr_equal(r.stanza, q.items[0].st);
+	line = line_of(&r, OUT_TEXT, NULL);
+	assert_string_equal(line, "bob@x\tline\\none");
+	free(line);
+	line = line_of(&r, OUT_JSON, NULL);
+	assert_string_equal(line,
+	    "{\"kind\":\"pending\",\"jid\":\"bob@x\",\"status\":\"line\\none\"}");
+	free(line);
+	assert_int_equal(
+	    output_check_template("%j %m", ROSTER_REQUEST_KEYS, &err), 0);
+	roster_requests_free(&q);
+}
+
 int
 main(void)
 {
@@ -876,6 +1200,24 @@ main(void)
 		    roster_record__roundtrips__awkward_names_in_json),
 		cmocka_unit_test(
 		    roster_record__roundtrips__jids_starting_with_hash_or_brace),
+		cmocka_unit_test_setup_teardown(
+		    roster_item_xml__writes__the_item_as_the_server_does,
+		    setup_ctx, teardown_ctx),
+		cmocka_unit_test(roster_item_in_group__matches__exact_names),
+		cmocka_unit_test(roster_edit_apply__replaces__name_and_groups),
+		cmocka_unit_test(
+		    roster_edit_apply__merges__added_and_removed_groups),
+		cmocka_unit_test(roster_plan_each__plans__one_action_per_item),
+		cmocka_unit_test(roster_plan_record__writes__action_and_item),
+		cmocka_unit_test_setup_teardown(
+		    roster_requests_add__keeps__one_per_jid_in_order, setup_ctx,
+		    teardown_ctx),
+		cmocka_unit_test_setup_teardown(
+		    roster_requests_add__sorts__many_in_any_order, setup_ctx,
+		    teardown_ctx),
+		cmocka_unit_test_setup_teardown(
+		    roster_request_record__writes__jid_and_text, setup_ctx,
+		    teardown_ctx),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

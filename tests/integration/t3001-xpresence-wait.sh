@@ -1,5 +1,5 @@
 #!/bin/bash
-# t3000-xpresence-wait: xpresence wait against Prosody, with slixmpp contacts
+# t3001-xpresence-wait: xpresence wait against Prosody, with slixmpp contacts
 # whose presence the test changes while it waits: a contact that comes
 # online, goes away, goes offline; the state of a contact with several
 # resources (the best one: priority, then chat > available > away > xa >
