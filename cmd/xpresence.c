@@ -94,7 +94,6 @@ struct xpresence {
 	int settled; /* initial presences are in (barrier) */
 	unsigned long printed;
 	int done;
-	int code;
 	struct buf in;
 };
 
@@ -226,14 +225,6 @@ xpresence_option(
  */
 
 static void
-close_now(struct session *s, void *ud)
-{
-	struct xpresence *x = ud;
-
-	session_finish(s, x->code);
-}
-
-static void
 end_run(struct xpresence *x, int code)
 {
 	struct pres_spec spec;
@@ -252,18 +243,12 @@ end_run(struct xpresence *x, int code)
 		session_send(x->s, p);
 		xmpp_stanza_release(p);
 	}
-	x->code = code;
 	/*
 	 * Close only once the server has answered a ping: what it was
 	 * sending us meanwhile then arrives and is acknowledged, instead of
 	 * bouncing back to our contacts as undelivered.
 	 */
-	if (session_online(x->s)) {
-		session_set_result(x->s, code);
-		session_barrier(x->s, close_now, x);
-		session_timer_add(x->s, 2000, close_now, x); /* or not long */
-	} else
-		session_finish(x->s, code);
+	session_close(x->s, code);
 }
 
 static int
@@ -911,7 +896,7 @@ xpresence_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 			session_set_deadline(
 			    x->s, cfg->timeout_ms, on_deadline, x);
 		session_enable_sm(x->s);
-		session_set_reconnect(x->s, 2147483647, 0);
+		session_set_reconnect(x->s, SESSION_RETRY_FOREVER, 0);
 		/* set and watch end with a signal; wait dies of it. */
 		if (x->verb->signals) {
 			session_catch_signals(x->s, XEXIT_OK);
