@@ -129,6 +129,23 @@ static const char *const secret_sasl[] = { "<auth ", "<response ", "<response>",
 
 #define NSECRET (sizeof(secret_sasl) / sizeof(secret_sasl[0]))
 
+/*
+ * The next tag in 's' that starts with 'tag' (itself starting with '<').
+ * Not strstr(): a sanitizer build checks the whole rest of the line on
+ * each strstr(), which made a long line cost its square; strchr() stops
+ * where it finds.
+ */
+static const char *
+find_tag(const char *s, const char *tag)
+{
+	size_t n = strlen(tag);
+
+	for (s = strchr(s, '<'); s != NULL; s = strchr(s + 1, '<'))
+		if (strncmp(s, tag, n) == 0)
+			return s;
+	return NULL;
+}
+
 /* The next secret of kind 'k' in 's': secret_sasl[k], or <password>. */
 static const char *
 find_secret(const char *s, size_t k)
@@ -136,10 +153,10 @@ find_secret(const char *s, size_t k)
 	const char *p;
 
 	if (secret_sasl[k] != NULL)
-		return strstr(s, secret_sasl[k]);
+		return find_tag(s, secret_sasl[k]);
 	/* <password> or <password ...>, not <password-hint>. */
-	for (p = strstr(s, "<password"); p && p[9] != '>' && p[9] != ' ';
-	     p = strstr(p + 9, "<password"))
+	for (p = find_tag(s, "<password"); p && p[9] != '>' && p[9] != ' ';
+	     p = find_tag(p + 9, "<password"))
 		;
 	return p;
 }
