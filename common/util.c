@@ -277,12 +277,31 @@ static char watchdog_msg[512];
 static volatile sig_atomic_t watchdog_len;
 static const char *volatile watchdog_phase_text;
 
+/* SIGALRM to its default: the watchdog is not armed. */
 static void
-watchdog_fire(int sig)
+watchdog_default(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+}
+
+static void
+watchdog_fire(int sig, siginfo_t *info, void *uc)
 {
 	const char *phase = watchdog_phase_text;
 
-	(void)sig;
+	(void)uc;
+	if (info != NULL && info->si_code != SI_KERNEL) {
+		/* Sent by someone (kill, not our timer): not a timeout.
+		 * Die of it as a process without the watchdog would. */
+		watchdog_default();
+		raise(sig);
+		return;
+	}
 	(void)!write(STDERR_FILENO, watchdog_msg, watchdog_len);
 	if (phase != NULL) {
 		(void)!write(STDERR_FILENO, " ", 1);
@@ -314,7 +333,8 @@ util_watchdog_arm(int64_t at_ms, const char *context, long timeout_ms)
 	watchdog_len = n;
 
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = watchdog_fire;
+	sa.sa_sigaction = watchdog_fire;
+	sa.sa_flags = SA_SIGINFO;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGALRM, &sa, NULL);
 
@@ -339,6 +359,8 @@ util_watchdog_disarm(void)
 
 	memset(&it, 0, sizeof(it));
 	setitimer(ITIMER_REAL, &it, NULL);
+	watchdog_default();
+	watchdog_phase_text = NULL;
 }
 
 void

@@ -11,7 +11,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 xt_need prosody openssl slixmpp
-plan 67
+plan 69
 
 xt_server_start
 aconf=$(xt_config alice)
@@ -335,3 +335,11 @@ chmod 600 "$XT_DIR/judy-wrong.conf"
 run "$XLISTEN" -C "$XT_DIR/judy-wrong.conf"
 ok_rc 6 "a wrong password: exit 6"
 like "$ERR" 'authentication failed' "... says so"
+
+# An external SIGALRM once online is not a timeout of the login: the
+# watchdog's handler is gone (or tells the kernel's timer from a kill).
+xl_start hank alrm
+kill -ALRM "$(xl_pid alrm)"
+xt_bg_wait alrm
+ok_rc 142 "SIGALRM from outside once online: killed by the signal (142), not exit 7"
+unlike "$(cat "$XT_DIR/alrm.err")" 'timed out' "... and no 'timed out' line"
