@@ -778,8 +778,10 @@ first_line(char *s)
 	s[strcspn(s, "\r\n")] = '\0';
 }
 
+static int read_first_line(int fd, struct buf *b, int64_t deadline);
+
 static int
-password_from_file(const char *path, char **pw, char **errstr)
+password_from_file(const char *path, int64_t deadline, char **pw, char **errstr)
 {
 	struct buf b;
 	struct stat st;
@@ -787,7 +789,8 @@ password_from_file(const char *path, char **pw, char **errstr)
 	char *where = shown(path), *label;
 
 	buf_init(&b);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+	/* Not blocking: a FIFO opens at once and is read by the deadline. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0) {
 		*errstr =
 		    xasprintf("password file %s: %s", where, strerror(errno));
 		free(where);
@@ -809,7 +812,13 @@ password_from_file(const char *path, char **pw, char **errstr)
 		xwarn("password file %s is readable by group or others "
 		      "(chmod 600 %s)",
 		    where, where);
-	r = util_read_all(fd, &b, 4096);
+	if (S_ISFIFO(st.st_mode)) {
+		r = read_first_line(fd, &b, deadline);
+		r = r == -1 ? -2 : r == -2 ? -3 : r == -3 ? -1 : 0;
+	} else {
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+		r = util_read_all(fd, &b, 4096);
+	}
 	close(fd);
 	if (r == 0 && b.data != NULL)
 		first_line(b.data);
@@ -818,12 +827,13 @@ password_from_file(const char *path, char **pw, char **errstr)
 		*errstr = xasprintf("password file %s: %s", where,
 		    r == -1	  ? strerror(errno)
 			: r == -2 ? "too large"
+			: r == -3 ? "no line before the deadline"
 				  : "empty");
 		if (b.data)
 			explicit_bzero(b.data, b.len);
 		buf_free(&b);
 		free(where);
-		return -1;
+		return r == -3 ? -2 : -1;
 	}
 	*pw = xstrdup(b.data);
 	explicit_bzero(b.data, b.len);
@@ -1115,10 +1125,12 @@ config_password(const struct xconfig *c, char **pw, char **errstr)
 	int r;
 
 	*pw = NULL;
-	if (c->password_file)
-		return password_from_file(c->password_file, pw, errstr) < 0
-		    ? XEXIT_CONFIG
-		    : XEXIT_OK;
+	if (c->password_file) {
+		r = password_from_file(c->password_file, deadline, pw, errstr);
+		return r == -2 ? XEXIT_TIMEOUT
+		    : r < 0    ? XEXIT_CONFIG
+			       : XEXIT_OK;
+	}
 	/* A source that does not answer by --timeout ends the run as a
 	 * timeout (7), like the connection would. */
 	if (c->password_fd >= 0) {

@@ -6,7 +6,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 xt_need prosody openssl slixmpp
-plan 92
+plan 94
 
 xt_server_start
 conf=$(xt_config alice)
@@ -184,6 +184,12 @@ exec 9>&-
 ok_rc 7 "a --password-fd that never gets a line: exit 7"
 elapsed=$(((${EPOCHREALTIME/./} - ${t0/./}) / 1000))
 ok "the password descriptor: the deadline holds, within 1.9 s (took $elapsed ms)" test "$elapsed" -lt 1900
+mkfifo -m 600 "$XT_DIR/pwfifo2"
+t0=$EPOCHREALTIME
+run "$XSEND" -C "$XT_DIR/nopw.conf" -w 1 --password-file "$XT_DIR/pwfifo2" -m hi bob@localhost
+ok_rc 7 "a FIFO as --password-file that no one writes: exit 7"
+elapsed=$(((${EPOCHREALTIME/./} - ${t0/./}) / 1000))
+ok "the password FIFO: the deadline holds, within 1.9 s (took $elapsed ms)" test "$elapsed" -lt 1900
 
 # --- 8: rejected -----------------------------------------------------------------
 
