@@ -30,6 +30,8 @@ enum {
 	OPT_ROOM,
 	OPT_NICK,
 	OPT_ROOM_PASSWORD,
+	OPT_ROOM_PASSWORD_FILE,
+	OPT_ROOM_PASSWORD_FD,
 	OPT_HISTORY,
 	OPT_CARBONS,
 	OPT_COUNT,
@@ -64,6 +66,8 @@ struct xlisten {
 	size_t nrooms;
 	char *nick;
 	char *room_password;
+	char *room_password_file; /* --room-password-file */
+	long room_password_fd; /* --room-password-fd, or -1 */
 	long history;
 	int carbons;
 	unsigned long count;
@@ -106,8 +110,16 @@ static struct poptOption options[] = {
 	    "Join ROOM (XEP-0045) and print its messages; repeatable", "ROOM" },
 	{ "nick", 'n', POPT_ARG_STRING, NULL, OPT_NICK,
 	    "Nickname in rooms (default: the account's localpart)", "NICK" },
+	{ "room-password-file", '\0', POPT_ARG_STRING, NULL,
+	    OPT_ROOM_PASSWORD_FILE,
+	    "Read the password of the rooms from the first line of FILE",
+	    "FILE" },
+	{ "room-password-fd", '\0', POPT_ARG_STRING, NULL, OPT_ROOM_PASSWORD_FD,
+	    "Read the password of the rooms from descriptor N", "N" },
 	{ "room-password", '\0', POPT_ARG_STRING, NULL, OPT_ROOM_PASSWORD,
-	    "Password of the rooms", "PASSWORD" },
+	    "Password of the rooms, on the command line where others can "
+	    "see it (deprecated: use --room-password-file)",
+	    "PASSWORD" },
 	{ "history", '\0', POPT_ARG_STRING, NULL, OPT_HISTORY,
 	    "Ask rooms for their last N messages on joining (default 0)", "N" },
 	{ "carbons", '\0', POPT_ARG_NONE, NULL, OPT_CARBONS,
@@ -231,9 +243,27 @@ xlisten_option(
 		x->nick = xstrdup(arg);
 		break;
 	case OPT_ROOM_PASSWORD:
+		xwarn("--room-password shows the password to every user of "
+		      "this machine; use --room-password-file, "
+		      "--room-password-fd or the room-password key");
 		util_secure_free(x->room_password);
 		x->room_password = xstrdup(arg);
 		break;
+	case OPT_ROOM_PASSWORD_FILE:
+		free(x->room_password_file);
+		x->room_password_file = xstrdup(arg);
+		break;
+	case OPT_ROOM_PASSWORD_FD: {
+		unsigned long fd;
+
+		if (util_parse_ulong(arg, 0, 65535, &fd) < 0) {
+			*errstr = xasprintf(
+			    "--room-password-fd: invalid descriptor '%s'", arg);
+			return -1;
+		}
+		x->room_password_fd = (long)fd;
+		break;
+	}
 	case OPT_HISTORY:
 		return number(
 		    "--history", arg, 0, 1000000, &x->history, errstr);
@@ -786,7 +816,14 @@ check_args(struct xlisten *x, int argc, const char **argv)
 	if (x->exec && (x->oc.format != OUT_TEXT || x->oc.nul))
 		return usage("--exec hands each message to a command; "
 			     "-F, -J, -X and -0 do not apply");
-	if (x->nrooms == 0 && (x->nick || x->room_password || x->history))
+	if (!!x->room_password + !!x->room_password_file +
+		(x->room_password_fd >= 0) >
+	    1)
+		return usage("one room password source: --room-password-file, "
+			     "--room-password-fd or --room-password");
+	if (x->nrooms == 0 &&
+	    (x->nick || x->room_password || x->history ||
+		x->room_password_file || x->room_password_fd >= 0))
 		return usage(
 		    "--nick, --room-password and --history need --room");
 	return XEXIT_OK;
@@ -811,6 +848,13 @@ xlisten_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 		x->exec = NULL;
 	}
 
+	if (x->nrooms && x->room_password == NULL &&
+	    (rc = config_room_password(cfg, x->room_password_file,
+		 x->room_password_fd, &x->room_password, &err)) != XEXIT_OK) {
+		xerror("%s", err);
+		free(err);
+		return rc;
+	}
 	if ((rc = xtool_account(cfg, &password)) != XEXIT_OK)
 		return rc;
 	if (jid_parse(cfg->jid, &j, &why) == 0) {
@@ -889,6 +933,7 @@ main(int argc, char **argv)
 	memset(&x, 0, sizeof(x));
 	x.receipts = 1;
 	x.retries = -1;
+	x.room_password_fd = -1;
 	x.keepalive_ms = 60000;
 	memset(&tool, 0, sizeof(tool));
 	tool.name = "xlisten";
@@ -911,6 +956,7 @@ main(int argc, char **argv)
 	exec_argv_free(x.exec);
 	free(x.nick);
 	util_secure_free(x.room_password);
+	free(x.room_password_file);
 	output_choice_free(&x.oc);
 	free(x.own_bare);
 	return rc;

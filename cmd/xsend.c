@@ -39,6 +39,8 @@ enum {
 	OPT_ROOM,
 	OPT_NICK,
 	OPT_ROOM_PASSWORD,
+	OPT_ROOM_PASSWORD_FILE,
+	OPT_ROOM_PASSWORD_FD,
 	OPT_NICK_RETRY,
 	OPT_RAW,
 	OPT_RECEIPT,
@@ -82,6 +84,8 @@ struct xsend {
 	char *id;
 	char *nick;
 	char *room_password;
+	char *room_password_file; /* --room-password-file */
+	long room_password_fd; /* --room-password-fd, or -1 */
 	int sanitize;
 	enum mode mode;
 	char delim;
@@ -161,8 +165,16 @@ static struct poptOption options[] = {
 	    NULL },
 	{ "nick", 'n', POPT_ARG_STRING, NULL, OPT_NICK,
 	    "Nickname in rooms (default: the account's localpart)", "NICK" },
+	{ "room-password-file", '\0', POPT_ARG_STRING, NULL,
+	    OPT_ROOM_PASSWORD_FILE,
+	    "Read the password of the rooms from the first line of FILE",
+	    "FILE" },
+	{ "room-password-fd", '\0', POPT_ARG_STRING, NULL, OPT_ROOM_PASSWORD_FD,
+	    "Read the password of the rooms from descriptor N", "N" },
 	{ "room-password", '\0', POPT_ARG_STRING, NULL, OPT_ROOM_PASSWORD,
-	    "Password of the rooms", "PASSWORD" },
+	    "Password of the rooms, on the command line where others can "
+	    "see it (deprecated: use --room-password-file)",
+	    "PASSWORD" },
 	{ "nick-retry", '\0', POPT_ARG_NONE, NULL, OPT_NICK_RETRY,
 	    "When the nick is taken, try NICK-2 ... NICK-9", NULL },
 	{ "raw", '\0', POPT_ARG_NONE, NULL, OPT_RAW,
@@ -236,9 +248,28 @@ xsend_option(
 		replace(&x->nick, arg);
 		break;
 	case OPT_ROOM_PASSWORD:
-		free(x->room_password);
+		xwarn("--room-password shows the password to every user of "
+		      "this machine; use --room-password-file, "
+		      "--room-password-fd or the room-password key");
+		util_secure_free(x->room_password);
+		free(x->room_password_file);
 		x->room_password = xstrdup(arg);
 		break;
+	case OPT_ROOM_PASSWORD_FILE:
+		free(x->room_password_file);
+		x->room_password_file = xstrdup(arg);
+		break;
+	case OPT_ROOM_PASSWORD_FD: {
+		unsigned long fd;
+
+		if (util_parse_ulong(arg, 0, 65535, &fd) < 0) {
+			*errstr = xasprintf(
+			    "--room-password-fd: invalid descriptor '%s'", arg);
+			return -1;
+		}
+		x->room_password_fd = (long)fd;
+		break;
+	}
 	case OPT_SANITIZE:
 		x->sanitize = 1;
 		break;
@@ -1200,9 +1231,16 @@ check_args(struct xsend *x, int argc)
 	if (x->rooms && x->type != NULL)
 		return usage("--room sends groupchat messages; --type does not "
 			     "apply");
-	if (!x->rooms && (x->nick || x->room_password || x->nick_retry))
+	if (!x->rooms &&
+	    (x->nick || x->room_password || x->nick_retry ||
+		x->room_password_file || x->room_password_fd >= 0))
 		return usage("--nick, --room-password and --nick-retry need "
 			     "--room");
+	if (!!x->room_password + !!x->room_password_file +
+		(x->room_password_fd >= 0) >
+	    1)
+		return usage("one room password source: --room-password-file, "
+			     "--room-password-fd or --room-password");
 	if (x->url && !*x->url)
 		return usage("--url is empty");
 	if (x->id && !*x->id)
@@ -1372,7 +1410,7 @@ static int
 xsend_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 {
 	struct xsend *x = state;
-	char *password = NULL;
+	char *password = NULL, *err = NULL;
 	int rc;
 
 	x->cfg = cfg;
@@ -1389,6 +1427,13 @@ xsend_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 	}
 	if (x->type == NULL)
 		x->type = "chat";
+	if (x->rooms && x->room_password == NULL &&
+	    (rc = config_room_password(cfg, x->room_password_file,
+		 x->room_password_fd, &x->room_password, &err)) != XEXIT_OK) {
+		xerror("%s", err);
+		free(err);
+		return rc;
+	}
 	if ((rc = xtool_account(cfg, &password)) != XEXIT_OK)
 		return rc;
 	rc = start_session(x, cfg, password);
@@ -1451,6 +1496,7 @@ main(int argc, char **argv)
 	memset(&x, 0, sizeof(x));
 	x.delim = '\n';
 	x.retries = -1;
+	x.room_password_fd = -1;
 	buf_init(&x.in);
 	memset(&tool, 0, sizeof(tool));
 	tool.name = "xsend";

@@ -69,6 +69,7 @@ static const struct key keys[] = {
 	{ "password-fd", K_FD, F(password_fd), CLI_ONLY },
 	{ "password-cmd", K_STR, F(password_cmd), BOTH },
 	{ "password", K_STR, F(password), FILE_ONLY },
+	{ "room-password", K_STR, F(room_password), FILE_ONLY },
 	{ "verbose", K_COUNT, F(verbose), BOTH },
 	{ "quiet", K_FLAG, F(quiet), BOTH },
 	{ "max-size", K_SIZE, F(max_size), BOTH },
@@ -87,7 +88,7 @@ static char *env_password;
 static int
 is_secret(const struct key *k)
 {
-	return k->off == F(password);
+	return k->off == F(password) || k->off == F(room_password);
 }
 
 /* Frees the string field 'p' of key 'k' (wiping a secret) and clears it. */
@@ -527,7 +528,7 @@ parse_lines(char *text, const char *path, struct line **out, size_t *nout,
 			free(key);
 			goto fail;
 		}
-		if (strcmp(find_key(lines[n].key, NULL)->name, "password") == 0)
+		if (is_secret(find_key(lines[n].key, NULL)))
 			*has_password = 1;
 		n++;
 	}
@@ -970,24 +971,35 @@ read_first_line(int fd, struct buf *b, int64_t deadline)
 	}
 }
 
-/* Waits for the command itself by the deadline: 0 with its status, or
- * -2 (it is killed then). */
+/*
+ * Waits for the command itself by the deadline, reading and dropping what
+ * else it prints (it would die of SIGPIPE on a closed pipe): 0 with its
+ * status, or -2 (it is killed then).  A child it left in the background
+ * may hold the pipe: the command's own end is what counts.
+ */
 static int
-wait_command(pid_t pid, int64_t deadline, int *status)
+wait_command(pid_t pid, int fd, int64_t deadline, int *status)
 {
+	struct pollfd p;
+	char sink[512];
 	pid_t r;
 
+	p.fd = fd;
+	p.events = POLLIN;
 	for (;;) {
 		r = waitpid(pid, status, WNOHANG);
-		if (r == pid)
-			return 0;
-		if (r < 0 && errno != EINTR)
+		if (r == pid || (r < 0 && errno != EINTR))
 			return 0;
 		if (util_now_ms() >= deadline) {
 			kill_command(pid);
 			return -2;
 		}
-		poll(NULL, 0, 10);
+		p.revents = 0;
+		if (p.fd >= 0 && poll(&p, 1, 10) > 0 &&
+		    read(fd, sink, sizeof(sink)) == 0)
+			p.fd = -1; /* at its end: only the exit is left */
+		else if (p.fd < 0)
+			poll(NULL, 0, 10);
 	}
 }
 
@@ -1035,11 +1047,11 @@ password_from_cmd(const char *cmd, int64_t deadline, char **pw, char **errstr)
 	close(pfd[1]);
 	buf_init(&b);
 	r = read_first_line(pfd[0], &b, deadline);
-	close(pfd[0]);
 	if (r == -2 || r == -3 || r == -1)
 		kill_command(pid);
 	else
-		r = wait_command(pid, deadline, &status);
+		r = wait_command(pid, pfd[0], deadline, &status);
+	close(pfd[0]);
 	if (r == -2) {
 		*errstr = xstrdup("password command: no password before the "
 				  "deadline (--timeout); stopped");
@@ -1162,4 +1174,28 @@ config_password(const struct xconfig *c, char **pw, char **errstr)
 			    "configuration file)",
 	    c->jid);
 	return XEXIT_CONFIG;
+}
+
+int
+config_room_password(const struct xconfig *c, const char *file, long fd,
+    char **out, char **errstr)
+{
+	int64_t deadline = util_now_ms() +
+	    (c->timeout_ms > 0 ? c->timeout_ms : XT_DEFAULT_TIMEOUT_MS);
+	char *why = NULL;
+	int r = 0;
+
+	*out = NULL;
+	if (file)
+		r = password_from_file(file, deadline, out, &why);
+	else if (fd >= 0)
+		r = password_from_fd(fd, deadline, out, &why);
+	else if (c->room_password)
+		*out = xstrdup(c->room_password);
+	if (r < 0) {
+		*errstr = xasprintf("room %s", why);
+		free(why);
+		return r == -2 ? XEXIT_TIMEOUT : XEXIT_CONFIG;
+	}
+	return XEXIT_OK;
 }

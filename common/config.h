@@ -36,6 +36,7 @@ struct xconfig {
 	long password_fd; /* -1: none */
 	char *password_cmd;
 	char *password; /* config file only */
+	char *room_password; /* config file only (xsend, xlisten rooms) */
 
 	/* diagnostics */
 	int verbose;
@@ -155,5 +156,18 @@ int config_is_set(const struct xconfig *c, const char *key);
  * key (curl's format), or NULL when 's' is neither.
  */
 char *config_pin_normalise(const char *s);
+
+/*
+ * config_room_password()
+ *
+ * The password of the rooms (xsend, xlisten): the first line of 'file' or
+ * of descriptor 'fd' (>= 0), read by the deadline of --timeout under the
+ * rules of the password file, else the config key room-password, else
+ * none (*out NULL).  Never from the command line.  Returns an exit code
+ * (XEXIT_OK, XEXIT_CONFIG, XEXIT_TIMEOUT) with *errstr on failure; *out is
+ * the caller's, to free with util_secure_free().
+ */
+int config_room_password(const struct xconfig *c, const char *file, long fd,
+    char **out, char **errstr);
 
 #endif

@@ -53,7 +53,9 @@ complete -c $c -l presence -d 'Print presence records too'
 # Rooms.
 complete -c $c -l room -x -d 'Join ROOM (XEP-0045) and print its messages'
 complete -c $c -s n -l nick -x -d 'Nickname in rooms'
-complete -c $c -l room-password -x -d 'Password of the rooms'
+complete -c $c -l room-password -x -d 'Password of the rooms (deprecated: others can see it)'
+complete -c $c -l room-password-file -r -F -d 'Read the password of the rooms from FILE'
+complete -c $c -l room-password-fd -x -d 'Read the password of the rooms from descriptor N'
 complete -c $c -l history -x -d 'Ask rooms for their last N messages on joining'
 
 # Receiving.

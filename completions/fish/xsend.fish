@@ -67,7 +67,9 @@ complete -c $c -l raw -d 'Send the XML stanzas of standard input; print iq repli
 # Rooms.
 complete -c $c -s r -l room -d 'The JIDs are rooms (XEP-0045): join, send, leave'
 complete -c $c -s n -l nick -x -d "Nickname in rooms (default: the account's localpart)"
-complete -c $c -l room-password -x -d 'Password of the rooms'
+complete -c $c -l room-password -x -d 'Password of the rooms (deprecated: others can see it)'
+complete -c $c -l room-password-file -r -F -d 'Read the password of the rooms from FILE'
+complete -c $c -l room-password-fd -x -d 'Read the password of the rooms from descriptor N'
 complete -c $c -l nick-retry -d 'When the nick is taken, try NICK-2 ... NICK-9'
 
 # Reconnection.

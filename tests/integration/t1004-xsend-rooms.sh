@@ -8,7 +8,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 xt_need prosody openssl slixmpp
-plan 104
+plan 109
 
 M=$XT_MUC
 nl=$'\n'
@@ -102,9 +102,9 @@ usage_error "--type normal with --room" \
 usage_error "--nick without --room" \
 	"xsend: --nick, --room-password and --nick-retry need --room$try" \
 	--nick bot -m x bob@localhost
-usage_error "--room-password without --room" \
+usage_error "--room-password-file without --room" \
 	"xsend: --nick, --room-password and --nick-retry need --room$try" \
-	--room-password s3cret -m x bob@localhost
+	--room-password-file /dev/null -m x bob@localhost
 usage_error "--nick-retry without --room" \
 	"xsend: --nick, --room-password and --nick-retry need --room$try" \
 	--nick-retry -m x bob@localhost
@@ -183,17 +183,34 @@ room_ready pw
 run "$XSEND" -C "$conf" -r "pw@$M" -m 'no password'
 ok_rc 8 "no --room-password: exit 8"
 is "$ERR" "xsend: pw@$M: cannot join: not-authorized (a password is needed)" "... one line: the room, the condition, why"
-run "$XSEND" -C "$conf" -r --room-password wrong "pw@$M" -m 'wrong password'
-ok_rc 8 "a wrong --room-password: exit 8"
+printf 'wrong\n' >"$XT_DIR/room-wrong.pw"
+printf 's3cret\n' >"$XT_DIR/room.pw"
+chmod 600 "$XT_DIR/room-wrong.pw" "$XT_DIR/room.pw"
+run "$XSEND" -C "$conf" -r --room-password-file "$XT_DIR/room-wrong.pw" "pw@$M" -m 'wrong password'
+ok_rc 8 "a wrong room password: exit 8"
 is "$ERR" "xsend: pw@$M: cannot join: not-authorized (a password is needed)" "... the same line"
-run "$XSEND" -C "$conf" -r --room-password s3cret --id pw-1 "pw@$M" -m 'behind the password'
-ok_rc 0 "the right --room-password: exit 0"
+run "$XSEND" -C "$conf" -r --room-password-file "$XT_DIR/room.pw" --id pw-1 "pw@$M" -m 'behind the password'
+ok_rc 0 "the right --room-password-file: exit 0"
 ok "the owner got the message" xt_wait_grep "$XT_DIR/pw.out" '"id": "pw-1"' 10 pw
 is "$(xt_json "$(line "$XT_DIR/pw.out" '"id": "pw-1"')" body)" "behind the password" "... with its body"
 is "$(count "$XT_DIR/pw.out" '"kind": "presence".*"nick": "alice", "type": "available"')" 1 \
 	"the refused joins never entered the room"
+# The other sources: the config key, a descriptor, and the command line
+# (which works, with a warning: every user can read it there).
+{ cat "$conf"; printf 'room-password = s3cret\n'; } >"$XT_DIR/roompw.conf"
+chmod 600 "$XT_DIR/roompw.conf"
+run "$XSEND" -C "$XT_DIR/roompw.conf" -r --id pw-k "pw@$M" -m 'with the config key'
+ok_rc 0 "the room-password key: exit 0"
+ok "... the owner got it" xt_wait_grep "$XT_DIR/pw.out" '"id": "pw-k"' 10 pw
+run "$XSEND" -C "$conf" -r --room-password s3cret --id pw-a "pw@$M" -m 'from argv'
+ok_rc 0 "--room-password on the command line still works: exit 0"
+like "$ERR" 'warning: --room-password shows the password to every user' "... with a warning"
+run "$XSEND" -C "$conf" -r --room-password s3cret --room-password-file "$XT_DIR/room.pw" "pw@$M" -m 'two'
+ok_rc 2 "two room password sources: exit 2"
 # The join as xsend sends it (-vv), into a room that now has history.
-run "$XSEND" -C "$conf" -vv -r --room-password s3cret --id pw-2 "pw@$M" -m 'traced'
+exec 7<"$XT_DIR/room.pw"
+run "$XSEND" -C "$conf" -vv -r --room-password-fd 7 --id pw-2 "pw@$M" -m 'traced'
+exec 7<&-
 ok_rc 0 "-vv: exit 0"
 join="SENT: <presence to=\"pw@$M/alice\"><x xmlns=\"http://jabber.org/protocol/muc\"><history maxstanzas=\"0\"/><password>[redacted]</password></x></presence>"
 ok "the join asks for no history and has the password (redacted in the trace)" \
