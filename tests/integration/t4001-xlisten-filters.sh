@@ -240,17 +240,24 @@ run xt_peer muc-send --jid dave@localhost --password dave-pw --room $R --room-pa
 	--subject 'Room <topic>'
 ok_rc 0 "dave set the subject"
 
-run "$XLISTEN" -C "$bconf" --room $R --room-password wrong -w 20
+# The room password from a file, a descriptor or the config key, never
+# the command line (where --room-password still works, with a warning).
+printf 'wrong\n' >"$XT_DIR/room-wrong.pw"
+printf 'sesame\n' >"$XT_DIR/room.pw"
+chmod 600 "$XT_DIR/room-wrong.pw" "$XT_DIR/room.pw"
+{ cat "$bconf"; printf 'room-password = sesame\n'; } >"$XT_DIR/bob-room.conf"
+chmod 600 "$XT_DIR/bob-room.conf"
+run "$XLISTEN" -C "$bconf" --room $R --room-password-file "$XT_DIR/room-wrong.pw" -w 20
 ok_rc 8 "a wrong room password: exit 8"
 is "$ERR" "xlisten: $R: cannot join: not-authorized" "a wrong room password: says so"
 run "$XLISTEN" -C "$bconf" --room $R -w 20
 ok_rc 8 "no room password: exit 8"
 
 xt_bg room "$XLISTEN" -C "$bconf" --resource room -J --room $R --nick 'the listener' \
-	--room-password sesame --history 2
+	--room-password-file "$XT_DIR/room.pw" --history 2
 xt_wait_grep "$XT_DIR/carol.out" '"kind": "presence".*"nick": "the listener".*"type": "available"' 20 room ||
 	diag "carol did not see the listener join"
-xt_bg room2 "$XLISTEN" -C "$bconf" --resource room2 -F '%y|%r|%s|%b' --room $R --room-password sesame
+xt_bg room2 "$XLISTEN" -C "$XT_DIR/bob-room.conf" --resource room2 -F '%y|%r|%s|%b' --room $R
 xt_wait_grep "$XT_DIR/carol.out" '"kind": "presence".*"nick": "bob".*"type": "available"' 20 room2 ||
 	diag "carol did not see bob (the default nick) join"
 run xt_peer muc-send --jid dave@localhost --password dave-pw --room $R --room-password sesame \
