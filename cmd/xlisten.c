@@ -65,9 +65,8 @@ struct xlisten {
 	char **rooms;
 	size_t nrooms;
 	char *nick;
-	char *room_password;
-	char *room_password_file; /* --room-password-file */
-	long room_password_fd; /* --room-password-fd, or -1 */
+	char *room_password; /* from room_pw, once read */
+	struct room_password_opts room_pw;
 	long history;
 	int carbons;
 	unsigned long count;
@@ -243,27 +242,14 @@ xlisten_option(
 		x->nick = xstrdup(arg);
 		break;
 	case OPT_ROOM_PASSWORD:
-		xwarn("--room-password shows the password to every user of "
-		      "this machine; use --room-password-file, "
-		      "--room-password-fd or the room-password key");
-		util_secure_free(x->room_password);
-		x->room_password = xstrdup(arg);
-		break;
+		return config_room_password_option(
+		    &x->room_pw, "room-password", arg, errstr);
 	case OPT_ROOM_PASSWORD_FILE:
-		free(x->room_password_file);
-		x->room_password_file = xstrdup(arg);
-		break;
-	case OPT_ROOM_PASSWORD_FD: {
-		unsigned long fd;
-
-		if (util_parse_ulong(arg, 0, 65535, &fd) < 0) {
-			*errstr = xasprintf(
-			    "--room-password-fd: invalid descriptor '%s'", arg);
-			return -1;
-		}
-		x->room_password_fd = (long)fd;
-		break;
-	}
+		return config_room_password_option(
+		    &x->room_pw, "room-password-file", arg, errstr);
+	case OPT_ROOM_PASSWORD_FD:
+		return config_room_password_option(
+		    &x->room_pw, "room-password-fd", arg, errstr);
 	case OPT_HISTORY:
 		return number(
 		    "--history", arg, 0, 1000000, &x->history, errstr);
@@ -816,14 +802,11 @@ check_args(struct xlisten *x, int argc, const char **argv)
 	if (x->exec && (x->oc.format != OUT_TEXT || x->oc.nul))
 		return usage("--exec hands each message to a command; "
 			     "-F, -J, -X and -0 do not apply");
-	if (!!x->room_password + !!x->room_password_file +
-		(x->room_password_fd >= 0) >
-	    1)
+	if (config_room_password_given(&x->room_pw) > 1)
 		return usage("one room password source: --room-password-file, "
 			     "--room-password-fd or --room-password");
 	if (x->nrooms == 0 &&
-	    (x->nick || x->room_password || x->history ||
-		x->room_password_file || x->room_password_fd >= 0))
+	    (x->nick || config_room_password_given(&x->room_pw) || x->history))
 		return usage(
 		    "--nick, --room-password and --history need --room");
 	return XEXIT_OK;
@@ -849,8 +832,8 @@ xlisten_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 	}
 
 	if (x->nrooms && x->room_password == NULL &&
-	    (rc = config_room_password(cfg, x->room_password_file,
-		 x->room_password_fd, &x->room_password, &err)) != XEXIT_OK) {
+	    (rc = config_room_password(
+		 cfg, &x->room_pw, &x->room_password, &err)) != XEXIT_OK) {
 		xerror("%s", err);
 		free(err);
 		return rc;
@@ -933,7 +916,7 @@ main(int argc, char **argv)
 	memset(&x, 0, sizeof(x));
 	x.receipts = 1;
 	x.retries = -1;
-	x.room_password_fd = -1;
+	config_room_password_init(&x.room_pw);
 	x.keepalive_ms = 60000;
 	memset(&tool, 0, sizeof(tool));
 	tool.name = "xlisten";
@@ -956,7 +939,7 @@ main(int argc, char **argv)
 	exec_argv_free(x.exec);
 	free(x.nick);
 	util_secure_free(x.room_password);
-	free(x.room_password_file);
+	config_room_password_free(&x.room_pw);
 	output_choice_free(&x.oc);
 	free(x.own_bare);
 	return rc;

@@ -83,9 +83,8 @@ struct xsend {
 	char *url;
 	char *id;
 	char *nick;
-	char *room_password;
-	char *room_password_file; /* --room-password-file */
-	long room_password_fd; /* --room-password-fd, or -1 */
+	char *room_password; /* from room_pw, once read */
+	struct room_password_opts room_pw;
 	int sanitize;
 	enum mode mode;
 	char delim;
@@ -248,28 +247,14 @@ xsend_option(
 		replace(&x->nick, arg);
 		break;
 	case OPT_ROOM_PASSWORD:
-		xwarn("--room-password shows the password to every user of "
-		      "this machine; use --room-password-file, "
-		      "--room-password-fd or the room-password key");
-		util_secure_free(x->room_password);
-		free(x->room_password_file);
-		x->room_password = xstrdup(arg);
-		break;
+		return config_room_password_option(
+		    &x->room_pw, "room-password", arg, errstr);
 	case OPT_ROOM_PASSWORD_FILE:
-		free(x->room_password_file);
-		x->room_password_file = xstrdup(arg);
-		break;
-	case OPT_ROOM_PASSWORD_FD: {
-		unsigned long fd;
-
-		if (util_parse_ulong(arg, 0, 65535, &fd) < 0) {
-			*errstr = xasprintf(
-			    "--room-password-fd: invalid descriptor '%s'", arg);
-			return -1;
-		}
-		x->room_password_fd = (long)fd;
-		break;
-	}
+		return config_room_password_option(
+		    &x->room_pw, "room-password-file", arg, errstr);
+	case OPT_ROOM_PASSWORD_FD:
+		return config_room_password_option(
+		    &x->room_pw, "room-password-fd", arg, errstr);
 	case OPT_SANITIZE:
 		x->sanitize = 1;
 		break;
@@ -1232,13 +1217,11 @@ check_args(struct xsend *x, int argc)
 		return usage("--room sends groupchat messages; --type does not "
 			     "apply");
 	if (!x->rooms &&
-	    (x->nick || x->room_password || x->nick_retry ||
-		x->room_password_file || x->room_password_fd >= 0))
+	    (x->nick || config_room_password_given(&x->room_pw) ||
+		x->nick_retry))
 		return usage("--nick, --room-password and --nick-retry need "
 			     "--room");
-	if (!!x->room_password + !!x->room_password_file +
-		(x->room_password_fd >= 0) >
-	    1)
+	if (config_room_password_given(&x->room_pw) > 1)
 		return usage("one room password source: --room-password-file, "
 			     "--room-password-fd or --room-password");
 	if (x->url && !*x->url)
@@ -1428,8 +1411,8 @@ xsend_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 	if (x->type == NULL)
 		x->type = "chat";
 	if (x->rooms && x->room_password == NULL &&
-	    (rc = config_room_password(cfg, x->room_password_file,
-		 x->room_password_fd, &x->room_password, &err)) != XEXIT_OK) {
+	    (rc = config_room_password(
+		 cfg, &x->room_pw, &x->room_password, &err)) != XEXIT_OK) {
 		xerror("%s", err);
 		free(err);
 		return rc;
@@ -1482,6 +1465,7 @@ xsend_free(struct xsend *x)
 	free(x->id);
 	free(x->nick);
 	util_secure_free(x->room_password);
+	config_room_password_free(&x->room_pw);
 	free(x->body);
 	buf_free(&x->in);
 }
@@ -1496,7 +1480,7 @@ main(int argc, char **argv)
 	memset(&x, 0, sizeof(x));
 	x.delim = '\n';
 	x.retries = -1;
-	x.room_password_fd = -1;
+	config_room_password_init(&x.room_pw);
 	buf_init(&x.in);
 	memset(&tool, 0, sizeof(tool));
 	tool.name = "xsend";

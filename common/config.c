@@ -1176,9 +1176,57 @@ config_password(const struct xconfig *c, char **pw, char **errstr)
 	return XEXIT_CONFIG;
 }
 
+void
+config_room_password_init(struct room_password_opts *o)
+{
+	o->value = NULL;
+	o->file = NULL;
+	o->fd = -1;
+}
+
+void
+config_room_password_free(struct room_password_opts *o)
+{
+	util_secure_free(o->value);
+	free(o->file);
+	config_room_password_init(o);
+}
+
 int
-config_room_password(const struct xconfig *c, const char *file, long fd,
-    char **out, char **errstr)
+config_room_password_option(struct room_password_opts *o, const char *name,
+    const char *arg, char **errstr)
+{
+	unsigned long fd;
+
+	if (strcmp(name, "room-password-file") == 0) {
+		free(o->file);
+		o->file = xstrdup(arg);
+	} else if (strcmp(name, "room-password-fd") == 0) {
+		if (util_parse_ulong(arg, 0, 65535, &fd) < 0) {
+			*errstr = xasprintf(
+			    "--room-password-fd: invalid descriptor '%s'", arg);
+			return -1;
+		}
+		o->fd = (long)fd;
+	} else {
+		xwarn("--room-password shows the password to every user of "
+		      "this machine; use --room-password-file, "
+		      "--room-password-fd or the room-password key");
+		util_secure_free(o->value);
+		o->value = xstrdup(arg);
+	}
+	return 0;
+}
+
+int
+config_room_password_given(const struct room_password_opts *o)
+{
+	return (o->value != NULL) + (o->file != NULL) + (o->fd >= 0);
+}
+
+int
+config_room_password(const struct xconfig *c,
+    const struct room_password_opts *o, char **out, char **errstr)
 {
 	int64_t deadline = util_now_ms() +
 	    (c->timeout_ms > 0 ? c->timeout_ms : XT_DEFAULT_TIMEOUT_MS);
@@ -1186,10 +1234,12 @@ config_room_password(const struct xconfig *c, const char *file, long fd,
 	int r = 0;
 
 	*out = NULL;
-	if (file)
-		r = password_from_file(file, deadline, out, &why);
-	else if (fd >= 0)
-		r = password_from_fd(fd, deadline, out, &why);
+	if (o->value)
+		*out = xstrdup(o->value);
+	else if (o->file)
+		r = password_from_file(o->file, deadline, out, &why);
+	else if (o->fd >= 0)
+		r = password_from_fd(o->fd, deadline, out, &why);
 	else if (c->room_password)
 		*out = xstrdup(c->room_password);
 	if (r < 0) {

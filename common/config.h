@@ -157,17 +157,41 @@ int config_is_set(const struct xconfig *c, const char *key);
  */
 char *config_pin_normalise(const char *s);
 
+/* Where the password of the rooms comes from (xsend, xlisten options). */
+struct room_password_opts {
+	char *value; /* --room-password (the command line: warned) */
+	char *file; /* --room-password-file */
+	long fd; /* --room-password-fd, or -1 */
+};
+
+void config_room_password_init(struct room_password_opts *o);
+void config_room_password_free(struct room_password_opts *o);
+
+/*
+ * config_room_password_option()
+ *
+ * Takes one of the options --room-password, --room-password-file,
+ * --room-password-fd ('name' without the dashes) with its argument.
+ * Returns 0, or -1 with *errstr.
+ */
+int config_room_password_option(struct room_password_opts *o, const char *name,
+    const char *arg, char **errstr);
+
+/* How many room password options were given (more than one is a usage
+ * error). */
+int config_room_password_given(const struct room_password_opts *o);
+
 /*
  * config_room_password()
  *
- * The password of the rooms (xsend, xlisten): the first line of 'file' or
- * of descriptor 'fd' (>= 0), read by the deadline of --timeout under the
- * rules of the password file, else the config key room-password, else
- * none (*out NULL).  Never from the command line.  Returns an exit code
- * (XEXIT_OK, XEXIT_CONFIG, XEXIT_TIMEOUT) with *errstr on failure; *out is
- * the caller's, to free with util_secure_free().
+ * The password of the rooms: --room-password, else the first line of the
+ * file or of the descriptor (read by the deadline of --timeout under the
+ * rules of the password file), else the config key room-password, else
+ * none (*out NULL).  Returns an exit code (XEXIT_OK, XEXIT_CONFIG,
+ * XEXIT_TIMEOUT) with *errstr on failure; *out is the caller's, to free
+ * with util_secure_free().
  */
-int config_room_password(const struct xconfig *c, const char *file, long fd,
-    char **out, char **errstr);
+int config_room_password(const struct xconfig *c,
+    const struct room_password_opts *o, char **out, char **errstr);
 
 #endif

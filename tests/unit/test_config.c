@@ -1166,6 +1166,52 @@ config_password__runs__password_cmd(void **state)
 }
 
 static void
+config_room_password__takes__each_source(void **state)
+{
+	struct room_password_opts o;
+	struct xconfig c;
+	char *pw = NULL, *err = NULL, *path;
+
+	(void)state;
+	config_init(&c);
+	config_room_password_init(&o);
+	/* nothing given, no key: no password */
+	assert_int_equal(config_room_password(&c, &o, &pw, &err), XEXIT_OK);
+	assert_null(pw);
+	/* the config key */
+	set_ok(&c, "room-password", "from-key", 1);
+	assert_int_equal(config_room_password(&c, &o, &pw, &err), XEXIT_OK);
+	assert_string_equal(pw, "from-key");
+	util_secure_free(pw);
+	/* a file comes before the key */
+	path = temp_file("from-file\nrest\n", 0600);
+	assert_int_equal(
+	    config_room_password_option(&o, "room-password-file", path, &err),
+	    0);
+	assert_int_equal(config_room_password_given(&o), 1);
+	assert_int_equal(config_room_password(&c, &o, &pw, &err), XEXIT_OK);
+	assert_string_equal(pw, "from-file");
+	util_secure_free(pw);
+	remove_file(path);
+	/* a missing file: exit 3, named as the room's */
+	assert_int_equal(config_room_password(&c, &o, &pw, &err), XEXIT_CONFIG);
+	assert_non_null(strstr(err, "room password file"));
+	free(err);
+	err = NULL;
+	/* a bad descriptor number is refused; two sources are counted */
+	assert_int_equal(
+	    config_room_password_option(&o, "room-password-fd", "x", &err), -1);
+	free(err);
+	err = NULL;
+	assert_int_equal(
+	    config_room_password_option(&o, "room-password-fd", "0", &err), 0);
+	assert_int_equal(config_room_password_given(&o), 2);
+	config_room_password_free(&o);
+	assert_int_equal(config_room_password_given(&o), 0);
+	config_free(&c);
+}
+
+static void
 config_password__uses__environment_then_file(void **state)
 {
 	struct xconfig c;
@@ -1301,6 +1347,7 @@ main(void)
 		    config_password__refuses__unsafe_password_file),
 		cmocka_unit_test(config_password__reads__one_line_from_fd),
 		cmocka_unit_test(config_password__runs__password_cmd),
+		cmocka_unit_test(config_room_password__takes__each_source),
 		cmocka_unit_test(config_password__uses__environment_then_file),
 		cmocka_unit_test(
 		    config_take_env_password__wipes__environment_text),
