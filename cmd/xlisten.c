@@ -367,18 +367,13 @@ static void end_run(struct xlisten *x, int code);
 static void
 send_receipt(struct xlisten *x, const char *to, const char *id)
 {
-	xmpp_stanza_t *m, *r;
+	xmpp_stanza_t *m;
 	char *rid;
 
 	if (to == NULL || id == NULL || !session_online(x->s))
 		return;
 	rid = session_new_id(x->s);
-	m = xmpp_message_new(session_ctx(x->s), NULL, to, rid);
-	r = xmpp_stanza_new(session_ctx(x->s));
-	xmpp_stanza_set_name(r, "received");
-	xmpp_stanza_set_ns(r, NS_RECEIPTS);
-	xmpp_stanza_set_attribute(r, "id", id);
-	xmpp_stanza_add_child_ex(m, r, 0);
+	m = stanza_receipt(session_ctx(x->s), to, rid, id);
 	session_send(x->s, m);
 	xmpp_stanza_release(m);
 	free(rid);
@@ -708,8 +703,9 @@ static void
 on_online(struct session *s, void *ud)
 {
 	struct xlisten *x = ud;
-	xmpp_stanza_t *p, *c, *t;
-	char prio[8], *id;
+	struct pres_spec spec;
+	xmpp_stanza_t *p;
+	char *id;
 	size_t i;
 
 	online_keepalive(s, x->keepalive_ms);
@@ -717,26 +713,16 @@ on_online(struct session *s, void *ud)
 		return; /* the server kept our presence, rooms and carbons */
 
 	/* Initial presence: the server sends stored offline messages. */
-	p = xmpp_presence_new(session_ctx(s));
-	if (x->priority != 0) {
-		snprintf(prio, sizeof(prio), "%ld", x->priority);
-		c = xmpp_stanza_new(session_ctx(s));
-		xmpp_stanza_set_name(c, "priority");
-		t = xmpp_stanza_new(session_ctx(s));
-		xmpp_stanza_set_text(t, prio);
-		xmpp_stanza_add_child_ex(c, t, 0);
-		xmpp_stanza_add_child_ex(p, c, 0);
-	}
+	memset(&spec, 0, sizeof(spec));
+	spec.has_priority = x->priority != 0;
+	spec.priority = x->priority;
+	p = stanza_presence(session_ctx(s), &spec);
 	session_send(s, p);
 	xmpp_stanza_release(p);
 
 	if (x->carbons) {
 		id = session_new_id(s);
-		p = xmpp_iq_new(session_ctx(s), "set", id);
-		c = xmpp_stanza_new(session_ctx(s));
-		xmpp_stanza_set_name(c, "enable");
-		xmpp_stanza_set_ns(c, NS_CARBONS);
-		xmpp_stanza_add_child_ex(p, c, 0);
+		p = stanza_carbons_enable(session_ctx(s), id);
 		session_request(s, p, on_carbons, x);
 		xmpp_stanza_release(p);
 		free(id);

@@ -338,3 +338,25 @@ stanza_roster_set(xmpp_ctx_t *ctx, const char *id, const struct roster_spec *r)
 	xmpp_stanza_add_child_ex(q, stanza_roster_item(ctx, r), 0);
 	return iq;
 }
+
+/* Builders for xlisten's answers */
+
+xmpp_stanza_t *
+stanza_receipt(
+    xmpp_ctx_t *ctx, const char *to, const char *id, const char *received)
+{
+	xmpp_stanza_t *m = xmpp_message_new(ctx, NULL, to, id);
+	xmpp_stanza_t *r = add_child(m, "received", NS_RECEIPTS, NULL);
+
+	xmpp_stanza_set_attribute(r, "id", received);
+	return m;
+}
+
+xmpp_stanza_t *
+stanza_carbons_enable(xmpp_ctx_t *ctx, const char *id)
+{
+	xmpp_stanza_t *iq = xmpp_iq_new(ctx, "set", id);
+
+	add_child(iq, "enable", NS_CARBONS, NULL);
+	return iq;
+}

@@ -146,4 +146,14 @@ xmpp_stanza_t *stanza_roster_item(xmpp_ctx_t *ctx, const struct roster_spec *r);
 xmpp_stanza_t *
 stanza_roster_set(xmpp_ctx_t *ctx, const char *id, const struct roster_spec *r);
 
+/* Builders for xlisten's answers (the caller owns and releases them) */
+
+/* <message to id><received xmlns='urn:xmpp:receipts' id=RECEIVED/>
+ * </message>: the XEP-0184 receipt for the message 'received'. */
+xmpp_stanza_t *stanza_receipt(
+    xmpp_ctx_t *ctx, const char *to, const char *id, const char *received);
+
+/* <iq type='set' id><enable xmlns='urn:xmpp:carbons:2'/></iq> (XEP-0280) */
+xmpp_stanza_t *stanza_carbons_enable(xmpp_ctx_t *ctx, const char *id);
+
 #endif

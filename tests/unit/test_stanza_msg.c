@@ -121,6 +121,24 @@ stanza_give_id__keeps__a_built_message_intact(void **state)
 	    "<origin-id id=\"old\" xmlns=\"urn:xmpp:sid:0\"/></message>");
 }
 
+/* --- xlisten's answers --- */
+
+static void
+stanza_receipt__names__the_message_received(void **state)
+{
+	expect_xml(stanza_receipt(*state, "bob@example.com/r", "rc-1", "m&1"),
+	    "<message id=\"rc-1\" to=\"bob@example.com/r\">"
+	    "<received id=\"m&amp;1\" xmlns=\"urn:xmpp:receipts\"/></message>");
+}
+
+static void
+stanza_carbons_enable__is__an_iq_set(void **state)
+{
+	expect_xml(stanza_carbons_enable(*state, "cb-1"),
+	    "<iq id=\"cb-1\" type=\"set\">"
+	    "<enable xmlns=\"urn:xmpp:carbons:2\"/></iq>");
+}
+
 int
 main(void)
 {
@@ -136,6 +154,12 @@ main(void)
 		    teardown_ctx),
 		cmocka_unit_test_setup_teardown(
 		    stanza_give_id__keeps__a_built_message_intact, setup_ctx,
+		    teardown_ctx),
+		cmocka_unit_test_setup_teardown(
+		    stanza_receipt__names__the_message_received, setup_ctx,
+		    teardown_ctx),
+		cmocka_unit_test_setup_teardown(
+		    stanza_carbons_enable__is__an_iq_set, setup_ctx,
 		    teardown_ctx),
 	};
 
