@@ -487,7 +487,7 @@ session_not_handled(struct session *s)
 void
 session_on_signal(struct session *s, session_event_cb cb, void *ud)
 {
-	s->ses_on_signal = cb;
+	s->on_signal = cb;
 	s->on_signal_ud = ud;
 }
 

@@ -511,11 +511,78 @@ earliest(int64_t a, int64_t b)
 	return a < b ? a : b;
 }
 
+/* The attempt in progress took longer than the connection phase may: a
+ * retry may do better. */
+static void
+attempt_timed_out(struct session *s)
+{
+	long ms =
+	    s->cfg->timeout_ms > 0 ? s->cfg->timeout_ms : CONNECT_TIMEOUT_MS;
+	char t[32];
+
+	ses_record(s, XEXIT_TIMEOUT, "%s: timed out after %s s%s%s",
+	    session_target(s), util_seconds(ms, t, sizeof(t)),
+	    s->phase ? " " : "", s->phase ? s->phase : "");
+	s->retry_ok = 1;
+	ses_hard_close(s);
+}
+
+/*
+ * What is due before a turn: a signal, a reconnection, the end of an
+ * attempt, of the run or of the wait for the server's goodbye.  Returns 1
+ * when the loop must look again before turning.
+ */
+static int
+handle_due(struct session *s, int64_t now)
+{
+	if (ses_caught_signal && s->state != S_CLOSING) {
+		xdebug(1, "signal %d: closing", (int)ses_caught_signal);
+		ses_caught_signal = 0;
+		if (s->on_signal)
+			s->on_signal(s, s->on_signal_ud);
+		else
+			session_finish(s, s->signal_code);
+		return 1;
+	}
+	if (s->state == S_WAIT && now >= s->reconnect_at &&
+	    start_attempt(s) < 0) {
+		if (ses_may_retry(s))
+			ses_schedule_reconnect(s);
+		else
+			s->state = S_DONE;
+		return 1;
+	}
+	if (s->state == S_CONNECTING && now >= s->connect_deadline &&
+	    (s->deadline == 0 || s->connect_deadline < s->deadline))
+		attempt_timed_out(s);
+	if (s->deadline && now >= s->deadline)
+		ses_deadline_reached(s);
+	if (s->state == S_CLOSING && now >= s->close_deadline && !s->shut)
+		ses_hard_close(s); /* the goodbye did not come */
+	return 0;
+}
+
+/* When the loop must wake next (0: nothing is due); fires the timers that
+ * are due now. */
+static int64_t
+next_due(struct session *s, int64_t now)
+{
+	int64_t next = earliest(s->deadline, fire_timers(s, now));
+
+	if (s->state == S_CLOSING && !s->shut)
+		next = earliest(next, s->close_deadline);
+	if (s->state == S_CONNECTING)
+		next = earliest(next, s->connect_deadline);
+	if (s->state == S_WAIT)
+		next = earliest(next, s->reconnect_at);
+	return next;
+}
+
 int
 session_run(struct session *s)
 {
 	struct sigaction ign;
-	int64_t now, next;
+	int64_t now;
 	long wait;
 
 	memset(&ign, 0, sizeof(ign));
@@ -531,56 +598,12 @@ session_run(struct session *s)
 	}
 
 	while (s->state != S_DONE) {
-		if (ses_caught_signal && s->state != S_CLOSING) {
-			xdebug(1, "signal %d: closing", (int)ses_caught_signal);
-			ses_caught_signal = 0;
-			if (s->ses_on_signal)
-				s->ses_on_signal(s, s->on_signal_ud);
-			else
-				session_finish(s, s->signal_code);
-			continue;
-		}
 		now = util_now_ms();
-		if (s->state == S_WAIT && now >= s->reconnect_at &&
-		    start_attempt(s) < 0) {
-			if (ses_may_retry(s))
-				ses_schedule_reconnect(s);
-			else
-				s->state = S_DONE;
+		if (handle_due(s, now))
 			continue;
-		}
-		if (s->state == S_CONNECTING && now >= s->connect_deadline &&
-		    (s->deadline == 0 || s->connect_deadline < s->deadline)) {
-			/* One attempt took too long: a retry may do better. */
-			long ms = s->cfg->timeout_ms > 0 ? s->cfg->timeout_ms
-							 : CONNECT_TIMEOUT_MS;
-
-			char t[32];
-
-			ses_record(s, XEXIT_TIMEOUT,
-			    "%s: timed out after %s s%s%s", session_target(s),
-			    util_seconds(ms, t, sizeof(t)), s->phase ? " " : "",
-			    s->phase ? s->phase : "");
-			s->retry_ok = 1;
-			ses_hard_close(s);
-		}
-		if (s->deadline && now >= s->deadline)
-			ses_deadline_reached(s);
 		if (s->state == S_DONE)
 			break;
-
-		if (s->state == S_CLOSING && now >= s->close_deadline &&
-		    !s->shut)
-			ses_hard_close(s); /* the goodbye did not come */
-		next = earliest(s->deadline, fire_timers(s, now));
-		if (s->state == S_CLOSING && !s->shut)
-			next = earliest(next, s->close_deadline);
-		if (s->state == S_CONNECTING)
-			next = earliest(next, s->connect_deadline);
-		if (s->state == S_WAIT)
-			next = earliest(next, s->reconnect_at);
-		wait = wait_until(now, next, LOOP_MAX_WAIT_MS);
-
+		wait = wait_until(now, next_due(s, now), LOOP_MAX_WAIT_MS);
 		if (s->drain_owed)
 			wait = 0;
 		if (s->state == S_READY && s->input_fd >= 0 && s->sock >= 0 &&

@@ -127,7 +127,7 @@ struct session {
 	void *input_ud;
 
 	int signal_code;
-	session_event_cb ses_on_signal;
+	session_event_cb on_signal;
 	void *on_signal_ud;
 
 	/* reconnection */
