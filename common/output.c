@@ -107,8 +107,15 @@ void
 orecord_add(
     struct orecord *r, char key, const char *name, const char *value, int flags)
 {
-	if (r->n >= OUT_MAX_FIELDS)
-		return;
+	if (r->n >= OUT_MAX_FIELDS) {
+		/* A record with more fields is a bug in the program: stop
+		 * rather than drop data. */
+		fprintf(stderr,
+		    "%s: internal error: more than %d fields in "
+		    "one record\n",
+		    util_progname(), OUT_MAX_FIELDS);
+		abort();
+	}
 	r->f[r->n].key = key;
 	r->f[r->n].name = name;
 	r->f[r->n].value = value;

@@ -103,7 +103,8 @@ output_check_template(const char *template, const char *keys, char **errstr);
 /* Starts a record of 'kind' about 'stanza' (both borrowed, may be NULL). */
 void orecord_init(struct orecord *r, const char *kind, xmpp_stanza_t *stanza);
 
-/* Adds a field; 'value' is borrowed and may be NULL. */
+/* Adds a field; 'value' is borrowed and may be NULL.  More than
+ * OUT_MAX_FIELDS is a bug in the program: it aborts with a message. */
 void orecord_add(struct orecord *r, char key, const char *name,
     const char *value, int flags);
 

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* test_output.c -- unit tests of common/output.c (every record format) */
 
+#include <sys/wait.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -528,18 +530,34 @@ output_check_template__rejects__unknown_directive(void **state)
 /* --- records --- */
 
 static void
-orecord_add__ignores__fields_beyond_max(void **state)
+orecord_add__aborts__beyond_max(void **state)
 {
 	struct orecord r;
 	size_t k;
+	pid_t pid;
+	int status;
 
 	(void)state;
 	orecord_init(&r, "x", NULL);
-	for (k = 0; k < OUT_MAX_FIELDS + 5; k++)
+	for (k = 0; k < OUT_MAX_FIELDS; k++)
 		orecord_add(&r, 'a', "a", "v", OF_TEXT);
 	assert_int_equal(r.n, OUT_MAX_FIELDS);
 	assert_string_equal(r.kind, "x");
 	assert_null(r.stanza);
+	/* one more is a bug: the child aborts instead of dropping it */
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		if (null >= 0)
+			dup2(null, STDERR_FILENO);
+		orecord_add(&r, 'a', "a", "v", OF_TEXT);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
 }
 
 /* --- output_record on a real stdout --- */
@@ -659,7 +677,7 @@ main(void)
 		    output_check_template__accepts__known_directives),
 		cmocka_unit_test(
 		    output_check_template__rejects__unknown_directive),
-		cmocka_unit_test(orecord_add__ignores__fields_beyond_max),
+		cmocka_unit_test(orecord_add__aborts__beyond_max),
 		cmocka_unit_test(output_record__writes__to_stdout),
 		cmocka_unit_test(output_record__fails__on_broken_pipe),
 		cmocka_unit_test(output_choose__keeps__last_format_and_nul),
