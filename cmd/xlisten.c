@@ -886,9 +886,23 @@ static void
 xlisten_end(void *state)
 {
 	struct xlisten *x = state;
+	size_t i;
 
 	session_free(x->s);
 	x->s = NULL;
+	output_free(&x->out);
+	exec_free(x->ex);
+	for (i = 0; x->room && i < x->nrooms; i++)
+		muc_room_free(x->room[i]);
+	free(x->room);
+	free_list(x->from);
+	free_list(x->rooms);
+	exec_argv_free(x->exec);
+	free(x->nick);
+	util_secure_free(x->room_password);
+	config_room_password_free(&x->room_pw);
+	output_choice_free(&x->oc);
+	free(x->own_bare);
 }
 
 int
@@ -896,8 +910,6 @@ main(int argc, char **argv)
 {
 	struct xlisten x;
 	struct xtool tool;
-	size_t i;
-	int rc;
 
 	memset(&x, 0, sizeof(x));
 	x.receipts = 1;
@@ -912,21 +924,5 @@ main(int argc, char **argv)
 	tool.run = xlisten_run;
 	tool.end = xlisten_end;
 	tool.state = &x;
-	rc = xtool_main(&tool, argc, argv);
-
-	xlisten_end(&x);
-	output_free(&x.out);
-	exec_free(x.ex);
-	for (i = 0; x.room && i < x.nrooms; i++)
-		muc_room_free(x.room[i]);
-	free(x.room);
-	free_list(x.from);
-	free_list(x.rooms);
-	exec_argv_free(x.exec);
-	free(x.nick);
-	util_secure_free(x.room_password);
-	config_room_password_free(&x.room_pw);
-	output_choice_free(&x.oc);
-	free(x.own_bare);
-	return rc;
+	return xtool_main(&tool, argc, argv);
 }

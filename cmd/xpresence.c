@@ -912,15 +912,25 @@ xpresence_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 	return rc;
 }
 
-/* The stanzas kept belong to the session's context: first them. */
+/* Everything of the tool; the stanzas it keeps belong to the session's
+ * context: first them. */
 static void
 xpresence_end(void *state)
 {
 	struct xpresence *x = state;
+	size_t i;
 
 	presence_book_free(&x->book);
 	session_free(x->s);
 	x->s = NULL;
+	output_free(&x->out);
+	for (i = 0; i < x->nto; i++)
+		free(x->to[i]);
+	free(x->to);
+	free(x->until);
+	free(x->status);
+	output_choice_free(&x->oc);
+	buf_free(&x->in);
 }
 
 int
@@ -928,8 +938,6 @@ main(int argc, char **argv)
 {
 	struct xpresence x;
 	struct xtool tool;
-	size_t i;
-	int rc;
 
 	memset(&x, 0, sizeof(x));
 	x.priority = -1;
@@ -945,16 +953,5 @@ main(int argc, char **argv)
 	tool.run = xpresence_run;
 	tool.end = xpresence_end;
 	tool.state = &x;
-	rc = xtool_main(&tool, argc, argv);
-
-	xpresence_end(&x);
-	output_free(&x.out);
-	for (i = 0; i < x.nto; i++)
-		free(x.to[i]);
-	free(x.to);
-	free(x.until);
-	free(x.status);
-	output_choice_free(&x.oc);
-	buf_free(&x.in);
-	return rc;
+	return xtool_main(&tool, argc, argv);
 }

@@ -984,15 +984,34 @@ xroster_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 	return rc;
 }
 
-/* The pending stanzas belong to the session's context: first them. */
+/* Everything of the tool; the pending stanzas belong to the session's
+ * context: first them. */
 static void
 xroster_end(void *state)
 {
 	struct xroster *x = state;
+	size_t i;
 
 	roster_requests_free(&x->pending);
 	session_free(x->s);
 	x->s = NULL;
+	for (i = 0; i < x->nsent; i++) {
+		free(x->sent[i].id);
+		free(x->sent[i].to);
+	}
+	free(x->sent);
+	output_free(&x->out);
+	roster_free(&x->file);
+	roster_free(&x->have);
+	free(x->plan);
+	free_list(x->groups, x->ngroups);
+	free_list(x->add_groups, x->nadd);
+	free_list(x->remove_groups, x->nremove);
+	free_list(x->jids, x->njids);
+	free(x->name);
+	free(x->message);
+	free(x->filter_sub);
+	output_choice_free(&x->oc);
 }
 
 int
@@ -1000,8 +1019,6 @@ main(int argc, char **argv)
 {
 	struct xroster x;
 	struct xtool tool;
-	size_t i;
-	int rc;
 
 	memset(&x, 0, sizeof(x));
 	roster_init(&x.file);
@@ -1015,25 +1032,5 @@ main(int argc, char **argv)
 	tool.run = xroster_run;
 	tool.end = xroster_end;
 	tool.state = &x;
-	rc = xtool_main(&tool, argc, argv);
-
-	xroster_end(&x);
-	for (i = 0; i < x.nsent; i++) {
-		free(x.sent[i].id);
-		free(x.sent[i].to);
-	}
-	free(x.sent);
-	output_free(&x.out);
-	roster_free(&x.file);
-	roster_free(&x.have);
-	free(x.plan);
-	free_list(x.groups, x.ngroups);
-	free_list(x.add_groups, x.nadd);
-	free_list(x.remove_groups, x.nremove);
-	free_list(x.jids, x.njids);
-	free(x.name);
-	free(x.message);
-	free(x.filter_sub);
-	output_choice_free(&x.oc);
-	return rc;
+	return xtool_main(&tool, argc, argv);
 }

@@ -1429,11 +1429,13 @@ xsend_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 	return rc;
 }
 
-/* The outbox and the reader hold stanzas of the session's context. */
+/* Everything of the tool; the outbox and the reader hold stanzas of the
+ * session's context: first them. */
 static void
 xsend_end(void *state)
 {
 	struct xsend *x = state;
+	size_t i;
 
 	outbox_free(x->ob);
 	x->ob = NULL;
@@ -1441,14 +1443,6 @@ xsend_end(void *state)
 	x->reader = NULL;
 	session_free(x->s);
 	x->s = NULL;
-}
-
-static void
-xsend_free(struct xsend *x)
-{
-	size_t i;
-
-	xsend_end(x);
 	output_free(&x->out);
 	for (i = 0; i < x->nrcpt; i++) {
 		free(x->rcpt[i]);
@@ -1475,7 +1469,6 @@ main(int argc, char **argv)
 {
 	struct xsend x;
 	struct xtool tool;
-	int rc;
 
 	memset(&x, 0, sizeof(x));
 	x.delim = '\n';
@@ -1490,7 +1483,5 @@ main(int argc, char **argv)
 	tool.run = xsend_run;
 	tool.end = xsend_end;
 	tool.state = &x;
-	rc = xtool_main(&tool, argc, argv);
-	xsend_free(&x);
-	return rc;
+	return xtool_main(&tool, argc, argv);
 }

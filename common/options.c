@@ -235,9 +235,10 @@ xtool_main(const struct xtool *t, int argc, char **argv)
 
 	rc = t->run(
 	    t->state, &cfg, nargs, args ? args : (const char **)argv + argc);
+out:
+	/* The tool's state first: its session borrows the config. */
 	if (t->end)
 		t->end(t->state);
-out:
 	free(bound.error);
 	bound.error = NULL;
 	bound.version = 0;

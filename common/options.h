@@ -60,8 +60,10 @@ struct xtool {
 	/*
 	 * end()
 	 *
-	 * Called after run(), while 'cfg' still lives: frees the session and
-	 * what belongs to it (they borrow the settings).  May be NULL.
+	 * Frees the tool's whole state (its session first).  xtool_main()
+	 * calls it once on every path, usage errors included, before it
+	 * frees the settings the session borrows; main() then only returns
+	 * xtool_main()'s code.  May be NULL.
 	 */
 	void (*end)(void *state);
 
