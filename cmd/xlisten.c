@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* xlisten.c -- print incoming messages as line-delimited records */
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,24 +173,6 @@ push(char **list, size_t *n, const char *s)
 }
 
 static int
-number(const char *opt, const char *arg, long min, long max, long *out,
-    char **errstr)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(arg, &end, 10);
-	if (errno || end == arg || *end || v < min || v > max) {
-		*errstr = xasprintf(
-		    "%s: invalid number '%s' (%ld to %ld)", opt, arg, min, max);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
-
-static int
 xlisten_option(
     void *state, struct xconfig *cli, int val, const char *arg, char **errstr)
 {
@@ -251,13 +232,13 @@ xlisten_option(
 		return config_room_password_option(
 		    &x->room_pw, "room-password-fd", arg, errstr);
 	case OPT_HISTORY:
-		return number(
+		return xtool_number(
 		    "--history", arg, 0, 1000000, &x->history, errstr);
 	case OPT_CARBONS:
 		x->carbons = 1;
 		break;
 	case OPT_COUNT:
-		if (number("--count", arg, 1, 2147483647, &n, errstr) < 0)
+		if (xtool_number("--count", arg, 1, 2147483647, &n, errstr) < 0)
 			return -1;
 		x->count = (unsigned long)n;
 		break;
@@ -271,7 +252,7 @@ xlisten_option(
 		}
 		break;
 	case OPT_PRIORITY:
-		return number(
+		return xtool_number(
 		    "--priority", arg, -128, 127, &x->priority, errstr);
 	case OPT_NO_RECEIPTS:
 		x->receipts = 0;
@@ -299,7 +280,7 @@ xlisten_option(
 		x->keepalive_ms = n;
 		break;
 	case OPT_RETRIES:
-		return number(
+		return xtool_number(
 		    "--retries", arg, 0, 1000000, &x->retries, errstr);
 	}
 	return 0;

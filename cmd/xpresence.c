@@ -2,6 +2,7 @@
 /* xpresence.c -- set, query, wait for and watch presence */
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,9 +143,7 @@ xpresence_option(
     void *state, struct xconfig *cli, int val, const char *arg, char **errstr)
 {
 	struct xpresence *x = state;
-	unsigned long n;
-	long ms;
-	char *end;
+	long ms, l;
 
 	(void)cli;
 	switch (val) {
@@ -164,15 +163,9 @@ xpresence_option(
 		x->status = xstrdup(arg);
 		break;
 	case OPT_PRIORITY:
-		errno = 0;
-		x->priority = strtol(arg, &end, 10);
-		if (errno || end == arg || *end || x->priority < -128 ||
-		    x->priority > 127) {
-			*errstr = xasprintf("--priority: invalid number '%s' "
-					    "(-128 to 127)",
-			    arg);
+		if (xtool_number(
+			"--priority", arg, -128, 127, &x->priority, errstr) < 0)
 			return -1;
-		}
 		x->priority_set = 1;
 		break;
 	case OPT_STDIN:
@@ -183,12 +176,9 @@ xpresence_option(
 		x->to[x->nto++] = xstrdup(arg);
 		break;
 	case OPT_COUNT:
-		if (util_parse_ulong(arg, 1, 2147483647UL, &n) < 0) {
-			*errstr =
-			    xasprintf("--count: invalid number '%s'", arg);
+		if (xtool_number("--count", arg, 1, INT_MAX, &l, errstr) < 0)
 			return -1;
-		}
-		x->count = n;
+		x->count = (unsigned long)l;
 		break;
 	case OPT_GRACE:
 		if (util_parse_seconds(arg, &ms) < 0) {

@@ -206,7 +206,6 @@ xsend_option(
     void *state, struct xconfig *cli, int val, const char *arg, char **errstr)
 {
 	struct xsend *x = state;
-	unsigned long n;
 	char *err = NULL;
 
 	switch (val) {
@@ -293,13 +292,9 @@ xsend_option(
 		x->nick_retry = 1;
 		break;
 	case OPT_RETRIES:
-		if (util_parse_ulong(arg, 0, 1000, &n) < 0) {
-			*errstr = xasprintf("--retries: invalid number '%s' "
-					    "(0 to 1000)",
-			    arg);
+		if (xtool_number(
+			"--retries", arg, 0, 1000, &x->retries, errstr) < 0)
 			return -1;
-		}
-		x->retries = (long)n;
 		break;
 	case OPT_MAX_SIZE:
 		if (config_set(cli, "max-size", arg, 0, &err) < 0) {

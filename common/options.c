@@ -3,6 +3,7 @@
 
 #include <sys/prctl.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +168,24 @@ bad_option(const struct poptOption *opts, const char *bad, int rc)
 	msg = xasprintf("%s: %s", name, poptStrerror(rc));
 	free(name);
 	return msg;
+}
+
+int
+xtool_number(const char *opt, const char *arg, long min, long max, long *out,
+    char **errstr)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || v < min || v > max) {
+		*errstr = xasprintf(
+		    "%s: invalid number '%s' (%ld to %ld)", opt, arg, min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
 }
 
 int

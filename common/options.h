@@ -80,6 +80,16 @@ struct xtool {
  * over it (XEXIT_CONFIG), then returns what tool->run() returns.  --help
  * and --version return XEXIT_OK.
  */
+/*
+ * xtool_number()
+ *
+ * The one way an option's number is read: a decimal from 'min' to 'max'
+ * into *out, else -1 with the usage message "OPT: invalid number 'ARG'
+ * (MIN to MAX)" in *errstr.
+ */
+int xtool_number(const char *opt, const char *arg, long min, long max,
+    long *out, char **errstr);
+
 int xtool_main(const struct xtool *tool, int argc, char **argv);
 
 /*

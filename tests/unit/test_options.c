@@ -1472,6 +1472,32 @@ group_teardown(void **state)
 	return 0;
 }
 
+static void
+xtool_number__reads__one_decimal_in_range(void **state)
+{
+	char *err = NULL;
+	long v = 0;
+
+	(void)state;
+	assert_int_equal(xtool_number("--n", "-128", -128, 127, &v, &err), 0);
+	assert_int_equal(v, -128);
+	assert_null(err);
+	assert_int_equal(xtool_number("--n", "128", -128, 127, &v, &err), -1);
+	assert_string_equal(err, "--n: invalid number '128' (-128 to 127)");
+	free(err);
+	err = NULL;
+	assert_int_equal(xtool_number("--n", "1x", 0, 9, &v, &err), -1);
+	free(err);
+	err = NULL;
+	assert_int_equal(xtool_number("--n", "", 0, 9, &v, &err), -1);
+	free(err);
+	err = NULL;
+	assert_int_equal(
+	    xtool_number("--n", "99999999999999999999", 0, 9, &v, &err), -1);
+	free(err);
+	assert_int_equal(v, -128); /* untouched on failure */
+}
+
 int
 main(void)
 {
@@ -1495,6 +1521,7 @@ main(void)
 		cmocka_unit_test(xtool_account__checks__account_and_password),
 		cmocka_unit_test(xtool_account__reads__password_fd),
 		cmocka_unit_test(xtool_account__forgets__config_copies),
+		cmocka_unit_test(xtool_number__reads__one_decimal_in_range),
 	};
 	int fd;
 
