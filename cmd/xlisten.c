@@ -784,7 +784,7 @@ xlisten_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 {
 	struct xlisten *x = state;
 	static const char *const receipt_features[] = { NS_RECEIPTS, NULL };
-	char *password = NULL, *err = NULL;
+	char *err = NULL;
 	const char *why;
 	struct jid j;
 	int rc;
@@ -805,8 +805,6 @@ xlisten_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 		free(err);
 		return rc;
 	}
-	if ((rc = xtool_account(cfg, &password)) != XEXIT_OK)
-		return rc;
 	if (jid_parse(cfg->jid, &j, &why) == 0) {
 		x->own_bare = jid_bare(&j);
 		if (x->nick == NULL)
@@ -818,13 +816,8 @@ xlisten_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 		x->room[n] = muc_room_new(
 		    x->rooms[n], x->nick, x->room_password, (int)x->history, 0);
 
-	x->s = session_new(cfg, password, &err);
-	util_secure_free(password);
-	if (x->s == NULL) {
-		xerror("%s", err);
-		free(err);
-		return XEXIT_CONFIG;
-	}
+	if ((rc = xtool_session(cfg, &x->s)) != XEXIT_OK)
+		return rc;
 	output_init(&x->out, x->oc.format, x->oc.template, x->oc.nul);
 	session_enable_sm(x->s);
 	session_set_reconnect(x->s,
@@ -845,9 +838,7 @@ xlisten_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 	session_add_handler(x->s, "presence", NULL, NULL, on_presence, x);
 	session_add_handler(x->s, "iq", NULL, NULL, on_iq, x);
 	session_on_connect(x->s, on_online, x);
-	rc = session_run(x->s);
-	if (rc != XEXIT_OK && session_error(x->s))
-		xerror("%s", session_error(x->s));
+	rc = xtool_run_session(x->s, 0);
 	if (x->ex)
 		exec_drain(x->ex, x->exec_end_ms);
 	return rc;

@@ -854,7 +854,7 @@ static int
 xpresence_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 {
 	struct xpresence *x = state;
-	char *password = NULL, *err = NULL;
+	char *err = NULL;
 	int rc;
 
 	x->cfg = cfg;
@@ -867,15 +867,8 @@ xpresence_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 		free(err);
 		return XEXIT_USAGE;
 	}
-	if ((rc = xtool_account(cfg, &password)) != XEXIT_OK)
+	if ((rc = xtool_session(cfg, &x->s)) != XEXIT_OK)
 		return rc;
-	x->s = session_new(cfg, password, &err);
-	util_secure_free(password);
-	if (x->s == NULL) {
-		xerror("%s", err);
-		free(err);
-		return XEXIT_CONFIG;
-	}
 	output_init(&x->out, x->oc.format, x->oc.template, x->oc.nul);
 	if (x->verb->one_shot)
 		session_set_deadline(x->s,
@@ -896,10 +889,8 @@ xpresence_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 	}
 	session_add_handler(x->s, "presence", NULL, NULL, on_presence, x);
 	session_on_connect(x->s, on_online, x);
-	rc = session_run(x->s);
-	if (rc != XEXIT_OK && rc != XEXIT_NEGATIVE && session_error(x->s))
-		xerror("%s", session_error(x->s));
-	return rc;
+	/* 10 is the answer, printed as records, not a failure to explain. */
+	return xtool_run_session(x->s, 1U << XEXIT_NEGATIVE);
 }
 
 /* Everything of the tool; the stanzas it keeps belong to the session's

@@ -940,7 +940,7 @@ static int
 xroster_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 {
 	struct xroster *x = state;
-	char *password = NULL, *err = NULL;
+	char *err = NULL;
 	int rc;
 
 	if ((rc = check_command(x, argc, argv)) != 0 ||
@@ -956,15 +956,8 @@ xroster_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 	if (x->verb->json && !x->oc.set)
 		x->oc.format = OUT_JSON;
 
-	if ((rc = xtool_account(cfg, &password)) != XEXIT_OK)
+	if ((rc = xtool_session(cfg, &x->s)) != XEXIT_OK)
 		return rc;
-	x->s = session_new(cfg, password, &err);
-	util_secure_free(password);
-	if (x->s == NULL) {
-		xerror("%s", err);
-		free(err);
-		return XEXIT_CONFIG;
-	}
 	output_init(&x->out, x->oc.format, x->oc.template, x->oc.nul);
 	x->timeout_ms = cfg->timeout_ms;
 	session_set_deadline(x->s,
@@ -977,11 +970,9 @@ xroster_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 		    x->verb->on_subscribe, x);
 	online_answer_iqs(x->s, "xroster", NULL); /* roster pushes, pings */
 	session_on_connect(x->s, on_online, x);
-	rc = session_run(x->s);
-	if (rc != XEXIT_OK && rc != XEXIT_REJECTED && rc != XEXIT_NEGATIVE &&
-	    session_error(x->s))
-		xerror("%s", session_error(x->s));
-	return rc;
+	/* 8 and 10 are explained as they happen, contact by contact. */
+	return xtool_run_session(
+	    x->s, 1U << XEXIT_REJECTED | 1U << XEXIT_NEGATIVE);
 }
 
 /* Everything of the tool; the pending stanzas belong to the session's

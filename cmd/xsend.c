@@ -1317,14 +1317,14 @@ check_texts(struct xsend *x, const struct xconfig *cfg)
 
 /* Creates the session, the rooms and the outbox, and hooks them up. */
 static int
-start_session(struct xsend *x, const struct xconfig *cfg, const char *password)
+start_session(struct xsend *x, struct xconfig *cfg)
 {
 	static const struct outbox_window window = { MAX_PENDING, MAX_BARRIERS,
 		BARRIER_EVERY };
-	char *err = NULL;
 	struct jid me;
 	const char *why;
 	size_t i;
+	int rc;
 
 	if (x->rooms) {
 		if (x->nick == NULL && jid_parse(cfg->jid, &me, &why) == 0) {
@@ -1336,11 +1336,8 @@ start_session(struct xsend *x, const struct xconfig *cfg, const char *password)
 			x->room[i] = muc_room_new(x->rcpt[i], x->nick,
 			    x->room_password, 0, x->nick_retry ? 8 : 0);
 	}
-	if ((x->s = session_new(cfg, password, &err)) == NULL) {
-		xerror("%s", err);
-		free(err);
-		return XEXIT_CONFIG;
-	}
+	if ((rc = xtool_session(cfg, &x->s)) != XEXIT_OK)
+		return rc;
 	x->ob = outbox_new(&window, release_stanza, on_settled, x);
 	output_init(&x->out, x->mode == RAW ? OUT_XML : OUT_TEXT, NULL, 0);
 	if (x->mode == ONE_SHOT)
@@ -1388,7 +1385,7 @@ static int
 xsend_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 {
 	struct xsend *x = state;
-	char *password = NULL, *err = NULL;
+	char *err = NULL;
 	int rc;
 
 	x->cfg = cfg;
@@ -1412,11 +1409,7 @@ xsend_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 		free(err);
 		return rc;
 	}
-	if ((rc = xtool_account(cfg, &password)) != XEXIT_OK)
-		return rc;
-	rc = start_session(x, cfg, password);
-	util_secure_free(password);
-	if (rc != XEXIT_OK)
+	if ((rc = start_session(x, cfg)) != XEXIT_OK)
 		return rc;
 	rc = session_run(x->s);
 	if (rc != XEXIT_OK)

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "options.h"
+#include "session.h"
 #include "text.h"
 #include "util.h"
 #include "xmpptools.h"
@@ -186,6 +187,35 @@ xtool_number(const char *opt, const char *arg, long min, long max, long *out,
 	}
 	*out = v;
 	return 0;
+}
+
+int
+xtool_session(struct xconfig *cfg, struct session **s)
+{
+	char *password = NULL, *err = NULL;
+	int rc;
+
+	*s = NULL;
+	if ((rc = xtool_account(cfg, &password)) != XEXIT_OK)
+		return rc;
+	*s = session_new(cfg, password, &err);
+	util_secure_free(password);
+	if (*s == NULL) {
+		xerror("%s", err);
+		free(err);
+		return XEXIT_CONFIG;
+	}
+	return XEXIT_OK;
+}
+
+int
+xtool_run_session(struct session *s, unsigned own)
+{
+	int rc = session_run(s);
+
+	if (rc != XEXIT_OK && !(own & (1U << rc)) && session_error(s))
+		xerror("%s", session_error(s));
+	return rc;
 }
 
 int

@@ -90,6 +90,26 @@ struct xtool {
 int xtool_number(const char *opt, const char *arg, long min, long max,
     long *out, char **errstr);
 
+struct session;
+
+/*
+ * xtool_session()
+ *
+ * The account's password (xtool_account()) and a session for it: the
+ * first steps of every tool's run().  On failure the one line is printed
+ * and the exit code returned; *s is the caller's (session_free()).
+ */
+int xtool_session(struct xconfig *cfg, struct session **s);
+
+/*
+ * xtool_run_session()
+ *
+ * Runs the session and returns its exit code; a failure whose code is not
+ * in 'own' (a mask of 1 << XEXIT_*, the codes the tool explains itself) is
+ * explained by the session's one line.
+ */
+int xtool_run_session(struct session *s, unsigned own);
+
 int xtool_main(const struct xtool *tool, int argc, char **argv);
 
 /*
