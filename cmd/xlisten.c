@@ -730,14 +730,6 @@ on_deadline(struct session *s, void *ud)
 }
 
 /* A usage error found once every option is known: "Try --help" follows. */
-static int
-usage(const char *msg)
-{
-	xerror("%s", msg);
-	fprintf(stderr, "Try 'xlisten --help' for more information.\n");
-	return XEXIT_USAGE;
-}
-
 /* The JID arguments and the options that must agree with each other. */
 static int
 check_args(struct xlisten *x, int argc, const char **argv)
@@ -750,7 +742,7 @@ check_args(struct xlisten *x, int argc, const char **argv)
 	for (i = 0; i < argc; i++) {
 		if (jid_parse(argv[i], &j, &why) < 0) {
 			err = xasprintf("invalid JID '%s': %s", argv[i], why);
-			rc = usage(err);
+			rc = xtool_usage("%s", err);
 			free(err);
 			return rc;
 		}
@@ -762,19 +754,20 @@ check_args(struct xlisten *x, int argc, const char **argv)
 		x->presence || x->all ? REC_MESSAGE_KEYS REC_PRESENCE_KEYS
 				      : REC_MESSAGE_KEYS,
 		&err) < 0) {
-		rc = usage(err);
+		rc = xtool_usage("%s", err);
 		free(err);
 		return rc;
 	}
 	if (x->exec && (x->oc.format != OUT_TEXT || x->oc.nul))
-		return usage("--exec hands each message to a command; "
-			     "-F, -J, -X and -0 do not apply");
+		return xtool_usage("--exec hands each message to a command; "
+				   "-F, -J, -X and -0 do not apply");
 	if (config_room_password_given(&x->room_pw) > 1)
-		return usage("one room password source: --room-password-file, "
-			     "--room-password-fd or --room-password");
+		return xtool_usage(
+		    "one room password source: --room-password-file, "
+		    "--room-password-fd or --room-password");
 	if (x->nrooms == 0 &&
 	    (x->nick || config_room_password_given(&x->room_pw) || x->history))
-		return usage(
+		return xtool_usage(
 		    "--nick, --room-password and --history need --room");
 	return XEXIT_OK;
 }

@@ -700,14 +700,6 @@ on_signal(struct session *s, void *ud)
 	end_run(x, XEXIT_OK);
 }
 
-static int
-usage(const char *msg)
-{
-	xerror("%s", msg);
-	fprintf(stderr, "Try 'xpresence --help' for more information.\n");
-	return XEXIT_USAGE;
-}
-
 /* set [STATE]: the state, and the options' texts and JIDs. */
 static int
 args_state(struct xpresence *x, int argc, const char **argv)
@@ -718,16 +710,17 @@ args_state(struct xpresence *x, int argc, const char **argv)
 	uint32_t cp;
 
 	if (argc > 1)
-		return usage("set takes one state: available, away, chat, dnd "
-			     "or xa");
+		return xtool_usage(
+		    "set takes one state: available, away, chat, dnd "
+		    "or xa");
 	if (argc == 1 && !presence_is_state(argv[0], 0))
-		return usage(
+		return xtool_usage(
 		    "set: the state is available, away, chat, dnd or xa");
 	if (argc == 1)
 		x->show = presence_show_of(argv[0]);
 	if (x->status &&
 	    text_check_xml(x->status, strlen(x->status), &off, &cp) != TEXT_OK)
-		return usage("--message holds what XML cannot carry");
+		return xtool_usage("--message holds what XML cannot carry");
 	for (i = 0; i < x->nto; i++) {
 		if (jid_parse(x->to[i], &j, &why) < 0) {
 			xerror("--to: invalid JID '%s': %s", x->to[i], why);
@@ -769,7 +762,7 @@ static int
 args_wait(struct xpresence *x, int argc, const char **argv)
 {
 	if (argc == 0)
-		return usage("wait: whose presence? (wait JID...)");
+		return xtool_usage("wait: whose presence? (wait JID...)");
 	return args_contacts(x, argc, argv);
 }
 
@@ -831,12 +824,12 @@ check_args(struct xpresence *x, int argc, const char **argv)
 	size_t i;
 
 	if (argc == 0)
-		return usage("no command: get, wait, watch or set");
+		return xtool_usage("no command: get, wait, watch or set");
 	for (i = 0; i < NVERBS; i++)
 		if (strcmp(argv[0], verbs[i].name) == 0)
 			break;
 	if (i == NVERBS)
-		return usage("unknown command (get, wait, watch or set)");
+		return xtool_usage("unknown command (get, wait, watch or set)");
 	x->verb = &verbs[i];
 	given |= x->until ? O_UNTIL : 0;
 	given |= x->count ? O_COUNT : 0;
@@ -846,7 +839,7 @@ check_args(struct xpresence *x, int argc, const char **argv)
 		given |= O_SET;
 	for (i = 0; i < sizeof(option_rules) / sizeof(option_rules[0]); i++)
 		if (given & option_rules[i].options & ~x->verb->options)
-			return usage(option_rules[i].why);
+			return xtool_usage("%s", option_rules[i].why);
 	return x->verb->args(x, argc - 1, argv + 1);
 }
 
@@ -871,9 +864,8 @@ xpresence_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 		return rc;
 	output_init(&x->out, x->oc.format, x->oc.template, x->oc.nul);
 	if (x->verb->one_shot)
-		session_set_deadline(x->s,
-		    cfg->timeout_ms ? cfg->timeout_ms : XT_DEFAULT_TIMEOUT_MS,
-		    on_deadline, x);
+		session_set_deadline(
+		    x->s, config_timeout_ms(cfg), on_deadline, x);
 	else {
 		if (cfg->timeout_ms)
 			session_set_deadline(

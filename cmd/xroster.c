@@ -399,8 +399,7 @@ on_set_reply(struct session *s, xmpp_stanza_t *st, void *ud)
 
 	/* The deadline counts from the last answer: a long sync that keeps
 	 * moving is not cut off. */
-	session_set_deadline(s,
-	    x->timeout_ms ? x->timeout_ms : XT_DEFAULT_TIMEOUT_MS, NULL, NULL);
+	session_set_deadline(s, x->timeout_ms, NULL, NULL);
 	if (is_error(st))
 		report_error(x, change_jid(ch), st);
 	else {
@@ -671,17 +670,6 @@ on_online(struct session *s, void *ud)
 	x->verb->on_online(x);
 }
 
-static int
-usage(const char *fmt, const char *arg)
-{
-	char *msg = xasprintf(fmt, arg);
-
-	xerror("%s", msg);
-	free(msg);
-	fprintf(stderr, "Try 'xroster --help' for more information.\n");
-	return XEXIT_USAGE;
-}
-
 /* add, set, remove and the presence verbs: bare JIDs. */
 static int
 args_jids(struct xroster *x, int argc, const char **argv)
@@ -832,10 +820,11 @@ check_command(struct xroster *x, int argc, const char **argv)
 			if (strcmp(argv[0], verbs[i].name) == 0)
 				break;
 		if (i == NVERBS)
-			return usage("unknown command '%s' (list, add, set, "
-				     "remove, subscribe, unsubscribe, approve, "
-				     "deny, revoke, pending, export, import, "
-				     "sync)",
+			return xtool_usage(
+			    "unknown command '%s' (list, add, set, "
+			    "remove, subscribe, unsubscribe, approve, "
+			    "deny, revoke, pending, export, import, "
+			    "sync)",
 			    argv[0]);
 		v = &verbs[i];
 		argc--;
@@ -843,8 +832,9 @@ check_command(struct xroster *x, int argc, const char **argv)
 	}
 	x->verb = v;
 	if (argc < v->min || argc > v->max)
-		return usage(v->max == 0 ? "%s takes no arguments"
-					 : "%s: wrong number of arguments",
+		return xtool_usage(v->max == 0
+			? "%s takes no arguments"
+			: "%s: wrong number of arguments",
 		    v->name);
 	return v->args ? v->args(x, argc, argv) : 0;
 }
@@ -897,7 +887,7 @@ check_options(struct xroster *x)
 
 	for (i = 0; i < sizeof(option_rules) / sizeof(option_rules[0]); i++)
 		if (misused & option_rules[i].options)
-			return usage("%s", option_rules[i].why);
+			return xtool_usage("%s", option_rules[i].why);
 	return 0;
 }
 
@@ -911,27 +901,31 @@ check_texts(struct xroster *x)
 	if (x->name &&
 	    (text_check_xml(x->name, strlen(x->name), &off, &cp) ||
 		strpbrk(x->name, "\t\n\r") != NULL))
-		return usage("--name: '%s' holds a tab, a line break or what "
-			     "XML cannot carry",
+		return xtool_usage(
+		    "--name: '%s' holds a tab, a line break or what "
+		    "XML cannot carry",
 		    x->name);
 	if (x->message &&
 	    text_check_xml(x->message, strlen(x->message), &off, &cp))
-		return usage("--message holds what XML cannot carry%s", "");
+		return xtool_usage(
+		    "--message holds what XML cannot carry%s", "");
 	for (i = 0; i < x->ngroups; i++)
 		if (strchr(x->groups[i], '\r') != NULL ||
 		    text_check_xml(
 			x->groups[i], strlen(x->groups[i]), &off, &cp) ||
 		    !*x->groups[i])
-			return usage("--group: '%s' is empty or holds what XML "
-				     "cannot carry",
+			return xtool_usage(
+			    "--group: '%s' is empty or holds what XML "
+			    "cannot carry",
 			    x->groups[i]);
 	for (i = 0; i < x->nadd; i++)
 		if (strchr(x->add_groups[i], '\r') != NULL ||
 		    text_check_xml(x->add_groups[i], strlen(x->add_groups[i]),
 			&off, &cp) ||
 		    !*x->add_groups[i])
-			return usage("--add-group: '%s' is empty or holds what "
-				     "XML cannot carry",
+			return xtool_usage(
+			    "--add-group: '%s' is empty or holds what "
+			    "XML cannot carry",
 			    x->add_groups[i]);
 	return 0;
 }
@@ -959,10 +953,8 @@ xroster_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 	if ((rc = xtool_session(cfg, &x->s)) != XEXIT_OK)
 		return rc;
 	output_init(&x->out, x->oc.format, x->oc.template, x->oc.nul);
-	x->timeout_ms = cfg->timeout_ms;
-	session_set_deadline(x->s,
-	    cfg->timeout_ms ? cfg->timeout_ms : XT_DEFAULT_TIMEOUT_MS, NULL,
-	    NULL);
+	x->timeout_ms = config_timeout_ms(cfg);
+	session_set_deadline(x->s, config_timeout_ms(cfg), NULL, NULL);
 	session_add_handler(
 	    x->s, "presence", "error", NULL, on_presence_error, x);
 	if (x->verb->on_subscribe)

@@ -317,7 +317,7 @@ raw_conflict:
 static long
 timeout_ms(const struct xsend *x)
 {
-	return x->cfg->timeout_ms ? x->cfg->timeout_ms : XT_DEFAULT_TIMEOUT_MS;
+	return config_timeout_ms(x->cfg);
 }
 
 /* Records the first failure of the run (its line is already printed). */
@@ -1163,31 +1163,25 @@ read_body(struct xsend *x, const struct xconfig *cfg)
 }
 
 static int
-usage(const char *msg)
-{
-	xerror("%s", msg);
-	fprintf(stderr, "Try 'xsend --help' for more information.\n");
-	return XEXIT_USAGE;
-}
-
-static int
 check_args(struct xsend *x, int argc)
 {
 	const char *why;
 	struct jid j;
 
 	if (x->mode == RAW && argc > 0)
-		return usage("--raw takes no recipients: the stanzas say where "
-			     "they go");
+		return xtool_usage(
+		    "--raw takes no recipients: the stanzas say where "
+		    "they go");
 	if (x->mode == RAW && x->tee)
-		return usage("--tee does not apply to --raw (it prints the "
-			     "replies)");
+		return xtool_usage(
+		    "--tee does not apply to --raw (it prints the "
+		    "replies)");
 	if (argc == 0 && x->mode != RAW)
-		return usage("no recipient given");
+		return xtool_usage("no recipient given");
 	if (x->message && x->file)
-		return usage("--message and --file exclude each other");
+		return xtool_usage("--message and --file exclude each other");
 	if (x->mode != ONE_SHOT && (x->message || x->file))
-		return usage(x->mode == RAW
+		return xtool_usage(x->mode == RAW
 			? "--raw reads standard input; --message and --file do "
 			  "not apply"
 			: "--lines reads standard input; --message and --file "
@@ -1196,33 +1190,41 @@ check_args(struct xsend *x, int argc)
 	    (x->rooms || x->receipt || x->subject || x->thread || x->url ||
 		x->id || x->no_store || x->type || x->sanitize ||
 		x->keep_empty))
-		return usage("--raw sends the stanzas as they are; message "
-			     "options do not apply");
+		return xtool_usage(
+		    "--raw sends the stanzas as they are; message "
+		    "options do not apply");
 	if (x->mode == RAW && x->retries >= 0)
-		return usage("--raw does not reconnect (an iq is not resent "
-			     "blindly); --retries does not apply");
+		return xtool_usage(
+		    "--raw does not reconnect (an iq is not resent "
+		    "blindly); --retries does not apply");
 	if (x->mode != LINES && x->keep_empty)
-		return usage("--keep-empty applies to --lines and --null");
+		return xtool_usage(
+		    "--keep-empty applies to --lines and --null");
 	if (x->mode == LINES && x->id)
-		return usage("--id names one message; --lines sends many");
+		return xtool_usage(
+		    "--id names one message; --lines sends many");
 	if (x->rooms && x->receipt)
-		return usage("--receipt does not apply to rooms (the room's "
-			     "echo is the confirmation)");
+		return xtool_usage(
+		    "--receipt does not apply to rooms (the room's "
+		    "echo is the confirmation)");
 	if (x->rooms && x->type != NULL)
-		return usage("--room sends groupchat messages; --type does not "
-			     "apply");
+		return xtool_usage(
+		    "--room sends groupchat messages; --type does not "
+		    "apply");
 	if (!x->rooms &&
 	    (x->nick || config_room_password_given(&x->room_pw) ||
 		x->nick_retry))
-		return usage("--nick, --room-password and --nick-retry need "
-			     "--room");
+		return xtool_usage(
+		    "--nick, --room-password and --nick-retry need "
+		    "--room");
 	if (config_room_password_given(&x->room_pw) > 1)
-		return usage("one room password source: --room-password-file, "
-			     "--room-password-fd or --room-password");
+		return xtool_usage(
+		    "one room password source: --room-password-file, "
+		    "--room-password-fd or --room-password");
 	if (x->url && !*x->url)
-		return usage("--url is empty");
+		return xtool_usage("--url is empty");
 	if (x->id && !*x->id)
-		return usage("--id is empty");
+		return xtool_usage("--id is empty");
 	if (x->nick) {
 		char *occupant = xasprintf("room@example.org/%s", x->nick);
 		int bad = jid_parse(occupant, &j, &why) < 0;

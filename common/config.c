@@ -111,6 +111,12 @@ config_init(struct xconfig *c)
 	c->max_stanza = XT_DEFAULT_MAX_STANZA;
 }
 
+long
+config_timeout_ms(const struct xconfig *c)
+{
+	return c->timeout_ms > 0 ? c->timeout_ms : XT_DEFAULT_TIMEOUT_MS;
+}
+
 void
 config_free(struct xconfig *c)
 {
@@ -1132,8 +1138,7 @@ password_prompt(const char *jid, char **pw)
 int
 config_password(const struct xconfig *c, char **pw, char **errstr)
 {
-	int64_t deadline = util_now_ms() +
-	    (c->timeout_ms > 0 ? c->timeout_ms : XT_DEFAULT_TIMEOUT_MS);
+	int64_t deadline = util_now_ms() + config_timeout_ms(c);
 	int r;
 
 	*pw = NULL;
@@ -1228,8 +1233,7 @@ int
 config_room_password(const struct xconfig *c,
     const struct room_password_opts *o, char **out, char **errstr)
 {
-	int64_t deadline = util_now_ms() +
-	    (c->timeout_ms > 0 ? c->timeout_ms : XT_DEFAULT_TIMEOUT_MS);
+	int64_t deadline = util_now_ms() + config_timeout_ms(c);
 	char *why = NULL;
 	int r = 0;
 

@@ -54,6 +54,10 @@ struct xconfig {
 	uint64_t cli_set; /* ... of which on the command line */
 };
 
+/* The deadline of one run in milliseconds: --timeout, else the default
+ * (XT_DEFAULT_TIMEOUT_MS).  The one place the default is applied. */
+long config_timeout_ms(const struct xconfig *c);
+
 /* Fills 'c' with the defaults.  config_free() undoes it. */
 void config_init(struct xconfig *c);
 void config_free(struct xconfig *c);

@@ -4,6 +4,7 @@
 #include <sys/prctl.h>
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,21 @@ usage_error(const char *tool, const char *msg)
 {
 	xerror("%s", msg);
 	fprintf(stderr, "Try '%s --help' for more information.\n", tool);
+	return XEXIT_USAGE;
+}
+
+int
+xtool_usage(const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	usage_error(util_progname(), msg ? msg : fmt);
+	free(msg);
 	return XEXIT_USAGE;
 }
 

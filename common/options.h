@@ -90,6 +90,15 @@ struct xtool {
 int xtool_number(const char *opt, const char *arg, long min, long max,
     long *out, char **errstr);
 
+/*
+ * xtool_usage()
+ *
+ * A usage error found after the options were read: the one line
+ * (printf-style) and the "Try 'TOOL --help'" hint on stderr, as for a bad
+ * option.  Returns XEXIT_USAGE.
+ */
+int xtool_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 struct session;
 
 /*

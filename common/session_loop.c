@@ -436,8 +436,7 @@ start_attempt(struct session *s)
 		s->retry_ok = 0;
 		return -1;
 	}
-	s->connect_deadline = now +
-	    (s->cfg->timeout_ms > 0 ? s->cfg->timeout_ms : CONNECT_TIMEOUT_MS);
+	s->connect_deadline = now + config_timeout_ms(s->cfg);
 	if (s->deadline && s->deadline < s->connect_deadline)
 		s->connect_deadline = s->deadline;
 	s->phase = "while connecting";
@@ -516,8 +515,7 @@ earliest(int64_t a, int64_t b)
 static void
 attempt_timed_out(struct session *s)
 {
-	long ms =
-	    s->cfg->timeout_ms > 0 ? s->cfg->timeout_ms : CONNECT_TIMEOUT_MS;
+	long ms = config_timeout_ms(s->cfg);
 	char t[32];
 
 	ses_record(s, XEXIT_TIMEOUT, "%s: timed out after %s s%s%s",

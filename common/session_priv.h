@@ -26,8 +26,6 @@
 #include "session.h"
 #include "xmlguard.h"
 
-/* The connection phase always has a deadline, even without --timeout. */
-#define CONNECT_TIMEOUT_MS 30000
 /* Grace between the loop's own deadline and the watchdog's hard stop. */
 #define WATCHDOG_GRACE_MS 500
 /* After login the watchdog is only a backstop behind the loop's deadline:
