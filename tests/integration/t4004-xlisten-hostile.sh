@@ -13,7 +13,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 xt_need openssl
-plan 119
+plan 137
 
 conf=$(xt_fake_config)
 xt_fake_rogue_cert
@@ -58,6 +58,16 @@ bg drop drop -- "$XLISTEN" -C "$conf" "${ONE[@]}"
 bg noclose no-close --push -- "$XLISTEN" -C "$conf" "${ONE[@]}"
 bg hostile ok --push --text "$HOSTILE" --push-from "bob@localhost/$HOSTILE_RES" -- \
 	"$XLISTEN" -C "$conf" "${ONE[@]}"
+# No answer to the keepalive ping (xlisten's barrier): the connection is
+# taken for dead after one more interval, and without retries that is 4.
+bg nobarrier no-barrier -- "$XLISTEN" -C "$conf" -c 1 --keepalive 1 --timeout 5 --retries 0
+# A bounce coming in: a message error (no body: --all) is a record, with
+# its condition.
+bg bounce ok --push --push-error service-unavailable --text 'no such user' -- \
+	"$XLISTEN" -C "$conf" "${ONE[@]}" --all -J
+# An iq error reply: the server refuses to enable carbons; xlisten warns
+# and listens on.
+bg iqerr ok --push -- "$XLISTEN" -C "$conf" "${ONE[@]}" --carbons
 bg plain drop-once --push --text 'after the reconnect' -- "$XLISTEN" -C "$conf" \
 	-c 1 --timeout 20 --retries 2
 bg plainmid drop-once-mid --push --text 'after the reconnect' -- "$XLISTEN" -C "$conf" \
@@ -137,6 +147,17 @@ if xt_raw_controls "$OUT"; then
 else
 	pass "hostile text: no raw C1, bidi or CR byte on stdout"
 fi
+xt_bg_wait nobarrier
+xt_hostile_check nobarrier "no answer to the keepalive ping, --keepalive 1 --retries 0 (4, connection)" \
+	4 'no answer to a ping'
+xt_bg_wait bounce
+xt_hostile_check bounce "a message error pushed to xlisten (0, one record)" 0 ''
+is "$(xt_json "$OUT" type) $(xt_json "$OUT" error_condition) $(xt_json "$OUT" error_text)" \
+	"error service-unavailable no such user" "bounce: a record of type error with its condition and text"
+xt_bg_wait iqerr
+xt_hostile_check iqerr "an iq error in reply to enabling carbons (0, a warning, listens on)" 0 '' 6 2
+like "$ERR" 'warning: the server refused to enable carbons' "iq error: the warning names what was refused"
+like "$OUT" $'\thello$' "iq error: the message pushed afterwards is printed"
 xt_bg_wait plain
 xt_hostile_check plain "PLAIN-only server, the first connection dropped after login: reconnects, logs in again (0)" \
 	0 '' 6 2

@@ -10,7 +10,8 @@ certificate of --cert/--key, SASL PLAIN only (the password of --password, for
 any user), resource binding and the session iq. Once the client is online
 the server answers iq get ping (XEP-0199) with a result and any other iq get
 or set with service-unavailable, accepts <message/> and <presence/>, pushes
-one message after each initial presence when --push is given, and answers
+one message after each initial presence when --push is given (a message
+error with --push-error CONDITION), and answers
 the client's </stream:stream> with its own. The modes make it misbehave at
 one point. "After login" means: when the first stanza after the session iq
 arrives (xsend's first message, xlisten's initial presence).
@@ -470,6 +471,15 @@ class Session:
 
     async def push(self):
         a = self.srv.args
+        if a.push_error:
+            # A bounce coming to the client: a message error.
+            await self.conn.send(
+                f"<message type='error' from={attr(a.push_from)} to={attr(self.jid)}"
+                f" id='push{self.n}'><error type='cancel'>"
+                f"<{a.push_error} xmlns='{NS_STANZAS}'/>"
+                f"<text xmlns='{NS_STANZAS}'>{text(a.text or 'gone')}</text>"
+                "</error></message>")
+            return
         await self.conn.send(
             f"<message type='chat' from={attr(a.push_from)} to={attr(self.jid)}"
             f" id='push{self.n}'><body>{text(a.text or 'hello')}</body></message>")
@@ -580,6 +590,9 @@ def main():
                    help="push a message after each initial presence")
     p.add_argument("--push-from", default="bob@localhost/fake",
                    help="sender of the pushed message")
+    p.add_argument("--push-error", metavar="CONDITION",
+                   help="with --push: push a message error with this "
+                   "condition (and --text) instead of a chat message")
     p.add_argument("--text", help="body of the pushed message, <text/> of "
                    "the bounce, host of see-other-host")
     p.add_argument("--size", type=int, help="size for huge, deep, amp-bomb")
