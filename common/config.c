@@ -787,6 +787,11 @@ first_line(char *s)
 
 static int read_first_line(int fd, struct buf *b, int64_t deadline);
 
+/*
+ * The password sources below return 0 with *pw, or -1 with *errstr, or -3
+ * with *errstr when nothing came by the deadline (read_first_line()'s
+ * codes; the caller makes that a timeout, 7).
+ */
 static int
 password_from_file(const char *path, int64_t deadline, char **pw, char **errstr)
 {
@@ -821,7 +826,6 @@ password_from_file(const char *path, int64_t deadline, char **pw, char **errstr)
 		    where, where);
 	if (S_ISFIFO(st.st_mode)) {
 		r = read_first_line(fd, &b, deadline);
-		r = r == -1 ? -2 : r == -2 ? -3 : r == -3 ? -1 : 0;
 	} else {
 		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 		r = util_read_all(fd, &b, 4096);
@@ -840,7 +844,7 @@ password_from_file(const char *path, int64_t deadline, char **pw, char **errstr)
 			explicit_bzero(b.data, b.len);
 		buf_free(&b);
 		free(where);
-		return r == -3 ? -2 : -1;
+		return r == -3 ? -3 : -1;
 	}
 	*pw = xstrdup(b.data);
 	explicit_bzero(b.data, b.len);
@@ -888,6 +892,7 @@ password_from_fd(long fd, int64_t deadline, char **pw, char **errstr)
 
 	/* Byte by byte: read nothing past the first line of a shared fd. */
 	buf_init(&b);
+	buf_reserve(&b, 4097); /* never grown: no copy left behind */
 	for (;;) {
 		if ((w = wait_readable((int)fd, deadline)) <= 0) {
 			*errstr = w == 0
@@ -899,7 +904,7 @@ password_from_fd(long fd, int64_t deadline, char **pw, char **errstr)
 			if (b.data)
 				explicit_bzero(b.data, b.len);
 			buf_free(&b);
-			return w == 0 ? -2 : -1;
+			return w == 0 ? -3 : -1;
 		}
 		n = read((int)fd, &c, 1);
 		if (n < 0 && errno == EINTR)
@@ -948,8 +953,9 @@ kill_command(pid_t pid)
 }
 
 /*
- * Reads the command's output up to its first line end (or its end), by
- * the deadline: 0, -1 too large, -2 at the deadline, -3 a read error.
+ * Reads up to the first line end (or the end) by the deadline: 0, or as
+ * util_read_all() -1 a read error (errno), -2 too large, and -3 at the
+ * deadline.
  */
 static int
 read_first_line(int fd, struct buf *b, int64_t deadline)
@@ -957,15 +963,18 @@ read_first_line(int fd, struct buf *b, int64_t deadline)
 	ssize_t n;
 	int w;
 
+	/* Room for the most it reads, at once: growing the buffer would
+	 * leave copies of the password in freed memory. */
+	buf_reserve(b, 65536 + 4096);
 	for (;;) {
 		if ((w = wait_readable(fd, deadline)) <= 0)
-			return w == 0 ? -2 : -3;
+			return w == 0 ? -3 : -1;
 		buf_reserve(b, 4096);
 		n = read(fd, b->data + b->len, b->cap - b->len - 1);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return -3;
+			return -1;
 		if (n == 0)
 			return 0;
 		b->len += (size_t)n;
@@ -973,15 +982,15 @@ read_first_line(int fd, struct buf *b, int64_t deadline)
 		if (memchr(b->data, '\n', b->len) != NULL)
 			return 0; /* a background child may hold the pipe */
 		if (b->len > 65536)
-			return -1;
+			return -2;
 	}
 }
 
 /*
  * Waits for the command itself by the deadline, reading and dropping what
  * else it prints (it would die of SIGPIPE on a closed pipe): 0 with its
- * status, or -2 (it is killed then).  A child it left in the background
- * may hold the pipe: the command's own end is what counts.
+ * status, or -3 at the deadline (it is killed then).  A child it left in the
+ * background may hold the pipe: the command's own end is what counts.
  */
 static int
 wait_command(pid_t pid, int fd, int64_t deadline, int *status)
@@ -998,7 +1007,7 @@ wait_command(pid_t pid, int fd, int64_t deadline, int *status)
 			return 0;
 		if (util_now_ms() >= deadline) {
 			kill_command(pid);
-			return -2;
+			return -3;
 		}
 		p.revents = 0;
 		if (p.fd >= 0 && poll(&p, 1, 10) > 0 &&
@@ -1037,6 +1046,7 @@ password_from_cmd(const char *cmd, int64_t deadline, char **pw, char **errstr)
 {
 	struct buf b;
 	int pfd[2], status = 0, r;
+	int err;
 	pid_t pid;
 
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
@@ -1053,23 +1063,24 @@ password_from_cmd(const char *cmd, int64_t deadline, char **pw, char **errstr)
 	close(pfd[1]);
 	buf_init(&b);
 	r = read_first_line(pfd[0], &b, deadline);
-	if (r == -2 || r == -3 || r == -1)
+	err = errno; /* before kill_command() and close() change it */
+	if (r < 0)
 		kill_command(pid);
 	else
 		r = wait_command(pid, pfd[0], deadline, &status);
 	close(pfd[0]);
-	if (r == -2) {
+	if (r == -3) {
 		*errstr = xstrdup("password command: no password before the "
 				  "deadline (--timeout); stopped");
 		goto fail;
 	}
 	/* Checked first: closing the pipe early makes the command fail. */
-	if (r == -1) {
+	if (r == -2) {
 		*errstr = xstrdup("password command: output too large");
 		goto fail;
 	}
-	if (r == -3) {
-		*errstr = xasprintf("password command: %s", strerror(errno));
+	if (r == -1) {
+		*errstr = xasprintf("password command: %s", strerror(err));
 		goto fail;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -1096,7 +1107,7 @@ fail:
 	if (b.data)
 		explicit_bzero(b.data, b.len);
 	buf_free(&b);
-	return r == -2 ? -2 : -1;
+	return r == -3 ? -3 : -1;
 }
 
 static int
@@ -1135,33 +1146,30 @@ password_prompt(const char *jid, char **pw)
 	return 0;
 }
 
+/* The exit code of what a password source returned (-3: the deadline). */
+static int
+source_code(int r)
+{
+	return r == -3 ? XEXIT_TIMEOUT : r < 0 ? XEXIT_CONFIG : XEXIT_OK;
+}
+
 int
 config_password(const struct xconfig *c, char **pw, char **errstr)
 {
 	int64_t deadline = util_now_ms() + config_timeout_ms(c);
-	int r;
 
-	*pw = NULL;
-	if (c->password_file) {
-		r = password_from_file(c->password_file, deadline, pw, errstr);
-		return r == -2 ? XEXIT_TIMEOUT
-		    : r < 0    ? XEXIT_CONFIG
-			       : XEXIT_OK;
-	}
 	/* A source that does not answer by --timeout ends the run as a
 	 * timeout (7), like the connection would. */
-	if (c->password_fd >= 0) {
-		r = password_from_fd(c->password_fd, deadline, pw, errstr);
-		return r == -2 ? XEXIT_TIMEOUT
-		    : r < 0    ? XEXIT_CONFIG
-			       : XEXIT_OK;
-	}
-	if (c->password_cmd) {
-		r = password_from_cmd(c->password_cmd, deadline, pw, errstr);
-		return r == -2 ? XEXIT_TIMEOUT
-		    : r < 0    ? XEXIT_CONFIG
-			       : XEXIT_OK;
-	}
+	*pw = NULL;
+	if (c->password_file)
+		return source_code(
+		    password_from_file(c->password_file, deadline, pw, errstr));
+	if (c->password_fd >= 0)
+		return source_code(
+		    password_from_fd(c->password_fd, deadline, pw, errstr));
+	if (c->password_cmd)
+		return source_code(
+		    password_from_cmd(c->password_cmd, deadline, pw, errstr));
 	if (env_password && *env_password) {
 		*pw = xstrdup(env_password);
 		return XEXIT_OK;
@@ -1249,7 +1257,7 @@ config_room_password(const struct xconfig *c,
 	if (r < 0) {
 		*errstr = xasprintf("room %s", why);
 		free(why);
-		return r == -2 ? XEXIT_TIMEOUT : XEXIT_CONFIG;
+		return source_code(r);
 	}
 	return XEXIT_OK;
 }

@@ -29,13 +29,13 @@ say(struct verdict *v, int code, int retry, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* strerror() in lower case, as the rest of a message. */
-static void
-lower_strerror(int err, char *buf, size_t len)
+const char *
+failure_strerror(int err, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s", strerror(err));
 	if (buf[0] >= 'A' && buf[0] <= 'Z' && !(buf[1] >= 'A' && buf[1] <= 'Z'))
 		buf[0] = (char)(buf[0] - 'A' + 'a');
+	return buf;
 }
 
 /* The exit code of a stream error, and whether a retry may help. */
@@ -84,7 +84,7 @@ login_steps(
 		error = a->connect_errno ? a->connect_errno
 		    : error		 ? error
 					 : ETIMEDOUT;
-		lower_strerror(error, ebuf, sizeof(ebuf));
+		failure_strerror(error, ebuf, sizeof(ebuf));
 		say(v, XEXIT_CONNECT, 1, "%s: %s", in->target, ebuf);
 	} else if (a->tls_verify_error[0]) {
 		say(v, XEXIT_TLS, 0,
@@ -142,7 +142,7 @@ failed_login(
 		say(v, XEXIT_CONNECT, 1, "%s: the server closed the connection",
 		    in->target);
 	} else if (in->error != 0) {
-		lower_strerror(in->error, ebuf, sizeof(ebuf));
+		failure_strerror(in->error, ebuf, sizeof(ebuf));
 		say(v, XEXIT_CONNECT, 1, "%s: %s", in->target, ebuf);
 	} else {
 		say(v, XEXIT_PROTOCOL, 0,

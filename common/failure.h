@@ -39,7 +39,6 @@ struct attempt {
 	int tls_refused; /* <failure/> of the TLS namespace */
 	int secured; /* the handshake finished */
 	char tls_verify_error[160]; /* the certificate verification error */
-	int pin_mismatch; /* the handshake was done; the pin did not match */
 	/* SASL */
 	int auth_offered; /* mechanisms offered over TLS: credentials go */
 	int no_mechanism; /* none of the offered mechanisms is usable (log) */
@@ -56,7 +55,6 @@ struct attempt {
 	int stanza_too_slow; /* one stanza took longer than allowed */
 	long stanza_limit_ms;
 	/* stream management and closing (log and stream) */
-	int sm_offered; /* <sm/> in the features after login */
 	int resumed; /* <resumed/> read */
 	int close_sent; /* libstrophe queued our </stream:stream> */
 	char lib_error[160]; /* libstrophe's last error line, escaped */
@@ -84,6 +82,10 @@ struct verdict {
 	int retry; /* a new attempt may succeed */
 	char message[512]; /* one line, no trailing newline */
 };
+
+/* strerror() in lower case, to continue a message ("host: connection
+ * refused"), in buf; returns buf. */
+const char *failure_strerror(int err, char *buf, size_t len);
 
 /* Decides what an ended attempt means.  Pure. */
 void failure_classify(const struct attempt *a, const struct failure_input *in,

@@ -79,12 +79,7 @@ ses_record(struct session *s, int code, const char *fmt, ...)
 char *
 ses_escaped(const char *text)
 {
-	struct buf b;
-
-	buf_init(&b);
-	if (text)
-		text_escape(&b, text, strlen(text));
-	return buf_steal(&b);
+	return text_escape_dup(text ? text : "", text ? strlen(text) : 0);
 }
 
 void
@@ -105,6 +100,14 @@ ses_hard_close(struct session *s)
 		shutdown(s->sock, SHUT_RDWR);
 		s->shut = 1;
 	}
+}
+
+unsigned long
+ses_port(const struct session *s)
+{
+	return s->cfg->port	 ? s->cfg->port
+	    : s->cfg->direct_tls ? 5223UL
+				 : 5222UL;
 }
 
 void
@@ -194,11 +197,8 @@ session_new(const struct xconfig *cfg, const char *password, char **errstr)
 	}
 	s->bare = jid_bare(&s->jid);
 	if (cfg->host || cfg->port)
-		s->target =
-		    xasprintf("%s:%lu", cfg->host ? cfg->host : s->jid.domain,
-			cfg->port	      ? cfg->port
-			    : cfg->direct_tls ? 5223UL
-					      : 5222UL);
+		s->target = xasprintf("%s:%lu",
+		    cfg->host ? cfg->host : s->jid.domain, ses_port(s));
 	else
 		s->target = xstrdup(s->jid.domain);
 
@@ -398,10 +398,7 @@ session_set_deadline(struct session *s, long ms, session_event_cb cb, void *ud)
 void
 session_timeout(struct session *s)
 {
-	long ms = s->deadline_ms;
-
 	s->on_deadline = NULL;
-	s->deadline_ms = ms;
 	ses_deadline_reached(s);
 }
 

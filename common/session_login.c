@@ -169,8 +169,7 @@ ses_on_element(void *ud, const struct xmlguard_element *el)
 			/* libstrophe sends credentials now. */
 			a->auth_offered = 1;
 			ses_set_phase(s, "while logging in");
-		} else if (is(el, XMPP_NS_SM, "sm"))
-			a->sm_offered = 1;
+		}
 	} else if (s->parent == P_SASL_FAILURE && !a->sasl_condition[0]) {
 		t = ses_escaped(el->name);
 		snprintf(a->sasl_condition, sizeof(a->sasl_condition), "%s", t);
@@ -313,7 +312,6 @@ ses_check_pin(struct session *s)
 	}
 	match = got != NULL && strcmp(got, s->cfg->tls_pin) == 0;
 	if (!match) {
-		s->at.pin_mismatch = 1;
 		ses_record(s, XEXIT_TLS,
 		    "%s: certificate pin mismatch: the server's is %s",
 		    session_target(s), got ? got : "unknown");
@@ -325,17 +323,15 @@ ses_check_pin(struct session *s)
 
 /* The text of <see-other-host/> in a stream error, escaped, or NULL. */
 static char *
-other_host(struct session *s, xmpp_stanza_t *error)
+other_host(xmpp_stanza_t *error)
 {
-	xmpp_stanza_t *c;
-	char *text, *t = NULL;
+	char *text, *t;
 
-	c = error ? xmpp_stanza_get_child_by_name(error, "see-other-host")
-		  : NULL;
-	if (c == NULL || (text = xmpp_stanza_get_text(c)) == NULL)
+	text = error ? stanza_child_text(error, "see-other-host", NULL) : NULL;
+	if (text == NULL)
 		return NULL;
 	t = ses_escaped(text);
-	xmpp_free(s->ctx, text);
+	free(text);
 	return t;
 }
 
@@ -359,7 +355,7 @@ ses_fail_attempt(struct session *s, int error, xmpp_stream_error_t *se)
 		in.has_stream_error = 1;
 		in.stream_error = stanza_stream_error_name(se->type);
 		in.stream_text = text = ses_escaped(se->text);
-		in.other_host = host = other_host(s, se->stanza);
+		in.other_host = host = other_host(se->stanza);
 	}
 	failure_classify(&s->at, &in, &v);
 	ses_record(s, v.code, "%s", v.message);
@@ -374,6 +370,7 @@ ses_reset_attempt(struct session *s)
 	s->at = (struct attempt){ 0 };
 	s->at.direct_tls = s->at.tls_started = s->cfg->direct_tls;
 	s->parent = P_OTHER;
+	xmlguard_set_callbacks(ses_on_element, ses_on_violation, s);
 }
 
 /*
@@ -410,6 +407,8 @@ ses_conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 		s->ever_online = 1;
 		s->at.online = 1;
 		s->at.online_since = util_now_ms();
+		/* The login is read; stanzas need no observer from now on. */
+		xmlguard_set_callbacks(NULL, ses_on_violation, s);
 		ses_set_phase(s, NULL);
 		ses_arm_backstop(s);
 		free(s->bound);

@@ -36,15 +36,6 @@
 #include "xmlguard.h"
 #include "xmpptools.h"
 
-static const char *
-strerror_lower(int err, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s", strerror(err));
-	if (buf[0] >= 'A' && buf[0] <= 'Z' && !(buf[1] >= 'A' && buf[1] <= 'Z'))
-		buf[0] = (char)(buf[0] - 'A' + 'a');
-	return buf;
-}
-
 /* The id handlers of a lost stream will never see their reply. */
 static void
 drop_id_hooks(struct session *s)
@@ -128,6 +119,7 @@ ses_schedule_reconnect(struct session *s)
 		if (!s->timers[i].always)
 			s->timers[i].id = 0;
 	drop_id_hooks(s);
+	s->close_requested = 0; /* its barrier and timer went with the stream */
 	if (s->on_disconnect)
 		s->on_disconnect(s, s->on_disconnect_ud);
 }
@@ -138,19 +130,10 @@ static void
 target_address(
     struct session *s, char *host, size_t hlen, char *port, size_t plen)
 {
-	const char *colon = strrchr(s->target, ':');
-
-	if ((s->cfg->host || s->cfg->port) && colon) {
-		snprintf(
-		    host, hlen, "%.*s", (int)(colon - s->target), s->target);
-		snprintf(port, plen, "%s", colon + 1);
-	} else {
-		snprintf(host, hlen, "%s", s->jid.domain);
-		snprintf(port, plen, "%d",
-		    s->cfg->port	     ? (int)s->cfg->port
-			: s->cfg->direct_tls ? 5223
-					     : 5222);
-	}
+	/* From the settings, not from s->target: that is escaped text for
+	 * messages, which libstrophe's log may have replaced. */
+	snprintf(host, hlen, "%s", s->cfg->host ? s->cfg->host : s->jid.domain);
+	snprintf(port, plen, "%lu", ses_port(s));
 }
 
 /*
@@ -199,7 +182,7 @@ probe_refused(struct session *s)
 	if (err != ECONNREFUSED)
 		return 0;
 	ses_record(s, XEXIT_CONNECT, "%s:%s: %s", host, port,
-	    strerror_lower(err, ebuf, sizeof(ebuf)));
+	    failure_strerror(err, ebuf, sizeof(ebuf)));
 	return 1;
 }
 
@@ -241,7 +224,7 @@ explain_connect_failure(struct session *s)
 	}
 	freeaddrinfo(res);
 	ses_record(s, XEXIT_CONNECT, "%s:%s: %s", host, port,
-	    err ? strerror_lower(err, ebuf, sizeof(ebuf)) : "cannot connect");
+	    err ? failure_strerror(err, ebuf, sizeof(ebuf)) : "cannot connect");
 }
 
 static long
@@ -254,23 +237,31 @@ wait_until(int64_t now, int64_t when, long cap)
 	return when - now < cap ? (long)(when - now) : cap;
 }
 
-void
-ses_deadline_reached(struct session *s)
+/* "HOST: timed out after N s PHASE", the one timeout line. */
+static void
+record_timeout(struct session *s, long ms)
 {
 	char t[32];
 
-	util_seconds(s->deadline_ms, t, sizeof(t));
+	ses_record(s, XEXIT_TIMEOUT, "%s: timed out after %s s%s%s",
+	    session_target(s), util_seconds(ms, t, sizeof(t)),
+	    s->phase ? " " : "", s->phase ? s->phase : "");
+}
+
+void
+ses_deadline_reached(struct session *s)
+{
 	s->deadline = 0;
 	if (s->on_deadline) {
 		s->on_deadline(s, s->on_deadline_ud);
 		/*
-		 * The tool ended the run: the server's goodbye gets a short
-		 * wait, not libstrophe's 2 s, so the run ends on time.
+		 * The tool ended the run past its deadline: the server's
+		 * goodbye gets a shorter wait than after an ordinary close.
 		 */
-		if (s->state == S_CLOSING && s->deadline == 0) {
-			s->deadline = util_now_ms() + CLOSE_AFTER_DEADLINE_MS;
-			s->on_deadline = NULL;
-		}
+		if (s->state == S_CLOSING &&
+		    s->close_deadline > util_now_ms() + CLOSE_AFTER_DEADLINE_MS)
+			s->close_deadline =
+			    util_now_ms() + CLOSE_AFTER_DEADLINE_MS;
 		return;
 	}
 	if (s->state == S_CLOSING && s->code_set) {
@@ -278,9 +269,7 @@ ses_deadline_reached(struct session *s)
 		ses_hard_close(s);
 		return;
 	}
-	ses_record(s, XEXIT_TIMEOUT, "%s: timed out after %s s%s%s",
-	    session_target(s), t, s->phase ? " " : "",
-	    s->phase ? s->phase : "");
+	record_timeout(s, s->deadline_ms);
 	s->retry_ok = 0;
 	if (s->state == S_WAIT)
 		s->state = S_DONE;
@@ -305,10 +294,7 @@ close_with_error(struct session *s, const char *condition)
 		    condition);
 		xmpp_run_once(s->ctx, 0); /* writes it; parses nothing more */
 	}
-	if (!s->code_set || s->code == XEXIT_OK) {
-		s->code_set = 0;
-		ses_fail_attempt(s, 0, NULL);
-	}
+	ses_fail_attempt(s, 0, NULL); /* a failure replaces a success */
 	s->retry_ok = 0;
 	ses_hard_close(s);
 }
@@ -439,10 +425,9 @@ start_attempt(struct session *s)
 	s->connect_deadline = now + config_timeout_ms(s->cfg);
 	if (s->deadline && s->deadline < s->connect_deadline)
 		s->connect_deadline = s->deadline;
-	s->phase = "while connecting";
 	util_watchdog_arm(s->connect_deadline + WATCHDOG_GRACE_MS, s->target,
 	    (long)(s->connect_deadline - now));
-	util_watchdog_phase(s->phase);
+	ses_set_phase(s, "while connecting");
 	xdebug(1, "connecting to %s", s->target);
 
 	s->state = S_CONNECTING;
@@ -455,9 +440,8 @@ start_attempt(struct session *s)
 	    s->cfg->host       ? s->cfg->host
 		: s->cfg->port ? s->jid.domain
 			       : NULL,
-	    (unsigned short)(s->cfg->port ? s->cfg->port
-		    : s->cfg->direct_tls  ? 5223
-					  : 0),
+	    (unsigned short)(s->cfg->port || s->cfg->direct_tls ? ses_port(s)
+								: 0),
 	    ses_conn_handler, s);
 	if (rc == XMPP_EOK)
 		return 0;
@@ -515,12 +499,7 @@ earliest(int64_t a, int64_t b)
 static void
 attempt_timed_out(struct session *s)
 {
-	long ms = config_timeout_ms(s->cfg);
-	char t[32];
-
-	ses_record(s, XEXIT_TIMEOUT, "%s: timed out after %s s%s%s",
-	    session_target(s), util_seconds(ms, t, sizeof(t)),
-	    s->phase ? " " : "", s->phase ? s->phase : "");
+	record_timeout(s, config_timeout_ms(s->cfg));
 	s->retry_ok = 1;
 	ses_hard_close(s);
 }
@@ -560,12 +539,12 @@ handle_due(struct session *s, int64_t now)
 	return 0;
 }
 
-/* When the loop must wake next (0: nothing is due); fires the timers that
- * are due now. */
+/* When the loop must wake next (0: nothing is due), given when the next
+ * timer is due. */
 static int64_t
-next_due(struct session *s, int64_t now)
+next_due(struct session *s, int64_t next_timer)
 {
-	int64_t next = earliest(s->deadline, fire_timers(s, now));
+	int64_t next = earliest(s->deadline, next_timer);
 
 	if (s->state == S_CLOSING && !s->shut)
 		next = earliest(next, s->close_deadline);
@@ -580,7 +559,7 @@ int
 session_run(struct session *s)
 {
 	struct sigaction ign;
-	int64_t now;
+	int64_t now, next_timer;
 	long wait;
 
 	memset(&ign, 0, sizeof(ign));
@@ -601,7 +580,9 @@ session_run(struct session *s)
 			continue;
 		if (s->state == S_DONE)
 			break;
-		wait = wait_until(now, next_due(s, now), LOOP_MAX_WAIT_MS);
+		next_timer = fire_timers(s, now);
+		wait =
+		    wait_until(now, next_due(s, next_timer), LOOP_MAX_WAIT_MS);
 		if (s->drain_owed)
 			wait = 0;
 		if (s->state == S_READY && s->input_fd >= 0 && s->sock >= 0 &&

@@ -174,6 +174,8 @@ void ses_record(struct session *s, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void ses_reset_attempt(struct session *s);
 void ses_schedule_reconnect(struct session *s);
+/* The port connected to: --port, else 5223 with direct TLS, else 5222. */
+unsigned long ses_port(const struct session *s);
 void ses_set_phase(struct session *s, const char *phase);
 
 #endif
