@@ -255,9 +255,12 @@ _xt_on_exit() {
 		_xt_stop_pid "$pid" 2
 	done
 	if [ -n "${XT_SERVER_PID:-}" ]; then
+		# ejabberd takes seconds to stop cleanly: its data goes anyway.
+		[ "$XT_SERVER" = ejabberd ] && kill -KILL "$XT_SERVER_PID" 2>/dev/null
 		_xt_stop_pid "$XT_SERVER_PID" 5
 		XT_SERVER_PID=''
 	fi
+	[ -z "${_xt_server_shell:-}" ] || _xt_stop_pid "$_xt_server_shell" 2
 	if [ -n "${XT_DIR:-}" ] && [ "${XT_KEEP:-0}" != 1 ]; then
 		rm -rf "$XT_DIR"
 	fi
@@ -416,6 +419,12 @@ xt_need() {
 	local p
 	for p in "$@"; do
 		case $p in
+		server)
+			case $XT_SERVER in
+			prosody) command -v prosody >/dev/null 2>&1 || skip_all "prosody is not installed" ;;
+			ejabberd) command -v ejabberdctl >/dev/null 2>&1 || skip_all "ejabberd is not installed" ;;
+			esac
+			;;
 		slixmpp)
 			# find_spec locates the package without the cost of importing it
 			"$XT_PYTHON" -c 'import importlib.util, sys
@@ -563,15 +572,39 @@ _xt_listen_seen() {
 }
 
 # ---------------------------------------------------------------------------
-# Prosody
+# The server: Prosody or ejabberd
 
-export XT_HOST=127.0.0.1 XT_DOMAIN=localhost XT_MUC=conference.localhost
+# XMPP_SERVER chooses it: prosody (the default) or ejabberd. Every test that
+# uses a server runs against either; one that depends on a server's own
+# behaviour says so with xt_only.
+XT_SERVER=${XMPP_SERVER:-prosody}
+case $XT_SERVER in
+prosody | ejabberd) ;;
+*) bail_out "XMPP_SERVER must be prosody or ejabberd, not '$XT_SERVER'" ;;
+esac
+export XT_SERVER XT_HOST=127.0.0.1 XT_DOMAIN=localhost XT_MUC=conference.localhost
+XT_SERVER_DIR="$XT_DIR/$XT_SERVER"
+export XT_SERVER_DIR
 XT_SERVER_PID=''
+_xt_server_shell='' # ejabberd: the ejabberdctl shell whose child is the VM
+_xt_setup=' '       # the SETUP words of xt_server_start, space-separated
 declare -A _xt_password=()
 
-# _xt_certs DIR: a throwaway CA and a leaf for localhost signed by it.
+# xt_only SERVER REASON: skip the rest of the script (skip_all) unless the
+# test server is SERVER; REASON says why it does not apply to the other.
+xt_only() {
+	[ "$XT_SERVER" = "$1" ] || skip_all "$XT_SERVER: $2"
+}
+
+# xt_setup WORD: xt_server_start was given WORD.
+xt_setup() {
+	[[ $_xt_setup == *" $1 "* ]]
+}
+
+# _xt_certs DIR [SAN]: a throwaway CA and a leaf for localhost signed by it;
+# SAN defaults to the domain, the room service and 127.0.0.1.
 _xt_certs() {
-	local d=$1
+	local d=$1 san=${2:-DNS:localhost,DNS:conference.localhost,IP:127.0.0.1}
 	openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 		-keyout "$d/ca.key" -out "$d/ca.pem" -days 3650 \
 		-subj '/CN=xmpptools test CA' \
@@ -583,7 +616,7 @@ _xt_certs() {
 			-addext 'basicConstraints=critical,CA:FALSE' \
 			-addext 'keyUsage=critical,digitalSignature' \
 			-addext 'extendedKeyUsage=serverAuth' \
-			-addext 'subjectAltName=DNS:localhost,DNS:conference.localhost,IP:127.0.0.1' \
+			-addext "subjectAltName=$san" \
 			2>>"$d/openssl.err"
 }
 
@@ -602,9 +635,15 @@ _xt_fingerprint() {
 	export XT_LEAF_SHA256
 }
 
+# --- Prosody
+
 _xt_prosody_config() {
-	local s=$1
-	cat >"$s/prosody.cfg.lua" <<EOF
+	local s=$1 c2s="$XT_PORT" sasl=''
+	xt_setup direct-tls-only && c2s=''
+	# PLAIN only, as a server whose accounts live in LDAP offers.
+	xt_setup plain-only &&
+		sasl='disable_sasl_mechanisms = { "SCRAM-SHA-1", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256", "SCRAM-SHA-256-PLUS", "DIGEST-MD5" }'
+	cat >"$s/prosody.cfg.lua" <<EOF_CFG
 -- Written by tests/integration/lib.sh: a throwaway server on loopback.
 daemonize = false
 run_as_root = true
@@ -616,7 +655,7 @@ log = { $XT_SERVER_LOG_LEVEL = "$s/prosody.log" }
 
 interfaces = { "127.0.0.1" }
 local_interfaces = { "127.0.0.1" }
-c2s_ports = { $XT_PORT }
+c2s_ports = { $c2s }
 c2s_direct_tls_ports = { $XT_TLS_PORT }
 legacy_ssl_ports = { }
 s2s_ports = { }
@@ -638,34 +677,32 @@ limits = { }
 
 c2s_require_encryption = true
 authentication = "internal_hashed"
+$sasl
 allow_registration = false
 ssl = { certificate = "$s/certs/localhost.crt"; key = "$s/certs/localhost.key" }
 
 VirtualHost "localhost"
 Component "conference.localhost" "muc"
-EOF
+EOF_CFG
 }
 
 # _xt_prosody_spawn: start prosody in the background (XT_SERVER_PID).
 _xt_prosody_spawn() {
-	local s="$XT_DIR/prosody"
+	local s=$XT_SERVER_DIR
 	# The server must not keep the script's other descriptors open: a fifo
 	# a test writes to would never see its end while the server lives.
 	(
-		for fd in "/proc/$BASHPID/fd/"*; do
-			fd=${fd##*/}
-			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
-		done
+		_xt_close_fds
 		exec prosody --config "$s/prosody.cfg.lua" -F
 	) </dev/null >>"$s/prosody.stdout" 2>&1 &
 	XT_SERVER_PID=$!
 }
 
-# _xt_prosody_wait: wait until prosody listens on both ports; otherwise stop
+# _xt_prosody_wait: wait until prosody listens on its ports; otherwise stop
 # it and return 1 (it died or timed out) or 2 (another process has a port).
 _xt_prosody_wait() {
-	local rc s="$XT_DIR/prosody" pid cmdline
-	_xt_wait_listen "$XT_SERVER_PID" "$XT_PORT" "$XT_TLS_PORT"
+	local rc s=$XT_SERVER_DIR pid cmdline
+	_xt_wait_listen "$XT_SERVER_PID" "${_xt_ports[@]}"
 	rc=$?
 	if [ "$rc" != 0 ]; then
 		_xt_stop_pid "$XT_SERVER_PID" 2
@@ -681,36 +718,256 @@ _xt_prosody_wait() {
 	return "$rc"
 }
 
-_xt_server_failed() {
-	local s="$XT_DIR/prosody"
-	diag "prosody did not start on 127.0.0.1:$XT_PORT/$XT_TLS_PORT: $1"
-	[ -s "$s/prosody.stdout" ] && diag "$(tail -n 20 "$s/prosody.stdout")"
-	[ -s "$s/prosody.log" ] && diag "$(grep -v -w debug "$s/prosody.log" | tail -n 40)"
-	bail_out "cannot start prosody ($1)"
+# _xt_prosody_accounts USER PASSWORD...: the account files, written directly
+# (the server need not run); prosodyctl for names that need stringprep.
+_xt_prosody_accounts() {
+	local s=$XT_SERVER_DIR
+	"$XT_PYTHON" "$XT_PEER_DIR/prosody_accounts.py" "$s/data" "$XT_DOMAIN" "$@" 2>/dev/null && return 0
+	[ "$#" = 2 ] || return 1
+	prosodyctl --config "$s/prosody.cfg.lua" register "$1" "$XT_DOMAIN" "$2" \
+		>>"$s/prosodyctl.log" 2>&1 || {
+		diag "$(tail -n 5 "$s/prosodyctl.log")"
+		return 1
+	}
 }
 
-# xt_server_start: a fresh Prosody with alice, bob, carol and dave (password
-# USER-pw) on free loopback ports. Bails out when it cannot start.
+# --- ejabberd (the mechanism is ../shared's verified recipe: ejabberdctl
+# with CONFIG_DIR pointing at our own ejabberdctl.cfg, running as the
+# calling user, no epmd, the Erlang distribution on a loopback port)
+
+_xt_ejabberd_config() {
+	local s=$1 dist_port=$2 cookie starttls='' scram=sha
+	# Debian's ejabberd.yml stores SCRAM-SHA-1; scram-only: SCRAM-SHA-256,
+	# as hardened servers do.
+	xt_setup scram-only && scram=sha256
+	read -r cookie _ < <(head -c 16 /dev/urandom | md5sum)
+	cat >"$s/ejabberdctl.cfg" <<EOF_CTL
+ERLANG_NODE=xt$dist_port@localhost
+ERL_DIST_PORT=$dist_port
+ERL_OPTIONS="-setcookie $cookie -kernel inet_dist_use_interface {127,0,0,1} -env ERL_CRASH_DUMP_BYTES 0"
+SPOOL_DIR=$s/db
+LOGS_DIR=$s/logs
+EJABBERD_CONFIG_PATH=$s/ejabberd.yml
+EJABBERD_PID_PATH=$s/ejabberd.pid
+CONTRIB_MODULES_PATH=$s/contrib
+EJABBERD_BYPASS_WARNINGS=true
+EXEC_CMD=as_current_user
+EOF_CTL
+	cp /etc/ejabberd/inetrc "$s/inetrc" 2>/dev/null || : >"$s/inetrc"
+	if ! xt_setup direct-tls-only; then
+		starttls="  - port: $XT_PORT
+    ip: \"127.0.0.1\"
+    module: ejabberd_c2s
+    starttls_required: true
+    max_stanza_size: 262144
+    shaper: none
+    access: c2s
+    backlog: 1024"
+	fi
+	cat >"$s/ejabberd.yml" <<EOF_YML
+# Written by tests/integration/lib.sh: a throwaway server on loopback.
+loglevel: $([ "$XT_SERVER_LOG_LEVEL" = debug ] && echo debug || echo info)
+log_rotate_count: 0
+hosts:
+  - localhost
+certfiles:
+  - "$s/certs/server.pem"
+ca_file: "$s/certs/ca.pem"
+acme:
+  auto: false
+listen:
+$starttls
+  - port: $XT_TLS_PORT
+    ip: "127.0.0.1"
+    module: ejabberd_c2s
+    tls: true
+    max_stanza_size: 262144
+    shaper: none
+    access: c2s
+    backlog: 1024
+s2s_access: none
+auth_method: internal
+auth_password_format: scram
+auth_scram_hash: $scram
+$(xt_setup plain-only && printf '%s\n' 'disable_sasl_mechanisms:' '  - scram-sha-1' \
+		'  - scram-sha-1-plus' '  - scram-sha-256' '  - scram-sha-256-plus' \
+		'  - scram-sha-512' '  - scram-sha-512-plus' '  - digest-md5' '  - x-oauth2')
+registration_timeout: infinity
+max_fsm_queue: 1000000
+acl:
+  local:
+    user_regexp: ""
+  loopback:
+    ip:
+      - 127.0.0.0/8
+access_rules:
+  local:
+    allow: local
+  c2s:
+    allow: all
+  register:
+    allow: all
+  register_ip:
+    allow: loopback
+  muc_create:
+    allow: local
+api_permissions:
+  "console commands":
+    from:
+      - ejabberd_ctl
+    who: all
+    what: "*"
+shaper_rules:
+  max_user_sessions: 100
+  max_user_offline_messages: 100000
+modules:
+  mod_adhoc: {}
+  mod_blocking: {}
+  mod_caps: {}
+  mod_carboncopy: {}
+  mod_client_state: {}
+  mod_disco: {}
+  mod_last: {}
+  mod_muc:
+    host: "conference.@HOST@"
+    access:
+      - allow
+    access_create: muc_create
+    access_persistent: muc_create
+    max_user_conferences: 1000
+  mod_offline:
+    access_max_user_messages: max_user_offline_messages
+  mod_ping: {}
+  mod_privacy: {}
+  mod_register:
+    access: register
+    ip_access: register_ip
+    password_strength: 0
+  mod_roster:
+    versioning: true
+  mod_stream_mgmt:
+    resend_on_timeout: if_offline
+    max_ack_queue: 1000000
+    resume_timeout: 60
+  mod_version: {}
+EOF_YML
+}
+
+# _xt_ejabberd_spawn: start ejabberd in the foreground of a background
+# ejabberdctl; XT_SERVER_PID becomes the VM's pid once it wrote it.
+_xt_ejabberd_spawn() {
+	local s=$XT_SERVER_DIR
+	rm -f "$s/ejabberd.pid"
+	(
+		_xt_close_fds
+		CONFIG_DIR=$s exec ejabberdctl foreground
+	) </dev/null >>"$s/ejabberd.stdout" 2>&1 &
+	_xt_server_shell=$!
+	XT_SERVER_PID=''
+}
+
+# _xt_ejabberd_wait: like _xt_prosody_wait, for the VM (up to 30 s).
+_xt_ejabberd_wait() {
+	local s=$XT_SERVER_DIR i pid='' rc
+	for ((i = 0; i < 3000; i++)); do
+		[ -s "$s/ejabberd.pid" ] && read -r pid <"$s/ejabberd.pid" && [ -n "$pid" ] && break
+		_xt_alive "$_xt_server_shell" || break
+		_xt_nap
+	done
+	if [ -z "$pid" ]; then
+		_xt_stop_pid "$_xt_server_shell" 2
+		return 1
+	fi
+	XT_SERVER_PID=$pid
+	_xt_wait_listen "$XT_SERVER_PID" "${_xt_ports[@]}"
+	rc=$?
+	if [ "$rc" != 0 ]; then
+		_xt_stop_pid "$XT_SERVER_PID" 2
+		_xt_stop_pid "$_xt_server_shell" 2
+		XT_SERVER_PID=''
+	fi
+	return "$rc"
+}
+
+# _xt_ejabberd_accounts USER PASSWORD...: in-band registration (XEP-0077),
+# open to loopback only; one process for all (each ejabberdctl call would
+# start an Erlang VM, half a second).
+_xt_ejabberd_accounts() {
+	local port=$XT_PORT opt=()
+	xt_setup direct-tls-only && port=$XT_TLS_PORT opt=(--direct-tls)
+	"$XT_PYTHON" "$XT_PEER_DIR/register.py" --port "$port" "${opt[@]}" \
+		--ca "$XT_CA" --domain "$XT_DOMAIN" "$@" 2>>"$XT_SERVER_DIR/register.err" || {
+		diag "$(tail -n 5 "$XT_SERVER_DIR/register.err")"
+		return 1
+	}
+}
+
+# --- Either
+
+# _xt_close_fds: close every descriptor above 2 (in a subshell that will
+# exec a server).
+_xt_close_fds() {
+	local fd
+	for fd in "/proc/$BASHPID/fd/"*; do
+		fd=${fd##*/}
+		[ "$fd" -gt 2 ] && eval "exec $fd>&-"
+	done
+}
+
+_xt_server_failed() {
+	local s=$XT_SERVER_DIR f
+	diag "$XT_SERVER did not start on 127.0.0.1 (ports ${_xt_ports[*]}): $1"
+	for f in "$s/$XT_SERVER.stdout" "$s/logs/error.log"; do
+		[ -s "$f" ] && diag "$(tail -n 20 "$f")"
+	done
+	[ -s "$XT_SERVER_LOG" ] && diag "$(grep -v -w debug "$XT_SERVER_LOG" | tail -n 40)"
+	bail_out "cannot start $XT_SERVER ($1)"
+}
+
+# _xt_server_up: spawn the server and wait for it; 0, 1 (died or timed out)
+# or 2 (a port was taken).
+_xt_server_up() {
+	_xt_ports=("$XT_TLS_PORT")
+	xt_setup direct-tls-only || _xt_ports=("$XT_PORT" "$XT_TLS_PORT")
+	"_xt_${XT_SERVER}_spawn"
+	"_xt_${XT_SERVER}_wait"
+}
+
+# xt_server_start [SETUP...]: a fresh server with alice, bob, carol and dave
+# (password USER-pw) on free loopback ports. Bails out when it cannot start.
+# SETUP words, for configurations seen in the wild: scram-only (ejabberd
+# stores SCRAM-SHA-256 only; Prosody always stores SCRAM-SHA-1 only),
+# plain-only (only PLAIN is offered, as with LDAP accounts), direct-tls-only
+# (no STARTTLS port: XT_PORT is the direct TLS port, xt_config and the peer
+# use it), domain-cert (the certificate names the domain only, not the
+# address 127.0.0.1 the tools connect to).
 xt_server_start() {
-	local s="$XT_DIR/prosody" tries rc=1 accounts_pid
+	local s=$XT_SERVER_DIR tries rc=1 accounts_pid='' dist_port=''
 	[ -z "$XT_SERVER_PID" ] || return 0
-	xt_need prosody openssl
+	xt_need server openssl
+	_xt_setup=" $* "
 	XT_SERVER_LOG_LEVEL=${XT_SERVER_LOG_LEVEL:-debug}
-	mkdir -p "$s/certs" "$s/data" || bail_out "cannot create $s"
+	rm -rf "$s"
+	mkdir -p "$s/certs" "$s/data" "$s/db" "$s/logs" || bail_out "cannot create $s"
 
-	# The accounts are files Prosody reads at login: write them meanwhile.
-	_xt_password[alice]=alice-pw _xt_password[bob]=bob-pw
-	_xt_password[carol]=carol-pw _xt_password[dave]=dave-pw
-	"$XT_PYTHON" "$XT_PEER_DIR/prosody_accounts.py" "$s/data" "$XT_DOMAIN" \
-		alice alice-pw bob bob-pw carol carol-pw dave dave-pw &
-	accounts_pid=$!
+	_xt_password=([alice]=alice-pw [bob]=bob-pw [carol]=carol-pw [dave]=dave-pw)
+	if [ "$XT_SERVER" = prosody ]; then
+		# Account files Prosody reads at login: written meanwhile.
+		_xt_prosody_accounts alice alice-pw bob bob-pw carol carol-pw dave dave-pw &
+		accounts_pid=$!
+		XT_SERVER_LOG="$s/prosody.log"
+	else
+		XT_SERVER_LOG="$s/logs/ejabberd.log"
+	fi
 
-	_xt_certs "$s/certs" || {
+	local san=
+	xt_setup domain-cert && san=DNS:localhost,DNS:conference.localhost
+	_xt_certs "$s/certs" ${san:+"$san"} || {
 		diag "$(cat "$s/certs/openssl.err")"
 		bail_out "cannot make the test certificates"
 	}
+	cat "$s/certs/localhost.crt" "$s/certs/localhost.key" "$s/certs/ca.pem" >"$s/certs/server.pem"
 	XT_CA="$s/certs/ca.pem"
-	XT_SERVER_LOG="$s/prosody.log"
 	export XT_CA XT_SERVER_LOG
 
 	for ((tries = 1; tries <= 5; tries++)); do
@@ -718,30 +975,51 @@ xt_server_start() {
 		XT_PORT=$_xt_port
 		_xt_pick_port || bail_out "no free port"
 		XT_TLS_PORT=$_xt_port
-		_xt_prosody_config "$s"
-		_xt_prosody_spawn
-		if [ "$tries" = 1 ]; then # meanwhile
+		if [ "$XT_SERVER" = prosody ]; then
+			_xt_prosody_config "$s"
+		else
+			_xt_pick_port || bail_out "no free port"
+			dist_port=$_xt_port
+			_xt_ejabberd_config "$s" "$dist_port"
+		fi
+		_xt_server_up
+		rc=$?
+		if [ "$tries" = 1 ]; then
 			_xt_fingerprint "$s/certs/localhost.crt" || bail_out "cannot read the certificate"
 		fi
-		_xt_prosody_wait
-		rc=$?
 		[ "$rc" = 2 ] || break # 2: a port was taken meanwhile; try others
 	done
-	wait "$accounts_pid" || bail_out "cannot write the test accounts"
+	[ -z "$accounts_pid" ] || wait "$accounts_pid" || bail_out "cannot write the test accounts"
 	case $rc in
 	0) ;;
 	2) _xt_server_failed "ports in use" ;;
-	*) _xt_server_failed "it exited or did not listen within 15 s" ;;
+	*) _xt_server_failed "it exited or did not listen in time" ;;
 	esac
+	if xt_setup direct-tls-only; then
+		XT_PORT=$XT_TLS_PORT
+		XT_PEER_TLS=(--direct-tls)
+	else
+		XT_PEER_TLS=()
+	fi
+	[ "$XT_SERVER" = ejabberd ] && {
+		_xt_ejabberd_accounts alice alice-pw bob bob-pw carol carol-pw dave dave-pw ||
+			bail_out "cannot register the test accounts"
+	}
 	export XT_PORT XT_TLS_PORT XT_SERVER_PID
 	XT_PEER=("$XT_PYTHON" "$XT_PEER_DIR/xpeer.py" --host "$XT_HOST"
-		--port "$XT_PORT" --ca "$XT_CA")
+		--port "$XT_PORT" --ca "$XT_CA" "${XT_PEER_TLS[@]}")
 }
 
-# xt_server_stop: SIGTERM, wait (at most 5 s), then SIGKILL.
+# xt_server_stop: a clean shutdown: SIGTERM, wait (at most 5 s; ejabberd
+# 15 s), then SIGKILL.
 xt_server_stop() {
 	[ -n "$XT_SERVER_PID" ] || return 0
-	_xt_stop_pid "$XT_SERVER_PID" 5
+	if [ "$XT_SERVER" = ejabberd ]; then
+		_xt_stop_pid "$XT_SERVER_PID" 15
+		_xt_stop_pid "$_xt_server_shell" 2
+	else
+		_xt_stop_pid "$XT_SERVER_PID" 5
+	fi
 	XT_SERVER_PID=''
 }
 
@@ -750,6 +1028,7 @@ xt_server_kill() {
 	[ -n "$XT_SERVER_PID" ] || return 0
 	kill -KILL "$XT_SERVER_PID" 2>/dev/null
 	wait "$XT_SERVER_PID" 2>/dev/null
+	[ -z "$_xt_server_shell" ] || _xt_stop_pid "$_xt_server_shell" 2
 	XT_SERVER_PID=''
 }
 
@@ -764,28 +1043,28 @@ xt_server_resume() {
 # xt_server_restart: stop (if running) and start again on the same ports,
 # with the same data (accounts, rosters, offline messages) and certificate.
 xt_server_restart() {
-	[ -n "${XT_PORT:-}" ] || bail_out "xt_server_restart before xt_server_start"
+	[ -n "${XT_TLS_PORT:-}" ] || bail_out "xt_server_restart before xt_server_start"
 	xt_server_stop
-	_xt_prosody_spawn
-	_xt_prosody_wait || _xt_server_failed "restart failed (status $?)"
+	_xt_server_up || _xt_server_failed "restart failed (status $?)"
 	export XT_SERVER_PID
 }
 
-# xt_register USER PASSWORD: one more account on localhost (server running
-# or not).
+# xt_register USER PASSWORD: one more account on localhost (with Prosody,
+# the server need not run).
 xt_register() {
-	local s="$XT_DIR/prosody"
 	[ -n "${XT_PORT:-}" ] || bail_out "xt_register before xt_server_start"
-	if ! "$XT_PYTHON" "$XT_PEER_DIR/prosody_accounts.py" "$s/data" "$XT_DOMAIN" "$1" "$2" 2>/dev/null; then
-		# Not plain ASCII: let Prosody apply nodeprep and SASLprep itself.
-		prosodyctl --config "$s/prosody.cfg.lua" register "$1" "$XT_DOMAIN" "$2" \
-			>>"$s/prosodyctl.log" 2>&1 ||
-			{
-				diag "$(tail -n 5 "$s/prosodyctl.log")"
-				return 1
-			}
-	fi
+	"_xt_${XT_SERVER}_accounts" "$1" "$2" || return 1
 	_xt_password[$1]=$2
+}
+
+# xt_server_logins JID: how many times JID logged in, from the server log.
+xt_server_logins() {
+	local ere
+	case $XT_SERVER in
+	prosody) ere="Authenticated as $1( |$)" ;;
+	ejabberd) ere="Accepted c2s [A-Z0-9-]+ authentication for $1 " ;;
+	esac
+	grep -c -E -e "$ere" "$XT_SERVER_LOG"
 }
 
 # xt_config USER [EXTRA_LINE...]: write $XT_DIR/USER.conf (mode 0600) for
@@ -807,6 +1086,7 @@ xt_config() {
 			printf 'host = %s\n' "$XT_HOST"
 			printf 'port = %s\n' "${XT_PORT:?xt_config: no server}"
 			printf 'cafile = %s\n' "$XT_CA"
+			xt_setup direct-tls-only && printf 'direct-tls = yes\n'
 			printf 'password = %s\n' "${_xt_password[$user]:-$user-pw}"
 			[ "$#" -gt 0 ] && printf '%s\n' "$@"
 		} >"$file"
@@ -837,7 +1117,7 @@ _xt_argv_xt_peer() {
 # test CA: Prosody's when xt_server_start made them, else a CA and leaf of
 # their own (exports XT_CA). Sets _xt_fake_cert and _xt_fake_key.
 _xt_fake_certs() {
-	local d="$XT_DIR/prosody/certs"
+	local d="$XT_SERVER_DIR/certs"
 	if [ ! -s "$d/localhost.crt" ]; then
 		d="$XT_DIR/fakecerts"
 		if [ ! -s "$d/localhost.crt" ]; then

@@ -21,7 +21,7 @@ set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091
 . "$(dirname "$0")/lib.sh"
 
-xt_need prosody openssl slixmpp setpriv
+xt_need server openssl slixmpp setpriv
 [ "$(id -u)" = 0 ] || skip_all "needs root (chown to another user, setpriv)"
 id nobody >/dev/null 2>&1 || skip_all "no user nobody"
 plan 53

@@ -6,7 +6,7 @@ set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091
 . "$(dirname "$0")/lib.sh"
 
-xt_need prosody openssl slixmpp valgrind
+xt_need server openssl slixmpp valgrind
 # A sanitizer build has its own checks, and valgrind cannot run it.
 if ldd "$XSEND" 2>/dev/null | grep -q -e libasan -e libubsan; then
 	skip_all "the tools are built with AddressSanitizer (it checks instead)"

@@ -6,7 +6,7 @@ set -u
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 
-xt_need prosody openssl slixmpp
+xt_need server openssl slixmpp
 plan 53
 
 xt_server_start

@@ -5,7 +5,7 @@ set -u
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 
-xt_need prosody openssl slixmpp
+xt_need server openssl slixmpp
 plan 94
 
 xt_server_start

@@ -7,7 +7,7 @@ set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091
 . "$(dirname "$0")/lib.sh"
 
-xt_need prosody openssl slixmpp
+xt_need server openssl slixmpp
 plan 83
 
 xt_server_start

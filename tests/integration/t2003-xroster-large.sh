@@ -13,7 +13,7 @@ set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091
 . "$(dirname "$0")/lib.sh"
 
-xt_need prosody openssl
+xt_need server openssl
 plan 29
 
 xt_server_start

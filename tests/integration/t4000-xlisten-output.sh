@@ -10,7 +10,7 @@ set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091
 . "$(dirname "$0")/lib.sh"
 
-xt_need prosody openssl slixmpp script
+xt_need server openssl slixmpp script
 plan 55
 
 xt_server_start
