@@ -93,6 +93,10 @@ struct xpresence {
 	struct presence_book book;
 	int all_contacts; /* get/watch without JIDs: the roster */
 	int settled; /* initial presences are in (barrier) */
+	size_t nlast; /* get, watch: XEP-0012 queries out */
+	void (*after_last)(
+	    struct xpresence *x); /* ... called when all are in */
+	unsigned grace_timer; /* get: waiting for presences on their way */
 	unsigned long printed;
 	int done;
 	struct buf in;
@@ -271,6 +275,8 @@ answer_get(struct xpresence *x)
 	size_t i, j;
 	int all = 1;
 
+	if (x->done)
+		return;
 	for (i = 0; i < x->book.n; i++) {
 		struct presence_contact *c = &x->book.c[i];
 
@@ -394,6 +400,13 @@ on_presence(struct session *s, xmpp_stanza_t *st, void *ud)
 		free(bare);
 	}
 	presence_update(c, st);
+	if (x->grace_timer && !presence_awaited(&x->book, session_domain(s))) {
+		/* get: the last awaited presence is in. */
+		session_timer_cancel(s, x->grace_timer);
+		x->grace_timer = 0;
+		answer_get(x);
+		return 1;
+	}
 	if (x->verb->on_change)
 		x->verb->on_change(x, st);
 	return 1;
@@ -523,28 +536,117 @@ on_input(struct session *s, int fd, void *ud)
 static void
 on_grace(struct session *s, void *ud)
 {
+	struct xpresence *x = ud;
+
 	(void)s;
-	answer_get(ud);
+	x->grace_timer = 0;
+	answer_get(x);
 }
 
-/* get: the server has answered the probes of its own users. */
+/* get: answer once no presence is awaited, or after the grace. */
 static void
-get_settled(struct xpresence *x)
+get_wait(struct xpresence *x)
 {
 	char t[32];
 
-	/*
-	 * The own server answers probes of its users before this barrier;
-	 * contacts of other servers may take a moment more.
-	 */
 	if (x->grace_ms > 0 &&
-	    presence_remote_pending(&x->book, session_domain(x->s))) {
+	    presence_awaited(&x->book, session_domain(x->s))) {
 		xdebug(1,
-		    "waiting %s s for contacts of other servers (--grace)",
+		    "waiting up to %s s for presences on their way "
+		    "(--grace)",
 		    util_seconds(x->grace_ms, t, sizeof(t)));
-		session_timer_add(x->s, x->grace_ms, on_grace, x);
+		x->grace_timer =
+		    session_timer_add(x->s, x->grace_ms, on_grace, x);
 	} else
 		answer_get(x);
+}
+
+/* XEP-0012 on a local contact: 0 s idle means it has a session. */
+static int
+on_last(struct session *s, xmpp_stanza_t *st, void *ud)
+{
+	struct xpresence *x = ud;
+	struct presence_contact *c;
+	const char *from = xmpp_stanza_get_from(st);
+	const char *type = xmpp_stanza_get_type(st);
+	xmpp_stanza_t *q = xmpp_stanza_get_child_by_name(st, "query");
+	const char *secs = q ? xmpp_stanza_get_attribute(q, "seconds") : NULL;
+
+	(void)s;
+	c = from ? presence_find(&x->book, from) : NULL;
+	if (c && type && strcmp(type, "result") == 0 && secs &&
+	    strcmp(secs, "0") == 0)
+		c->has_session = 1;
+	if (--x->nlast == 0)
+		x->after_last(x);
+	return 0;
+}
+
+/*
+ * get, watch: the server has processed our initial presence and its
+ * probes.  Prosody answers the probes of its own users before that, for
+ * those offline too; ejabberd hands them to each contact's session, whose
+ * answer may come later, and answers none for those offline.  So for each
+ * local contact not heard from, its last activity (XEP-0012, which the
+ * server answers itself) says whether it has a session; then 'then'.
+ */
+static void
+ask_sessions(struct xpresence *x, void (*then)(struct xpresence *x))
+{
+	const char *domain = session_domain(x->s);
+	struct presence_contact *c;
+	xmpp_stanza_t *iq;
+	char *id;
+	size_t i;
+
+	x->after_last = then;
+	for (i = 0; i < x->book.n; i++) {
+		c = &x->book.c[i];
+		if (!c->subscribed || c->heard || !presence_is_local(c, domain))
+			continue;
+		id = session_new_id(x->s);
+		iq = stanza_query(session_ctx(x->s), "get", id, c->jid,
+		    "jabber:iq:last", NULL);
+		session_request(x->s, iq, on_last, x);
+		xmpp_stanza_release(iq);
+		free(id);
+		x->nlast++;
+	}
+	if (x->nlast == 0)
+		then(x);
+}
+
+/* get: only contacts with a session and of other servers are awaited. */
+static void
+get_settled(struct xpresence *x)
+{
+	if (x->grace_ms > 0)
+		ask_sessions(x, get_wait);
+	else
+		answer_get(x);
+}
+
+/* watch: the local contacts that are offline (a server that answers
+ * their probes, like Prosody, has said so already), a record each. */
+static void
+watch_start(struct xpresence *x)
+{
+	const char *domain = session_domain(x->s);
+	const struct presence_contact *c;
+	size_t i;
+
+	for (i = 0; i < x->book.n && !x->done; i++) {
+		c = &x->book.c[i];
+		if (c->subscribed && !c->heard && !c->has_session &&
+		    presence_is_local(c, domain) && print(x, NULL, c->jid) < 0)
+			return;
+	}
+}
+
+static void
+watch_settled(struct xpresence *x)
+{
+	ask_sessions(x, watch_start);
 }
 
 static void
@@ -558,6 +660,12 @@ on_settled(struct session *s, void *ud)
 		x->verb->on_settled(x);
 }
 
+static void
+on_own_sent(struct session *s, void *ud)
+{
+	session_barrier(s, on_settled, ud);
+}
+
 static int
 on_roster(struct session *s, xmpp_stanza_t *st, void *ud)
 {
@@ -569,8 +677,19 @@ on_roster(struct session *s, xmpp_stanza_t *st, void *ud)
 	presence_subscriptions(&x->book, &r, x->all_contacts);
 	roster_free(&r);
 	/* Now the initial presence: the server probes our contacts. */
-	send_own(x, x->show, x->status);
-	session_barrier(s, on_settled, x);
+	if (x->priority < 0) {
+		struct pres_spec spec;
+
+		memset(&spec, 0, sizeof(spec));
+		spec.show = x->show;
+		spec.status = x->status;
+		spec.has_priority = 1;
+		spec.priority = x->priority;
+		online_quiet_presence(s, &spec, on_own_sent, x);
+	} else {
+		send_own(x, x->show, x->status);
+		on_own_sent(s, x);
+	}
 	return 0;
 }
 
@@ -789,6 +908,7 @@ static const struct verb verbs[] = {
 	    .signals = 1,
 	    .add_unknown = 1,
 	    .on_online = contacts_online,
+	    .on_settled = watch_settled,
 	    .on_subscribe = print_presence,
 	    .on_change = print_presence,
 	    .on_deadline = end_deadline },

@@ -608,23 +608,27 @@ on_pending_done(struct session *s, void *ud)
 }
 
 static void
+on_pending_presence(struct session *s, void *ud)
+{
+	session_barrier(s, on_pending_done, ud);
+}
+
+static void
 pending_online(struct xroster *x)
 {
 	struct pres_spec spec;
-	xmpp_stanza_t *p;
 
 	/*
 	 * Pending requests come after an initial presence.  Priority -1:
 	 * the server then routes no messages to this session and keeps the
 	 * offline ones (RFC 6121 8.5.2.1.1) - xroster must not swallow them.
+	 * ejabberd sends stored requests only on a priority of 0 or more:
+	 * online_quiet_presence() copes with that.
 	 */
 	memset(&spec, 0, sizeof(spec));
 	spec.has_priority = 1;
 	spec.priority = -1;
-	p = stanza_presence(session_ctx(x->s), &spec);
-	session_send(x->s, p);
-	xmpp_stanza_release(p);
-	session_barrier(x->s, on_pending_done, x);
+	online_quiet_presence(x->s, &spec, on_pending_presence, x);
 }
 
 /* ------------------------------------------------------------------------

@@ -179,3 +179,56 @@ online_keepalive(struct session *s, long interval_ms)
 	keep.waiting = 0;
 	keep.timer = session_timer_add(s, interval_ms, keepalive_tick, NULL);
 }
+
+/* One quiet presence at a time, as there is one session. */
+static struct {
+	struct pres_spec spec;
+	session_event_cb done;
+	void *ud;
+} quiet;
+
+static void
+send_presence(struct session *s, const struct pres_spec *spec)
+{
+	xmpp_stanza_t *p = stanza_presence(session_ctx(s), spec);
+
+	session_send(s, p);
+	xmpp_stanza_release(p);
+}
+
+static int
+on_offline_node(struct session *s, xmpp_stanza_t *st, void *ud)
+{
+	struct pres_spec zero = quiet.spec;
+	const char *type = xmpp_stanza_get_type(st);
+
+	(void)ud;
+	if (type && strcmp(type, "result") == 0) {
+		/* XEP-0013 holds the stored messages back: priority 0 for
+		 * the stored requests, then our own, in one go. */
+		xdebug(1, "the server holds offline messages back (XEP-0013)");
+		zero.has_priority = 1;
+		zero.priority = 0;
+		send_presence(s, &zero);
+	}
+	send_presence(s, &quiet.spec);
+	quiet.done(s, quiet.ud);
+	return 0;
+}
+
+void
+online_quiet_presence(struct session *s, const struct pres_spec *spec,
+    session_event_cb done, void *ud)
+{
+	char *id = session_new_id(s), *own = jid_bare_of(session_bound_jid(s));
+	xmpp_stanza_t *iq = stanza_query(session_ctx(s), "get", id, own,
+	    XMPP_NS_DISCO_INFO, "http://jabber.org/protocol/offline");
+
+	quiet.spec = *spec;
+	quiet.done = done;
+	quiet.ud = ud;
+	session_request(s, iq, on_offline_node, NULL);
+	xmpp_stanza_release(iq);
+	free(own);
+	free(id);
+}

@@ -5,6 +5,7 @@
 #define XMPPTOOLS_ONLINE_H
 
 #include "session.h"
+#include "stanza.h"
 
 /*
  * online_answer_iqs()
@@ -30,5 +31,22 @@ void online_answer_iqs(
  * within twice the interval.  Call again in each on_connect callback.
  */
 void online_keepalive(struct session *s, long interval_ms);
+
+/*
+ * online_quiet_presence()
+ *
+ * The initial presence 'spec' of a tool that must take no message: its
+ * priority (negative) keeps messages away (RFC 6121 8.5.2.1.1), but then
+ * ejabberd also holds back the subscription requests stored while the
+ * user was offline (it sends them on the first presence of priority 0 or
+ * more).  So first the offline-message node of XEP-0013 is asked, on our
+ * own account: a server that answers it sends no stored message on the
+ * next presence (XEP-0013 2.3), and there the presence goes out with
+ * priority 0 and at once again with spec's own.  A server that does not
+ * (Prosody 0.12) gets spec alone.  'done' is called when the presence
+ * is sent; 'spec' is copied, its strings borrowed until then.
+ */
+void online_quiet_presence(struct session *s, const struct pres_spec *spec,
+    session_event_cb done, void *ud);
 
 #endif

@@ -81,9 +81,11 @@ presence_forget(struct presence_book *b)
 {
 	size_t i;
 
-	for (i = 0; i < b->n; i++)
+	for (i = 0; i < b->n; i++) {
 		while (b->c[i].nres)
 			drop_resource(&b->c[i], 0);
+		b->c[i].has_session = 0;
+	}
 }
 
 int
@@ -220,16 +222,23 @@ presence_subscriptions(struct presence_book *b, const struct roster *r, int add)
 }
 
 int
-presence_remote_pending(const struct presence_book *b, const char *domain)
+presence_is_local(const struct presence_contact *c, const char *domain)
 {
-	const char *d;
+	const char *d = strchr(c->jid, '@');
+
+	return d && jid_same_bare(d + 1, domain);
+}
+
+int
+presence_awaited(const struct presence_book *b, const char *domain)
+{
+	const struct presence_contact *c;
 	size_t i;
 
 	for (i = 0; i < b->n; i++) {
-		d = strchr(b->c[i].jid, '@');
-		d = d ? d + 1 : b->c[i].jid;
-		if (b->c[i].subscribed && b->c[i].nres == 0 &&
-		    !jid_same_bare(d, domain))
+		c = &b->c[i];
+		if (c->subscribed && c->nres == 0 &&
+		    (!presence_is_local(c, domain) || c->has_session))
 			return 1;
 	}
 	return 0;

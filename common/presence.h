@@ -32,6 +32,7 @@ struct presence_contact {
 	char *jid; /* bare */
 	int subscribed; /* we may see its presence (to, both) */
 	int heard; /* any presence came */
+	int has_session; /* its server (ours) says it is connected (XEP-0012) */
 	struct presence_resource *res;
 	size_t nres;
 };
@@ -125,11 +126,20 @@ void presence_subscriptions(
     struct presence_book *b, const struct roster *r, int add);
 
 /*
- * presence_remote_pending()
+ * presence_awaited()
  *
- * True when a subscribed contact with no resource is on another server
- * than 'domain' (its presence may still be on its way).
+ * True when a subscribed contact with no resource may still send its
+ * presence: it is on another server than 'domain', or on ours and
+ * has_session is set (ejabberd answers a probe through the contact's own
+ * session, after the server's answer to our ping).
  */
-int presence_remote_pending(const struct presence_book *b, const char *domain);
+int presence_awaited(const struct presence_book *b, const char *domain);
+
+/*
+ * presence_is_local()
+ *
+ * True when contact 'c' is an account of server 'domain'.
+ */
+int presence_is_local(const struct presence_contact *c, const char *domain);
 
 #endif

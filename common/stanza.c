@@ -296,6 +296,20 @@ stanza_presence(xmpp_ctx_t *ctx, const struct pres_spec *p)
 }
 
 xmpp_stanza_t *
+stanza_query(xmpp_ctx_t *ctx, const char *type, const char *id, const char *to,
+    const char *ns, const char *node)
+{
+	xmpp_stanza_t *iq = xmpp_iq_new(ctx, type, id), *q;
+
+	if (to)
+		xmpp_stanza_set_to(iq, to);
+	q = add_child(iq, "query", ns, NULL);
+	if (node)
+		xmpp_stanza_set_attribute(q, "node", node);
+	return iq;
+}
+
+xmpp_stanza_t *
 stanza_roster_get(xmpp_ctx_t *ctx, const char *id)
 {
 	xmpp_stanza_t *iq = xmpp_iq_new(ctx, "get", id);

@@ -119,6 +119,15 @@ struct pres_spec {
  */
 xmpp_stanza_t *stanza_presence(xmpp_ctx_t *ctx, const struct pres_spec *p);
 
+/*
+ * stanza_query()
+ *
+ * <iq type=TYPE id=ID to=TO><query xmlns=NS node=NODE/></iq>; 'to' and
+ * 'node' may be NULL (none).
+ */
+xmpp_stanza_t *stanza_query(xmpp_ctx_t *ctx, const char *type, const char *id,
+    const char *to, const char *ns, const char *node);
+
 /* <iq type='get' id=ID><query xmlns='jabber:iq:roster'/></iq> */
 xmpp_stanza_t *stanza_roster_get(xmpp_ctx_t *ctx, const char *id);
 

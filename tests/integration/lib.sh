@@ -51,7 +51,8 @@
 # XT_PYTHON; after xt_server_start: XT_HOST XT_PORT XT_TLS_PORT XT_DOMAIN
 # XT_MUC XT_CA XT_LEAF_SHA256 XT_SERVER_LOG XT_SERVER_PID XT_PEER (array);
 # after xt_fake_start: XT_FAKE_PORT XT_FAKE_PID XT_FAKE_LOG.
-# Settings: XT_CMD_TIMEOUT (60), XT_KEEP, XT_SERVER_LOG_LEVEL (debug),
+# Settings: XMPP_SERVER (prosody or ejabberd), XT_CMD_TIMEOUT (60), XT_KEEP,
+# XT_SERVER_LOG_LEVEL (Prosody's, debug), XT_EJABBERD_LOG_LEVEL (info),
 # XT_PYTHON (/usr/bin/python3, the interpreter that has python3-slixmpp).
 
 # ---------------------------------------------------------------------------
@@ -584,7 +585,14 @@ prosody | ejabberd) ;;
 esac
 export XT_SERVER XT_HOST=127.0.0.1 XT_DOMAIN=localhost XT_MUC=conference.localhost
 XT_SERVER_DIR="$XT_DIR/$XT_SERVER"
-export XT_SERVER_DIR
+# XT_SERVER_NAME: the name in its XEP-0092 version reply. XT_TYPE_NORMAL:
+# the type attribute a peer receives of a message sent with type='normal':
+# ejabberd re-serializes stanzas and leaves out the default (RFC 6121 5.2.2).
+case $XT_SERVER in
+prosody) XT_SERVER_NAME=Prosody XT_TYPE_NORMAL=normal ;;
+ejabberd) XT_SERVER_NAME=ejabberd XT_TYPE_NORMAL=null ;;
+esac
+export XT_SERVER_DIR XT_SERVER_NAME XT_TYPE_NORMAL
 XT_SERVER_PID=''
 _xt_server_shell='' # ejabberd: the ejabberdctl shell whose child is the VM
 _xt_setup=' '       # the SETUP words of xt_server_start, space-separated
@@ -766,7 +774,7 @@ EOF_CTL
 	fi
 	cat >"$s/ejabberd.yml" <<EOF_YML
 # Written by tests/integration/lib.sh: a throwaway server on loopback.
-loglevel: $([ "$XT_SERVER_LOG_LEVEL" = debug ] && echo debug || echo info)
+loglevel: ${XT_EJABBERD_LOG_LEVEL:-info}
 log_rotate_count: 0
 hosts:
   - localhost
@@ -827,6 +835,7 @@ modules:
   mod_carboncopy: {}
   mod_client_state: {}
   mod_disco: {}
+  mod_admin_extra: {}
   mod_last: {}
   mod_muc:
     host: "conference.@HOST@"
@@ -1055,6 +1064,47 @@ xt_register() {
 	[ -n "${XT_PORT:-}" ] || bail_out "xt_register before xt_server_start"
 	"_xt_${XT_SERVER}_accounts" "$1" "$2" || return 1
 	_xt_password[$1]=$2
+}
+
+# xt_roster_item USER JID SUBSCRIPTION: put JID in USER's roster with that
+# subscription (to, from, both), by the server's own means: for a contact
+# of a server the test cannot reach. Prosody: USER must not be online (its
+# roster file is written); ejabberd: ejabberdctl add_rosteritem.
+xt_roster_item() {
+	local user=$1 jid=$2 sub=$3
+	case $XT_SERVER in
+	prosody)
+		mkdir -p "$XT_SERVER_DIR/data/localhost/roster" || return 1
+		cat >"$XT_SERVER_DIR/data/localhost/roster/$user.dat" <<EOF_ROSTER
+return {
+	[false] = {
+		["version"] = 1;
+		["pending"] = {};
+	};
+	["$jid"] = {
+		["groups"] = {};
+		["subscription"] = "$sub";
+	};
+};
+EOF_ROSTER
+		;;
+	ejabberd)
+		CONFIG_DIR=$XT_SERVER_DIR ejabberdctl add_rosteritem "$user" "$XT_DOMAIN" \
+			"${jid%%@*}" "${jid#*@}" "" "" "$sub" >>"$XT_SERVER_DIR/ctl.log" 2>&1 || {
+			diag "$(tail -n 5 "$XT_SERVER_DIR/ctl.log")"
+			return 1
+		}
+		;;
+	esac
+}
+
+# xt_closed_ere FULLJID: an ERE for the server log line that says the
+# stream of FULLJID was closed by the client, not cut.
+xt_closed_ere() {
+	case $XT_SERVER in
+	prosody) printf '%s\n' "c2s stream for $1 closed: session closed" ;;
+	ejabberd) printf '%s\n' "Closing c2s session for $1: Stream reset by peer" ;;
+	esac
 }
 
 # xt_server_logins JID: how many times JID logged in, from the server log.

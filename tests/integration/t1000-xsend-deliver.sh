@@ -51,7 +51,7 @@ is "${JSON[origin_id]}" "${JSON[id]}" "1: XEP-0359 origin-id equals the id"
 id1=${JSON[id]}
 
 xt_json_load "$(line 2)"
-is "${JSON[type_attr]}" normal "2: type normal"
+is "${JSON[type_attr]}" "$XT_TYPE_NORMAL" "2: type normal"
 is "${JSON[body]}" second "2: body"
 is "${JSON[subject]}" "Sub 2" "2: subject"
 is "${JSON[thread]}" t-2 "2: thread"

@@ -57,7 +57,7 @@ import json, sys
 for line in sys.stdin:
     print(json.loads(line)["id"])' <<<"$OUT")
 is "$ids_got" "$ids_sent" "the ids --tee printed are the ids that arrived"
-logins=$(grep -c 'Authenticated as alice@localhost' "$XT_SERVER_LOG")
+logins=$(xt_server_logins alice@localhost)
 is "$logins" 1 "one login for all 10,000 (one connection)"
 
 # --- empty lines, CRLF, the last line without a newline, --keep-empty ------

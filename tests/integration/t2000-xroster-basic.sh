@@ -191,20 +191,27 @@ is "$OUT" "bob@localhost|Bobby" "set BOB@LocalHost renamed bob@localhost"
 
 # --- error replies: exit 8, the JID and the condition --------------------------
 
-xr add alice@localhost
-ok_rc 8 "add of one's own JID: exit 8"
-like "$ERR" "alice@localhost: not-allowed" "the error line has the JID and the condition"
+if [ "$XT_SERVER" = ejabberd ]; then
+	# RFC 6121 2.5.3 wants item-not-found for the removal of an unknown
+	# item; ejabberd 23.01 answers a result, and lets an account add itself.
+	skip "ejabberd 23.01 refuses neither one's own JID nor the removal of an unknown JID" 9
+	xr remove dave@localhost carol@localhost
+else
+	xr add alice@localhost
+	ok_rc 8 "add of one's own JID: exit 8"
+	like "$ERR" "alice@localhost: not-allowed" "the error line has the JID and the condition"
 
-xr remove nobody@localhost
-ok_rc 8 "remove of a JID not in the roster: exit 8"
-is "$ERR" "xroster: nobody@localhost: item-not-found" "remove: item-not-found, with the JID"
+	xr remove nobody@localhost
+	ok_rc 8 "remove of a JID not in the roster: exit 8"
+	is "$ERR" "xroster: nobody@localhost: item-not-found" "remove: item-not-found, with the JID"
 
-xr remove dave@localhost nobody@localhost carol@localhost ghost@localhost
-ok_rc 8 "remove of four JIDs, two unknown: exit 8"
-like "$ERR" "nobody@localhost: item-not-found" "the first failure is reported"
-like "$ERR" "ghost@localhost: item-not-found" "the second failure is reported"
-unlike "$ERR" "(dave|carol)@localhost" "the contacts that were removed are not reported"
-is "$(grep -c . <<<"$ERR")" 2 "one line per failure"
+	xr remove dave@localhost nobody@localhost carol@localhost ghost@localhost
+	ok_rc 8 "remove of four JIDs, two unknown: exit 8"
+	like "$ERR" "nobody@localhost: item-not-found" "the first failure is reported"
+	like "$ERR" "ghost@localhost: item-not-found" "the second failure is reported"
+	unlike "$ERR" "(dave|carol)@localhost" "the contacts that were removed are not reported"
+	is "$(grep -c . <<<"$ERR")" 2 "one line per failure"
+fi
 xr -F '%j'
 is "$OUT" "bob@localhost" "remove: dave and carol are gone, bob stays"
 

@@ -59,7 +59,8 @@ is "$OUT$ERR" "" "subscribe prints nothing"
 xt_bg_wait bob
 ok_rc 0 "bob's peer received one subscription presence"
 record 1 subscription
-is "${JSON[type]}|${JSON[from]}|${JSON[to]}" "subscribe|alice@localhost|bob@localhost" \
+# Prosody addresses it to bob's bare JID, ejabberd to his session.
+is "${JSON[type]}|${JSON[from]}|${JSON[to]%%/*}" "subscribe|alice@localhost|bob@localhost" \
 	"bob received a subscribe from alice's bare JID"
 is "${JSON[status]}" "hello, bob" "the request carries the -m text"
 is "$(state bob@localhost)" "none/subscribe" "alice: bob is none, ask subscribe"
@@ -94,7 +95,8 @@ xr pending -X
 ok_rc 0 "pending -X: exit 0"
 like "$OUT" '^<presence [^>]*type="subscribe"' "pending -X: the request as a <presence type='subscribe'/>"
 like "$OUT" 'from="bob@localhost' "pending -X: from bob"
-like "$OUT" '<status>may I\?</status>' "pending -X: with its status"
+# ejabberd adds xml:lang, which libstrophe 0.12.2 keeps as a plain "lang".
+like "$OUT" '<status( lang="en")?>may I\?</status>' "pending -X: with its status"
 
 contact_start bob --count 1 --roster
 xr approve bob@localhost
@@ -164,32 +166,41 @@ is "$(state carol@localhost)" "" "deny did not add carol to alice's roster"
 
 # --- pre-approval (RFC 6121 §3.4): approve with nothing pending ----------------
 
-# Prosody 0.12 sends the automatic "subscribed" to the contact only while the
-# user has a session (rostermanager.is_contact_subscribed looks at an online
-# roster), so alice's own client is online meanwhile; it must not be asked.
-contact_start alice
-contact_start dave --count 1
-xr approve dave@localhost
-ok_rc 0 "approve with nothing pending (a pre-approval): exit 0"
-xt_bg_kill dave
-xt_bg_wait dave
-is "$OUT" "" "the pre-approval sends dave nothing"
-is "$(state dave@localhost)" "none/" "alice: dave is in the roster, none"
+if [ "$XT_SERVER" = ejabberd ]; then
+	# Pre-approval is optional (RFC 6121 3.4, announced as the stream feature
+	# urn:xmpp:features:pre-approval): ejabberd 23.01 has none and drops an
+	# approval nobody asked for. The same end: dave asks, alice approves.
+	skip "ejabberd 23.01 does not support pre-approval" 10
+	contact_send dave subscribe
+	xr approve dave@localhost
+else
+	# Prosody 0.12 sends the automatic "subscribed" to the contact only while the
+	# user has a session (rostermanager.is_contact_subscribed looks at an online
+	# roster), so alice's own client is online meanwhile; it must not be asked.
+	contact_start alice
+	contact_start dave --count 1
+	xr approve dave@localhost
+	ok_rc 0 "approve with nothing pending (a pre-approval): exit 0"
+	xt_bg_kill dave
+	xt_bg_wait dave
+	is "$OUT" "" "the pre-approval sends dave nothing"
+	is "$(state dave@localhost)" "none/" "alice: dave is in the roster, none"
 
-run xt_peer sub --jid dave@localhost --password dave-pw --send subscribe alice@localhost \
-	--count 1 --timeout 10 --roster
-ok_rc 0 "dave asks and gets an answer"
-record 1 subscription
-is "${JSON[type]}|${JSON[from]}" "subscribed|alice@localhost" "the server approved dave's request at once"
-record 1 roster
-is "${JSON[jid]}|${JSON[subscription]}" "alice@localhost|to" "dave's roster: alice is to"
-xt_bg_kill alice
-xt_bg_wait alice
-ok_rc 0 "alice's client stops cleanly"
-unlike "$OUT" '"type": "subscribe"' "alice's client was not asked: the request was pre-approved"
-is "$(state dave@localhost)" "from/" "alice: dave is from"
-xr pending
-is "$OUT" "" "pending: nothing (the request was answered by the server)"
+	run xt_peer sub --jid dave@localhost --password dave-pw --send subscribe alice@localhost \
+		--count 1 --timeout 10 --roster
+	ok_rc 0 "dave asks and gets an answer"
+	record 1 subscription
+	is "${JSON[type]}|${JSON[from]}" "subscribed|alice@localhost" "the server approved dave's request at once"
+	record 1 roster
+	is "${JSON[jid]}|${JSON[subscription]}" "alice@localhost|to" "dave's roster: alice is to"
+	xt_bg_kill alice
+	xt_bg_wait alice
+	ok_rc 0 "alice's client stops cleanly"
+	unlike "$OUT" '"type": "subscribe"' "alice's client was not asked: the request was pre-approved"
+	is "$(state dave@localhost)" "from/" "alice: dave is from"
+	xr pending
+	is "$OUT" "" "pending: nothing (the request was answered by the server)"
+fi
 
 # --- add --subscribe, answered: a new contact in one step ----------------------
 
@@ -214,15 +225,21 @@ is "$OUT" "bob@localhost none" "list --subscription none: bob"
 
 # --- error replies: exit 8, one line per JID with the condition ---------------
 
-xr subscribe room@conference.localhost
-ok_rc 8 "subscribe to a JID that bounces: exit 8"
-is "$ERR" "xroster: room@conference.localhost: item-not-found" "the error line: JID and condition"
+if [ "$XT_SERVER" = ejabberd ]; then
+	# Nothing to report: ejabberd 23.01 drops a subscription request to a
+	# room without an error.
+	skip "ejabberd 23.01 sends no error for a subscription request to a room" 6
+else
+	xr subscribe room@conference.localhost
+	ok_rc 8 "subscribe to a JID that bounces: exit 8"
+	is "$ERR" "xroster: room@conference.localhost: item-not-found" "the error line: JID and condition"
 
-xr subscribe one@conference.localhost bob@localhost two@conference.localhost
-ok_rc 8 "subscribe to three, two bounce: exit 8"
-like "$ERR" "one@conference.localhost: item-not-found" "the first failure is reported"
-like "$ERR" "two@conference.localhost: item-not-found" "the second failure is reported"
-unlike "$ERR" "bob@localhost" "the request that went through is not reported"
+	xr subscribe one@conference.localhost bob@localhost two@conference.localhost
+	ok_rc 8 "subscribe to three, two bounce: exit 8"
+	like "$ERR" "one@conference.localhost: item-not-found" "the first failure is reported"
+	like "$ERR" "two@conference.localhost: item-not-found" "the second failure is reported"
+	unlike "$ERR" "bob@localhost" "the request that went through is not reported"
+fi
 
 # pending logs in with an initial presence, and the server then re-sends
 # the account's own outstanding requests (RFC 6121 3.1.2), to the rooms
@@ -231,10 +248,14 @@ xr pending
 ok_rc 0 "pending while requests of alice's bounce: exit 0"
 is "$OUT|$ERR" "|" "pending prints nothing and reports no bounce of what it did not send"
 
-xr subscribe alice@localhost
-isnt0=$([ "$RC" != 0 ] && echo failed)
-is "$isnt0" failed "subscribe to one's own JID fails"
-like "$ERR" "alice@localhost" "the failure names the JID (the server's error has no 'from')"
+if [ "$XT_SERVER" = ejabberd ]; then
+	skip "ejabberd 23.01 accepts a subscription request to one's own JID" 2
+else
+	xr subscribe alice@localhost
+	isnt0=$([ "$RC" != 0 ] && echo failed)
+	is "$isnt0" failed "subscribe to one's own JID fails"
+	like "$ERR" "alice@localhost" "the failure names the JID (the server's error has no 'from')"
+fi
 
 # Bad input is refused before anything is sent: a subscribe would have put
 # erin in alice's roster (ask subscribe).

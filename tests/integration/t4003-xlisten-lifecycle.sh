@@ -151,7 +151,7 @@ for sig in TERM INT; do
 	ok_rc 0 "SIG$sig: exit 0"
 	is "$ERR" "" "SIG$sig: nothing on stderr"
 	ok "SIG$sig: the server saw the stream closed, not cut" \
-		xt_wait_grep "$XT_SERVER_LOG" "c2s stream for bob@localhost/sig$sig closed: session closed" 5
+		xt_wait_grep "$XT_SERVER_LOG" "$(xt_closed_ere "bob@localhost/sig$sig")" 5
 done
 
 # --- a closed pipe ends xlisten quietly --------------------------------------

@@ -315,24 +315,31 @@ presence_subscriptions__marks__who_we_may_see(void **state)
 }
 
 static void
-presence_remote_pending__looks__at_other_servers_only(void **state)
+presence_awaited__other_servers_and_local_sessions(void **state)
 {
 	struct presence_book b;
 
 	presence_book_init(&b);
-	assert_false(presence_remote_pending(&b, "x"));
+	assert_false(presence_awaited(&b, "x"));
 	presence_add(&b, "a@x")->subscribed = 1;
 	presence_add(&b, "gateway.y");
 	/* A local contact with no resource is not waited for. */
-	assert_false(presence_remote_pending(&b, "x"));
+	assert_false(presence_awaited(&b, "x"));
 	/* A remote one that we may not see neither. */
-	assert_false(presence_remote_pending(&b, "X"));
+	assert_false(presence_awaited(&b, "X"));
 	b.c[1].subscribed = 1;
-	assert_true(presence_remote_pending(&b, "x"));
+	assert_true(presence_awaited(&b, "x"));
 	apply(*state, &b.c[1], "<presence from='gateway.y/r'/>");
-	assert_false(presence_remote_pending(&b, "x"));
+	assert_false(presence_awaited(&b, "x"));
 	/* Seen from server y, a@x is the remote one. */
-	assert_true(presence_remote_pending(&b, "y"));
+	assert_true(presence_awaited(&b, "y"));
+	/* A local one whose server says it is connected is awaited. */
+	b.c[0].has_session = 1;
+	assert_true(presence_awaited(&b, "x"));
+	apply(*state, &b.c[0], "<presence from='a@x/r'/>");
+	assert_false(presence_awaited(&b, "x"));
+	assert_true(presence_is_local(&b.c[0], "X"));
+	assert_false(presence_is_local(&b.c[1], "x"));
 	presence_book_free(&b);
 }
 
@@ -359,7 +366,7 @@ main(void)
 		    teardown_ctx),
 		cmocka_unit_test(presence_subscriptions__marks__who_we_may_see),
 		cmocka_unit_test_setup_teardown(
-		    presence_remote_pending__looks__at_other_servers_only,
+		    presence_awaited__other_servers_and_local_sessions,
 		    setup_ctx, teardown_ctx),
 	};
 
