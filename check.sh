@@ -6,16 +6,18 @@
 #   1. a build with warnings as errors, and `make check`: the unit tests and
 #      the integration tests against a throwaway Prosody on loopback (one of
 #      them runs the tools under valgrind);
-#   2. the same suite built with AddressSanitizer and UBSan;
-#   3. a short run of each libFuzzer harness;
-#   4. the source format (clang-format, the checked-in .clang-format).
+#   2. the integration tests that use a server again, against a throwaway
+#      ejabberd (XMPP_SERVER=ejabberd), valgrind's excepted;
+#   3. the same suite built with AddressSanitizer and UBSan (on Prosody);
+#   4. a short run of each libFuzzer harness;
+#   5. the source format (clang-format, the checked-in .clang-format).
 # It ends with one line: "N passed, N failed[, N skipped]", counting every
 # test point (a unit program is one, each TAP line is one, each fuzz
 # harness and the format check are one).
 #
 # Environment: JOBS (parallel jobs, default: the number of CPUs), BUILD
 # (build directory, default ./build; the sanitizer build goes to
-# $BUILD-asan), LAYERS (default "werror asan fuzz format"), FUZZ_SECONDS
+# $BUILD-asan), LAYERS (default "werror ejabberd asan fuzz format"), FUZZ_SECONDS
 # (default 10), CHECK_ARGS (extra make check arguments, e.g.
 # TESTS='tests/integration/t1000-xsend-deliver.sh').
 set -u
@@ -23,9 +25,10 @@ set -u
 top=$(cd "$(dirname "$0")" && pwd)
 build=${BUILD:-$top/build}
 jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
-layers=${LAYERS:-werror asan fuzz format}
+layers=${LAYERS:-werror ejabberd asan fuzz format}
 
 pass=0 fail=0 skip=0
+suite_tests= # TESTS for the next suite (empty: all)
 
 "$top/scripts/deps.sh" test || {
 	echo "0 passed, 1 failed"
@@ -82,7 +85,8 @@ suite() {
 	echo "== $name: make check" >&2
 	find "$dir" -name '*.trs' -delete
 	# shellcheck disable=SC2086 # CHECK_ARGS is a list of make arguments
-	(cd "$dir" && make -s -j"$jobs" check ${CHECK_ARGS:-} >check.out 2>&1) || status=$?
+	(cd "$dir" && make -s -j"$jobs" check ${suite_tests:+"TESTS=$suite_tests"} \
+		${CHECK_ARGS:-} >check.out 2>&1) || status=$?
 	count "$dir"
 	if [ "$status" != 0 ] || [ "$LAST_FAIL" != 0 ]; then
 		grep -E '^(FAIL|ERROR|XPASS)' "$dir/check.out" >&2 || cat "$dir/check.out" >&2
@@ -95,6 +99,13 @@ for layer in $layers; do
 	case $layer in
 	werror)
 		suite "warnings as errors" "$build" --enable-werror
+		;;
+	ejabberd)
+		# The scripts that start a server; valgrind's layer stays on one.
+		suite_tests=$(cd "$top" && grep -l '^xt_server_start' tests/integration/t*.sh |
+			grep -v valgrind | tr '\n' ' ')
+		XMPP_SERVER=ejabberd suite "integration on ejabberd" "$build" --enable-werror
+		suite_tests=
 		;;
 	asan)
 		export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99

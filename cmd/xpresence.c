@@ -94,8 +94,12 @@ struct xpresence {
 	int all_contacts; /* get/watch without JIDs: the roster */
 	int settled; /* initial presences are in (barrier) */
 	size_t nlast; /* get, watch: XEP-0012 queries out */
-	void (*after_last)(
-	    struct xpresence *x); /* ... called when all are in */
+	/* ... called when all are in */
+	void (*after_last)(struct xpresence *x);
+	unsigned long npresences; /* presences of contacts received */
+	unsigned long round_mark; /* ... when the last quiet round began */
+	int rounds; /* get, watch: quiet rounds so far */
+	void (*after_quiet)(struct xpresence *x); /* ... called after them */
 	unsigned grace_timer; /* get: waiting for presences on their way */
 	unsigned long printed;
 	int done;
@@ -400,6 +404,7 @@ on_presence(struct session *s, xmpp_stanza_t *st, void *ud)
 		free(bare);
 	}
 	presence_update(c, st);
+	x->npresences++;
 	if (x->grace_timer && !presence_awaited(&x->book, session_domain(s))) {
 		/* get: the last awaited presence is in. */
 		session_timer_cancel(s, x->grace_timer);
@@ -583,7 +588,7 @@ on_last(struct session *s, xmpp_stanza_t *st, void *ud)
 }
 
 /*
- * get, watch: the server has processed our initial presence and its
+ * get: the server has processed our initial presence and its
  * probes.  Prosody answers the probes of its own users before that, for
  * those offline too; ejabberd hands them to each contact's session, whose
  * answer may come later, and answers none for those offline.  So for each
@@ -616,18 +621,68 @@ ask_sessions(struct xpresence *x, void (*then)(struct xpresence *x))
 		then(x);
 }
 
+/*
+ * get, watch: each resource of a contact answers a probe on its own, from
+ * its session (ejabberd): one more ping round while presences keep coming,
+ * which they do within the round trip of a ping.  A heuristic bounded to
+ * 8 rounds: no server tells how many resources a contact has.
+ */
+static void
+on_quiet_round(struct session *s, void *ud)
+{
+	struct xpresence *x = ud;
+
+	if (x->npresences != x->round_mark && ++x->rounds < 8) {
+		x->round_mark = x->npresences;
+		session_barrier(s, on_quiet_round, x);
+	} else
+		x->after_quiet(x);
+}
+
+/* Quiet rounds (one at least), then 'then'. */
+static void
+quiet_rounds(struct xpresence *x, void (*then)(struct xpresence *x))
+{
+	x->after_quiet = then;
+	x->rounds = 0;
+	x->round_mark = x->npresences + 1;
+	on_quiet_round(x->s, x);
+}
+
+static void
+get_quiet(struct xpresence *x)
+{
+	const char *domain = session_domain(x->s);
+	const struct presence_contact *c;
+	size_t i;
+
+	for (i = 0; i < x->book.n; i++) {
+		c = &x->book.c[i];
+		if (c->subscribed && presence_is_local(c, domain) &&
+		    (c->nres > 0 || c->has_session)) {
+			quiet_rounds(x, get_wait);
+			return;
+		}
+	}
+	get_wait(x);
+}
+
 /* get: only contacts with a session and of other servers are awaited. */
 static void
 get_settled(struct xpresence *x)
 {
 	if (x->grace_ms > 0)
-		ask_sessions(x, get_wait);
+		ask_sessions(x, get_quiet);
 	else
 		answer_get(x);
 }
 
-/* watch: the local contacts that are offline (a server that answers
- * their probes, like Prosody, has said so already), a record each. */
+/*
+ * watch: the local contacts that are offline, a record each, once the
+ * presences have stopped coming (a server that answers the probes of
+ * offline contacts, like Prosody, has said so already; ejabberd says
+ * nothing of them).
+ */
 static void
 watch_start(struct xpresence *x)
 {
@@ -637,7 +692,7 @@ watch_start(struct xpresence *x)
 
 	for (i = 0; i < x->book.n && !x->done; i++) {
 		c = &x->book.c[i];
-		if (c->subscribed && !c->heard && !c->has_session &&
+		if (c->subscribed && !c->heard &&
 		    presence_is_local(c, domain) && print(x, NULL, c->jid) < 0)
 			return;
 	}
@@ -646,7 +701,7 @@ watch_start(struct xpresence *x)
 static void
 watch_settled(struct xpresence *x)
 {
-	ask_sessions(x, watch_start);
+	quiet_rounds(x, watch_start);
 }
 
 static void

@@ -35,6 +35,7 @@
 #          pass DESC | fail DESC [DIAG...] | ok DESC CMD [ARGS...]
 #          ok_rc EXPECTED DESC | is GOT EXPECTED DESC | like GOT ERE DESC
 #          unlike GOT ERE DESC | skip REASON [COUNT]
+#          is_error_line GOT LINE DESC
 # Running: run CMD [ARGS...] | run_stdin FILE CMD [ARGS...]
 #          -> OUT, ERR, RC; files $XT_DIR/last.out, $XT_DIR/last.err
 #          xt_bg NAME CMD [ARGS...] | xt_bg_wait NAME | xt_bg_kill NAME [SIG]
@@ -192,6 +193,16 @@ unlike() {
 		fail "$3" "     got: $(_xt_q "$1")" "expected not to match: $2"
 	else
 		pass "$3"
+	fi
+}
+
+# is_error_line GOT WANT DESC: GOT is the one line WANT, or WANT followed by
+# ": " and the text a server may give with its error (ejabberd does).
+is_error_line() {
+	if [[ $1 == "$2: "* && $1 != *$'\n'* ]]; then
+		pass "$3"
+	else
+		is "$1" "$2" "$3"
 	fi
 }
 

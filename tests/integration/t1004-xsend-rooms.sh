@@ -182,13 +182,13 @@ ok "annex: duo left" \
 room_ready pw
 run "$XSEND" -C "$conf" -r "pw@$M" -m 'no password'
 ok_rc 8 "no --room-password: exit 8"
-is "$ERR" "xsend: pw@$M: cannot join: not-authorized (a password is needed)" "... one line: the room, the condition, why"
+is_error_line "$ERR" "xsend: pw@$M: cannot join: not-authorized (a password is needed)" "... one line: the room, the condition, why"
 printf 'wrong\n' >"$XT_DIR/room-wrong.pw"
 printf 's3cret\n' >"$XT_DIR/room.pw"
 chmod 600 "$XT_DIR/room-wrong.pw" "$XT_DIR/room.pw"
 run "$XSEND" -C "$conf" -r --room-password-file "$XT_DIR/room-wrong.pw" "pw@$M" -m 'wrong password'
 ok_rc 8 "a wrong room password: exit 8"
-is "$ERR" "xsend: pw@$M: cannot join: not-authorized (a password is needed)" "... the same line"
+is_error_line "$ERR" "xsend: pw@$M: cannot join: not-authorized (a password is needed)" "... the same line"
 run "$XSEND" -C "$conf" -r --room-password-file "$XT_DIR/room.pw" --id pw-1 "pw@$M" -m 'behind the password'
 ok_rc 0 "the right --room-password-file: exit 0"
 ok "the owner got the message" xt_wait_grep "$XT_DIR/pw.out" '"id": "pw-1"' 10 pw
@@ -227,17 +227,17 @@ ok "the leave is sent" grep -q -F -e "SENT: <presence to=\"pw@$M/alice\" type=\"
 room_ready club
 run "$XSEND" -C "$conf" -r "club@$M" -m 'let me in'
 ok_rc 8 "members-only, not a member: exit 8"
-is "$ERR" "xsend: club@$M: cannot join: registration-required (the room is for members only)" "... one line"
+is_error_line "$ERR" "xsend: club@$M: cannot join: registration-required (the room is for members only)" "... one line"
 room_ready stage
 run "$XSEND" -C "$(xt_config dave)" -r "stage@$M" -m 'I am back'
 ok_rc 8 "banned: exit 8"
-is "$ERR" "xsend: stage@$M: cannot join: forbidden (banned)" "... one line"
+is_error_line "$ERR" "xsend: stage@$M: cannot join: forbidden (banned)" "... one line"
 run "$XSEND" -C "$conf" -r -n carol "open@$M" -m 'as carol?'
 ok_rc 8 "a nick in use: exit 8"
-is "$ERR" "xsend: open@$M: cannot join: conflict (the nick is taken)" "... one line"
+is_error_line "$ERR" "xsend: open@$M: cannot join: conflict (the nick is taken)" "... one line"
 run "$XSEND" -C "$conf" -r "nothere@$M" -m 'anyone?'
 ok_rc 8 "a room that does not exist: exit 8"
-is "$ERR" "xsend: nothere@$M: cannot join: item-not-found (the room does not exist)" "... one line"
+is_error_line "$ERR" "xsend: nothere@$M: cannot join: item-not-found (the room does not exist)" "... one line"
 run xt_peer muc-check --jid bob@localhost --password bob-pw --room "nothere@$M"
 ok_rc 1 "... and no room was created"
 is "$(xt_json "$OUT" error_condition)" item-not-found "... disco#info still answers item-not-found"
@@ -285,7 +285,7 @@ room_start crowd9 carol crowd --nick alice-9
 room_ready crowd9
 run "$XSEND" -C "$conf" -r --nick-retry "crowd@$M" -m 'tenth try'
 ok_rc 8 "--nick-retry: alice to alice-9 taken: exit 8"
-is "$ERR" "xsend: crowd@$M: cannot join: conflict (the nick is taken)" "... one line"
+is_error_line "$ERR" "xsend: crowd@$M: cannot join: conflict (the nick is taken)" "... one line"
 ok "... and no alice-10" no_line "$XT_DIR/crowd.out" '"nick": "alice-10"'
 
 # --- --lines: each line into the room as it arrives ----------------------------

@@ -263,9 +263,15 @@ is "$OUT" "$before" "after all the refusals the roster is unchanged"
 printf '%s\n' '{"jid":"alice@localhost"}' '{"jid":"gina@localhost"}' '{"jid":"hank@localhost"}' \
 	>"$F/self.jsonl"
 xr import "$F/self.jsonl"
-ok_rc 8 "import with one change refused by the server: exit 8"
-like "$ERR" "alice@localhost: not-allowed" "the refused change: JID and condition"
-like "$ERR" "2 of 3 changes made" "the others were made, and it says so"
+if [ "$XT_SERVER" = ejabberd ]; then
+	# ejabberd 23.01 lets an account put itself in its roster.
+	skip "ejabberd 23.01 refuses no roster item for one's own JID" 3
+	xr remove alice@localhost
+else
+	ok_rc 8 "import with one change refused by the server: exit 8"
+	like "$ERR" "alice@localhost: not-allowed" "the refused change: JID and condition"
+	like "$ERR" "2 of 3 changes made" "the others were made, and it says so"
+fi
 xr -F '%j'
 is "$(grep -c -x -e gina@localhost -e hank@localhost <<<"$OUT")" 2 "gina and hank are in the roster"
 xr remove gina@localhost hank@localhost

@@ -139,7 +139,8 @@ is "$OUT" "$(printf '%s\n' \
 stop xml
 ok_rc 0 "-X: exit 0"
 is "$(wc -l <<<"$OUT")" 7 "-X: seven lines"
-like "$(line 3)" '^<presence [^>]*from="bob@localhost/home"[^>]*><show>away</show><status>lunch</status><priority>3</priority></presence>$' \
+# ejabberd re-serializes the stanza it forwards: its children in its own order.
+like "$(line 3)" '^<presence [^>]*from="bob@localhost/home"[^>]*>(<show>away</show><status>lunch</status><priority>3</priority>|<priority>3</priority><show>away</show><status>lunch</status>)</presence>$' \
 	"-X: the away presence as it came"
 
 # --- -w: the end of the watch, exit 0 ---------------------------------------
@@ -202,4 +203,8 @@ for jid, (prios, gone) in seen.items():
     print(",".join(p or "none" for p in prios), gone)
 ' <<<"$OUT")
 is "$(wc -l <<<"$summary")" "$sessions" "carol saw each of the $sessions xpresence sessions"
-is "$(sort -u <<<"$summary")" "-1 1" "each was available once with priority -1, then unavailable once"
+# Where the server holds offline messages back on request (XEP-0013:
+# ejabberd), priority 0 comes first, for the stored subscription requests.
+want="-1 1"
+[ "$XT_SERVER" = ejabberd ] && want="0,-1 1"
+is "$(sort -u <<<"$summary")" "$want" "each was available once with priority -1, then unavailable once"

@@ -238,7 +238,7 @@ set_start d1 away -m "just for dave" --to dave@localhost
 see dave "$AVAIL"
 record dave "$AVAIL"
 like "${JSON[from]}" '^alice@localhost/.+' "--to dave: dave sees alice's session"
-is "${JSON[to]}" dave@localhost "--to dave: addressed to dave"
+is "${JSON[to]%%/*}" dave@localhost "--to dave: addressed to dave"
 is "${JSON[show]}/${JSON[status]}/${JSON[priority]}" "away/just for dave/-1" \
 	"--to dave: show, status and priority -1"
 d1_jid=${JSON[from]}

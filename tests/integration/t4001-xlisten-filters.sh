@@ -180,8 +180,11 @@ is "$(pres_of bob@localhost/prio)" \
 	'{"delayed": false, "error_condition": null, "from": "bob@localhost/prio", "kind": "presence", "priority": -7, "show": null, "state": "available", "status": null, "to": "bob@localhost/prj"}
 {"delayed": false, "error_condition": null, "from": "bob@localhost/prio", "kind": "presence", "priority": null, "show": null, "state": "unavailable", "status": null, "to": "bob@localhost/prj"}' \
 	"--priority -7 is in the initial presence; SIGTERM sends unavailable"
+# Our own presence, reflected: Prosody addresses it to no one, ejabberd to us.
+own_to=null
+[ "$XT_SERVER" = ejabberd ] && own_to='"bob@localhost/prj"'
 is "$(pres_of bob@localhost/prj | head -n 1)" \
-	'{"delayed": false, "error_condition": null, "from": "bob@localhost/prj", "kind": "presence", "priority": null, "show": null, "state": "available", "status": null, "to": null}' \
+	'{"delayed": false, "error_condition": null, "from": "bob@localhost/prj", "kind": "presence", "priority": null, "show": null, "state": "available", "status": null, "to": '"$own_to"'}' \
 	"the default initial presence has no priority element (priority 0)"
 prt_other=$(grep -P '^[^\t]*\tpresence\tbob@localhost/other\t' "$XT_DIR/prt.out" | cut -f2-)
 is "$prt_other" "presence	bob@localhost/other	dnd	busy & away\\tnow
@@ -249,7 +252,7 @@ chmod 600 "$XT_DIR/room-wrong.pw" "$XT_DIR/room.pw"
 chmod 600 "$XT_DIR/bob-room.conf"
 run "$XLISTEN" -C "$bconf" --room $R --room-password-file "$XT_DIR/room-wrong.pw" -w 20
 ok_rc 8 "a wrong room password: exit 8"
-is "$ERR" "xlisten: $R: cannot join: not-authorized" "a wrong room password: says so"
+is_error_line "$ERR" "xlisten: $R: cannot join: not-authorized" "a wrong room password: says so"
 run "$XLISTEN" -C "$bconf" --room $R -w 20
 ok_rc 8 "no room password: exit 8"
 
@@ -278,7 +281,10 @@ print("|".join(str(r[k]) for k in ("type", "room", "nick", "from", "body", "subj
 is "$(wc -l <"$XT_DIR/room.out")" 4 "--history 2: two history messages, the subject, the live message"
 is "$(room_rec 1)" "groupchat|$R|dave|$R/dave|history 2|None|True" "history 2 of 3 comes first, with its delay stamp"
 is "$(room_rec 2)" "groupchat|$R|dave|$R/dave|history 3|None|True" "then history 3"
-is "$(room_rec 3)" "groupchat|$R|dave|$R/dave|None|Room <topic>|True" "the room's subject is a record"
+# Prosody stamps the subject with the time it was set, ejabberd does not.
+stamped=True
+[ "$XT_SERVER" = ejabberd ] && stamped=False
+is "$(room_rec 3)" "groupchat|$R|dave|$R/dave|None|Room <topic>|$stamped" "the room's subject is a record"
 is "$(room_rec 4)" "groupchat|$R|dave|$R/dave|live
 line|None|False" "the live message: room, nick, not delayed"
 is "$(cat "$XT_DIR/room2.out")" "groupchat|dave|Room <topic>|

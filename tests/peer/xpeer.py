@@ -805,7 +805,9 @@ def data_form_fields(form):
 
 # Fields set by the shorthand options that a service may lack: Prosody
 # 0.12's form has no passwordprotectedroom (a roomsecret is enough there).
-OPTIONAL_FIELDS = {"muc#roomconfig_passwordprotectedroom"}
+# Fields one server's form has and another's lacks: submitted when present.
+OPTIONAL_FIELDS = {"muc#roomconfig_passwordprotectedroom", "members_by_default",
+                   "muc#roomconfig_changesubject"}
 
 BOOLEAN_VALUES = {"1": "1", "true": "1", "yes": "1", "on": "1",
                   "0": "0", "false": "0", "no": "0", "off": "0"}
@@ -965,8 +967,14 @@ def room_options(args):
         add("membersonly", "1")
     if args.moderated:
         add("moderatedroom", "1")
+        # ejabberd makes newcomers participants, not visitors, unless
+        # its own members_by_default is off.
+        options.setdefault("members_by_default", []).append("0")
     if args.persistent:
         add("persistentroom", "1")
+    if args.create and "muc#roomconfig_changesubject" not in options:
+        # The same room on every server: Prosody's default, not ejabberd's.
+        add("changesubject", "0")
     return options
 
 
