@@ -11,10 +11,10 @@
 #      remove, one record per change (exit status 10 when there is
 #      something to do, 0 when there is nothing);
 #   2. applies it, unless -n is given;
-#   3. asks every contact whose presence the account does not see yet (and
-#      has not asked already) to let it see it, and approves the pending
-#      subscription requests of the contacts - only of those: requests
-#      from JIDs that are not in FILE are left alone.
+#   3. approves the pending subscription requests of the contacts - only
+#      of those: requests from JIDs that are not in FILE are left alone -
+#      and asks every contact whose presence the account does not see yet
+#      (and has not asked already) to let it see it.
 #
 # Exit status: 0 when the roster equals FILE, 10 with -n when it does not,
 # otherwise the first failing xroster's (see EXIT STATUS in xroster(1); 8
@@ -54,8 +54,9 @@ xr() {
 
 # 1. The plan. A malformed FILE is refused here (exit 2, with its line
 # number), before anything is changed.
-xr sync --prune --dry-run "$file"
+plan=$(xr sync --prune --dry-run "$file")
 rc=$?
+[ -n "$plan" ] && printf '%s\n' "$plan"
 case $rc in
 0) ;;
 10)
@@ -68,11 +69,21 @@ case $rc in
 esac
 [ -n "$dry" ] && exit 0
 
-# 3. Subscriptions. The roster now lists exactly the contacts of FILE.
+# 3. Subscriptions. First the pending requests of the contacts of FILE:
+# those in the roster and those just added (ejabberd 23.01 does not list a
+# contact that has asked and was added, until the request is answered).
 tmp=$(mktemp) || exit 1
 trap 'rm -f "$tmp" "$tmp.jids"' EXIT
-xr -F '%j %S %a' >"$tmp" || exit $?
+xr -F '%j' >"$tmp.jids" || exit $?
+printf '%s\n' "$plan" | sed -n 's/^add\t\([^\t]*\).*/\1/p' >>"$tmp.jids"
+approve=$(xr pending -F '%j' | grep -F -x -f "$tmp.jids")
+if [ -n "$approve" ]; then
+	# shellcheck disable=SC2086
+	xr approve $approve || exit $?
+fi
 
+# Then ask every contact whose presence the account does not see yet.
+xr -F '%j %S %a' >"$tmp" || exit $?
 ask=
 while read -r jid sub pending_out; do
 	case $sub in
@@ -83,13 +94,5 @@ if [ -n "$ask" ]; then
 	# JIDs hold no white space: splitting $ask is safe.
 	# shellcheck disable=SC2086
 	xr subscribe $ask || exit $?
-fi
-
-sed 's/ .*//' "$tmp" >"$tmp.jids"
-approve=$(xr pending -F '%j' | grep -F -x -f "$tmp.jids")
-rm -f "$tmp.jids"
-if [ -n "$approve" ]; then
-	# shellcheck disable=SC2086
-	xr approve $approve || exit $?
 fi
 exit 0
