@@ -24,6 +24,7 @@
 #include "exec.h"
 #include "jid.h"
 #include "text.h"
+#include "truststore.h"
 #include "util.h"
 #include "xmpptools.h"
 
@@ -1037,6 +1038,7 @@ start_command(const char *cmd, int out)
 		dup2(devnull, STDIN_FILENO);
 	dup2(out, STDOUT_FILENO);
 	exec_close_fds(STDERR_FILENO + 1);
+	truststore_child_env(); /* the user's environment */
 	execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 	_exit(127);
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "exec.h"
+#include "truststore.h"
 #include "util.h"
 
 #define NENV 7
@@ -324,6 +325,7 @@ run_child(struct exec *e, struct job *j, int in)
 	else
 		dup2(in, STDIN_FILENO);
 	exec_close_fds(STDERR_FILENO + 1);
+	truststore_child_env(); /* the user's environment, plus the fields */
 	for (i = 0; j->env[i]; i++)
 		putenv(j->env[i]);
 	signal(SIGPIPE, SIG_DFL);

@@ -32,6 +32,7 @@
 #include "session_priv.h"
 #include "stanza.h"
 #include "text.h"
+#include "truststore.h"
 #include "util.h"
 #include "xmlguard.h"
 #include "xmpptools.h"
@@ -534,6 +535,39 @@ is_pem(const char *path)
 }
 
 /*
+ * The CA path of a new connection object: --capath, and the default
+ * directory when the lazy trust store needs it looked up (truststore.h).
+ * The first call decides the trust store for the process, before
+ * libstrophe makes its first TLS context.
+ */
+static void
+set_capath(xmpp_conn_t *c, const char *capath)
+{
+	static int told;
+	const char *add, *dirs;
+	char *both;
+
+	if (truststore_init(&add) && !told) {
+		dirs = secure_getenv(X509_get_default_cert_dir_env());
+		xdebug(1,
+		    "trust store: CAs looked up by name in %s%s%s (the "
+		    "bundle %s is not read)",
+		    dirs ? dirs : X509_get_default_cert_dir(), add ? ":" : "",
+		    add ? add : "", X509_get_default_cert_file());
+	}
+	told = 1;
+	if (add == NULL) {
+		if (capath)
+			xmpp_conn_set_capath(c, capath);
+		return;
+	}
+	/* OpenSSL splits a CA path at ':' as it splits SSL_CERT_DIR. */
+	both = capath ? xasprintf("%s:%s", capath, add) : xstrdup(add);
+	xmpp_conn_set_capath(c, both);
+	free(both);
+}
+
+/*
  * A new libstrophe connection object for the next attempt, set up with the
  * account, TLS settings and every handler: each attempt starts from a
  * clean object (libstrophe 0.12 keeps state from one login to the next: a
@@ -573,8 +607,7 @@ ses_conn_setup(struct session *s, const char *password)
 		xmpp_conn_set_pass(c, password);
 	if (cfg->cafile)
 		xmpp_conn_set_cafile(c, cfg->cafile);
-	if (cfg->capath)
-		xmpp_conn_set_capath(c, cfg->capath);
+	set_capath(c, cfg->capath);
 	if (cfg->client_cert) {
 		/* libstrophe reads a certificate without a key as PKCS#12; a
 		 * PEM file may hold both, so pass it as the key too. */
