@@ -8,7 +8,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 xt_need prosody openssl slixmpp
-plan 57
+plan 64
 
 xt_server_start
 conf=$(xt_config alice)
@@ -207,6 +207,25 @@ like "$ERR" 'started the agent' "it started a new agent"
 xt_bg_wait bob
 like "$OUT" 'after the restart' "it arrived"
 stop_agents
+
+# --- in flight: a silent server (7), then a lost session (4) ---------------
+
+run "$XSEND" -C "$conf" --agent=60 -m "warm" carol@localhost
+ok_rc 0 "an agent for the faults: exit 0"
+xt_server_pause
+run "$XSEND" -C "$conf" --agent=60 -w 1 -m "to a stopped server" carol@localhost
+ok_rc 7 "the server does not answer the agent's ping in time: 7"
+is "$ERR" "xsend: carol@localhost: the server did not confirm the message in time" \
+	"with the direct run's line"
+xt_bg inflight "$XSEND" -C "$conf" --agent=60 -w 20 -m "in flight" carol@localhost
+sleep 0.5
+xt_server_kill
+xt_bg_wait inflight
+ok_rc 4 "the agent's session lost with a message in flight: 4"
+like "$ERR" '^xsend: [^ ]+: ' "one line from the agent's session"
+is "$(wc -l <<<"$ERR")" 1 "only that line"
+ok "the agent is gone" wait_gone 10
+xt_server_restart
 
 # --- a storm: 100 at once, one login ----------------------------------------
 
