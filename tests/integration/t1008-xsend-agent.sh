@@ -8,7 +8,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 xt_need prosody openssl slixmpp
-plan 64
+plan 70
 
 xt_server_start
 conf=$(xt_config alice)
@@ -108,6 +108,31 @@ ok_rc 8 "direct: an unknown user is 8"
 run "$XSEND" -C "$conf" --agent=30 -m "hello?" nobody@localhost
 ok_rc 8 "through the agent: 8 too"
 is "$ERR" "$direct_err" "through the agent: the same line"
+recv_start bob 2
+run "$XSEND" -C "$conf" --agent=30 -m "to both" bob@localhost nobody@localhost
+ok_rc 8 "one of two recipients refused: 8"
+is "$ERR" "xsend: nobody@localhost: service-unavailable" "only the refused one is named"
+# A bare --agent before a recipient: popt takes the JID as its value; it is
+# given back as a recipient.
+run "$XSEND" -C "$conf" -m "bare --agent" --agent bob@localhost
+ok_rc 0 "a bare --agent before the recipient: exit 0"
+xt_bg_wait bob
+is "$(bodies | tr '\n' ' ')" "bare --agent to both " "bob got both"
+# Junk on the socket (a bad length, a frame of version 9) harms no one.
+"$XT_PYTHON" - "$(ls "$sockdir"/agent-* | grep -v '\.lock$')" <<'PY'
+import socket, sys
+for junk in (b"\xff\xff\xff\xffjunk", b"\x00\x00\x00\x02\x09Q", b"\x00\x00\x00\x07\x01Qxx\x00\x00"):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    s.sendall(junk)
+    s.shutdown(socket.SHUT_WR)
+    s.recv(100)
+    s.close()
+PY
+before=$(logins)
+run "$XSEND" -C "$conf" --agent=30 -m "after the junk" carol@localhost
+ok_rc 0 "after junk from other clients: exit 0"
+is "$(($(logins) - before))" 0 "through the same agent"
 run "$XSEND" -C "$conf" --agent=30 --bogus bob@localhost
 ok_rc 2 "a usage error is still 2"
 printf 'bad \001 byte' >"$XT_DIR/ctl.txt"
