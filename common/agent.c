@@ -446,7 +446,8 @@ same_user(int fd)
 }
 
 /* Writes all of b[0..n) on a socket, by 'deadline' (ms, monotonic; 0 for
- * a non-blocking try).  Returns 0, or -1. */
+ * a non-blocking try).  Returns 0, -1 when the peer is gone, or -2 at the
+ * deadline. */
 static int
 send_all(int fd, const char *b, size_t n, int64_t deadline)
 {
@@ -466,7 +467,7 @@ send_all(int fd, const char *b, size_t n, int64_t deadline)
 		if (w < 0 && errno != EAGAIN)
 			return -1;
 		if (deadline == 0 || (left = deadline - util_now_ms()) <= 0)
-			return -1;
+			return -2;
 		if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
 			return -1;
 	}
@@ -653,7 +654,7 @@ talk(struct agent_client *c, int fd, const struct agent_request *rq,
 	struct heard h;
 	struct buf out;
 	size_t i;
-	int late;
+	int late, sent;
 
 	q.settings = c->settings;
 	memset(&h, 0, sizeof(h));
@@ -665,8 +666,9 @@ talk(struct agent_client *c, int fd, const struct agent_request *rq,
 	}
 	buf_init(&out);
 	agent_encode_request(&out, &q);
-	late = send_all(fd, out.data, out.len, deadline) < 0 ||
-	    listen_agent(fd, &h, deadline) < 0;
+	/* A peer gone while we write sent nothing: as if it had ended. */
+	sent = send_all(fd, out.data, out.len, deadline);
+	late = sent == -2 || (sent == 0 && listen_agent(fd, &h, deadline) < 0);
 	buf_free(&out);
 	close(fd);
 	if (h.answered) {
