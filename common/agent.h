@@ -81,7 +81,11 @@
 /* Largest frame either end accepts (a body is at most --max-size). */
 #define AGENT_MAX_FRAME (64UL * 1024UL * 1024UL)
 
-/* What one client hands over: one message for each recipient. */
+/*
+ * What one client hands over: one message for each recipient.  A request
+ * that agent_decode_request() filled owns its strings (agent_request_free());
+ * one that a client builds to send may borrow them, and is not freed.
+ */
 struct agent_request {
 	char *settings; /* agent_settings() of the client */
 	long idle_ms; /* how long the agent stays after this request */
