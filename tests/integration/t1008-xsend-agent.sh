@@ -8,7 +8,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 xt_need prosody openssl slixmpp
-plan 70
+plan 74
 
 xt_server_start
 conf=$(xt_config alice)
@@ -218,6 +218,22 @@ ok_rc 0 "--agent=1: exit 0"
 is "$(agent_pids | wc -l)" 1 "the agent runs"
 ok "it exits after 1 s without use" wait_gone 5
 ok "and removes its socket" test -z "$(ls "$sockdir" | grep -v '\.lock$')"
+
+# --- the config key ---------------------------------------------------------
+
+conf_key=$XT_DIR/alice-agent.conf
+{
+	cat "$conf"
+	echo "agent = 30"
+} >"$conf_key"
+chmod 600 "$conf_key"
+run "$XSEND" -C "$conf_key" -v -m "by the key" carol@localhost
+ok_rc 0 "the config key agent = 30: exit 0"
+like "$ERR" 'started the agent' "the key starts the agent"
+run "$XSEND" -C "$conf_key" --agent=no -v -m "not by the key" carol@localhost
+ok_rc 0 "--agent=no: exit 0"
+unlike "$ERR" 'through the agent' "--agent=no overrides the key"
+stop_agents
 
 # --- the server restarts under the agent -------------------------------------
 
