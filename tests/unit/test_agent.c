@@ -260,6 +260,40 @@ settings__file_names__are_made_absolute(void **state)
 	config_free(&c);
 }
 
+static void
+config_key__agent__takes_seconds_or_yes_no(void **state)
+{
+	static const struct {
+		const char *value;
+		long ms; /* -1: refused */
+	} cases[] = { { NULL, XT_DEFAULT_AGENT_MS }, { "yes", 60000 },
+		{ "on", 60000 }, { "no", 0 }, { "0", 0 }, { "30", 30000 },
+		{ "0.25", 250 }, { "1", 1000 }, { "maybe", -1 }, { "-5", -1 },
+		{ "", -1 } };
+	struct xconfig c;
+	char *err;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		config_init(&c);
+		err = NULL;
+		if (cases[i].ms < 0) {
+			assert_int_equal(
+			    config_set(&c, "agent", cases[i].value, 1, &err),
+			    -1);
+			assert_non_null(err);
+		} else {
+			assert_int_equal(
+			    config_set(&c, "agent", cases[i].value, 0, &err),
+			    0);
+			assert_int_equal(c.agent_ms, cases[i].ms);
+		}
+		free(err);
+		config_free(&c);
+	}
+}
+
 /* A fresh private directory for the directory checks. */
 static char *
 temp_dir(void)
@@ -357,6 +391,7 @@ main(void)
 		cmocka_unit_test(decode__refuses__truncated_and_nul_fields),
 		cmocka_unit_test(settings__key__follows_every_setting),
 		cmocka_unit_test(settings__file_names__are_made_absolute),
+		cmocka_unit_test(config_key__agent__takes_seconds_or_yes_no),
 		cmocka_unit_test(
 		    check_dir__accepts__only_a_private_directory_of_its_owner),
 		cmocka_unit_test(dir__is_created_0700_under_xdg_runtime_dir),
