@@ -46,6 +46,11 @@ stop_agents() {
 }
 xt_at_exit stop_agents
 
+# sockets: the agents' sockets in the directory, one a line.
+sockets() {
+	find "$sockdir" -maxdepth 1 -type s 2>/dev/null
+}
+
 # logins: how many times alice has logged in so far (the server's log).
 logins() {
 	grep -c 'Authenticated as alice@localhost' "$XT_SERVER_LOG"
@@ -86,7 +91,7 @@ ok_rc 0 "first --agent run: exit 0"
 like "$ERR" 'started the agent' "it started the agent"
 like "$ERR" 'sent through the agent' "and sent through it"
 is "$(agent_pids | wc -l)" 1 "one agent runs"
-sock=$(ls "$sockdir"/agent-* 2>/dev/null | grep -v '\.lock$')
+sock=$(sockets)
 ok "the socket is in \$XDG_RUNTIME_DIR/xmpptools" test -S "$sock"
 is "$(stat -c %a "$sockdir")" 700 "the directory is 0700"
 run "$XSEND" -C "$conf" --agent=30 -v -m "two" bob@localhost
@@ -119,7 +124,7 @@ ok_rc 0 "a bare --agent before the recipient: exit 0"
 xt_bg_wait bob
 is "$(bodies | tr '\n' ' ')" "bare --agent to both " "bob got both"
 # Junk on the socket (a bad length, a frame of version 9) harms no one.
-"$XT_PYTHON" - "$(ls "$sockdir"/agent-* | grep -v '\.lock$')" <<'PY'
+"$XT_PYTHON" - "$(sockets)" <<'PY'
 import socket, sys
 for junk in (b"\xff\xff\xff\xffjunk", b"\x00\x00\x00\x02\x09Q", b"\x00\x00\x00\x07\x01Qxx\x00\x00"):
     s = socket.socket(socket.AF_UNIX)
@@ -158,14 +163,14 @@ xt_bg_wait bob
 is "$(bodies | tr '\n' ' ')" "from erin other ca " "both arrived"
 stop_agents
 ok "the agents stop on SIGTERM" test -z "$(agent_pids)"
-ok "and remove their sockets" test -z "$(ls "$sockdir" | grep -v '\.lock$')"
+ok "and remove their sockets" test -z "$(sockets)"
 
 # An agent found under the name of other settings answers "not for me".
 alice_sock=$("$XSEND" -C "$conf" --agent=30 -v -m x carol@localhost 2>&1 >/dev/null |
 	sed -n 's/.*started the agent \([^ ]*\) .*/\1/p')
 stop_agents
 "$XSEND" -C "$conf_erin" --agent=30 -m x carol@localhost
-erin_sock=$(ls "$sockdir"/agent-* | grep -v '\.lock$')
+erin_sock=$(sockets)
 mv "$erin_sock" "$alice_sock"
 recv_start bob 1
 before=$(logins)
@@ -217,7 +222,7 @@ run "$XSEND" -C "$conf" --agent=1 -m "short-lived" carol@localhost
 ok_rc 0 "--agent=1: exit 0"
 is "$(agent_pids | wc -l)" 1 "the agent runs"
 ok "it exits after 1 s without use" wait_gone 5
-ok "and removes its socket" test -z "$(ls "$sockdir" | grep -v '\.lock$')"
+ok "and removes its socket" test -z "$(sockets)"
 
 # --- the config key ---------------------------------------------------------
 
