@@ -11,6 +11,7 @@
 #include <popt.h>
 #include <strophe.h>
 
+#include "agent.h"
 #include "config.h"
 #include "jid.h"
 #include "muc.h"
@@ -47,7 +48,8 @@ enum {
 	OPT_URL,
 	OPT_NO_STORE,
 	OPT_ID,
-	OPT_RETRIES
+	OPT_RETRIES,
+	OPT_AGENT
 };
 
 /* Input is read only while fewer messages than this wait for the server. */
@@ -96,6 +98,13 @@ struct xsend {
 	int no_store;
 	long retries;
 
+	/* --agent VALUE that was no value but the first recipient (popt
+	 * takes the word after an option whose argument is optional) */
+	char **taken;
+	size_t ntaken;
+	const char **argv; /* the taken ones, then popt's arguments */
+	char *password; /* read to start the agent, kept to log in directly */
+
 	/* recipients: JIDs, or rooms */
 	char **rcpt;
 	struct muc_room **room;
@@ -124,6 +133,7 @@ struct xsend {
 
 	int code; /* the first failure */
 	int finishing;
+	int account_read; /* 'password' holds the account's password */
 };
 
 static struct poptOption options[] = {
@@ -185,6 +195,11 @@ static struct poptOption options[] = {
 	    "(default 3, with --lines 10); when given, also retry a failed "
 	    "first connection",
 	    "N" },
+	{ "agent", '\0', POPT_ARG_STRING | POPT_ARGFLAG_OPTIONAL, NULL,
+	    OPT_AGENT,
+	    "Send through a persistent agent that stays logged in for SECONDS "
+	    "(default 60) after its last use; start it when none runs",
+	    "SECONDS" },
 	{ "sanitize", '\0', POPT_ARG_NONE, NULL, OPT_SANITIZE,
 	    "Replace what XML cannot carry (invalid UTF-8, control "
 	    "characters) with U+FFFD instead of refusing the input",
@@ -295,6 +310,18 @@ xsend_option(
 		if (xtool_number(
 			"--retries", arg, 0, 1000, &x->retries, errstr) < 0)
 			return -1;
+		break;
+	case OPT_AGENT:
+		if (arg && config_set(cli, "agent", arg, 0, &err) < 0) {
+			/* Not a duration: a recipient that popt took. */
+			free(err);
+			x->taken = xrealloc(
+			    x->taken, (x->ntaken + 1) * sizeof(*x->taken));
+			x->taken[x->ntaken++] = xstrdup(arg);
+			arg = NULL;
+		}
+		if (arg == NULL)
+			config_set(cli, "agent", NULL, 0, &err);
 		break;
 	case OPT_MAX_SIZE:
 		if (config_set(cli, "max-size", arg, 0, &err) < 0) {
@@ -1317,6 +1344,79 @@ check_texts(struct xsend *x, const struct xconfig *cfg)
 	return 0;
 }
 
+/* The session, with the password already read to start an agent if so. */
+static int
+new_session(struct xsend *x, struct xconfig *cfg)
+{
+	char *err = NULL;
+
+	if (!x->account_read)
+		return xtool_session(cfg, &x->s);
+	if ((x->s = session_new(cfg, x->password, &err)) == NULL) {
+		xerror("%s", err);
+		free(err);
+		return XEXIT_CONFIG;
+	}
+	return XEXIT_OK;
+}
+
+/* What sends this run directly rather than through the agent, or NULL. */
+static const char *
+not_for_agent(const struct xsend *x)
+{
+	return x->mode == LINES ? "--lines"
+	    : x->mode == RAW	? "--raw"
+	    : x->rooms		? "--room"
+	    : x->receipt	? "--receipt"
+	    : x->tee		? "--tee"
+				: NULL;
+}
+
+/*
+ * --agent: hands the message to the agent, starting one when none runs
+ * (the password is read only then).  Returns 1 when that settled the run
+ * (*rc; in the agent process: its own code once it has stopped), or 0 to
+ * log in directly.
+ */
+static int
+via_agent(struct xsend *x, struct xconfig *cfg, int *rc)
+{
+	struct agent_request rq;
+	struct agent_client *c;
+	enum agent_way way;
+	const char *why;
+	int is_agent;
+
+	if ((why = not_for_agent(x)) != NULL) {
+		xdebug(
+		    1, "%s: logging in directly, not through the agent", why);
+		return 0;
+	}
+	if ((c = agent_client_new(cfg)) == NULL)
+		return 0;
+	memset(&rq, 0, sizeof(rq));
+	rq.idle_ms = cfg->agent_ms;
+	rq.type = (char *)x->type;
+	rq.body = x->body;
+	rq.subject = x->subject;
+	rq.thread = x->thread;
+	rq.url = x->url;
+	rq.id = x->id;
+	rq.no_store = x->no_store;
+	rq.rcpt = x->rcpt;
+	rq.nrcpt = x->nrcpt;
+	way = agent_submit(c, &rq, timeout_ms(x), rc);
+	if (way == AGENT_START) {
+		*rc = xtool_account(cfg, &x->password);
+		x->account_read = *rc == XEXIT_OK;
+		way = !x->account_read ? AGENT_DONE
+				       : agent_start(c, x->password, &rq,
+					     timeout_ms(x), rc, &is_agent);
+	}
+	agent_client_free(c);
+	return way == AGENT_DONE;
+}
+
 /* Creates the session, the rooms and the outbox, and hooks them up. */
 static int
 start_session(struct xsend *x, struct xconfig *cfg)
@@ -1338,7 +1438,7 @@ start_session(struct xsend *x, struct xconfig *cfg)
 			x->room[i] = muc_room_new(x->rcpt[i], x->nick,
 			    x->room_password, 0, x->nick_retry ? 8 : 0);
 	}
-	if ((rc = xtool_session(cfg, &x->s)) != XEXIT_OK)
+	if ((rc = new_session(x, cfg)) != XEXIT_OK)
 		return rc;
 	x->ob = outbox_new(&window, release_stanza, on_settled, x);
 	output_init(&x->out, x->mode == RAW ? OUT_XML : OUT_TEXT, NULL, 0);
@@ -1391,6 +1491,14 @@ xsend_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 	int rc;
 
 	x->cfg = cfg;
+	if (x->ntaken > 0) {
+		/* The recipients popt took as the value of --agent first. */
+		x->argv = xcalloc(x->ntaken + (size_t)argc + 1, sizeof(*argv));
+		memcpy(x->argv, x->taken, x->ntaken * sizeof(*argv));
+		memcpy(x->argv + x->ntaken, argv, (size_t)argc * sizeof(*argv));
+		argv = x->argv;
+		argc += (int)x->ntaken;
+	}
 	if ((rc = check_args(x, argc)) != 0)
 		return rc;
 	if (x->mode != RAW && (rc = parse_rcpts(x, argc, argv)) != 0)
@@ -1411,6 +1519,8 @@ xsend_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 		free(err);
 		return rc;
 	}
+	if (cfg->agent_ms > 0 && via_agent(x, cfg, &rc))
+		return rc;
 	if ((rc = start_session(x, cfg)) != XEXIT_OK)
 		return rc;
 	rc = session_run(x->s);
@@ -1441,6 +1551,11 @@ xsend_end(void *state)
 	}
 	free(x->rcpt);
 	free(x->room);
+	for (i = 0; i < x->ntaken; i++)
+		free(x->taken[i]);
+	free(x->taken);
+	free(x->argv);
+	util_secure_free(x->password);
 	free(x->message);
 	free(x->file);
 	free(x->subject);

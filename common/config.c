@@ -38,7 +38,8 @@ enum ktype {
 	K_SIZE, /* bytes */
 	K_PIN, /* certificate pin */
 	K_COUNT, /* repeated flag: each use adds one */
-	K_RESOURCE /* a JID resourcepart, checked */
+	K_RESOURCE, /* a JID resourcepart, checked */
+	K_AGENT /* yes/no, or the seconds the agent stays (xsend) */
 };
 
 enum kwhere { BOTH, FILE_ONLY, CLI_ONLY };
@@ -75,6 +76,7 @@ static const struct key keys[] = {
 	{ "quiet", K_FLAG, F(quiet), BOTH },
 	{ "max-size", K_SIZE, F(max_size), BOTH },
 	{ "max-stanza", K_SIZE, F(max_stanza), BOTH },
+	{ "agent", K_AGENT, F(agent_ms), BOTH },
 	{ "config", K_STR, F(config_file), CLI_ONLY },
 	{ "account", K_STR, F(account), CLI_ONLY },
 };
@@ -319,6 +321,19 @@ set_value(struct xconfig *c, const struct key *k, const char *value,
 		}
 		*(long *)field = l;
 		break;
+	case K_AGENT:
+		/* Seconds (0 is off), or yes (the default time) or no. */
+		if (value == NULL || util_parse_seconds(value, &l) < 0) {
+			if (parse_flag(value, &flag) < 0) {
+				*errstr = xasprintf(
+				    "expected yes, no or seconds, not '%s'",
+				    shown);
+				return -1;
+			}
+			l = flag ? XT_DEFAULT_AGENT_MS : 0;
+		}
+		*(long *)field = l;
+		break;
 	case K_FLAG:
 		if (parse_flag(value, &flag) < 0) {
 			*errstr =
@@ -367,7 +382,8 @@ config_set(struct xconfig *c, const char *key, const char *value, int from_file,
 		free(v);
 		return -1;
 	}
-	if (value == NULL && k->type != K_FLAG && k->type != K_COUNT) {
+	if (value == NULL && k->type != K_FLAG && k->type != K_COUNT &&
+	    k->type != K_AGENT) {
 		*errstr = xstrdup("a value is required");
 		return -1;
 	}
@@ -424,6 +440,7 @@ config_merge(struct xconfig *dst, const struct xconfig *src)
 			break;
 		case K_FD:
 		case K_SECONDS:
+		case K_AGENT:
 			*(long *)to = *(const long *)from;
 			break;
 		case K_FLAG:

@@ -44,6 +44,7 @@ struct xconfig {
 
 	/* xsend */
 	unsigned long max_size;
+	long agent_ms; /* --agent: how long the agent stays idle; 0: off */
 
 	/* where the settings came from */
 	char *config_file; /* --config */
@@ -53,6 +54,10 @@ struct xconfig {
 	uint64_t set; /* one bit per key given (see config.c) */
 	uint64_t cli_set; /* ... of which on the command line */
 };
+
+/* How long xsend's agent stays after its last use when --agent or the key
+ * 'agent' gives no number of seconds. */
+#define XT_DEFAULT_AGENT_MS 60000L
 
 /* The deadline of one run in milliseconds: --timeout, else the default
  * (XT_DEFAULT_TIMEOUT_MS).  The one place the default is applied. */

@@ -75,6 +75,9 @@ complete -c $c -l nick-retry -d 'When the nick is taken, try NICK-2 ... NICK-9'
 # Reconnection.
 complete -c $c -l retries -x -d 'Reconnect up to N times in a row (default 3, --lines 10)'
 
+# The agent.
+complete -c $c -l agent -f -d 'Send through a persistent agent that stays SECONDS (default 60) after its last use'
+
 # Account and connection options.
 complete -c $c -s j -l jid -x -d 'Log in as JID'
 complete -c $c -s a -l account -x -a '(__xmpptools_accounts)' -d 'Use the [NAME] section of the config file'
