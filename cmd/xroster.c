@@ -632,6 +632,78 @@ pending_online(struct xroster *x)
 }
 
 /* ------------------------------------------------------------------------
+ * approve on a server without pre-approval
+ */
+
+static int
+has_request(const struct roster_requests *q, const char *jid)
+{
+	size_t i;
+
+	for (i = 0; i < q->n; i++)
+		if (strcmp(q->items[i].jid, jid) == 0)
+			return 1;
+	return 0;
+}
+
+/* The requests are in: approve those, report the others. */
+static void
+on_approve_pending(struct session *s, void *ud)
+{
+	struct xroster *x = ud;
+	struct pres_spec spec;
+	xmpp_stanza_t *p;
+	size_t i;
+
+	for (i = 0; i < x->njids; i++) {
+		if (has_request(&x->pending, x->jids[i]))
+			send_presence(x, x->jids[i], "subscribed", NULL);
+		else {
+			xerror("%s: nothing to approve: it has not asked, and "
+			       "the server cannot pre-approve (RFC 6121 3.4)",
+			    x->jids[i]);
+			x->failed = 1;
+		}
+	}
+	memset(&spec, 0, sizeof(spec));
+	spec.type = "unavailable";
+	p = stanza_presence(session_ctx(s), &spec);
+	session_send(s, p);
+	xmpp_stanza_release(p);
+	session_barrier(s, on_confirmed, x);
+}
+
+static void
+on_approve_presence(struct session *s, void *ud)
+{
+	session_barrier(s, on_approve_pending, ud);
+}
+
+/*
+ * approve: a server that announces pre-approval (Prosody) takes an
+ * approval before the request; one that does not (ejabberd 23.01) drops
+ * it without a word.  There the pending requests are read first, as
+ * pending reads them, and only those are approved.
+ */
+static void
+approve_online(struct xroster *x)
+{
+	struct pres_spec spec;
+
+	if (session_preapproval(x->s)) {
+		presence_online(x);
+		return;
+	}
+	xdebug(1,
+	    "the server announces no pre-approval: reading the "
+	    "pending requests first");
+	memset(&spec, 0, sizeof(spec));
+	spec.has_priority = 1;
+	spec.priority = -1;
+	online_quiet_presence(x->s, &spec, on_approve_presence, x);
+}
+
+/* ------------------------------------------------------------------------
  * The run
  */
 
@@ -764,7 +836,8 @@ static const struct verb verbs[] = {
 	    .min = 1,
 	    .max = MANY,
 	    .args = args_jids,
-	    .on_online = presence_online,
+	    .on_online = approve_online,
+	    .on_subscribe = on_subscribe,
 	    .presence = "subscribed",
 	    .keys = ROSTER_KEYS },
 	{ .name = "deny",

@@ -34,6 +34,7 @@ struct attempt {
 	int direct_tls; /* TLS from the first byte (XEP-0368) */
 	int plain_features; /* <stream:features> read before TLS */
 	int starttls_offered; /* ... with <starttls/> in it */
+	int preapproval_offered; /* RFC 6121 3.4's stream feature */
 	int tls_not_offered; /* libstrophe refused to go on without TLS */
 	int tls_started; /* <proceed/> read, or direct TLS */
 	int tls_refused; /* <failure/> of the TLS namespace */

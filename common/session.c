@@ -525,6 +525,12 @@ session_resumed(struct session *s)
 	return s->at.resumed;
 }
 
+int
+session_preapproval(struct session *s)
+{
+	return s->at.preapproval_offered;
+}
+
 void
 session_set_reconnect(struct session *s, int retries, int initial)
 {

@@ -239,6 +239,10 @@ void session_enable_sm(struct session *s);
  * kept our presence, rooms and queue). */
 int session_resumed(struct session *s);
 
+/* True when the server announced pre-approved subscriptions (RFC 6121
+ * 3.4: <sub xmlns='urn:xmpp:features:pre-approval'/>) on this connection. */
+int session_preapproval(struct session *s);
+
 /* 'cb' runs when the connection is lost and a reconnection is scheduled. */
 void session_on_disconnect(struct session *s, session_event_cb cb, void *ud);
 

@@ -166,6 +166,8 @@ ses_on_element(void *ud, const struct xmlguard_element *el)
 	} else if (s->parent == P_FEATURES) {
 		if (is(el, XMPP_NS_TLS, "starttls") && !a->tls_started)
 			a->starttls_offered = 1;
+		else if (is(el, "urn:xmpp:features:pre-approval", "sub"))
+			a->preapproval_offered = 1;
 		else if (is(el, XMPP_NS_SASL, "mechanisms") && a->tls_started) {
 			/* libstrophe sends credentials now. */
 			a->auth_offered = 1;

@@ -1118,6 +1118,20 @@ xt_closed_ere() {
 	esac
 }
 
+# xt_server_log_sync: wait (at most 10 s) until the server's log holds
+# everything it did so far. Prosody writes each line at once; ejabberd's
+# logger writes later: a connection of ours is logged with its port, and
+# once that line is in, so are the earlier ones.
+xt_server_log_sync() {
+	local port
+	[ "$XT_SERVER" = ejabberd ] || return 0
+	port=$("$XT_PYTHON" -c 'import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 5)
+print(s.getsockname()[1])
+s.close()' "$XT_TLS_PORT") || return 1
+	xt_wait_grep "$XT_SERVER_LOG" "Accepted connection 127\.0\.0\.1:$port " 10
+}
+
 # xt_server_logins JID: how many times JID logged in, from the server log.
 xt_server_logins() {
 	local ere
@@ -1125,6 +1139,7 @@ xt_server_logins() {
 	prosody) ere="Authenticated as $1( |$)" ;;
 	ejabberd) ere="Accepted c2s [A-Z0-9-]+ authentication for $1 " ;;
 	esac
+	xt_server_log_sync || diag "the server log may be behind"
 	grep -c -E -e "$ere" "$XT_SERVER_LOG"
 }
 

@@ -12,7 +12,7 @@ set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091
 . "$(dirname "$0")/lib.sh"
 
-xt_need prosody openssl slixmpp
+xt_need server openssl slixmpp
 plan 37
 
 # The user's environment of these tests: neither variable set.

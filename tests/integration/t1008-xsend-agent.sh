@@ -7,7 +7,7 @@ set -u
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 
-xt_need prosody openssl slixmpp
+xt_need server openssl slixmpp
 plan 74
 
 xt_server_start
@@ -53,7 +53,7 @@ sockets() {
 
 # logins: how many times alice has logged in so far (the server's log).
 logins() {
-	grep -c 'Authenticated as alice@localhost' "$XT_SERVER_LOG"
+	xt_server_logins alice@localhost
 }
 
 # recv_start USER COUNT: a slixmpp peer that prints what USER receives.

@@ -168,11 +168,18 @@ is "$(state carol@localhost)" "" "deny did not add carol to alice's roster"
 
 if [ "$XT_SERVER" = ejabberd ]; then
 	# Pre-approval is optional (RFC 6121 3.4, announced as the stream feature
-	# urn:xmpp:features:pre-approval): ejabberd 23.01 has none and drops an
-	# approval nobody asked for. The same end: dave asks, alice approves.
-	skip "ejabberd 23.01 does not support pre-approval" 10
+	# urn:xmpp:features:pre-approval): ejabberd 23.01 has none and would drop
+	# an approval nobody asked for. xroster says so, and sends nothing.
+	xr approve dave@localhost
+	ok_rc 8 "approve with nothing pending, on a server without pre-approval: exit 8"
+	is "$ERR" "xroster: dave@localhost: nothing to approve: it has not asked, and the server cannot pre-approve (RFC 6121 3.4)" \
+		"... one line, saying why"
+	is "$(state dave@localhost)" "" "... nothing was made: dave is not in alice's roster"
 	contact_send dave subscribe
 	xr approve dave@localhost
+	ok_rc 0 "once dave asked, approve: exit 0"
+	is "$(state dave@localhost)" "from/" "alice: dave is from"
+	skip "ejabberd 23.01 does not support pre-approval" 5
 else
 	# Prosody 0.12 sends the automatic "subscribed" to the contact only while the
 	# user has a session (rostermanager.is_contact_subscribed looks at an online
