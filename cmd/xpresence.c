@@ -127,8 +127,9 @@ static struct poptOption options[] = {
 	{ "count", 'c', POPT_ARG_STRING, NULL, OPT_COUNT,
 	    "watch: exit after N records", "N" },
 	{ "grace", '\0', POPT_ARG_STRING, NULL, OPT_GRACE,
-	    "get: how long to wait for contacts of other servers once the "
-	    "own server has answered (default 2)",
+	    "get: how long to wait for contacts that have not answered once "
+	    "the own server has (of other servers, or with a session; "
+	    "default 2)",
 	    "SECONDS" },
 	{ "format", 'F', POPT_ARG_STRING, NULL, 'F',
 	    "Print records with FMT: %f JID/resource, %S state, %m status, "
