@@ -1118,6 +1118,31 @@ xt_closed_ere() {
 	esac
 }
 
+# xt_roster_file USER FILE: USER's whole roster from FILE, in Prosody 0.12's
+# roster storage format (a Lua table), by the server's own means: Prosody
+# reads it as its file (USER must not have logged in yet: Prosody keeps the
+# roster of a user it has seen); ejabberd imports it (ejabberdctl
+# import_prosody, which needs erlang-luerl).
+xt_roster_file() {
+	local user=$1 file=$2 d
+	case $XT_SERVER in
+	prosody)
+		mkdir -p "$XT_SERVER_DIR/data/localhost/roster" &&
+			cp "$file" "$XT_SERVER_DIR/data/localhost/roster/$user.dat"
+		;;
+	ejabberd)
+		d=$XT_DIR/import.$user
+		rm -rf "$d"
+		mkdir -p "$d/localhost/roster" && cp "$file" "$d/localhost/roster/$user.dat" &&
+			CONFIG_DIR=$XT_SERVER_DIR ejabberdctl import_prosody "$d" \
+				>>"$XT_SERVER_DIR/ctl.log" 2>&1 || {
+			diag "$(tail -n 5 "$XT_SERVER_DIR/ctl.log")"
+			return 1
+		}
+		;;
+	esac
+}
+
 # xt_server_log_sync: wait (at most 10 s) until the server's log holds
 # everything it did so far. Prosody writes each line at once; ejabberd's
 # logger writes later: a connection of ours is logged with its port, and
