@@ -2,9 +2,11 @@
 /*
  * minimal.c -- the least a libstrophe client does to send one message the
  * way xsend does: log in over STARTTLS (required; the server certificate
- * verified against CAFILE on top of the system CAs; stream management off,
- * as in xsend), send one chat message, send a ping (XEP-0199) and wait for
- * its answer as the proof the server has the message, close the stream.
+ * verified against CAFILE on top of the system CAs; stream management off
+ * and TCP_NODELAY on, as in xsend: with Nagle's algorithm on, delayed ACKs
+ * add tens of milliseconds to a login on loopback), send one chat message, send
+ * a ping (XEP-0199) and wait for its answer as the proof the server has the
+ * message, close the stream.
  *
  * It is the floor bench/oneshot.sh compares xsend with: no options, no
  * config file, no checks of its input, no messages. `make bench` builds it
@@ -19,6 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <strophe.h>
 
@@ -107,6 +113,16 @@ on_conn(xmpp_conn_t *conn, xmpp_conn_event_t status, int error,
 }
 
 static int
+on_socket(xmpp_conn_t *conn, void *sockp)
+{
+	int one = 1;
+
+	(void)conn;
+	setsockopt(*(int *)sockp, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return 0;
+}
+
+static int
 on_timeout(xmpp_ctx_t *ctx, void *userdata)
 {
 	(void)userdata;
@@ -126,6 +142,7 @@ run(char **argv, const char *password, struct minimal *m)
 	conn = xmpp_conn_new(ctx);
 	xmpp_conn_set_flags(
 	    conn, XMPP_CONN_FLAG_MANDATORY_TLS | XMPP_CONN_FLAG_DISABLE_SM);
+	xmpp_conn_set_sockopt_callback(conn, on_socket);
 	xmpp_conn_set_cafile(conn, argv[3]);
 	xmpp_conn_set_jid(conn, argv[4]);
 	xmpp_conn_set_pass(conn, password);
