@@ -336,6 +336,10 @@ def table(out):
         machine.get("command", "?"), machine.get("date", "?"), machine.get("load", "?"),
         end.get("load", "?")))
     print()
+    print("Machine: %s, %s CPUs, %s; Prosody %s, libstrophe %s, OpenSSL %s; %s; %s." % tuple(
+        machine.get(k, "?") for k in ("cpu", "nproc", "kernel", "prosody", "libstrophe",
+                                      "openssl", "xsend", "tools")))
+    print()
     ratio_table(recs)
     checks = [r for r in recs if r["kind"] == "badca"]
     if checks:
