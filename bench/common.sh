@@ -3,8 +3,29 @@
 # the benchmarks need, builds xmpptools in $BUILD (default $top/build) if it
 # is not built, and starts a throwaway Prosody (log level info) with
 # tests/integration/lib.sh, which stops it and removes its directory on exit.
-# It also has the arithmetic they share (median, timed, timed_row).
+# It also has what they share: the options, and the arithmetic (median,
+# timed, timed_row).
+#
+# Options, before anything starts: [-r RUNS] [COUNT...] for a script that
+# sets $runs (the default number of runs) before sourcing this file,
+# [COUNT...] for the others; the COUNTs replace the script's $counts.
 # shellcheck shell=bash
+
+while getopts "${runs:+r:}" opt; do
+	case $opt in
+	r) runs=$OPTARG ;;
+	*)
+		echo "usage: $0 ${runs:+[-r RUNS] }[COUNT...]" >&2
+		exit 2
+		;;
+	esac
+done
+if [ "$#" -ge "$OPTIND" ]; then
+	counts=${*:OPTIND}
+fi
+for n in ${runs:-1} $counts; do
+	[[ $n =~ ^[1-9][0-9]*$ ]] || { echo "$0: not a number: $n" >&2; exit 2; }
+done
 
 build=${BUILD:-$top/build}
 "$top/scripts/deps.sh" demo

@@ -28,18 +28,7 @@
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-runs=3
-while getopts r: opt; do
-	case $opt in
-	r) runs=$OPTARG ;;
-	*)
-		echo "usage: $0 [-r RUNS] [COUNT...]" >&2
-		exit 2
-		;;
-	esac
-done
-shift $((OPTIND - 1))
-counts=${*:-10000 100000}
+runs=3 counts='10000 100000'
 
 # shellcheck source=bench/common.sh
 . "$top/bench/common.sh"
