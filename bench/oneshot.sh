@@ -375,7 +375,7 @@ if want minimal; then
 		"${minimal[@]}" /dev/null "${minimal_rest[@]}" "$(xsend_f minimal-badca)"
 fi
 if want s_client; then
-	s_client=(openssl s_client -starttls xmpp -xmpphost localhost -connect "$XT_HOST:$XT_PORT"
+	s_client=(openssl s_client -starttls xmpp -xmpphost localhost -servername localhost -connect "$XT_HOST:$XT_PORT"
 		-verify_hostname localhost -verify_return_error -verify_quiet -quiet -no_ign_eof)
 	how s_client "openssl s_client -starttls xmpp -CAfile test CA, stdin /dev/null: TCP, stream header, STARTTLS, verified TLS handshake, close; no login, no message"
 	measure s_client "$runs" "$warmup" "${s_client[@]}" -CAfile "$XT_CA" || true
