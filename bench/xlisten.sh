@@ -19,8 +19,9 @@
 #
 # /usr/bin/time measures xlisten alone, so the feeder's CPU time is not in
 # the CPU column; it shares the two CPUs, which is in the wall time. Both
-# include the login and logout: the first row, `xlisten -c 1`, shows what
-# they cost, and the last column takes its CPU time off. Records go to a
+# include the login and logout: the first row, `xlisten -c 1` against a
+# feeder of one message, shows what they cost, and the last column takes its
+# CPU time off. Records go to a
 # file in the temporary directory; after each run the records in it are
 # counted (lines, or NUL bytes for -0) and must be COUNT.
 #
@@ -111,23 +112,34 @@ echo "Stream: $(wc -l <"$XT_DIR/stream.xml") captured stanzas of $(wc -c <"$XT_D
 echo
 echo "| records | format | runs | median wall s | records/s | xlisten CPU s | CPU µs/record | peak RSS KiB (min-max) | CPU µs/record, login excluded |"
 echo "|---|---|---|---|---|---|---|---|---|"
-base=''
-for n in $counts; do
-	xt_bg "feed$n" "$XT_PYTHON" "$top/bench/replay.py" --stream "$XT_DIR/stream.xml" \
-		--count "$n" --mode ok --port-file "$XT_DIR/feed$n.port" \
+
+# feeder N: a replay.py pushing N messages per login; sets $port.
+feeder() {
+	xt_bg "feed$1" "$XT_PYTHON" "$top/bench/replay.py" --stream "$XT_DIR/stream.xml" \
+		--count "$1" --mode ok --port-file "$XT_DIR/feed$1.port" \
 		--cert "$_xt_fake_cert" --key "$_xt_fake_key"
-	xt_wait_file "$XT_DIR/feed$n.port" 120 "feed$n" || bail_out "replay.py did not start: $(cat "$XT_DIR/feed$n.err")"
-	read -r port <"$XT_DIR/feed$n.port"
-	if [ -z "$base" ]; then
-		listen text 1
-		base=$(median <<<"$tm_cpus")
-		echo "| 1 | text: login, one record, logout | $runs | $(median <<<"$tm_walls") | – | $base | – | $(timed_row 1 | sed 's/.* //') | – |"
-	fi
+	xt_wait_file "$XT_DIR/feed$1.port" 120 "feed$1" ||
+		bail_out "replay.py did not start: $(cat "$XT_DIR/feed$1.err")"
+	read -r port <"$XT_DIR/feed$1.port"
+}
+feeder_stop() {
+	xt_bg_kill "feed$1"
+	xt_bg_wait "feed$1" || true # its status is that of the TERM
+}
+
+# The cost of login and logout: a feeder of one message (with more, xlisten
+# would read the rest of the push while it waits for the server's close).
+feeder 1
+listen text 1
+feeder_stop 1
+base=$(median <<<"$tm_cpus")
+echo "| 1 | text: login, one record, logout | $runs | $(median <<<"$tm_walls") | – | $base | – | $(timed_row 1 | sed 's/.* //') | – |"
+for n in $counts; do
+	feeder "$n"
 	for f in $formats; do
 		listen "$f" "$n"
 		echo "| $n | $f${fmt[*]:+ \`${fmt[*]}\`} | $runs | $(timed_row "$n") | $(awk -v n="$n" \
 			-v c="$(median <<<"$tm_cpus")" -v b="$base" 'BEGIN { printf "%.1f", (c - b) * 1e6 / (n - 1) }') |"
 	done
-	xt_bg_kill "feed$n"
-	xt_bg_wait "feed$n" || true # its status is that of the TERM
+	feeder_stop "$n"
 done
