@@ -20,7 +20,7 @@
 #   -n N   timed one-shot runs of xsend and the rows next to it (default 50)
 #   -p N   timed runs of sendxmpp and go-sendxmpp (default 20)
 #   -o DIR keep the raw results there (default: a new /tmp/xmpptools-bench.*)
-#   -I     do not install missing Debian packages (rows for them say so)
+#   -I     do not install hyperfine, sendxmpp, go-sendxmpp (skipped, with a note)
 # Environment: BUILD (the build directory, default ./build of the source
 # tree; `make bench` sets it).
 set -eu
