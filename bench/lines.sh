@@ -10,25 +10,14 @@
 # xsend and the server's stream processing, not a receiving client or the
 # offline store.  Each count runs R times (default 3); the report gives the
 # median wall time, lines per second, xsend's own CPU time (user + system,
-# median) and peak RSS (/usr/bin/time -f %M).  Wall time minus xsend's CPU
+# median; also per line) and peak RSS (/usr/bin/time -f %M).  Wall time minus xsend's CPU
 # time is waiting: for the server, which does most of the work.
 #
 # Usage: bench/lines.sh [-r RUNS] [COUNT...]   (default counts: 1000 10000 100000)
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-runs=3
-while getopts r: opt; do
-	case $opt in
-	r) runs=$OPTARG ;;
-	*)
-		echo "usage: $0 [-r RUNS] [COUNT...]" >&2
-		exit 2
-		;;
-	esac
-done
-shift $((OPTIND - 1))
-counts=${*:-1000 10000 100000}
+runs=3 counts='1000 10000 100000'
 
 # shellcheck source=bench/common.sh
 . "$top/bench/common.sh"
@@ -36,24 +25,14 @@ conf=$(xt_config alice)
 
 echo "# xsend --lines: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(uname -r)"
 echo
-echo "| lines | runs | median wall s | lines/s | xsend CPU s | peak RSS KiB (min-max) |"
-echo "|---|---|---|---|---|---|"
+echo "| lines | runs | median wall s | lines/s | xsend CPU s | CPU µs/line | peak RSS KiB (min-max) |"
+echo "|---|---|---|---|---|---|---|"
 for n in $counts; do
 	seq 1 "$n" | sed 's/^/line number /' >"$XT_DIR/in"
-	walls='' rss='' cpus=''
+	timed_reset
 	for ((i = 0; i < runs; i++)); do
-		/usr/bin/time -f '%e %M %U %S' -o "$XT_DIR/time" \
-			"$XSEND" -C "$conf" -l -t headline alice@localhost/void <"$XT_DIR/in" ||
+		timed "$XSEND" -C "$conf" -l -t headline alice@localhost/void <"$XT_DIR/in" ||
 			{ echo "xsend failed on $n lines" >&2; exit 1; }
-		read -r w m u s <"$XT_DIR/time"
-		walls+="$w "
-		rss+="$m "
-		cpus+="$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }') "
 	done
-	wall=$(median <<<"$walls")
-	rmin=$(tr ' ' '\n' <<<"$rss" | sed '/^$/d' | sort -n | head -n 1)
-	rmax=$(tr ' ' '\n' <<<"$rss" | sed '/^$/d' | sort -n | tail -n 1)
-	cpu=$(median <<<"$cpus")
-	rate=$(awk -v n="$n" -v t="$wall" 'BEGIN { printf "%d", (t > 0 ? n / t : 0) }')
-	echo "| $n | $runs | $wall | $rate | $cpu | $rmin-$rmax |"
+	echo "| $n | $runs | $(timed_row "$n") |"
 done

@@ -11,6 +11,7 @@ line to OUT/results.jsonl; `report` turns that file into Markdown.
     oneshot.py phases OUT RUNS CMD...           xsend -vv, time-stamped lines
     oneshot.py callgrind OUT RUN FILE           callgrind_annotate summary
     oneshot.py report OUT                       Markdown on stdout
+    oneshot.py table OUT                        only the table of ratios
 """
 
 import json
@@ -275,6 +276,84 @@ def ms(x):
     return "%.1f" % x if x < 100 else "%.0f" % x
 
 
+def ratio(x, base):
+    if base is None or base <= 0:
+        return "–"
+    r = x / base
+    return "%.2f×" % r if r < 10 else ("%.1f×" % r if r < 100 else "%.0f×" % r)
+
+
+def ratio_table(recs):
+    """Every tool side by side: median wall time, and its ratio to the
+    minimal libstrophe client and to /bin/true measured in the same run."""
+    tools = []
+    for r in recs:
+        if r["kind"] in ("latency", "how") and r["tool"] not in tools:
+            tools.append(r["tool"])
+
+    def find(kind, tool):
+        return next((r for r in recs if r["kind"] == kind and r["tool"] == tool), None)
+
+    def median_of(tool):
+        lat = find("latency", tool)
+        return statistics.median(lat["times_ms"]) if lat and lat["times_ms"] else None
+
+    floor, start = median_of("minimal"), median_of("true")
+    p = print
+    p("| tool | how | runs | median ms | p90 ms | × minimal | × /bin/true "
+      "| peak RSS MiB | delivered / sent |")
+    p("|---|---|---:|---:|---:|---:|---:|---:|---|")
+    for tool in tools:
+        how = (find("how", tool) or {}).get("text", "")
+        lat, rss, dl = find("latency", tool), find("rss", tool), find("delivery", tool)
+        s = summary(lat["times_ms"]) if lat else None
+        if s is None:
+            gone = "not built" if how.startswith("not built") else "failed"
+            p("| %s | %s | 0 | %s | – | – | – | – | – |" % (tool, how, gone))
+            continue
+        cells = [tool, how, str(s["n"]), ms(s["median"]), ms(s["p90"]),
+                 ratio(s["median"], floor), ratio(s["median"], start)]
+        cells.append("%.1f" % (statistics.median(rss["kib"]) / 1024) if rss and rss["kib"]
+                     else "–")
+        if dl is None:
+            cells.append("– (sends no message)")
+        else:
+            lost = dl["sent"] - dl["distinct"]
+            cell = "%d / %d" % (dl["received"], dl["sent"])
+            if lost > 0:
+                cell += " (**%d lost**)" % lost
+            if dl["distinct"] != dl["received"]:
+                cell += " (%d duplicates)" % (dl["received"] - dl["distinct"])
+            cells.append(cell)
+        p("| " + " | ".join(cells) + " |")
+
+
+def table(out):
+    recs = load(out)
+    machine = next((r for r in recs if r["kind"] == "machine"), {})
+    end = next((r for r in recs if r["kind"] == "machine_end"), {})
+    print("`%s`, %s; load average %s, at the end %s." % (
+        machine.get("command", "?"), machine.get("date", "?"), machine.get("load", "?"),
+        end.get("load", "?")))
+    print()
+    print("Machine: %s, %s CPUs, %s; Prosody %s, libstrophe %s, OpenSSL %s; %s; %s." % tuple(
+        machine.get(k, "?") for k in ("cpu", "nproc", "kernel", "prosody", "libstrophe",
+                                      "openssl", "xsend", "tools")))
+    print()
+    ratio_table(recs)
+    checks = [r for r in recs if r["kind"] == "badca"]
+    if checks:
+        print()
+        print("Certificate check, one send trusting only the system CAs: " + "; ".join(
+            "%s exit %s, delivered %s" % (r["tool"], r["exit"], r["delivered"])
+            for r in checks) + ".")
+    notes = [r["text"] for r in recs if r["kind"] == "note"]
+    if notes:
+        print()
+        for t in notes:
+            print("- note: " + t)
+
+
 def report(out):
     recs = load(out)
     machine = next((r for r in recs if r["kind"] == "machine"), {})
@@ -322,6 +401,10 @@ def report(out):
             cells.append("–")
         cells.append(how.get("exit", ",".join(map(str, lat["exit_codes"])) if lat else "–"))
         p("| " + " | ".join(cells) + " |")
+    p()
+    p("### Side by side: × the minimal libstrophe client, × /bin/true")
+    p()
+    ratio_table(recs)
     p()
     checks = [r for r in recs if r["kind"] == "badca"]
     if checks:
@@ -405,6 +488,8 @@ def main(argv):
         cmd_callgrind(out, *args)
     elif cmd == "report":
         report(out)
+    elif cmd == "table":
+        table(out)
     else:
         sys.exit(__doc__)
 

@@ -1,7 +1,9 @@
 #!/bin/bash
 # bench/oneshot.sh -- one-shot send: how long `xsend -m TEXT JID` takes and
-# how much memory it uses against a local Prosody, next to sendxmpp,
-# go-sendxmpp and xmppc, and how many instructions one xsend run executes.
+# how much memory it uses against a local Prosody, next to a minimal
+# libstrophe client (bench/minimal.c), the bare TLS handshake (openssl
+# s_client), /bin/true, sendxmpp, go-sendxmpp and xmppc, and how many
+# instructions one xsend run executes.
 #
 # It builds xmpptools (in $BUILD, default ./build, as demo.sh does), starts
 # a throwaway Prosody on free loopback ports with tests/integration/lib.sh,
@@ -39,12 +41,21 @@
 #   -c N   callgrind runs of xsend (default 2)
 #   -v N   xsend -vv runs for the phase table (default 10)
 #   -t T   comma-separated subset of: xsend,xsend-direct-tls,xsend-test-ca-only,
-#          sendxmpp,go-sendxmpp,xmppc,phases,callgrind (default: all)
+#          xsend-agent,minimal,s_client,true,sendxmpp,go-sendxmpp,xmppc,
+#          phases,callgrind (default: all)
 #   -o DIR keep the raw results there (default: a new /tmp/xmpptools-bench.*)
 #   -I     do not install missing Debian packages (skip what is missing)
 #
+# The rows next to xsend: xsend-agent sends through xsend's agent (only when
+# `xsend --help` mentions --agent; otherwise its row says "not built");
+# minimal is bench/minimal in $BUILD (`make bench` builds it; built here if
+# missing); s_client is `openssl s_client -starttls xmpp` with the test CA,
+# i.e. TCP, stream header, STARTTLS and the verified TLS handshake, without
+# login or message; true is /bin/true, the cost of starting a process.
+#
 # Run it as root on Debian 12 (it installs what it needs with apt-get). It
-# prints a Markdown report, also written to DIR/report.md; bench/RESULTS.md
+# prints a Markdown report, also written to DIR/report.md (`oneshot.py table
+# DIR` prints only its side-by-side table of ratios); bench/RESULTS.md
 # records what it printed on the reference machine. Environment: BUILD,
 # XT_SERVER_LOG_LEVEL (default info here: Prosody's debug log costs time),
 # HYPERFINE (the program, default hyperfine; empty: time with a shell loop).
@@ -55,7 +66,8 @@ build=${BUILD:-$top/build}
 cmdline="bench/oneshot.sh${*:+ $*}"
 
 runs=50 peer_runs=20 xmppc_runs=3 warmup=3 rss_runs=5 cg_runs=2 vv_runs=10
-tools=xsend,xsend-direct-tls,xsend-test-ca-only,sendxmpp,go-sendxmpp,xmppc,phases,callgrind
+tools=xsend,xsend-direct-tls,xsend-test-ca-only,xsend-agent,minimal,s_client,true
+tools+=,sendxmpp,go-sendxmpp,xmppc,phases,callgrind
 out='' install=1
 usage() {
 	sed -n '/^# Usage:/,/^#   -I/s/^# \{0,1\}//p' "$0" >&2
@@ -125,6 +137,9 @@ mkdir -p "$build"
 	cd "$build"
 	[ -f Makefile ] || "$top/configure" -q
 	make -s -j"$(nproc)" >/dev/null
+	if want minimal; then
+		make -s bench/minimal >/dev/null
+	fi
 )
 
 # --- the test server ---------------------------------------------------------
@@ -309,6 +324,68 @@ if want xsend-test-ca-only; then
 	measure xsend-test-ca-only "$runs" "$warmup" "${cmd[@]}" || true
 	rss xsend-test-ca-only "$rss_runs" "${cmd[@]}"
 	delivery xsend-test-ca-only
+fi
+
+# --- xsend through its agent -------------------------------------------------
+
+# agent_stop: end, by pid, every process that carries XT_BENCH_AGENT=$XT_DIR:
+# only the agents the runs below started (and their xsend clients) do.
+agent_stop() {
+	local p
+	for p in /proc/[0-9]*; do
+		if tr '\0' '\n' <"$p/environ" 2>/dev/null | grep -qxF "XT_BENCH_AGENT=$XT_DIR"; then
+			_xt_stop_pid "${p#/proc/}" 5
+		fi
+	done
+	return 0
+}
+if want xsend-agent; then
+	if "$XSEND" --help 2>&1 | grep -q -e '--agent'; then
+		xt_at_exit agent_stop
+		mkdir -p "$XT_DIR/agent-run"
+		chmod 700 "$XT_DIR/agent-run"
+		# The first (warm-up) run starts the agent; the next ones use it.
+		cmd=(env XT_BENCH_AGENT="$XT_DIR" HOME="$home" XDG_RUNTIME_DIR="$XT_DIR/agent-run"
+			"$XSEND" --agent -C "$conf" -f "$(xsend_f xsend-agent)" bob@localhost)
+		how xsend-agent "as xsend, with --agent: the warm-up runs start the agent, the timed ones send through it"
+		measure xsend-agent "$runs" "$((warmup > 0 ? warmup : 1))" "${cmd[@]}" || true
+		rss xsend-agent "$rss_runs" "${cmd[@]}"
+		delivery xsend-agent
+		agent_stop
+	else
+		how xsend-agent "not built (xsend --help does not mention --agent)"
+	fi
+fi
+
+# --- the floor: a minimal libstrophe client, the TLS handshake, a process --------
+
+if want minimal; then
+	(
+		umask 077
+		printf 'alice-pw\n' >"$XT_DIR/alice.pw"
+	)
+	minimal=("$build/bench/minimal" "$XT_HOST" "$XT_PORT")
+	minimal_rest=(alice@localhost "$XT_DIR/alice.pw" bob@localhost)
+	how minimal "bench/minimal.c: libstrophe only; STARTTLS, SCRAM-SHA-1, cafile = test CA (plus the system CAs); message, ping barrier, close"
+	cmd=("${minimal[@]}" "$XT_CA" "${minimal_rest[@]}" "$(xsend_f minimal)")
+	measure minimal "$runs" "$warmup" "${cmd[@]}" || true
+	rss minimal "$rss_runs" "${cmd[@]}"
+	delivery minimal
+	badca minimal "an empty CA file (system CAs)" \
+		"${minimal[@]}" /dev/null "${minimal_rest[@]}" "$(xsend_f minimal-badca)"
+fi
+if want s_client; then
+	s_client=(openssl s_client -starttls xmpp -xmpphost localhost -servername localhost -connect "$XT_HOST:$XT_PORT"
+		-verify_hostname localhost -verify_return_error -verify_quiet -quiet -no_ign_eof)
+	how s_client "openssl s_client -starttls xmpp -CAfile test CA, stdin /dev/null: TCP, stream header, STARTTLS, verified TLS handshake, close; no login, no message"
+	measure s_client "$runs" "$warmup" "${s_client[@]}" -CAfile "$XT_CA" || true
+	rss s_client "$rss_runs" "${s_client[@]}" -CAfile "$XT_CA"
+	badca s_client "without -CAfile (system CAs)" "${s_client[@]}"
+fi
+if want true; then
+	how true "/bin/true: starting and ending a process"
+	measure true "$runs" "$warmup" /bin/true || true
+	rss true "$rss_runs" /bin/true
 fi
 
 # --- sendxmpp ------------------------------------------------------------------

@@ -22,13 +22,7 @@
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-case ${1:-} in
--*)
-	echo "usage: $0 [COUNT...]" >&2
-	exit 2
-	;;
-esac
-counts=${*:-200 2000}
+counts='200 2000'
 
 # shellcheck source=bench/common.sh
 . "$top/bench/common.sh"
