@@ -705,6 +705,22 @@ watch_settled(struct xpresence *x)
 	quiet_rounds(x, watch_start);
 }
 
+/* wait: the first answer is given once the probe answers have stopped
+ * coming (the best resource may be the last to answer). */
+static void
+wait_quiet(struct xpresence *x)
+{
+	x->settled = 1;
+	check_wait(x);
+}
+
+static void
+wait_settled(struct xpresence *x)
+{
+	x->settled = 0;
+	quiet_rounds(x, wait_quiet);
+}
+
 static void
 on_settled(struct session *s, void *ud)
 {
@@ -954,7 +970,7 @@ static const struct verb verbs[] = {
 	    .args = args_wait,
 	    .options = O_UNTIL | O_KEEPALIVE,
 	    .on_online = contacts_online,
-	    .on_settled = check_wait,
+	    .on_settled = wait_settled,
 	    .on_subscribe = print_presence,
 	    .on_change = wait_change,
 	    .on_deadline = wait_deadline },
