@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # deps.sh -- make sure the Debian packages xmpptools needs are installed.
 #
 # Usage: scripts/deps.sh build|test|demo
