@@ -75,7 +75,10 @@ git -C "$top" archive --format=tar HEAD | tar -x -C "$src" || {
 }
 log=$tmp/build.log
 build() {
-	(cd "$src" && DEB_BUILD_OPTIONS="parallel=${JOBS:-2}" \
+	# Not the make (make check) that may have started us: its jobserver
+	# and variables stay out of the package build.
+	(cd "$src" && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES \
+		-u top_srcdir -u top_builddir DEB_BUILD_OPTIONS="parallel=${JOBS:-2}" \
 		dpkg-buildpackage -us -uc -b) >"$log" 2>&1
 }
 check "dpkg-buildpackage -us -uc -b" build || true
