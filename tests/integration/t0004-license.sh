@@ -36,7 +36,7 @@ ok_rc 0 "check-spdx.sh: every file carries an SPDX-License-Identifier"
 other=$(cd "$top_srcdir" && git ls-files | while IFS= read -r f; do
 	[ -f "$f" ] || continue
 	head -n 5 "$f" | grep 'SPDX-License-Identifier:' |
-		grep -q -v -E 'SPDX-License-Identifier: MIT( |$)' && echo "$f"
+		grep -q -v -E 'SPDX-License-Identifier: MIT *(\*/|"|$)' && echo "$f"
 done)
 is "$other" "" "every SPDX-License-Identifier line says MIT"
 
