@@ -17,6 +17,7 @@
 # "ok: WHAT" or "FAIL: WHAT", then "N passed, N failed"; exit 0 when none
 # failed.  Environment: JOBS (parallel build jobs, default 2), DEB_SMOKE_KEEP
 # (keep the temporary directory).
+# shellcheck disable=SC2317 # functions run through check and the trap
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -95,7 +96,7 @@ if [ -n "$out" ]; then
 fi
 
 if command -v lintian >/dev/null 2>&1; then
-	lintian_errors() {
+		lintian_errors() {
 		local res
 		res=$(lintian "$tmp"/xmpptools_*.changes 2>&1)
 		printf '%s\n' "$res" | sed -n 's/^\([EW]\): /  \1: /p' >&2
@@ -107,8 +108,8 @@ fi
 version=$(dpkg-deb -f "$deb" Version)
 check "package version $version is configure.ac's" \
 	grep -q "^AC_INIT(\[xmpptools\], \[$version\]" "$src/configure.ac"
-check "Depends names libstrophe" \
-	eval 'dpkg-deb -f "$deb" Depends | grep -q libstrophe'
+depends_on() { dpkg-deb -f "$deb" Depends | grep -q "$1"; }
+check "Depends names libstrophe" depends_on libstrophe
 
 # --- the file list --------------------------------------------------------------
 root=$tmp/root
@@ -134,23 +135,25 @@ check "zsh completion _xmpptools" \
 check "doc/xmpptools/copyright is MIT" \
 	grep -q '^License: MIT' "$root/usr/share/doc/xmpptools/copyright"
 check "doc/xmpptools/README.md" \
-	eval 'ls "$root"/usr/share/doc/xmpptools/README.md* >/dev/null 2>&1'
+	test -n "$(find "$root/usr/share/doc/xmpptools" -name 'README.md*')"
 check "doc/xmpptools/examples" test -d "$root/usr/share/doc/xmpptools/examples"
 # Nothing else: every path is under one of the directories above.
 stray=$(cd "$root" && find . ! -type d | sed 's|^\./||' | grep -v -E \
 	'^usr/(bin/x(send|listen|roster|presence)|share/(man/man[157]|doc/xmpptools|bash-completion/completions|zsh/vendor-completions|fish/vendor_completions\.d|lintian/overrides)/)')
-[ -n "$stray" ] && printf '  unexpected: %s\n' $stray >&2
+[ -n "$stray" ] && printf '  unexpected: %s\n' "$stray" >&2
 check "no other file" test -z "$stray"
 
 # --- the unpacked tools run ---------------------------------------------------------
+# says ERE CMD [ARGS...]: CMD exits 0 and its output (stdout and stderr)
+# matches ERE.
+says() {
+	local ere=$1 text
+	shift
+	text=$("$@" 2>&1) && grep -q -i -E "$ere" <<<"$text"
+}
 for t in $tools; do
-	v=$("$root/usr/bin/$t" --version 2>&1)
-	rc=$?
 	check "$t --version: exit 0, says $version" \
-		eval '[ $rc = 0 ] && grep -q -F "$version" <<<"$v"'
-	h=$("$root/usr/bin/$t" --help 2>&1)
-	rc=$?
-	check "$t --help: exit 0, a usage" \
-		eval '[ $rc = 0 ] && grep -q -i "usage" <<<"$h"'
+		says "${version//./\\.}" "$root/usr/bin/$t" --version
+	check "$t --help: exit 0, a usage" says usage "$root/usr/bin/$t" --help
 done
 finish
