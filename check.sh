@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # check.sh -- build xmpptools and run its whole test suite.
 #
 # Installs the Debian packages it needs when run as root (else names them),

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # demo.sh -- xmpptools in a minute: it builds the tools, starts a throwaway
 # Prosody on 127.0.0.1 (its own CA, accounts alice and bob, everything in a
 # temporary directory), starts xlisten for bob, and sends bob a chat

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # bench/agent.sh -- xsend --agent: the cost of one send through a running
 # agent, against starting a trivial process (/bin/true) and against xsend's
 # own direct login, all three in one hyperfine run (with `xsend --version`,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # bench/common.sh -- sourced (at top level) by bench/lines.sh,
 # bench/roster.sh and bench/xlisten.sh after they set $top: installs what
 # the benchmarks need, builds xmpptools in $BUILD (default $top/build) if it

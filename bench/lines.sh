@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # bench/lines.sh -- xsend --lines at full speed: throughput, and peak
 # memory for 10^3, 10^4 and 10^5 lines (it must not grow with the count:
 # input is read only while fewer than 1000 messages wait for the server).

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """oneshot.py -- the arithmetic of bench/oneshot.sh (not meant to be run alone).
 
 Every figure bench/oneshot.sh collects is appended as one JSON object per

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # bench/oneshot.sh -- one-shot send: how long `xsend -m TEXT JID` takes and
 # how much memory it uses against a local Prosody, next to a minimal
 # libstrophe client (bench/minimal.c), the bare TLS handshake (openssl

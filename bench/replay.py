@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """replay.py -- the fake server of the test suite, replaying a captured stream.
 
     replay.py --stream FILE --count N [FAKESERVER-OPTION...]

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # bench/roster.sh -- xroster on a large roster: how long the server and
 # xroster take, and how much memory xroster uses, for rosters of 200 and
 # 2,000 contacts (or the counts given).

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # bench/run.sh -- what `make bench` runs: every benchmark the issue asks for
 # in one run, as one Markdown report on stdout; the raw results of each part
 # stay in the directory it names on stderr.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # bench/xlisten.sh -- xlisten printing a long stream: records per second,
 # its own CPU time per record and its peak RSS in each output format, for
 # 10,000 and 100,000 records (or the counts given). The RSS must not grow

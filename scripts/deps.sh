@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # deps.sh -- make sure the Debian packages xmpptools needs are installed.
 #
 # Usage: scripts/deps.sh build|test|demo
@@ -14,7 +15,7 @@ build_pkgs="gcc make autoconf automake autoconf-archive pkg-config
 libstrophe-dev libpopt-dev libexpat1-dev libssl-dev libjansson-dev
 libcmocka-dev"
 server_pkgs="prosody lua-unbound python3-slixmpp openssl iproute2 procps"
-test_pkgs="mandoc valgrind clang zsh fish unicode-data ejabberd erlang-luerl strace"
+test_pkgs="mandoc valgrind clang zsh fish unicode-data ejabberd erlang-luerl strace git debhelper dpkg-dev lintian fakeroot"
 
 case "${1:-}" in
 build) want=$build_pkgs ;;

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# SPDX-License-Identifier: MIT
 # tests/integration/lib.sh -- TAP helpers, a throwaway Prosody, peers and a
 # fake server for the xmpptools integration tests.
 #

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t0000-harness: the test harness itself -- the throwaway Prosody (STARTTLS
 # and direct TLS with the test CA), the slixmpp peers, restart/kill/pause,
 # and every fake-server mode. Everything else builds on these.

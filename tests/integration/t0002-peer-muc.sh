@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t0002-peer-muc: the peer's MUC side (muc, muc-send, muc-check) and its
 # XEP-0184 side (recv --receipts, send --wait-receipts) against the real
 # Prosody, so that the xsend --room/--receipt tests can rely on them. It also

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t0009-valgrind: each tool, doing its main job against the real server,
 # runs clean under valgrind's memcheck: no invalid access, no use of
 # uninitialised memory, no leak.

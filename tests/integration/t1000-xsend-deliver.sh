@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t1000-xsend-deliver: what xsend sends arrives, as an independent client
 # (slixmpp) sees it: body, type, subject, thread, ids, several recipients,
 # the body sources and the direct-TLS port.

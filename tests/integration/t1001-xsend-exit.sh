@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t1001-xsend-exit: every exit code xsend can produce, each with its one
 # line on stderr, against a real Prosody and a misbehaving fake server.
 set -u

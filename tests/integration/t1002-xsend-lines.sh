@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t1002-xsend-lines: xsend --lines and --null: each line a message, sent as
 # it arrives on one connection, in order, exactly once; --tee; bad lines;
 # a server restart in the middle that loses nothing; and a server that dies

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t1003-xsend-raw: xsend --raw sends the stanzas read from standard input,
 # one per line or as a continuous stream, prints each iq reply as one line
 # of XML, fails with 8 on an error reply, and refuses what is not a stanza.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t1004-xsend-rooms: xsend --room as the other occupants of a room see it
 # (the join, the groupchat message with its body, id and nick, the leave),
 # the refused joins and messages with their one line on stderr, the nick

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t1005-xsend-extras: the message extras of xsend as the recipient sees
 # them: --receipt (XEP-0184: exit 0 once answered, 7 naming who did not
 # answer), --url (XEP-0066, the body when there is none), --no-store

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t1006-xsend-hostile: xsend against a server that misbehaves at each step
 # (tests/peer/fakeserver.py): every run ends by its deadline with the
 # documented exit status and one line on stderr naming what happened, in

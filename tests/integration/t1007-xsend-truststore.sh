@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t1007-xsend-truststore: the lazy trust store. Without SSL_CERT_FILE, where
 # OpenSSL's default directory is hashed, the tools verify the server against
 # the hashed directories (SSL_CERT_DIR, and the default one) and never read

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t1008-xsend-agent: xsend --agent, the persistent agent: one login reused
 # by later runs, its idle exit, a stale socket, an unsafe directory, other
 # settings, a server restart under it, exit codes through it, and a storm

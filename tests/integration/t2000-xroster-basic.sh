@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t2000-xroster-basic: the contact list itself (RFC 6121 §2): add, set,
 # remove and list, as the server sees them afterwards (re-listed), in every
 # output format, with the filters; the refusals of bad input before anything

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t2001-xroster-subscriptions: subscribe, approve, unsubscribe, revoke, deny
 # and pending (RFC 6121 §3), each seen by the server (alice's roster,
 # re-listed) and by the contact: a slixmpp peer (xpeer.py sub) that prints

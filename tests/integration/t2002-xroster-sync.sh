@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t2002-xroster-sync: the declarative side: export, import and sync. Sync
 # from an empty roster, from a superset with and without --prune, a second
 # run that changes nothing; --dry-run plans (exit 10 when there is something

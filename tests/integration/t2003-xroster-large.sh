@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t2003-xroster-large: a roster of 2,000 contacts lists and syncs correctly,
 # and fast: list in every format, filters, export and sync round trips, a
 # sync that changes 20 of 2,000 (--prune), and the plan of a sync from an

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t2004-xroster-examples: examples/roster.jsonl is a valid roster file, and
 # examples/roster-sync.sh does what it says against a real server: the plan
 # (-n, exit 10), the sync, the requests to the contacts not seen yet, the

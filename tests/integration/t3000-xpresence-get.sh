@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t3000-xpresence-get: xpresence get against Prosody, with slixmpp contacts
 # whose presence the test sets: an offline contact, an available one, one
 # away with a status, several resources, every output format, the whole

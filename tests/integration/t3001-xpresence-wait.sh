@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t3001-xpresence-wait: xpresence wait against Prosody, with slixmpp contacts
 # whose presence the test changes while it waits: a contact that comes
 # online, goes away, goes offline; the state of a contact with several

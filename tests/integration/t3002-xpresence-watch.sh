@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t3002-xpresence-watch: xpresence watch against Prosody while a slixmpp
 # contact changes its presence: the records in order, in every format; -c
 # and -w; SIGTERM and SIGINT (exit 0); watch without JIDs; a subscription

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t3003-xpresence-set: xpresence set as slixmpp contacts see it: show,
 # status and priority (-1 unless --priority); the end on a signal or at -w
 # with unavailable presence; no message routed to it and no offline message

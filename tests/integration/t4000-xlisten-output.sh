@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t4000-xlisten-output: what xlisten prints for each message an independent
 # client (slixmpp) sends, in every output format: the default text, -J (JSON
 # parsed by python's json module), -X (one stanza per line, sent back with

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t4001-xlisten-filters: what xlisten selects and joins: --from (bare and
 # full JIDs, repeatable, positional JIDs), --type, usage errors (exit 2
 # before connecting), --presence and --priority, --all, rooms (--room with

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t4002-xlisten-exec: xlisten --exec runs a command per message: its words
 # split without a shell, the body on its standard input, the fields in
 # XMPP_* variables (and not the password), one at a time and in order; a

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t4003-xlisten-lifecycle: how an xlisten run begins, lasts and ends:
 # offline messages with their delay stamps, --priority, -c and -w (exit 0
 # or 7), SIGTERM/SIGINT (exit 0, the stream closed cleanly), a closed pipe

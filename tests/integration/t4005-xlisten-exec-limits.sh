@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t4005-xlisten-exec-limits: what an --exec command can reach and how much
 # xlisten takes on for it. The command and the --password-cmd command get
 # the standard descriptors only: not the --password-fd descriptor, not the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t5000-interop-setups: server configurations seen in the wild, on the test
 # server (XMPP_SERVER: Prosody or ejabberd), each for a one-shot send, an
 # xsend --lines stream across a server restart, and xlisten reconnecting:

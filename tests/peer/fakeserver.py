@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """fakeserver -- a scripted, misbehaving XMPP server for the xmpptools fault tests.
 
 It listens on 127.0.0.1 (a free port unless --port is given), writes the port

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """measure -- run a command, then report its exit status, wall and CPU time.
 
     measure.py --report FILE -- COMMAND [ARGS...]

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """prosody_accounts -- create Prosody accounts fast, for the test server.
 
     prosody_accounts.py DATA_PATH HOST USER PASSWORD [USER PASSWORD ...]

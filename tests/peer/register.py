@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """register -- create accounts on the test server by in-band registration.
 
     register.py --port PORT --ca CA [--host HOST] [--domain DOMAIN]

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """xpeer -- an independent XMPP client (python3-slixmpp) for the xmpptools tests.
 
     xpeer.py [CONNECTION OPTIONS] SUBCOMMAND [OPTIONS]
