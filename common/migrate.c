@@ -1,16 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /* migrate.c -- sendxmpp's and go-sendxmpp's files: configs and alert lists */
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "jid.h"
 #include "migrate.h"
 #include "text.h"
 #include "util.h"
+#include "xmpptools.h"
 
 /* The settings of a sendxmpp or go-sendxmpp file, borrowed from its text,
  * with the line each came from (0: not given). */
@@ -266,6 +270,80 @@ migrate_render(const struct xconfig *c, const char *from, int with_password)
 		    "# xsend --print-config=FILE (a new file of mode 0600),\n"
 		    "# or password-file = FILE, or password-cmd = COMMAND.\n");
 	return buf_steal(&b);
+}
+
+/* Writes 'text' into the new file 'path' of mode 0600. */
+static int
+write_new(const char *path, const char *text, char **errstr)
+{
+	size_t len = strlen(text), done = 0;
+	ssize_t w;
+	char *esc = text_escape_dup(path, strlen(path));
+	int fd, rc = XEXIT_CONFIG;
+
+	fd = open(
+	    path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		*errstr = xasprintf("%s: %s%s", esc, strerror(errno),
+		    errno == EEXIST ? " (never replaced: choose a new name)"
+				    : "");
+		goto out;
+	}
+	while (done < len) {
+		w = write(fd, text + done, len - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			*errstr = xasprintf("%s: %s", esc, strerror(errno));
+			close(fd);
+			unlink(path);
+			goto out;
+		}
+		done += (size_t)w;
+	}
+	if (close(fd) < 0) {
+		*errstr = xasprintf("%s: %s", esc, strerror(errno));
+		unlink(path);
+		goto out;
+	}
+	rc = XEXIT_OK;
+out:
+	free(esc);
+	return rc;
+}
+
+int
+migrate_write_config(const char *file, char **errstr)
+{
+	struct xconfig m;
+	char *text = NULL, *from = NULL;
+	int rc;
+
+	config_init(&m);
+	if ((rc = config_load(&m, NULL, NULL, errstr)) != XEXIT_OK)
+		goto out;
+	if (m.migrated_from == NULL) {
+		*errstr =
+		    xasprintf("--print-config: no sendxmpp or go-sendxmpp "
+			      "configuration in use (%s)",
+			m.loaded_from ? "an xmpptools configuration exists"
+				      : "none found");
+		rc = XEXIT_CONFIG;
+		goto out;
+	}
+	from = text_escape_dup(m.migrated_from, strlen(m.migrated_from));
+	text = migrate_render(&m, from, file != NULL);
+	if (file != NULL) {
+		rc = write_new(file, text, errstr);
+	} else if (fputs(text, stdout) == EOF || fflush(stdout) == EOF) {
+		*errstr = xasprintf("standard output: %s", strerror(errno));
+		rc = XEXIT_FAILURE;
+	}
+out:
+	util_secure_free(text);
+	free(from);
+	config_free(&m);
+	return rc;
 }
 
 /* Checks one recipient of an alert list; 0, or -1 with *errstr. */

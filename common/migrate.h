@@ -42,6 +42,19 @@ char *
 migrate_render(const struct xconfig *c, const char *from, int with_password);
 
 /*
+ * migrate_write_config()
+ *
+ * xsend --print-config: reads the sendxmpp or go-sendxmpp file again (as
+ * config_load() found it, into a config of its own) and writes
+ * migrate_render() of it: to standard output without the password, or,
+ * when 'file' is given, with it into the new file 'file' (created with
+ * mode 0600; an existing file is never replaced).  Returns XEXIT_OK, or
+ * XEXIT_CONFIG (nothing to migrate, or the file cannot be written) or
+ * XEXIT_FAILURE (standard output failed) with *errstr.
+ */
+int migrate_write_config(const char *file, char **errstr);
+
+/*
  * migrate_rcpt_list()
  *
  * Reads an alert list: one JID per line, '#' comments and blank lines
