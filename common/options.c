@@ -265,6 +265,25 @@ xtool_run_session(struct session *s, unsigned own)
 	return rc;
 }
 
+/* Which file was read: one notice for a sendxmpp or go-sendxmpp file (the
+ * user is told how to switch), a debug line for our own. */
+static void
+say_where_read(const struct xconfig *cfg)
+{
+	char *from;
+
+	if (cfg->migrated_from == NULL) {
+		if (cfg->loaded_from)
+			xdebug(1, "read %s", cfg->loaded_from);
+		return;
+	}
+	from = text_escape_dup(cfg->migrated_from, strlen(cfg->migrated_from));
+	xnote("read %s (%s's configuration); xsend --print-config writes the "
+	      "xmpptools equivalent",
+	    from, cfg->migrated_tool);
+	free(from);
+}
+
 int
 xtool_main(const struct xtool *t, int argc, char **argv)
 {
@@ -326,17 +345,7 @@ xtool_main(const struct xtool *t, int argc, char **argv)
 	}
 	config_merge(&cfg, &cli);
 	util_set_verbosity(cfg.verbose, cfg.quiet);
-	if (cfg.migrated_from) {
-		char *from = text_escape_dup(
-		    cfg.migrated_from, strlen(cfg.migrated_from));
-
-		xnote("read %s (%s's configuration); xsend --print-config "
-		      "writes the xmpptools equivalent",
-		    from, cfg.migrated_tool);
-		free(from);
-	} else if (cfg.loaded_from) {
-		xdebug(1, "read %s", cfg.loaded_from);
-	}
+	say_where_read(&cfg);
 
 	rc = t->run(
 	    t->state, &cfg, nargs, args ? args : (const char **)argv + argc);
