@@ -1526,7 +1526,8 @@ say_why(struct xsend *x)
 
 /*
  * --print-config: the xmpptools config equivalent to the sendxmpp or
- * go-sendxmpp one read (common/migrate.c); nothing is sent.
+ * go-sendxmpp one read, with the command line's settings (common/migrate.c);
+ * nothing is sent.
  */
 static int
 print_config(struct xsend *x, const struct xconfig *cfg, int argc)
@@ -1537,14 +1538,7 @@ print_config(struct xsend *x, const struct xconfig *cfg, int argc)
 	if (argc > 0 || x->ntaken > 0 || x->nrcpt_files > 0)
 		return xtool_usage("--print-config sends nothing: no "
 				   "recipients");
-	if (cfg->migrated_from == NULL) {
-		xerror("--print-config: no sendxmpp or go-sendxmpp "
-		       "configuration in use (%s)",
-		    cfg->loaded_from ? "an xmpptools configuration is read"
-				     : "none found");
-		return XEXIT_CONFIG;
-	}
-	if ((rc = migrate_write_config(x->config_out, &err)) != XEXIT_OK) {
+	if ((rc = migrate_write_config(cfg, x->config_out, &err)) != XEXIT_OK) {
 		xerror("%s", err);
 		free(err);
 		return rc;

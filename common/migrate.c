@@ -258,6 +258,14 @@ migrate_render(const struct xconfig *c, const char *from, int with_password)
 		add_key(&b, "host", c->host);
 	if (c->port)
 		buf_printf(&b, "port = %lu\n", c->port);
+	if (c->direct_tls)
+		buf_adds(&b, "direct-tls = yes\n");
+	if (c->cafile)
+		add_key(&b, "cafile", c->cafile);
+	if (c->capath)
+		add_key(&b, "capath", c->capath);
+	if (c->tls_pin)
+		add_key(&b, "tls-pin", c->tls_pin);
 	if (c->resource)
 		add_key(&b, "resource", c->resource);
 	if (c->password_cmd)
@@ -313,36 +321,29 @@ out:
 }
 
 int
-migrate_write_config(const char *file, char **errstr)
+migrate_write_config(const struct xconfig *c, const char *file, char **errstr)
 {
-	struct xconfig m;
-	char *text = NULL, *from = NULL;
-	int rc;
+	char *text, *from;
+	int rc = XEXIT_OK;
 
-	config_init(&m);
-	if ((rc = config_load(&m, NULL, NULL, errstr)) != XEXIT_OK)
-		goto out;
-	if (m.migrated_from == NULL) {
+	if (c->migrated_from == NULL) {
 		*errstr =
 		    xasprintf("--print-config: no sendxmpp or go-sendxmpp "
 			      "configuration in use (%s)",
-			m.loaded_from ? "an xmpptools configuration exists"
-				      : "none found");
-		rc = XEXIT_CONFIG;
-		goto out;
+			c->loaded_from ? "an xmpptools configuration is read"
+				       : "none found");
+		return XEXIT_CONFIG;
 	}
-	from = text_escape_dup(m.migrated_from, strlen(m.migrated_from));
-	text = migrate_render(&m, from, file != NULL);
+	from = text_escape_dup(c->migrated_from, strlen(c->migrated_from));
+	text = migrate_render(c, from, file != NULL);
 	if (file != NULL) {
 		rc = write_new(file, text, errstr);
 	} else if (fputs(text, stdout) == EOF || fflush(stdout) == EOF) {
 		*errstr = xasprintf("standard output: %s", strerror(errno));
 		rc = XEXIT_FAILURE;
 	}
-out:
 	util_secure_free(text);
 	free(from);
-	config_free(&m);
 	return rc;
 }
 

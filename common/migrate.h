@@ -35,7 +35,8 @@ migrate_parse(struct xconfig *c, char *text, const char *where, char **errstr);
  *
  * The xmpptools config equivalent to the settings 'c' read by
  * migrate_parse() from 'from' (a file name, escaped by the caller), as the
- * text of a config file (caller frees).  The password is written only when
+ * text of a config file (caller frees): the account, connection and TLS
+ * keys and the password sources.  The password is written only when
  * 'with_password' is set; otherwise a comment says where it can go.
  */
 char *
@@ -44,15 +45,16 @@ migrate_render(const struct xconfig *c, const char *from, int with_password);
 /*
  * migrate_write_config()
  *
- * xsend --print-config: reads the sendxmpp or go-sendxmpp file again (as
- * config_load() found it, into a config of its own) and writes
- * migrate_render() of it: to standard output without the password, or,
- * when 'file' is given, with it into the new file 'file' (created with
+ * xsend --print-config: writes migrate_render() of the settings 'c' (those
+ * of the sendxmpp or go-sendxmpp file named in c->migrated_from, with the
+ * command line laid over them): to standard output without the password,
+ * or, when 'file' is given, with it into the new file 'file' (created with
  * mode 0600; an existing file is never replaced).  Returns XEXIT_OK, or
- * XEXIT_CONFIG (nothing to migrate, or the file cannot be written) or
+ * XEXIT_CONFIG (no such file was read, or 'file' cannot be written) or
  * XEXIT_FAILURE (standard output failed) with *errstr.
  */
-int migrate_write_config(const char *file, char **errstr);
+int
+migrate_write_config(const struct xconfig *c, const char *file, char **errstr);
 
 /*
  * migrate_rcpt_list()

@@ -10,7 +10,7 @@ set -u
 xt_need server openssl slixmpp
 [ -e /etc/xmpptools/config ] &&
 	skip_all "/etc/xmpptools/config exists: the migration never applies"
-plan 47
+plan 48
 
 # --- --version: the suite's line, then the libraries loaded -----------------
 
@@ -115,10 +115,11 @@ like "$OUT" "port = $XT_PORT" "--print-config: the port"
 unlike "$OUT" "alice-pw" "--print-config: no password on standard output"
 like "$OUT" "# password: not written to standard output" "... a comment says how to get it"
 
-xs --print-config="$XT_DIR/migrated.conf"
-ok_rc 0 "--print-config=FILE: exit 0"
+xs --print-config="$XT_DIR/migrated.conf" --host "$XT_HOST" --cafile "$XT_CA"
+ok_rc 0 "--print-config=FILE with --host and --cafile: exit 0"
 is "$(stat -c %a "$XT_DIR/migrated.conf")" 600 "--print-config=FILE: mode 0600"
 like "$(cat "$XT_DIR/migrated.conf")" "password = alice-pw" "--print-config=FILE: with the password"
+like "$(cat "$XT_DIR/migrated.conf")" "cafile = $XT_CA" "--print-config=FILE: with the options given"
 xs --print-config="$XT_DIR/migrated.conf"
 ok_rc 3 "--print-config=FILE never replaces a file"
 xs --print-config bob@localhost
@@ -128,8 +129,8 @@ ok "... and no file named after the JID" no_stray
 
 new_home empty
 recv_start bob 1
-xs -C "$XT_DIR/migrated.conf" --host "$XT_HOST" --cafile "$XT_CA" -m "with the printed config" bob@localhost
-ok_rc 0 "the written config alone: exit 0"
+xs -C "$XT_DIR/migrated.conf" -m "with the printed config" bob@localhost
+ok_rc 0 "the written config alone, no other option: exit 0"
 is "$ERR" "" "... no notice: an xmpptools config is used"
 got "with the printed config" "printed config"
 
