@@ -14,6 +14,7 @@
 #include "agent.h"
 #include "config.h"
 #include "jid.h"
+#include "migrate.h"
 #include "muc.h"
 #include "options.h"
 #include "outbox.h"
@@ -49,7 +50,9 @@ enum {
 	OPT_NO_STORE,
 	OPT_ID,
 	OPT_RETRIES,
-	OPT_AGENT
+	OPT_AGENT,
+	OPT_RCPT_FILE,
+	OPT_PRINT_CONFIG
 };
 
 /* Input is read only while fewer messages than this wait for the server. */
@@ -102,7 +105,14 @@ struct xsend {
 	 * takes the word after an option whose argument is optional) */
 	char **taken;
 	size_t ntaken;
-	const char **argv; /* the taken ones, then popt's arguments */
+	const char **argv; /* the taken ones, the listed ones, then popt's
+			    * arguments */
+	char **rcpt_files; /* --rcpt-file, in order */
+	size_t nrcpt_files;
+	char **listed; /* the JIDs of the --rcpt-file lists */
+	size_t nlisted;
+	int print_config; /* --print-config[=FILE] */
+	char *config_out; /* its FILE */
 	char *password; /* read to start the agent, kept to log in directly */
 
 	/* recipients: JIDs, or rooms */
@@ -169,6 +179,18 @@ static struct poptOption options[] = {
 	    "Print ID<TAB>RECIPIENT<TAB>LINE for each message the server "
 	    "has",
 	    NULL },
+	{ "rcpt-file", '\0', POPT_ARG_STRING, NULL, OPT_RCPT_FILE,
+	    "Also send to the JIDs listed in FILE, one a line ('#' "
+	    "comments; '-' is standard input when -m or -f FILE gives the "
+	    "message)",
+	    "FILE" },
+	{ "print-config", '\0', POPT_ARG_STRING | POPT_ARGFLAG_OPTIONAL, NULL,
+	    OPT_PRINT_CONFIG,
+	    "Print the xmpptools config equivalent to the sendxmpp or "
+	    "go-sendxmpp config in use (password left out), or write it with "
+	    "the password into the new file FILE (a path with a '/', mode "
+	    "0600); send nothing",
+	    "FILE" },
 	{ "room", 'r', POPT_ARG_NONE, NULL, OPT_ROOM,
 	    "The JIDs are rooms (XEP-0045): join, send groupchat, leave",
 	    NULL },
@@ -322,6 +344,25 @@ xsend_option(
 		}
 		if (arg == NULL)
 			config_set(cli, "agent", NULL, 0, &err);
+		break;
+	case OPT_RCPT_FILE:
+		x->rcpt_files = xrealloc(x->rcpt_files,
+		    (x->nrcpt_files + 1) * sizeof(*x->rcpt_files));
+		x->rcpt_files[x->nrcpt_files++] = xstrdup(arg);
+		break;
+	case OPT_PRINT_CONFIG:
+		x->print_config = 1;
+		/* popt takes the next word as the optional FILE: a file
+		 * name must show it is one, so a JID is never taken. */
+		if (arg && strchr(arg, '/') == NULL) {
+			*errstr = xasprintf("--print-config: '%s' is not a "
+					    "path (write ./%s); "
+					    "--print-config sends nothing",
+			    arg, arg);
+			return -1;
+		}
+		if (arg)
+			replace(&x->config_out, arg);
 		break;
 	case OPT_MAX_SIZE:
 		if (config_set(cli, "max-size", arg, 0, &err) < 0) {
@@ -1483,6 +1524,108 @@ say_why(struct xsend *x)
 		xerror("%s", count);
 }
 
+/*
+ * --print-config: the xmpptools config equivalent to the sendxmpp or
+ * go-sendxmpp one read, with the command line's settings (common/migrate.c);
+ * nothing is sent.
+ */
+static int
+print_config(struct xsend *x, const struct xconfig *cfg, int argc)
+{
+	char *err = NULL, *out;
+	int rc;
+
+	if (argc > 0 || x->ntaken > 0 || x->nrcpt_files > 0)
+		return xtool_usage("--print-config sends nothing: no "
+				   "recipients");
+	if ((rc = migrate_write_config(cfg, x->config_out, &err)) != XEXIT_OK) {
+		xerror("%s", err);
+		free(err);
+		return rc;
+	}
+	if (x->config_out) {
+		out = text_escape_dup(x->config_out, strlen(x->config_out));
+		xnote("wrote %s (mode 0600); move it to "
+		      "~/.config/xmpptools/config",
+		    out);
+		free(out);
+	}
+	return XEXIT_OK;
+}
+
+/* True when the message comes from standard input, not -m or -f FILE. */
+static int
+body_from_stdin(const struct xsend *x)
+{
+	if (x->mode != ONE_SHOT)
+		return 1;
+	return x->message == NULL &&
+	    (x->file == NULL || strcmp(x->file, "-") == 0);
+}
+
+/* The JIDs of one --rcpt-file list, appended to x->listed. */
+static int
+read_rcpt_file(struct xsend *x, const char *path)
+{
+	const char *name = "standard input";
+	char *err = NULL, *where;
+	struct buf b;
+	int fd = STDIN_FILENO, r, rc = XEXIT_USAGE;
+
+	if (strcmp(path, "-") != 0) {
+		name = path;
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+			where = text_escape_dup(path, strlen(path));
+			xerror("--rcpt-file: %s: %s; nothing sent", where,
+			    strerror(errno));
+			free(where);
+			return XEXIT_USAGE;
+		}
+	}
+	buf_init(&b);
+	r = util_read_all(fd, &b, 1 << 20);
+	if (fd != STDIN_FILENO)
+		close(fd);
+	where = text_escape_dup(name, strlen(name));
+	if (r != 0)
+		xerror("--rcpt-file: %s: %s; nothing sent", where,
+		    r == -1 ? strerror(errno) : "larger than 1 MiB");
+	else if (migrate_rcpt_list(b.data ? b.data : "", b.len, where, x->rooms,
+		     &x->listed, &x->nlisted, &err) < 0)
+		xerror("%s; nothing sent", err);
+	else
+		rc = 0;
+	free(err);
+	free(where);
+	buf_free(&b);
+	return rc;
+}
+
+/* Every --rcpt-file, in order: 0, or the exit code (nothing is sent). */
+static int
+read_rcpt_files(struct xsend *x)
+{
+	size_t i;
+	int rc, stdin_lists = 0;
+
+	if (x->nrcpt_files > 0 && x->mode == RAW)
+		return xtool_usage("--raw takes no recipients: the stanzas "
+				   "say where they go");
+	for (i = 0; i < x->nrcpt_files; i++)
+		if (strcmp(x->rcpt_files[i], "-") == 0)
+			stdin_lists++;
+	if (stdin_lists > 1)
+		return xtool_usage("--rcpt-file -: standard input is read "
+				   "once");
+	if (stdin_lists > 0 && body_from_stdin(x))
+		return xtool_usage("--rcpt-file -: standard input carries the "
+				   "message; give it with -m or -f FILE");
+	for (i = 0; i < x->nrcpt_files; i++)
+		if ((rc = read_rcpt_file(x, x->rcpt_files[i])) != 0)
+			return rc;
+	return 0;
+}
+
 static int
 xsend_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 {
@@ -1491,13 +1634,22 @@ xsend_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 	int rc;
 
 	x->cfg = cfg;
-	if (x->ntaken > 0) {
-		/* The recipients popt took as the value of --agent first. */
-		x->argv = xcalloc(x->ntaken + (size_t)argc + 1, sizeof(*argv));
+	if (x->print_config)
+		return print_config(x, cfg, argc);
+	if ((rc = read_rcpt_files(x)) != 0)
+		return rc;
+	if (x->ntaken > 0 || x->nlisted > 0) {
+		/* The recipients popt took as the value of --agent first,
+		 * then those of the lists, then the arguments. */
+		x->argv = xcalloc(
+		    x->ntaken + x->nlisted + (size_t)argc + 1, sizeof(*argv));
 		memcpy(x->argv, x->taken, x->ntaken * sizeof(*argv));
-		memcpy(x->argv + x->ntaken, argv, (size_t)argc * sizeof(*argv));
+		memcpy(
+		    x->argv + x->ntaken, x->listed, x->nlisted * sizeof(*argv));
+		memcpy(x->argv + x->ntaken + x->nlisted, argv,
+		    (size_t)argc * sizeof(*argv));
 		argv = x->argv;
-		argc += (int)x->ntaken;
+		argc += (int)(x->ntaken + x->nlisted);
 	}
 	if ((rc = check_args(x, argc)) != 0)
 		return rc;
@@ -1554,6 +1706,13 @@ xsend_end(void *state)
 	for (i = 0; i < x->ntaken; i++)
 		free(x->taken[i]);
 	free(x->taken);
+	for (i = 0; i < x->nrcpt_files; i++)
+		free(x->rcpt_files[i]);
+	free(x->rcpt_files);
+	for (i = 0; i < x->nlisted; i++)
+		free(x->listed[i]);
+	free(x->listed);
+	free(x->config_out);
 	free(x->argv);
 	util_secure_free(x->password);
 	free(x->message);

@@ -23,6 +23,7 @@
 #include "config.h"
 #include "exec.h"
 #include "jid.h"
+#include "migrate.h"
 #include "text.h"
 #include "truststore.h"
 #include "util.h"
@@ -143,6 +144,8 @@ config_free(struct xconfig *c)
 	}
 	free(c->loaded_from);
 	c->loaded_from = NULL;
+	free(c->migrated_from);
+	c->migrated_from = NULL;
 }
 
 static const struct key *
@@ -696,6 +699,81 @@ apply_lines(struct xconfig *c, const struct line *lines, size_t n,
 	return 0;
 }
 
+/*
+ * The sendxmpp or go-sendxmpp file to read when there is no xmpptools
+ * config (caller frees), with whose it is in *tool; NULL when none exists.
+ */
+static char *
+legacy_path(const char **tool)
+{
+	const char *xdg = getenv("XDG_CONFIG_HOME");
+	const char *home = getenv("HOME");
+	char *dir = NULL, *p;
+	int i;
+
+	if (xdg && xdg[0] == '/')
+		dir = xasprintf("%s/go-sendxmpp", xdg);
+	else if (home && home[0] == '/')
+		dir = xasprintf("%s/.config/go-sendxmpp", home);
+	for (i = 0; dir && i < 2; i++) {
+		p = xasprintf("%s/%s", dir, i == 0 ? "config" : "sendxmpprc");
+		if (access(p, F_OK) == 0) {
+			free(dir);
+			*tool = "go-sendxmpp";
+			return p;
+		}
+		free(p);
+	}
+	free(dir);
+	if (home && home[0] == '/') {
+		p = xasprintf("%s/.sendxmpprc", home);
+		if (access(p, F_OK) == 0) {
+			*tool = "sendxmpp";
+			return p;
+		}
+		free(p);
+	}
+	return NULL;
+}
+
+/* Reads the sendxmpp or go-sendxmpp file, if there is one, into 'c'. */
+static int
+load_legacy(struct xconfig *c, char **errstr)
+{
+	const char *tool = NULL;
+	char *path, *where;
+	struct buf text;
+	struct stat st;
+	int rc = XEXIT_CONFIG;
+
+	if ((path = legacy_path(&tool)) == NULL)
+		return XEXIT_OK;
+	buf_init(&text);
+	where = shown(path);
+	if (read_config(path, where, &text, &st, errstr) < 0 ||
+	    migrate_parse(c, text.data, where, errstr) < 0)
+		goto out;
+	if (c->password && (st.st_mode & (S_IRGRP | S_IROTH))) {
+		*errstr = xasprintf("%s: holds a password but is readable by "
+				    "group or others (chmod 600 %s)",
+		    where, where);
+		goto out;
+	}
+	free(c->loaded_from);
+	c->loaded_from = xstrdup(path);
+	free(c->migrated_from);
+	c->migrated_from = xstrdup(path);
+	c->migrated_tool = tool;
+	rc = XEXIT_OK;
+out:
+	if (text.data)
+		explicit_bzero(text.data, text.len);
+	buf_free(&text);
+	free(where);
+	free(path);
+	return rc;
+}
+
 int
 config_load(
     struct xconfig *c, const char *path, const char *account, char **errstr)
@@ -717,7 +795,7 @@ config_load(
 			free(esc);
 			return XEXIT_CONFIG;
 		}
-		return XEXIT_OK;
+		return load_legacy(c, errstr);
 	}
 	if (path == NULL)
 		path = chosen;

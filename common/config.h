@@ -50,6 +50,10 @@ struct xconfig {
 	char *config_file; /* --config */
 	char *account; /* --account */
 	char *loaded_from; /* the file actually read, or NULL */
+	/* when no xmpptools config exists: the sendxmpp or go-sendxmpp
+	 * file read instead (also in loaded_from), and whose it is */
+	char *migrated_from;
+	const char *migrated_tool; /* static: "sendxmpp", "go-sendxmpp" */
 
 	uint64_t set; /* one bit per key given (see config.c) */
 	uint64_t cli_set; /* ... of which on the command line */
@@ -86,7 +90,13 @@ int config_set(struct xconfig *c, const char *key, const char *value,
  * /etc/xmpptools/config; a missing default file is not an error.  Keys
  * before the first [section] apply to every account; then the section
  * named 'account', or [default] when 'account' is NULL.  A file that holds
- * a password and is readable by group or others is refused.  Returns
+ * a password and is readable by group or others is refused.
+ *
+ * When none of the three exists and neither 'path' nor 'account' is given,
+ * the first of $XDG_CONFIG_HOME/go-sendxmpp/config (or
+ * ~/.config/go-sendxmpp/config), .../go-sendxmpp/sendxmpprc and
+ * ~/.sendxmpprc is read instead (migrate_parse(), under the same rules of
+ * ownership and permissions) and named in migrated_from.  Returns
  * XEXIT_OK, or XEXIT_CONFIG with *errstr.
  */
 int config_load(

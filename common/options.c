@@ -9,8 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <expat.h>
+#include <openssl/crypto.h>
 #include <popt.h>
+#include <strophe.h>
 
+#include "buildinfo.h"
 #include "config.h"
 #include "options.h"
 #include "session.h"
@@ -112,6 +116,33 @@ struct poptOption xopt_common[] = { { NULL, '\0', POPT_ARG_CALLBACK,
 	{ "version", 'V', POPT_ARG_NONE, NULL, OPT_VERSION,
 	    "Print the version and exit", NULL },
 	POPT_TABLEEND };
+
+/*
+ * --version: the suite's line (scripts read it), then the libraries
+ * actually loaded.  libstrophe 0.12 has no call that returns its version:
+ * xmpp_version_check(0, N) is true for every N from the loaded library's
+ * minor version up, so the smallest such N is that minor version; the
+ * patch level is only known as the one of the headers built against.
+ */
+static void
+print_version(const char *tool)
+{
+	int minor;
+
+	printf("%s (xmpptools) %s\n", tool, PACKAGE_VERSION);
+	for (minor = 0; minor < 1000 && !xmpp_version_check(0, minor); minor++)
+		;
+	if (minor < 1000)
+		printf("libstrophe 0.%d (loaded; it reports no patch level)",
+		    minor);
+	else
+		printf("libstrophe (loaded; not a 0.x version)");
+	if (XT_STROPHE_BUILT[0] != '\0')
+		printf(", built against %s", XT_STROPHE_BUILT);
+	printf("\n%s\n", OpenSSL_version(OPENSSL_VERSION));
+	printf("expat %d.%d.%d\n", XML_ExpatVersionInfo().major,
+	    XML_ExpatVersionInfo().minor, XML_ExpatVersionInfo().micro);
+}
 
 static int
 usage_error(const char *tool, const char *msg)
@@ -234,6 +265,25 @@ xtool_run_session(struct session *s, unsigned own)
 	return rc;
 }
 
+/* Which file was read: one notice for a sendxmpp or go-sendxmpp file (the
+ * user is told how to switch), a debug line for our own. */
+static void
+say_where_read(const struct xconfig *cfg)
+{
+	char *from;
+
+	if (cfg->migrated_from == NULL) {
+		if (cfg->loaded_from)
+			xdebug(1, "read %s", cfg->loaded_from);
+		return;
+	}
+	from = text_escape_dup(cfg->migrated_from, strlen(cfg->migrated_from));
+	xnote("read %s (%s's configuration); xsend --print-config writes the "
+	      "xmpptools equivalent",
+	    from, cfg->migrated_tool);
+	free(from);
+}
+
 int
 xtool_main(const struct xtool *t, int argc, char **argv)
 {
@@ -278,7 +328,7 @@ xtool_main(const struct xtool *t, int argc, char **argv)
 		goto out;
 	}
 	if (bound.version) {
-		printf("%s (xmpptools) %s\n", t->name, PACKAGE_VERSION);
+		print_version(t->name);
 		rc = XEXIT_OK;
 		goto out;
 	}
@@ -295,8 +345,7 @@ xtool_main(const struct xtool *t, int argc, char **argv)
 	}
 	config_merge(&cfg, &cli);
 	util_set_verbosity(cfg.verbose, cfg.quiet);
-	if (cfg.loaded_from)
-		xdebug(1, "read %s", cfg.loaded_from);
+	say_where_read(&cfg);
 
 	rc = t->run(
 	    t->state, &cfg, nargs, args ? args : (const char **)argv + argc);

@@ -221,7 +221,7 @@ for line in open(sys.argv[2], encoding="utf-8"):
     print(" ".join(str(x) for x in out))
 PY
 }
-version=$("$XLISTEN" --version)
+version=$("$XLISTEN" --version | head -n 1)
 version=${version##* }
 is "$(reply q-ping)" "result bob@localhost/iq" "XEP-0199 ping: an empty result"
 is "$(reply q-disco)" "result bob@localhost/iq identity=client/bot/xmpptools xlisten features=http://jabber.org/protocol/disco#info,jabber:iq:version,urn:xmpp:ping,urn:xmpp:receipts" \
