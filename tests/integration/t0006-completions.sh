@@ -8,6 +8,7 @@
 # zsh: an interactive zsh in a pseudo-terminal (zsh/zpty) with compinit,
 # whose compadd prints each match; fish: complete -C. A shell that is not
 # installed is skipped.
+# shellcheck disable=SC2016 # the scripts of bash -c and fish -c
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091
 . "$(dirname "$0")/lib.sh"

@@ -6,8 +6,9 @@
 # 2's argument vector), the cron headline, the systemd unit for xlisten
 # (systemd-analyze verify, its restart policy against the EXIT STATUS of
 # xlisten(1), its ExecStart= line run for real with the command bot
-# xlisten-handle-command), the log follower tail-to-room.sh and the
-# presence-aware pager.
+# xlisten-handle-command), the log follower tail-to-room.sh, the
+# presence-aware pager, cron-alert.sh, raw-queries.txt,
+# xpresence-status-bot and xlisten-notify (with a stand-in notify-send).
 #
 # The examples run as a user runs them: the tools from PATH, the account
 # from the default config file ($XDG_CONFIG_HOME/xmpptools/config, alice's).
@@ -17,7 +18,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 xt_need server openssl slixmpp hostname
-plan 51
+plan 61
 
 xt_server_start
 # shellcheck disable=SC2154 # top_srcdir and top_builddir are set by lib.sh
@@ -77,10 +78,33 @@ cmdline=${cmdline//\$CONTACTPAGER\$/bob@localhost}
 run sh -c "$cmdline"
 ok_rc 0 "nagios-notify.sh: Nagios's command line for a host: exit 0"
 
-# 3. Icinga 2: the argument vector of xmpp-service-notification, no shell.
-run "$ex/nagios-notify.sh" -T ACKNOWLEDGEMENT -H web2 -s 'Disk /' -S WARNING \
-	-o 'DISK WARNING - free space: / 900 MB (9%)' -d 'Thu Dec 3 17:02:00 UTC 2026' \
-	-c 'looking into it; "quotes" and $(stay)' bob@localhost
+# 3. Icinga 2: the arguments of xmpp-service-notification in
+# icinga2-xmpp.conf, macros replaced by their values, no shell; the JID
+# (order 10) last.
+declare -A icinga=(
+	[notification.type]=ACKNOWLEDGEMENT [host.display_name]=web2
+	[service.display_name]='Disk /' [service.state]=WARNING
+	[service.output]='DISK WARNING - free space: / 900 MB (9%)'
+	[icinga.long_date_time]='Thu Dec 3 17:02:00 UTC 2026'
+	[notification.comment]='looking into it; "quotes" and $(stay)'
+	[user.vars.xmpp]=bob@localhost
+)
+icinga_argv=("$ex/nagios-notify.sh")
+jid=
+while read -r key macro; do
+	[ -n "${icinga[$macro]+set}" ] || diag "icinga2-xmpp.conf: unknown macro \$$macro\$"
+	if [ "$key" = jid ]; then
+		jid=${icinga[$macro]-}
+	else
+		icinga_argv+=("$key" "${icinga[$macro]-}")
+	fi
+done < <(sed -n '/NotificationCommand "xmpp-service-notification"/,/^}/{
+	s/^ *"\(-[A-Za-z]\)" = "\$\([^$]*\)\$".*/\1 \2/p
+	s/^ *value = "\$\([^$]*\)\$".*/jid \1/p
+}' "$ex/icinga2-xmpp.conf")
+is "$((${#icinga_argv[@]} - 1)):$jid" 14:bob@localhost \
+	"icinga2-xmpp.conf: xmpp-service-notification has seven options and the JID"
+run "${icinga_argv[@]}" "$jid"
 ok_rc 0 "nagios-notify.sh: Icinga 2's arguments: exit 0"
 
 # 4. cron-headline.sh with a command that prints two lines and fails.
@@ -315,3 +339,72 @@ record 1
 is "$RC:${JSON[body]}" '0:db1: anyone?' "... carol gets it when she logs in"
 run_stdin /dev/null "$ex/presence-pager.sh" bob@localhost
 ok_rc 2 "presence-pager.sh: no message: exit 2"
+
+# --- cron-alert.sh -----------------------------------------------------------------
+
+xt_bg alerts xt_peer muc --jid carol@localhost --password carol-pw --room "alerts@$M" \
+	--create --count 1 --ready "$XT_DIR/alerts.ready" --timeout 30
+xt_wait_file "$XT_DIR/alerts.ready" 20 alerts || bail_out "the room is not there: $(cat "$XT_DIR/alerts.err")"
+run env CRON_ALERT_LIMIT=0 "$ex/cron-alert.sh" "alerts@$M" /
+is "$RC:$ERR" 0: "cron-alert.sh: every file system over 0 %: exit 0, quietly"
+xt_bg_wait alerts
+body=$(grep '"kind": "message"' <<<"$OUT" | grep -v '"body": null' | head -n 1)
+[ -n "$body" ] && body=$(xt_json "$body" body)
+like "$body" "^$host: / is [0-9]+% full\$" "cron-alert.sh: the room got the report"
+run env CRON_ALERT_LIMIT=101 "$ex/cron-alert.sh" "alerts@$M" /
+is "$RC:$ERR:$OUT" 0:: "cron-alert.sh: nothing over the limit: nothing sent, nothing said"
+
+# --- raw-queries.txt -----------------------------------------------------------------
+
+sed 's/example\.org/localhost/g' "$ex/raw-queries.txt" >"$XT_DIR/raw.txt"
+run_stdin "$XT_DIR/raw.txt" xsend --raw
+ok_rc 0 "raw-queries.txt: xsend --raw: exit 0"
+missing=
+for id in v1 d1 i1 p1 r1 a1; do
+	grep -E "id=[\"']${id}[\"']" <<<"$OUT" | grep -q -E "type=[\"']result[\"']" ||
+		missing="$missing $id"
+done
+is "$missing" "" "raw-queries.txt: each query got its result"
+
+# --- xpresence-status-bot -------------------------------------------------------------
+
+# bob sees alice's presence: alice is the bot.
+run "$XROSTER" -C "$(xt_config bob)" subscribe alice@localhost
+[ "$RC" = 0 ] || bail_out "xroster subscribe (as bob) failed: $ERR"
+run "$XROSTER" approve bob@localhost
+[ "$RC" = 0 ] || bail_out "xroster approve failed: $ERR"
+rm -f "$XT_DIR/watch.ready"
+xt_bg watch xt_peer watch --jid bob@localhost --password bob-pw --from alice@localhost \
+	--timeout 40 --ready "$XT_DIR/watch.ready"
+xt_wait_file "$XT_DIR/watch.ready" 20 watch || bail_out "bob's watcher is not online"
+xt_bg statusbot env STATUS_BOT_INTERVAL=1 "$ex/xpresence-status-bot"
+ok "xpresence-status-bot: bob sees the load as alice's status" \
+	xt_wait_grep "$XT_DIR/watch.out" \
+	"\"show\": \"(available|away|dnd)\".*\"status\": \"$host: load [0-9.]+ [0-9.]+ [0-9.]+ \\([0-9]+ CPUs\\)\"" 20 statusbot
+xt_bg_kill statusbot
+xt_bg_wait statusbot
+ok "xpresence-status-bot: stopped, alice is unavailable to bob" \
+	xt_wait_grep "$XT_DIR/watch.out" '"type": "unavailable"' 10 watch
+xt_bg_kill watch
+xt_bg_wait watch
+
+# --- xlisten-notify ---------------------------------------------------------------------
+
+if ! command -v jq >/dev/null 2>&1; then
+	skip "xlisten-notify: jq is not installed" 2
+else
+	# notify-send is a stand-in that writes its arguments down.
+	mkdir -p "$XT_DIR/bin"
+	printf '#!/bin/sh\nprintf "%%s\\n" "$@" >>"%s"\n' "$XT_DIR/notify.log" >"$XT_DIR/bin/notify-send"
+	chmod +x "$XT_DIR/bin/notify-send"
+	# alice is offline: the server keeps the message until xlisten logs in.
+	run xt_peer send --jid bob@localhost --password bob-pw --to alice@localhost \
+		--type chat --body 'deploy done; tabs	and \ stay'
+	[ "$RC" = 0 ] || diag "bob could not send: $ERR"
+	run env PATH="$XT_DIR/bin:$PATH" "$ex/xlisten-notify" -c 1
+	ok_rc 0 "xlisten-notify -c 1: exit 0"
+	is "$(cat "$XT_DIR/notify.log" 2>/dev/null)" '--app-name=xlisten
+--
+bob@localhost
+deploy done; tabs\tand \\ stay' "xlisten-notify: one notification, sender and escaped body"
+fi
