@@ -75,6 +75,10 @@ complete -c $c -l nick-retry -d 'When the nick is taken, try NICK-2 ... NICK-9'
 # Reconnection.
 complete -c $c -l retries -x -d 'Reconnect up to N times in a row (default 3, --lines 10)'
 
+# Recipients from a file; the configuration of the peer tools, as ours.
+complete -c $c -l rcpt-file -r -F -d 'Also send to the JIDs in FILE, one per line'
+complete -c $c -l print-config -f -d 'Print the configuration in use (=FILE: write it, password included)'
+
 # The agent.
 complete -c $c -l agent -f -d 'Send through a persistent agent that stays SECONDS (default 60) after its last use'
 

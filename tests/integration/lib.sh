@@ -9,7 +9,7 @@
 #
 #   set -u
 #   . "$(dirname "$0")/lib.sh"
-#   xt_need prosody slixmpp
+#   xt_need server slixmpp
 #   plan 2
 #   xt_server_start
 #   run "$XSEND" --config "$(xt_config alice)" bob@localhost -m hi
