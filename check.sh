@@ -102,9 +102,10 @@ for layer in $layers; do
 		suite "warnings as errors" "$build" --enable-werror
 		;;
 	ejabberd)
-		# The scripts that start a server; valgrind's layer stays on one.
+		# The scripts that start a server; valgrind and the package build
+		# stay on one.
 		suite_tests=$(cd "$top" && grep -l '^xt_server_start' tests/integration/t*.sh |
-			grep -v valgrind | tr '\n' ' ')
+			grep -v -e valgrind -e -deb | tr '\n' ' ')
 		XMPP_SERVER=ejabberd suite "integration on ejabberd" "$build" --enable-werror
 		suite_tests=
 		;;
