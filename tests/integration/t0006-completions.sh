@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t0006-completions: what bash, zsh and fish offer, asked of each shell with
 # the files of completions/: the account names of the config file (the
 # default one, $XDG_CONFIG_HOME's, and the one of -C), message types, show

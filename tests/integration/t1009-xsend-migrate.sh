@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t1009-xsend-migrate: coming from sendxmpp or go-sendxmpp.  Their config
 # files are read when no xmpptools config exists (under the rules of our
 # own file), --print-config writes the equivalent that then works alone,

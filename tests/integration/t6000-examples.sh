@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t6000-examples: the scripts of examples/ do what their comments say,
 # against a real server, with an independent slixmpp peer checking what
 # arrives: the Nagios/Icinga notification (environment macros, the command
