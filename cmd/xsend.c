@@ -1643,11 +1643,15 @@ xsend_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 		 * then those of the lists, then the arguments. */
 		x->argv = xcalloc(
 		    x->ntaken + x->nlisted + (size_t)argc + 1, sizeof(*argv));
-		memcpy(x->argv, x->taken, x->ntaken * sizeof(*argv));
-		memcpy(
-		    x->argv + x->ntaken, x->listed, x->nlisted * sizeof(*argv));
-		memcpy(x->argv + x->ntaken + x->nlisted, argv,
-		    (size_t)argc * sizeof(*argv));
+		/* memcpy() takes no NULL source, even for no bytes. */
+		if (x->ntaken)
+			memcpy(x->argv, x->taken, x->ntaken * sizeof(*argv));
+		if (x->nlisted)
+			memcpy(x->argv + x->ntaken, x->listed,
+			    x->nlisted * sizeof(*argv));
+		if (argc)
+			memcpy(x->argv + x->ntaken + x->nlisted, argv,
+			    (size_t)argc * sizeof(*argv));
 		argv = x->argv;
 		argc += (int)(x->ntaken + x->nlisted);
 	}

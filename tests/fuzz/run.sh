@@ -61,7 +61,7 @@ fi
 common_src="$top/common/util.c $top/common/text.c $top/common/jid.c
 	$top/common/config.c $top/common/stanza.c $top/common/output.c
 	$top/common/reader.c $top/common/exec.c $top/common/xmlguard.c
-	$top/common/truststore.c"
+	$top/common/truststore.c $top/common/migrate.c"
 
 harnesses=${FUZZ_ONLY:-"jid text config output redact reader split guard"}
 failed=0
