@@ -807,7 +807,6 @@ end_catchup(struct xlisten *x)
 
 	free(x->queryid);
 	x->queryid = NULL;
-	session_set_phase(x->s, NULL);
 	for (i = 0; i < x->nheld; i++) {
 		if (!x->done)
 			handle_message(x, x->held[i], NULL, 0);
@@ -875,7 +874,6 @@ start_catchup(struct xlisten *x)
 		return; /* first run: live only, recorded from now on */
 	end_catchup(x); /* one that a lost connection cut short */
 	x->queryid = session_new_id(x->s);
-	session_set_phase(x->s, "for the archive");
 	send_page(x, x->st.last);
 }
 
