@@ -169,6 +169,8 @@ is "$(bodies "$D/burst2.out" | tail -n 1)" "after the burst" "then live"
 # --- (6) a server without an archive: one warning, then live ---------------------------
 xt_server_stop
 xt_server_start no-mam
+aconf=$(xt_config alice) # (the new ports)
+bconf=$(xt_config bob)
 xl_start noarch -J --state "$D/bob.state"
 send --type chat --body 'no archive'
 wait_bodies 1 "$D/noarch.out"
