@@ -103,6 +103,8 @@ struct xlisten {
 	struct archive_state st;
 	struct archive_seen seen; /* stanza-ids printed in this run */
 	char *queryid; /* the catch-up running, else NULL */
+	char *cursor; /* the last archive id of the page before */
+	unsigned page_timer; /* the next page waits for --exec */
 	xmpp_stanza_t **held; /* live messages that came during it */
 	size_t nheld;
 	int warned_no_archive;
@@ -807,6 +809,11 @@ end_catchup(struct xlisten *x)
 
 	free(x->queryid);
 	x->queryid = NULL;
+	free(x->cursor);
+	x->cursor = NULL;
+	if (x->page_timer)
+		session_timer_cancel(x->s, x->page_timer);
+	x->page_timer = 0;
 	for (i = 0; i < x->nheld; i++) {
 		if (!x->done)
 			handle_message(x, x->held[i], NULL, 0);
@@ -817,6 +824,23 @@ end_catchup(struct xlisten *x)
 	x->nheld = 0;
 }
 
+/* The next page, once --exec has room for it (its queue is bounded). */
+static void
+next_page(struct session *s, void *ud)
+{
+	struct xlisten *x = ud;
+
+	x->page_timer = 0;
+	if (x->queryid == NULL || x->done)
+		return;
+	if (x->ex && exec_pending(x->ex) + ARCHIVE_PAGE > EXEC_MAX_JOBS) {
+		x->page_timer = session_timer_add(s, 50, next_page, x);
+		if (x->page_timer)
+			return;
+	}
+	send_page(x, x->cursor);
+}
+
 static int
 on_page(struct session *s, xmpp_stanza_t *st, void *ud)
 {
@@ -824,7 +848,6 @@ on_page(struct session *s, xmpp_stanza_t *st, void *ud)
 	char *cond = NULL, *text = NULL, *last = NULL;
 	int complete = 0;
 
-	(void)s;
 	if (x->queryid == NULL)
 		return 0;
 	if (archive_fin(st, &complete, &last) < 0) {
@@ -839,11 +862,14 @@ on_page(struct session *s, xmpp_stanza_t *st, void *ud)
 		end_catchup(x);
 		return 0;
 	}
-	if (complete || last == NULL || x->done)
+	if (complete || last == NULL || x->done) {
 		end_catchup(x);
-	else
-		send_page(x, last);
-	free(last);
+		free(last);
+	} else {
+		free(x->cursor);
+		x->cursor = last;
+		next_page(s, x);
+	}
 	return 0;
 }
 
@@ -1112,6 +1138,7 @@ xlisten_end(void *state)
 	archive_state_free(&x->st);
 	archive_seen_free(&x->seen);
 	free(x->queryid);
+	free(x->cursor);
 }
 
 int

@@ -11,7 +11,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 xt_need server openssl slixmpp
-plan 28
+plan 30
 
 xt_server_start
 aconf=$(xt_config alice)
@@ -164,6 +164,32 @@ dups=$(bodies "$D/burst1.out" "$D/burst2.out" | grep '^burst' | sort | uniq -d |
 is "$missing" 0 "no message of the burst is missing"
 ok "at most the one in flight printed twice ($dups)" test "$dups" -le 1
 is "$(bodies "$D/burst2.out" | tail -n 1)" "after the burst" "then live"
+
+# --- --exec: a message is recorded once its command succeeded ---------------------
+# No other client of bob's this time: what comes while it is down goes to
+# offline storage too, and comes back live on restart besides the archive.
+printf '#!/bin/sh\n{ cat; echo; } >>"$1"\n' >"$D/log.sh"
+chmod +x "$D/log.sh"
+xl_start ex1 --state "$D/ex.state" --exec "$D/log.sh $D/exec.log"
+send --type chat --body 'exec live'
+xt_wait_grep "$D/exec.log" '^exec live$' 15 ex1 || diag "no exec live"
+kill -KILL "$(xl_pid ex1)"
+xt_bg_wait ex1
+send --type chat --count 120 --body 'exec {n}'
+xl_start ex2 --state "$D/ex.state" --exec "$D/log.sh $D/exec.log"
+for ((i = 0; i < 300; i++)); do
+	[ "$(sort -u "$D/exec.log" | wc -l)" -ge 121 ] && break
+	sleep 0.1
+done
+kill -TERM "$(xl_pid ex2)"
+xt_bg_wait ex2
+ok_rc 0 "--exec: exit 0"
+{
+	echo 'exec live'
+	for ((i = 1; i <= 120; i++)); do echo "exec $i"; done
+} >"$D/exec.want"
+is "$(cat "$D/exec.log")" "$(cat "$D/exec.want")" \
+	"--exec: every message handled once, in order, across a SIGKILL"
 
 # --- (6) a server without an archive: one warning, then live ---------------------------
 xt_server_stop
