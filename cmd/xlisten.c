@@ -104,6 +104,7 @@ struct xlisten {
 	struct archive_seen seen; /* stanza-ids printed in this run */
 	char *queryid; /* the catch-up running, else NULL */
 	char *cursor; /* the last archive id of the page before */
+	char *page_id; /* the id of the page request awaited */
 	unsigned page_timer; /* the next page waits for --exec */
 	xmpp_stanza_t **held; /* live messages that came during it */
 	size_t nheld;
@@ -811,6 +812,8 @@ end_catchup(struct xlisten *x)
 	x->queryid = NULL;
 	free(x->cursor);
 	x->cursor = NULL;
+	free(x->page_id);
+	x->page_id = NULL;
 	if (x->page_timer)
 		session_timer_cancel(x->s, x->page_timer);
 	x->page_timer = 0;
@@ -848,7 +851,10 @@ on_page(struct session *s, xmpp_stanza_t *st, void *ud)
 	char *cond = NULL, *text = NULL, *last = NULL;
 	int complete = 0;
 
-	if (x->queryid == NULL)
+	/* (the answer to a page of a catch-up that a lost connection ended) */
+	if (x->queryid == NULL || x->page_id == NULL ||
+	    xmpp_stanza_get_id(st) == NULL ||
+	    strcmp(xmpp_stanza_get_id(st), x->page_id) != 0)
 		return 0;
 	if (archive_fin(st, &complete, &last) < 0) {
 		stanza_error_info(st, &cond, &text);
@@ -889,7 +895,8 @@ send_page(struct xlisten *x, const char *after)
 	iq = archive_query(session_ctx(x->s), &q);
 	session_request(x->s, iq, on_page, x);
 	xmpp_stanza_release(iq);
-	free(id);
+	free(x->page_id);
+	x->page_id = id;
 }
 
 /* On each new session: catch up when there is a cursor or --since. */
@@ -1139,6 +1146,7 @@ xlisten_end(void *state)
 	archive_seen_free(&x->seen);
 	free(x->queryid);
 	free(x->cursor);
+	free(x->page_id);
 }
 
 int
