@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <popt.h>
@@ -109,6 +110,8 @@ struct xlisten {
 	xmpp_stanza_t **held; /* live messages that came during it */
 	size_t nheld;
 	int warned_no_archive;
+	int from_cursor; /* the catch-up started from a recorded id */
+	int caught_up; /* this connection read the archive from the cursor */
 
 	/* --exec */
 	struct exec *ex;
@@ -579,6 +582,39 @@ emit(struct xlisten *x, const struct orecord *r)
  */
 
 /*
+ * A message the server kept in offline storage (its <delay/> is from the
+ * account's server).  One that also carries the archive's stanza-id is in
+ * the archive, so a catch-up has handled it: before the cursor, in an
+ * earlier run (a server may deliver again a message that was in flight to
+ * a killed listener), or after it, in this one.
+ */
+static int
+from_offline(struct xlisten *x, xmpp_stanza_t *msg)
+{
+	xmpp_stanza_t *d = xmpp_stanza_get_child_by_name_and_ns(
+	    msg, "delay", "urn:xmpp:delay");
+	const char *from = d ? xmpp_stanza_get_attribute(d, "from") : NULL;
+
+	return from && session_domain(x->s) &&
+	    strcasecmp(from, session_domain(x->s)) == 0;
+}
+
+/*
+ * A message that is not for us (filtered out, the account's own): with
+ * --state its id is recorded too, so that the next catch-up does not read
+ * it again, but only when no earlier message waits for its --exec command
+ * (recording it would pass over that one).
+ */
+static void
+passed_over(struct xlisten *x, const char *sid)
+{
+	if (sid == NULL || (x->ex && exec_pending(x->ex) > 0))
+		return;
+	archive_seen_add(&x->seen, sid);
+	record_sid(x, sid);
+}
+
+/*
  * One message: filtered, then printed or handed to --exec, and recorded.
  * 'st' is the stanza as it came (a carbon wraps the message); 'sid' its
  * archive id (NULL: none, or not known yet); 'archived' for a message from
@@ -607,16 +643,19 @@ handle_message(
 		sid = NULL; /* no catch-up: nothing to deduplicate */
 	if (sid && archive_seen_has(&x->seen, sid))
 		return; /* printed already (from the archive, or live) */
+	if (sid && !archived && x->caught_up && from_offline(x, msg))
+		return; /* in the archive: the catch-up had it (or a run before)
+			 */
 	type = xmpp_stanza_get_type(msg);
 	from = xmpp_stanza_get_from(msg);
 	id = xmpp_stanza_get_id(msg);
-	if (archived && carbon == NULL && from && x->own_bare &&
-	    jid_same_bare(from, x->own_bare))
-		return; /* the account's own outgoing message */
-	if (!x->all && !has_text(msg, "body") && !has_text(msg, "subject"))
+	if ((archived && carbon == NULL && from && x->own_bare &&
+		jid_same_bare(from, x->own_bare)) || /* own outgoing */
+	    (!x->all && !has_text(msg, "body") && !has_text(msg, "subject")) ||
+	    !type_matches(x, type) || !from_matches(x, from)) {
+		passed_over(x, sid);
 		return;
-	if (!type_matches(x, type) || !from_matches(x, from))
-		return;
+	}
 	for (i = 0; i < x->nrooms; i++)
 		if (muc_is_self(x->room[i], from) && !x->all)
 			return; /* our own echo */
@@ -869,6 +908,9 @@ on_page(struct session *s, xmpp_stanza_t *st, void *ud)
 		return 0;
 	}
 	if (complete || last == NULL || x->done) {
+		/* Only a catch-up from a cursor covers all that offline
+		 * storage may hold (--since may start later). */
+		x->caught_up = x->from_cursor;
 		end_catchup(x);
 		free(last);
 	} else {
@@ -906,6 +948,8 @@ start_catchup(struct xlisten *x)
 	if (x->st.last == NULL && !x->since[0])
 		return; /* first run: live only, recorded from now on */
 	end_catchup(x); /* one that a lost connection cut short */
+	x->caught_up = 0;
+	x->from_cursor = x->st.last != NULL;
 	x->queryid = session_new_id(x->s);
 	send_page(x, x->st.last);
 }

@@ -11,7 +11,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 xt_need server openssl slixmpp
-plan 30
+plan 33
 
 xt_server_start
 aconf=$(xt_config alice)
@@ -164,6 +164,15 @@ dups=$(bodies "$D/burst1.out" "$D/burst2.out" | grep '^burst' | sort | uniq -d |
 is "$missing" 0 "no message of the burst is missing"
 ok "at most the one in flight printed twice ($dups)" test "$dups" -le 1
 is "$(bodies "$D/burst2.out" | tail -n 1)" "after the burst" "then live"
+
+# --- the account's own messages in its archive: not printed, passed over -----------
+last0=$(grep '^last=' "$D/bob.state")
+run "$XSEND" -C "$bconf" -m 'from bob himself' alice@localhost
+run "$XLISTEN" -C "$bconf" -w 4 -J --state "$D/bob.state"
+ok_rc 0 "own outgoing message in the archive: exit 0"
+is "$OUT" "" "... not printed"
+ok "... but recorded as read (the next catch-up starts after it)" \
+	test "$(grep '^last=' "$D/bob.state")" != "$last0"
 
 # --- --exec: a message is recorded once its command succeeded ---------------------
 # No other client of bob's this time: what comes while it is down goes to
