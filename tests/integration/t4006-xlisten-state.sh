@@ -177,6 +177,7 @@ ok "... but recorded as read (the next catch-up starts after it)" \
 # --- --exec: a message is recorded once its command succeeded ---------------------
 # No other client of bob's this time: what comes while it is down goes to
 # offline storage too, and comes back live on restart besides the archive.
+# shellcheck disable=SC2016 # the $1 is the script's
 printf '#!/bin/sh\n{ cat; echo; } >>"$1"\n' >"$D/log.sh"
 chmod +x "$D/log.sh"
 xl_start ex1 --state "$D/ex.state" --exec "$D/log.sh $D/exec.log"
