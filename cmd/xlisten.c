@@ -4,11 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <popt.h>
 #include <strophe.h>
 
+#include "archive.h"
 #include "config.h"
 #include "exec.h"
 #include "jid.h"
@@ -40,7 +42,9 @@ enum {
 	OPT_ALL,
 	OPT_PRESENCE,
 	OPT_KEEPALIVE,
-	OPT_RETRIES
+	OPT_RETRIES,
+	OPT_STATE,
+	OPT_SINCE
 };
 
 /* How long an --exec command may still run once -w has passed. */
@@ -50,10 +54,15 @@ enum {
 static const char *const types[] = { "chat", "normal", "headline", "groupchat",
 	"error", NULL };
 
-/* What a job of --exec owes once its command succeeded: a receipt. */
+/* How many stanza-ids a run remembers to print each message once. */
+#define SEEN_MAX 4096
+
+/* What a job of --exec owes once its command succeeded: a receipt, and
+ * the recording of its stanza-id in the --state file. */
 struct ack {
 	char *to;
 	char *id;
+	char *sid;
 };
 
 struct xlisten {
@@ -77,6 +86,8 @@ struct xlisten {
 	int presence;
 	long keepalive_ms;
 	long retries;
+	char *state_path; /* --state */
+	char since[32]; /* --since, as XEP-0082 UTC; "" when not given */
 
 	/* the run */
 	const struct xconfig *cfg;
@@ -88,6 +99,19 @@ struct xlisten {
 	int done; /* no more records */
 	int draining; /* a signal came: finish the queued --exec first */
 	int abandon; /* a second signal: start no more --exec commands */
+
+	/* --state and --since: the catch-up from the archive */
+	struct archive_state st;
+	struct archive_seen seen; /* stanza-ids printed in this run */
+	char *queryid; /* the catch-up running, else NULL */
+	char *cursor; /* the last archive id of the page before */
+	char *page_id; /* the id of the page request awaited */
+	unsigned page_timer; /* the next page waits for --exec */
+	xmpp_stanza_t **held; /* live messages that came during it */
+	size_t nheld;
+	int warned_no_archive;
+	int from_cursor; /* the catch-up started from a recorded id */
+	int caught_up; /* this connection read the archive from the cursor */
 
 	/* --exec */
 	struct exec *ex;
@@ -160,6 +184,15 @@ static struct poptOption options[] = {
 	    "Reconnect at most N times in a row (default: without end); when "
 	    "given, also retry a failed first connection",
 	    "N" },
+	{ "state", '\0', POPT_ARG_STRING, NULL, OPT_STATE,
+	    "Catch up from the archive (XEP-0313) after the last message "
+	    "recorded in FILE, then go live; record each message's id in FILE "
+	    "once printed (or its --exec command succeeded)",
+	    "FILE" },
+	{ "since", '\0', POPT_ARG_STRING, NULL, OPT_SINCE,
+	    "Without a recorded message: print the archive from TIME "
+	    "(ISO 8601, e.g. 2026-01-31T08:00Z), then go live",
+	    "TIME" },
 	XOPT_COMMON_TABLE POPT_AUTOHELP POPT_TABLEEND
 };
 
@@ -282,6 +315,22 @@ xlisten_option(
 	case OPT_RETRIES:
 		return xtool_number(
 		    "--retries", arg, 0, 1000000, &x->retries, errstr);
+	case OPT_STATE:
+		if (*arg == '\0') {
+			*errstr = xstrdup("--state: empty file name");
+			return -1;
+		}
+		free(x->state_path);
+		x->state_path = xstrdup(arg);
+		break;
+	case OPT_SINCE:
+		if (archive_time(arg, x->since, sizeof(x->since)) < 0) {
+			*errstr = xasprintf("--since: '%s' is not an ISO 8601 "
+					    "time (YYYY-MM-DD[THH:MM[:SS]][Z])",
+			    arg);
+			return -1;
+		}
+		break;
 	}
 	return 0;
 }
@@ -400,15 +449,38 @@ on_signal(struct session *s, void *ud)
 	x->draining = 1;
 }
 
-/* The command of a message has ended: the receipt is owed on success. */
+/*
+ * A message was handled (its record written, its command succeeded): with
+ * --state, its stanza-id goes to the file, so that the next run catches up
+ * after it.  A file that cannot be written ends the run: going on would
+ * print again, next time, what this run printed.
+ */
+static void
+record_sid(struct xlisten *x, const char *sid)
+{
+	char *err = NULL;
+
+	if (x->state_path == NULL || sid == NULL)
+		return;
+	if (archive_state_record(&x->st, x->state_path, sid, &err) < 0) {
+		xerror("--state: %s", err);
+		free(err);
+		end_run(x, XEXIT_FAILURE);
+	}
+}
+
+/* The command of a message has ended: on success, the receipt is owed and
+ * the message is recorded. */
 static void
 job_done(int ok, void *data, void *ud)
 {
 	struct xlisten *x = ud;
 	struct ack *a = data;
 
-	if (ok && a)
+	if (ok && a) {
 		send_receipt(x, a->to, a->id);
+		record_sid(x, a->sid);
+	}
 	x->handled++;
 }
 
@@ -419,6 +491,7 @@ free_ack(void *data)
 
 	free(a->to);
 	free(a->id);
+	free(a->sid);
 	free(a);
 }
 
@@ -464,7 +537,7 @@ refuse(struct xlisten *x)
 
 static void
 queue_job(struct xlisten *x, const struct orecord *r, const char *ack_to,
-    const char *ack_id)
+    const char *ack_id, const char *sid)
 {
 	static const char keys[] = "ftyishTb"; /* record keys, as 'slot' */
 	struct exec_fields f;
@@ -482,10 +555,11 @@ queue_job(struct xlisten *x, const struct orecord *r, const char *ack_to,
 		refuse(x);
 		return;
 	}
-	if (ack_to && ack_id) {
+	if ((ack_to && ack_id) || sid) {
 		a = xcalloc(1, sizeof(*a));
-		a->to = xstrdup(ack_to);
-		a->id = xstrdup(ack_id);
+		a->to = ack_to && ack_id ? xstrdup(ack_to) : NULL;
+		a->id = ack_to && ack_id ? xstrdup(ack_id) : NULL;
+		a->sid = sid ? xstrdup(sid) : NULL;
 	}
 	exec_queue(x->ex, &f, a);
 	run_next(x);
@@ -507,10 +581,49 @@ emit(struct xlisten *x, const struct orecord *r)
  * Incoming stanzas
  */
 
+/*
+ * A message the server kept in offline storage (its <delay/> is from the
+ * account's server).  One that also carries the archive's stanza-id is in
+ * the archive, so a catch-up has handled it: before the cursor, in an
+ * earlier run (a server may deliver again a message that was in flight to
+ * a killed listener), or after it, in this one.
+ */
 static int
-on_message(struct session *s, xmpp_stanza_t *st, void *ud)
+from_offline(struct xlisten *x, xmpp_stanza_t *msg)
 {
-	struct xlisten *x = ud;
+	xmpp_stanza_t *d = xmpp_stanza_get_child_by_name_and_ns(
+	    msg, "delay", "urn:xmpp:delay");
+	const char *from = d ? xmpp_stanza_get_attribute(d, "from") : NULL;
+
+	return from && session_domain(x->s) &&
+	    strcasecmp(from, session_domain(x->s)) == 0;
+}
+
+/*
+ * A message that is not for us (filtered out, the account's own): with
+ * --state its id is recorded too, so that the next catch-up does not read
+ * it again, but only when no earlier message waits for its --exec command
+ * (recording it would pass over that one).
+ */
+static void
+passed_over(struct xlisten *x, const char *sid)
+{
+	if (sid == NULL || (x->ex && exec_pending(x->ex) > 0))
+		return;
+	archive_seen_add(&x->seen, sid);
+	record_sid(x, sid);
+}
+
+/*
+ * One message: filtered, then printed or handed to --exec, and recorded.
+ * 'st' is the stanza as it came (a carbon wraps the message); 'sid' its
+ * archive id (NULL: none, or not known yet); 'archived' for a message from
+ * the catch-up (no receipt owed: its sender asked long ago).
+ */
+static void
+handle_message(
+    struct xlisten *x, xmpp_stanza_t *st, const char *sid, int archived)
+{
 	xmpp_stanza_t *msg = st;
 	const char *carbon = NULL, *type, *from, *id;
 	struct rec_strings k = { { 0 }, 0 };
@@ -518,30 +631,37 @@ on_message(struct session *s, xmpp_stanza_t *st, void *ud)
 	const char *ack_to = NULL, *ack_id = NULL;
 	size_t i;
 
-	if (x->done) {
-		/* Not ours to handle any more: the server keeps it. */
-		session_not_handled(s);
-		return 1;
-	}
 	if (x->carbons) {
 		xmpp_stanza_t *inner = rec_carbon(st, x->own_bare, &carbon);
 
 		if (inner)
 			msg = inner;
 	}
+	if (sid == NULL && x->own_bare)
+		sid = archive_stanza_id(st, x->own_bare);
+	if (sid && x->state_path == NULL && !x->since[0])
+		sid = NULL; /* no catch-up: nothing to deduplicate */
+	if (sid && archive_seen_has(&x->seen, sid))
+		return; /* printed already (from the archive, or live) */
+	if (sid && !archived && x->caught_up && from_offline(x, msg))
+		return; /* in the archive: the catch-up had it (or a run before)
+			 */
 	type = xmpp_stanza_get_type(msg);
 	from = xmpp_stanza_get_from(msg);
 	id = xmpp_stanza_get_id(msg);
-	if (!x->all && !has_text(msg, "body") && !has_text(msg, "subject"))
-		return 1;
-	if (!type_matches(x, type) || !from_matches(x, from))
-		return 1;
+	if ((archived && carbon == NULL && from && x->own_bare &&
+		jid_same_bare(from, x->own_bare)) || /* own outgoing */
+	    (!x->all && !has_text(msg, "body") && !has_text(msg, "subject")) ||
+	    !type_matches(x, type) || !from_matches(x, from)) {
+		passed_over(x, sid);
+		return;
+	}
 	for (i = 0; i < x->nrooms; i++)
 		if (muc_is_self(x->room[i], from) && !x->all)
-			return 1; /* our own echo */
+			return; /* our own echo */
 
 	/* A receipt is owed to a request (never for groupchat or errors). */
-	if (x->receipts && carbon == NULL && id &&
+	if (x->receipts && !archived && carbon == NULL && id &&
 	    xmpp_stanza_get_child_by_name_and_ns(msg, "request", NS_RECEIPTS) &&
 	    !(type &&
 		(strcmp(type, "groupchat") == 0 ||
@@ -549,17 +669,52 @@ on_message(struct session *s, xmpp_stanza_t *st, void *ud)
 		ack_to = from;
 		ack_id = id;
 	}
+	if (sid)
+		archive_seen_add(&x->seen, sid);
 	rec_message(&r, &k, msg, time(NULL), carbon);
 	if (x->ex)
-		queue_job(x, &r, ack_to, ack_id);
+		queue_job(x, &r, ack_to, ack_id, sid);
 	else {
 		emit(x, &r);
 		if (!x->done) {
 			send_receipt(x, ack_to, ack_id);
+			record_sid(x, sid);
 			counted(x);
 		}
 	}
 	rec_strings_free(&k);
+}
+
+/* Live messages wait while the catch-up runs. */
+static void
+hold(struct xlisten *x, xmpp_stanza_t *st)
+{
+	x->held = xrealloc(x->held, (x->nheld + 1) * sizeof(*x->held));
+	x->held[x->nheld++] = xmpp_stanza_copy(st);
+}
+
+static int
+on_message(struct session *s, xmpp_stanza_t *st, void *ud)
+{
+	struct xlisten *x = ud;
+	xmpp_stanza_t *m;
+	const char *aid;
+
+	if (x->done) {
+		/* Not ours to handle any more: the server keeps it. */
+		session_not_handled(s);
+		return 1;
+	}
+	if (x->queryid == NULL) {
+		handle_message(x, st, NULL, 0);
+		return 1;
+	}
+	m = archive_result(st, x->queryid, x->own_bare, x->own_bare, &aid);
+	if (m) {
+		handle_message(x, m, aid, 1);
+		xmpp_stanza_release(m);
+	} else
+		hold(x, st);
 	return 1;
 }
 
@@ -680,6 +835,125 @@ on_carbons(struct session *s, xmpp_stanza_t *st, void *ud)
 	return 0;
 }
 
+/* ------------------------------------------------------------------------
+ * The catch-up: pages of the archive after the last recorded id (or from
+ * --since), then the live messages held meanwhile
+ */
+
+static void send_page(struct xlisten *x, const char *after);
+
+static void
+end_catchup(struct xlisten *x)
+{
+	size_t i;
+
+	free(x->queryid);
+	x->queryid = NULL;
+	free(x->cursor);
+	x->cursor = NULL;
+	free(x->page_id);
+	x->page_id = NULL;
+	if (x->page_timer)
+		session_timer_cancel(x->s, x->page_timer);
+	x->page_timer = 0;
+	for (i = 0; i < x->nheld; i++) {
+		if (!x->done)
+			handle_message(x, x->held[i], NULL, 0);
+		xmpp_stanza_release(x->held[i]);
+	}
+	free(x->held);
+	x->held = NULL;
+	x->nheld = 0;
+}
+
+/* The next page, once --exec has room for it (its queue is bounded). */
+static void
+next_page(struct session *s, void *ud)
+{
+	struct xlisten *x = ud;
+
+	x->page_timer = 0;
+	if (x->queryid == NULL || x->done)
+		return;
+	if (x->ex && exec_pending(x->ex) + ARCHIVE_PAGE > EXEC_MAX_JOBS) {
+		x->page_timer = session_timer_add(s, 50, next_page, x);
+		if (x->page_timer)
+			return;
+	}
+	send_page(x, x->cursor);
+}
+
+static int
+on_page(struct session *s, xmpp_stanza_t *st, void *ud)
+{
+	struct xlisten *x = ud;
+	char *cond = NULL, *text = NULL, *last = NULL;
+	int complete = 0;
+
+	/* (the answer to a page of a catch-up that a lost connection ended) */
+	if (x->queryid == NULL || x->page_id == NULL ||
+	    xmpp_stanza_get_id(st) == NULL ||
+	    strcmp(xmpp_stanza_get_id(st), x->page_id) != 0)
+		return 0;
+	if (archive_fin(st, &complete, &last) < 0) {
+		stanza_error_info(st, &cond, &text);
+		if (!x->warned_no_archive)
+			xwarn("no message archive (XEP-0313) to catch up "
+			      "from (%s): live messages only",
+			    cond ? cond : "no answer");
+		x->warned_no_archive = 1;
+		free(cond);
+		free(text);
+		end_catchup(x);
+		return 0;
+	}
+	if (complete || last == NULL || x->done) {
+		/* Only a catch-up from a cursor covers all that offline
+		 * storage may hold (--since may start later). */
+		x->caught_up = x->from_cursor;
+		end_catchup(x);
+		free(last);
+	} else {
+		free(x->cursor);
+		x->cursor = last;
+		next_page(s, x);
+	}
+	return 0;
+}
+
+static void
+send_page(struct xlisten *x, const char *after)
+{
+	struct archive_query q;
+	xmpp_stanza_t *iq;
+	char *id = session_new_id(x->s);
+
+	memset(&q, 0, sizeof(q));
+	q.id = id;
+	q.queryid = x->queryid;
+	q.after = after;
+	q.start = after == NULL && x->since[0] ? x->since : NULL;
+	q.max = ARCHIVE_PAGE;
+	iq = archive_query(session_ctx(x->s), &q);
+	session_request(x->s, iq, on_page, x);
+	xmpp_stanza_release(iq);
+	free(x->page_id);
+	x->page_id = id;
+}
+
+/* On each new session: catch up when there is a cursor or --since. */
+static void
+start_catchup(struct xlisten *x)
+{
+	if (x->st.last == NULL && !x->since[0])
+		return; /* first run: live only, recorded from now on */
+	end_catchup(x); /* one that a lost connection cut short */
+	x->caught_up = 0;
+	x->from_cursor = x->st.last != NULL;
+	x->queryid = session_new_id(x->s);
+	send_page(x, x->st.last);
+}
+
 static void
 on_online(struct session *s, void *ud)
 {
@@ -710,6 +984,7 @@ on_online(struct session *s, void *ud)
 	}
 	for (i = 0; i < x->nrooms; i++)
 		muc_join(s, x->room[i], on_joined, x);
+	start_catchup(x);
 }
 
 static void
@@ -765,10 +1040,42 @@ check_args(struct xlisten *x, int argc, const char **argv)
 		return xtool_usage(
 		    "one room password source: --room-password-file, "
 		    "--room-password-fd or --room-password");
+	if (x->nrooms && (x->state_path || x->since[0]))
+		return xtool_usage("--state and --since catch up from the "
+				   "account's archive only, not with --room");
 	if (x->nrooms == 0 &&
 	    (x->nick || config_room_password_given(&x->room_pw) || x->history))
 		return xtool_usage(
 		    "--nick, --room-password and --history need --room");
+	return XEXIT_OK;
+}
+
+/* --state FILE: the cursor and the recent ids, for this account only. */
+static int
+load_state(struct xlisten *x)
+{
+	char *err = NULL;
+	size_t i;
+
+	archive_seen_init(&x->seen, SEEN_MAX);
+	archive_state_init(&x->st);
+	if (x->state_path == NULL)
+		return XEXIT_OK;
+	if (x->own_bare == NULL ||
+	    archive_state_load(&x->st, x->state_path, &err) < 0) {
+		xerror("--state: %s", err ? err : "no account JID");
+		free(err);
+		return XEXIT_CONFIG;
+	}
+	if (x->st.archive && !jid_same_bare(x->st.archive, x->own_bare)) {
+		xerror("--state: %s records the archive of %s, not of %s",
+		    x->state_path, x->st.archive, x->own_bare);
+		return XEXIT_CONFIG;
+	}
+	free(x->st.archive);
+	x->st.archive = xstrdup(x->own_bare);
+	for (i = 0; i < x->st.seen.n; i++)
+		archive_seen_add(&x->seen, x->st.seen.ids[i]);
 	return XEXIT_OK;
 }
 
@@ -804,6 +1111,8 @@ xlisten_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 			x->nick = xstrdup(j.local ? j.local : j.domain);
 		jid_free(&j);
 	}
+	if ((rc = load_state(x)) != XEXIT_OK)
+		return rc;
 	x->room = xcalloc(x->nrooms + 1, sizeof(*x->room));
 	for (n = 0; n < x->nrooms; n++)
 		x->room[n] = muc_room_new(
@@ -812,7 +1121,11 @@ xlisten_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 	if ((rc = xtool_session(cfg, &x->s)) != XEXIT_OK)
 		return rc;
 	output_init(&x->out, x->oc.format, x->oc.template, x->oc.nul);
-	session_enable_sm(x->s);
+	/* With --state the archive, not stream management, keeps what a
+	 * lost connection missed (and a resumed stream would deliver again
+	 * what the archive gave). */
+	if (x->state_path == NULL)
+		session_enable_sm(x->s);
 	session_set_reconnect(x->s,
 	    x->retries >= 0 ? (int)x->retries : SESSION_RETRY_FOREVER,
 	    x->retries >= 0);
@@ -853,6 +1166,10 @@ xlisten_end(void *state)
 	struct xlisten *x = state;
 	size_t i;
 
+	/* The held stanzas belong to the session's libstrophe context. */
+	for (i = 0; i < x->nheld; i++)
+		xmpp_stanza_release(x->held[i]);
+	free(x->held);
 	session_free(x->s);
 	x->s = NULL;
 	output_free(&x->out);
@@ -868,6 +1185,12 @@ xlisten_end(void *state)
 	config_room_password_free(&x->room_pw);
 	output_choice_free(&x->oc);
 	free(x->own_bare);
+	free(x->state_path);
+	archive_state_free(&x->st);
+	archive_seen_free(&x->seen);
+	free(x->queryid);
+	free(x->cursor);
+	free(x->page_id);
 }
 
 int

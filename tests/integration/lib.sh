@@ -658,8 +658,10 @@ _xt_fingerprint() {
 # --- Prosody
 
 _xt_prosody_config() {
-	local s=$1 c2s="$XT_PORT" sasl=''
+	local s=$1 c2s="$XT_PORT" sasl='' mam='"mam";'
 	xt_setup direct-tls-only && c2s=''
+	# Message archive (XEP-0313, xlisten --state) unless SETUP says no-mam.
+	xt_setup no-mam && mam=''
 	# PLAIN only, as a server whose accounts live in LDAP offers.
 	xt_setup plain-only &&
 		sasl='disable_sasl_mechanisms = { "SCRAM-SHA-1", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256", "SCRAM-SHA-256-PLUS", "DIGEST-MD5" }'
@@ -687,8 +689,10 @@ network_settings = { nagle = false }
 
 modules_enabled = {
 	"roster"; "saslauth"; "tls"; "disco"; "ping"; "smacks";
-	"offline"; "carbons"; "version"; "posix";
+	"offline"; "carbons"; "version"; "posix"; $mam
 }
+archive_expires_after = "1w"
+default_archive_policy = true
 modules_disabled = {
 	"s2s"; "s2s_auth_certs"; "http"; "bosh"; "websocket";
 	"admin_telnet"; "admin_shell"; "limits";
@@ -756,7 +760,10 @@ _xt_prosody_accounts() {
 # calling user, no epmd, the Erlang distribution on a loopback port)
 
 _xt_ejabberd_config() {
-	local s=$1 dist_port=$2 cookie starttls='' scram=sha
+	local s=$1 dist_port=$2 cookie starttls='' scram=sha mam
+	# Message archive (XEP-0313, xlisten --state) unless SETUP says no-mam.
+	mam=$'  mod_mam:\n    default: always\n    db_type: mnesia'
+	xt_setup no-mam && mam=''
 	# Debian's ejabberd.yml stores SCRAM-SHA-1; scram-only: SCRAM-SHA-256,
 	# as hardened servers do.
 	xt_setup scram-only && scram=sha256
@@ -849,6 +856,7 @@ modules:
   mod_disco: {}
   mod_admin_extra: {}
   mod_last: {}
+$mam
   mod_muc:
     host: "conference.@HOST@"
     access:
