@@ -969,7 +969,8 @@ _xt_server_up() {
 # plain-only (only PLAIN is offered, as with LDAP accounts), direct-tls-only
 # (no STARTTLS port: XT_PORT is the direct TLS port, xt_config and the peer
 # use it), domain-cert (the certificate names the domain only, not the
-# address 127.0.0.1 the tools connect to).
+# address 127.0.0.1 the tools connect to), no-mam (no message archive,
+# XEP-0313, which the servers keep by default here).
 xt_server_start() {
 	local s=$XT_SERVER_DIR tries rc=1 accounts_pid='' dist_port=''
 	[ -z "$XT_SERVER_PID" ] || return 0
