@@ -1455,6 +1455,9 @@ check_args(struct xsend *x, int argc)
 		    "--room-password-fd or --room-password");
 	if (x->url && !*x->url)
 		return xtool_usage("--url is empty");
+	if (x->nuploads > 1 && x->id)
+		return xtool_usage(
+		    "--id names one message; each --upload sends one");
 	if (x->nuploads > 0 && (x->mode != ONE_SHOT || x->url))
 		return xtool_usage("--upload sends one message per file; "
 				   "--lines, --null, --raw and --url do not "

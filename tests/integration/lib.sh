@@ -658,11 +658,20 @@ _xt_fingerprint() {
 # --- Prosody
 
 _xt_prosody_config() {
-	local s=$1 c2s="$XT_PORT" sasl=''
+	local s=$1 c2s="$XT_PORT" sasl='' https='' http_off='"http"; ' upload=''
 	xt_setup direct-tls-only && c2s=''
 	# PLAIN only, as a server whose accounts live in LDAP offers.
 	xt_setup plain-only &&
 		sasl='disable_sasl_mechanisms = { "SCRAM-SHA-1", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256", "SCRAM-SHA-256-PLUS", "DIGEST-MD5" }'
+	# upload (xsend --upload): XEP-0363 on https://localhost:XT_HTTPS_PORT
+	# (*.localhost does not resolve here), the test certificate, 1 MiB.
+	if xt_setup upload; then
+		https=$XT_HTTPS_PORT http_off=''
+		upload="Component \"upload.localhost\" \"http_file_share\"
+	http_host = \"localhost\"
+	http_external_url = \"https://localhost:$XT_HTTPS_PORT/\"
+	http_file_share_size_limit = 1048576"
+	fi
 	cat >"$s/prosody.cfg.lua" <<EOF_CFG
 -- Written by tests/integration/lib.sh: a throwaway server on loopback.
 daemonize = false
@@ -682,7 +691,8 @@ s2s_ports = { }
 s2s_direct_tls_ports = { }
 component_ports = { }
 http_ports = { }
-https_ports = { }
+https_ports = { $https }
+https_ssl = { certificate = "$s/certs/localhost.crt"; key = "$s/certs/localhost.key" }
 network_settings = { nagle = false }
 
 modules_enabled = {
@@ -690,7 +700,7 @@ modules_enabled = {
 	"offline"; "carbons"; "version"; "posix";
 }
 modules_disabled = {
-	"s2s"; "s2s_auth_certs"; "http"; "bosh"; "websocket";
+	"s2s"; "s2s_auth_certs"; ${http_off}"bosh"; "websocket";
 	"admin_telnet"; "admin_shell"; "limits";
 }
 limits = { }
@@ -703,6 +713,7 @@ ssl = { certificate = "$s/certs/localhost.crt"; key = "$s/certs/localhost.key" }
 
 VirtualHost "localhost"
 Component "conference.localhost" "muc"
+$upload
 EOF_CFG
 }
 
@@ -756,7 +767,7 @@ _xt_prosody_accounts() {
 # calling user, no epmd, the Erlang distribution on a loopback port)
 
 _xt_ejabberd_config() {
-	local s=$1 dist_port=$2 cookie starttls='' scram=sha
+	local s=$1 dist_port=$2 cookie starttls='' scram=sha https='' upload=''
 	# Debian's ejabberd.yml stores SCRAM-SHA-1; scram-only: SCRAM-SHA-256,
 	# as hardened servers do.
 	xt_setup scram-only && scram=sha256
@@ -784,6 +795,21 @@ EOF_CTL
     access: c2s
     backlog: 1024"
 	fi
+	# upload (xsend --upload): XEP-0363 on https://localhost:XT_HTTPS_PORT
+	# (*.localhost does not resolve here), the test certificate, 1 MiB.
+	if xt_setup upload; then
+		https="  - port: $XT_HTTPS_PORT
+    ip: \"127.0.0.1\"
+    module: ejabberd_http
+    tls: true
+    request_handlers:
+      /upload: mod_http_upload"
+		upload="  mod_http_upload:
+    host: \"upload.@HOST@\"
+    put_url: \"https://localhost:$XT_HTTPS_PORT/upload\"
+    docroot: \"$s/upload\"
+    max_size: 1048576"
+	fi
 	cat >"$s/ejabberd.yml" <<EOF_YML
 # Written by tests/integration/lib.sh: a throwaway server on loopback.
 loglevel: ${XT_EJABBERD_LOG_LEVEL:-info}
@@ -805,6 +831,7 @@ $starttls
     shaper: none
     access: c2s
     backlog: 1024
+$https
 s2s_access: none
 auth_method: internal
 auth_password_format: scram
@@ -871,6 +898,7 @@ modules:
     max_ack_queue: 1000000
     resume_timeout: 60
   mod_version: {}
+$upload
 EOF_YML
 }
 
@@ -961,7 +989,8 @@ _xt_server_up() {
 # plain-only (only PLAIN is offered, as with LDAP accounts), direct-tls-only
 # (no STARTTLS port: XT_PORT is the direct TLS port, xt_config and the peer
 # use it), domain-cert (the certificate names the domain only, not the
-# address 127.0.0.1 the tools connect to).
+# address 127.0.0.1 the tools connect to), upload (an XEP-0363 service,
+# upload.localhost, on https://localhost:XT_HTTPS_PORT, limit 1 MiB).
 xt_server_start() {
 	local s=$XT_SERVER_DIR tries rc=1 accounts_pid='' dist_port=''
 	[ -z "$XT_SERVER_PID" ] || return 0
@@ -996,6 +1025,11 @@ xt_server_start() {
 		XT_PORT=$_xt_port
 		_xt_pick_port || bail_out "no free port"
 		XT_TLS_PORT=$_xt_port
+		if xt_setup upload; then # the https port of the upload service
+			_xt_pick_port || bail_out "no free port"
+			XT_HTTPS_PORT=$_xt_port
+			export XT_HTTPS_PORT
+		fi
 		if [ "$XT_SERVER" = prosody ]; then
 			_xt_prosody_config "$s"
 		else
