@@ -1091,7 +1091,7 @@ on_upload_slot(struct session *s, const struct upload_slot *slot, int code,
 	}
 	code = upload_put(x->cfg, slot, path, x->usize[x->nuploaded],
 	    upload_content_type(path), left > 0 ? left : 1,
-	    isatty(STDERR_FILENO) && util_verbosity() >= 0, &err);
+	    isatty(STDERR_FILENO), &err);
 	if (code != XEXIT_OK) {
 		xerror("--upload %s: %s; nothing sent", path, err);
 		free(err);
