@@ -664,12 +664,13 @@ _xt_prosody_config() {
 	xt_setup plain-only &&
 		sasl='disable_sasl_mechanisms = { "SCRAM-SHA-1", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256", "SCRAM-SHA-256-PLUS", "DIGEST-MD5" }'
 	# upload (xsend --upload): XEP-0363 on https://localhost:XT_HTTPS_PORT
-	# (*.localhost does not resolve here), the test certificate, 1 MiB.
-	if xt_setup upload; then
+	# (*.localhost does not resolve here), the test certificate, 1 MiB;
+	# upload-http: the same, but the slots it hands out say http://.
+	if xt_setup upload || xt_setup upload-http; then
 		https=$XT_HTTPS_PORT http_off=''
 		upload="Component \"upload.localhost\" \"http_file_share\"
 	http_host = \"localhost\"
-	http_external_url = \"https://localhost:$XT_HTTPS_PORT/\"
+	http_external_url = \"http$(xt_setup upload-http || echo s)://localhost:$XT_HTTPS_PORT/\"
 	http_file_share_size_limit = 1048576"
 	fi
 	cat >"$s/prosody.cfg.lua" <<EOF_CFG
@@ -796,8 +797,9 @@ EOF_CTL
     backlog: 1024"
 	fi
 	# upload (xsend --upload): XEP-0363 on https://localhost:XT_HTTPS_PORT
-	# (*.localhost does not resolve here), the test certificate, 1 MiB.
-	if xt_setup upload; then
+	# (*.localhost does not resolve here), the test certificate, 1 MiB;
+	# upload-http: the same, but the slots it hands out say http://.
+	if xt_setup upload || xt_setup upload-http; then
 		https="  - port: $XT_HTTPS_PORT
     ip: \"127.0.0.1\"
     module: ejabberd_http
@@ -806,7 +808,7 @@ EOF_CTL
       /upload: mod_http_upload"
 		upload="  mod_http_upload:
     host: \"upload.@HOST@\"
-    put_url: \"https://localhost:$XT_HTTPS_PORT/upload\"
+    put_url: \"http$(xt_setup upload-http || echo s)://localhost:$XT_HTTPS_PORT/upload\"
     docroot: \"$s/upload\"
     max_size: 1048576"
 	fi
@@ -990,7 +992,8 @@ _xt_server_up() {
 # (no STARTTLS port: XT_PORT is the direct TLS port, xt_config and the peer
 # use it), domain-cert (the certificate names the domain only, not the
 # address 127.0.0.1 the tools connect to), upload (an XEP-0363 service,
-# upload.localhost, on https://localhost:XT_HTTPS_PORT, limit 1 MiB).
+# upload.localhost, on https://localhost:XT_HTTPS_PORT, limit 1 MiB),
+# upload-http (the same, handing out http:// slots).
 xt_server_start() {
 	local s=$XT_SERVER_DIR tries rc=1 accounts_pid='' dist_port=''
 	[ -z "$XT_SERVER_PID" ] || return 0
@@ -1025,7 +1028,7 @@ xt_server_start() {
 		XT_PORT=$_xt_port
 		_xt_pick_port || bail_out "no free port"
 		XT_TLS_PORT=$_xt_port
-		if xt_setup upload; then # the https port of the upload service
+		if xt_setup upload || xt_setup upload-http; then # the upload service's https port
 			_xt_pick_port || bail_out "no free port"
 			XT_HTTPS_PORT=$_xt_port
 			export XT_HTTPS_PORT

@@ -5,14 +5,15 @@
 # the recipient got are the bytes of the file; -m is the caption; one
 # message per file; a file over the service's limit (1 MiB) is exit 2
 # naming the limit, with nothing uploaded or sent; a server without the
-# service is a clear line and exit 8.  XMPP_SERVER=prosody or ejabberd.
+# service is a clear line and exit 8; an http:// slot is refused (exit
+# 9) with nothing uploaded or sent.  XMPP_SERVER=prosody or ejabberd.
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091
 . "$(dirname "$0")/lib.sh"
 
 xt_need server openssl slixmpp
 command -v curl >/dev/null || skip_all "curl is not installed"
-plan 31
+plan 34
 
 try=$'\nTry \'xsend --help\' for more information.'
 
@@ -126,3 +127,15 @@ sed -i '/^cafile/d' "$conf_pin"
 run "$XSEND" -C "$conf_pin" --upload "$XT_DIR/a.bin" --id up-noca bob@localhost
 ok_rc 5 "--tls-pin without the CA: the XMPP login passes, the upload is refused: exit 5"
 like "$ERR" "^xsend: --upload $XT_DIR/a\\.bin: https://localhost:[0-9]+/.*: upload failed: .*; nothing sent\$" "... one line saying so"
+
+# A service that hands out http:// slots: refused, nothing uploaded or sent.
+xt_server_stop
+xt_server_start upload-http
+conf=$(xt_config alice)
+run "$XSEND" -C "$conf" --upload "$XT_DIR/a.bin" bob@localhost
+ok_rc 9 "an http:// slot: exit 9"
+like "$ERR" "^xsend: --upload $XT_DIR/a\\.bin: the slot's URL http://localhost:[0-9]+/[^ ]* is not https; nothing uploaded, nothing sent\$" "... one line saying so"
+# (Prosody keeps files in DATA/upload%2elocalhost/http_file_share/,
+# ejabberd in the docroot SERVER_DIR/upload/.)
+run find "$XT_SERVER_DIR" -type f "(" -path '*/http_file_share/*' -o -path "$XT_SERVER_DIR/upload/*" ")"
+is "$OUT" "" "... and the server stored no file"
