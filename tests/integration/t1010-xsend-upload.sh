@@ -13,7 +13,7 @@ set -u
 
 xt_need server openssl slixmpp
 command -v curl >/dev/null || skip_all "curl is not installed"
-plan 34
+plan 36
 
 try=$'\nTry \'xsend --help\' for more information.'
 
@@ -86,6 +86,15 @@ like "$url2" '^https://localhost:[0-9]+/.*a\.bin$' "... the URL in the OOB eleme
 is "${JSON[body]:-}" "the nightly graph
 $url2" "... the body is the caption, then the URL on its own line"
 ok "... the bytes fetched back are the file's" same_bytes "$url2" "$XT_DIR/a.bin"
+
+# The caption is the OOB element's <desc/> too (seen by xlisten -X, which
+# gets the message from offline storage when it goes online).
+run "$XSEND" -C "$conf" --upload "$XT_DIR/a.bin" -m 'caption & <desc>' --id up-desc dave@localhost
+ok_rc 0 "--upload with -m to dave: exit 0"
+xt_bg dave "$XLISTEN" -C "$(xt_config dave)" -X -c 1 -w 20
+xt_bg_wait dave
+like "$OUT" "<x xmlns=\"jabber:x:oob\"><url>https://localhost:[0-9]+/[^<]*a\\.bin</url><desc>caption &amp; &lt;desc&gt;</desc></x>" \
+	"... <x xmlns='jabber:x:oob'> has the URL and the caption as <desc/>"
 
 head -c 2000 /dev/urandom >"$XT_DIR/b.bin"
 run "$XSEND" -C "$conf" --upload "$XT_DIR/a.bin" --upload "$XT_DIR/b.bin" bob@localhost
