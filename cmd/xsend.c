@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <popt.h>
@@ -23,6 +24,7 @@
 #include "session.h"
 #include "stanza.h"
 #include "text.h"
+#include "upload.h"
 #include "util.h"
 #include "xmpptools.h"
 
@@ -52,7 +54,8 @@ enum {
 	OPT_RETRIES,
 	OPT_AGENT,
 	OPT_RCPT_FILE,
-	OPT_PRINT_CONFIG
+	OPT_PRINT_CONFIG,
+	OPT_UPLOAD
 };
 
 /* Input is read only while fewer messages than this wait for the server. */
@@ -111,6 +114,8 @@ struct xsend {
 	size_t nrcpt_files;
 	char **listed; /* the JIDs of the --rcpt-file lists */
 	size_t nlisted;
+	char **uploads; /* --upload FILE, in order */
+	size_t nuploads;
 	int print_config; /* --print-config[=FILE] */
 	char *config_out; /* its FILE */
 	char *password; /* read to start the agent, kept to log in directly */
@@ -141,6 +146,14 @@ struct xsend {
 	int eof; /* standard input has ended */
 	struct reader *reader;
 
+	/* --upload: each file's size, then its GET URL once uploaded */
+	long long *usize;
+	char **uget;
+	size_t nuploaded;
+	int uploads_done;
+	int64_t started_ms;
+	char *service; /* the upload service's JID */
+
 	int code; /* the first failure */
 	int finishing;
 	int account_read; /* 'password' holds the account's password */
@@ -159,6 +172,11 @@ static struct poptOption options[] = {
 	    "Thread identifier of the message", "ID" },
 	{ "url", '\0', POPT_ARG_STRING, NULL, OPT_URL,
 	    "Attach URL (XEP-0066); it is the body when there is none", "URL" },
+	{ "upload", '\0', POPT_ARG_STRING, NULL, OPT_UPLOAD,
+	    "Upload FILE to the server's HTTP upload service (XEP-0363) and "
+	    "send its URL, with -m as the caption; repeatable (a message per "
+	    "file)",
+	    "FILE" },
 	{ "no-store", '\0', POPT_ARG_NONE, NULL, OPT_NO_STORE,
 	    "Ask servers not to store the message (XEP-0334), for alerts "
 	    "that are stale when late",
@@ -349,6 +367,11 @@ xsend_option(
 		x->rcpt_files = xrealloc(x->rcpt_files,
 		    (x->nrcpt_files + 1) * sizeof(*x->rcpt_files));
 		x->rcpt_files[x->nrcpt_files++] = xstrdup(arg);
+		break;
+	case OPT_UPLOAD:
+		x->uploads = xrealloc(
+		    x->uploads, (x->nuploads + 1) * sizeof(*x->uploads));
+		x->uploads[x->nuploads++] = xstrdup(arg);
 		break;
 	case OPT_PRINT_CONFIG:
 		x->print_config = 1;
@@ -610,7 +633,7 @@ check_nul(struct xsend *x, const char *what, char *text, size_t len)
 
 /* Builds the messages of one body (one per recipient) and sends them. */
 static void
-send_body(struct xsend *x, const char *body)
+send_body(struct xsend *x, const char *body, const char *url, const char *desc)
 {
 	struct msg_spec m;
 	struct outbox_item *it;
@@ -619,10 +642,11 @@ send_body(struct xsend *x, const char *body)
 
 	memset(&m, 0, sizeof(m));
 	m.type = x->rooms ? "groupchat" : x->type;
-	m.body = body && *body ? body : x->url;
+	m.body = body && *body ? body : url;
 	m.subject = x->subject;
 	m.thread = x->thread;
-	m.url = x->url;
+	m.url = url;
+	m.url_desc = desc;
 	m.no_store = x->no_store;
 	m.receipt = x->receipt;
 	if (x->keep_empty && body && !*body && !m.body)
@@ -702,7 +726,7 @@ handle_line(struct xsend *x, char *line, size_t len)
 		free(text);
 		return XEXIT_USAGE;
 	}
-	send_body(x, text);
+	send_body(x, text, x->url, NULL);
 	free(text);
 	return 0;
 }
@@ -1013,6 +1037,120 @@ on_presence(struct session *s, xmpp_stanza_t *st, void *ud)
 
 static void start_sending(struct xsend *x);
 
+/* --upload: a message per file, its URL as the body (after the caption,
+ * on a line of its own) and as the XEP-0066 URL with the caption. */
+static void
+send_uploaded(struct xsend *x)
+{
+	char *body;
+	size_t i;
+
+	for (i = 0; i < x->nuploads; i++) {
+		body = *x->body ? xasprintf("%s\n%s", x->body, x->uget[i])
+				: xstrdup(x->uget[i]);
+		send_body(x, body, x->uget[i], x->body);
+		free(body);
+	}
+}
+
+/* An upload failed (its line is printed): nothing is sent. */
+static void
+upload_failed(struct xsend *x, int code)
+{
+	failed(x, code);
+	x->input_done = 1;
+	x->finishing = 1;
+	session_finish(x->s, x->code);
+}
+
+static void next_upload(struct xsend *x);
+
+static void
+on_upload_slot(struct session *s, const struct upload_slot *slot, int code,
+    const char *why, void *ud)
+{
+	struct xsend *x = ud;
+	const char *path = x->uploads[x->nuploaded];
+	long left = timeout_ms(x) - (long)(util_now_ms() - x->started_ms);
+	char *err = NULL, *get;
+
+	(void)s;
+	if (slot == NULL) {
+		xerror("--upload %s: %s; nothing sent", path, why);
+		upload_failed(x, code);
+		return;
+	}
+	if (!upload_url_is_https(slot->get)) {
+		get = text_escape_dup(slot->get, strlen(slot->get));
+		xerror("--upload %s: the slot's URL %s is not https; nothing "
+		       "uploaded, nothing sent",
+		    path, get);
+		free(get);
+		upload_failed(x, XEXIT_PROTOCOL);
+		return;
+	}
+	code = upload_put(x->cfg, slot, path, x->usize[x->nuploaded],
+	    upload_content_type(path), left > 0 ? left : 1,
+	    isatty(STDERR_FILENO), &err);
+	if (code != XEXIT_OK) {
+		xerror("--upload %s: %s; nothing sent", path, err);
+		free(err);
+		upload_failed(x, code);
+		return;
+	}
+	xdebug(1, "uploaded %s", path);
+	x->uget[x->nuploaded++] = xstrdup(slot->get);
+	next_upload(x);
+}
+
+static void go_online(struct xsend *x);
+
+/* The next file to upload, or on to sending once all are. */
+static void
+next_upload(struct xsend *x)
+{
+	const char *path;
+	char *name;
+
+	if (x->nuploaded == x->nuploads) {
+		x->uploads_done = 1;
+		go_online(x);
+		return;
+	}
+	path = x->uploads[x->nuploaded];
+	name = upload_file_name(path);
+	upload_request(x->s, x->service, name, x->usize[x->nuploaded],
+	    upload_content_type(path), on_upload_slot, x);
+	free(name);
+}
+
+static void
+on_upload_service(struct session *s, const char *service, long long max,
+    int code, const char *why, void *ud)
+{
+	struct xsend *x = ud;
+	size_t i;
+
+	(void)s;
+	if (service == NULL) {
+		xerror("--upload: %s; nothing sent", why);
+		upload_failed(x, code);
+		return;
+	}
+	for (i = 0; max >= 0 && i < x->nuploads; i++)
+		if (x->usize[i] > max) {
+			xerror("--upload %s: %lld bytes is larger than the "
+			       "limit of the upload service %s (%lld bytes); "
+			       "nothing uploaded, nothing sent",
+			    x->uploads[i], x->usize[i], service, max);
+			upload_failed(x, XEXIT_USAGE);
+			return;
+		}
+	free(x->service);
+	x->service = xstrdup(service);
+	next_upload(x);
+}
+
 static void
 on_joined(struct session *s, struct muc_room *r, const char *cond,
     const char *text, void *ud)
@@ -1050,7 +1188,9 @@ start_sending(struct xsend *x)
 	resend(x);
 	x->ready = 1;
 	if (x->mode == ONE_SHOT && !x->created) {
-		send_body(x, x->body);
+		send_uploaded(x);
+		if (x->nuploads == 0)
+			send_body(x, x->body, x->url, NULL);
 		x->created = 1;
 	}
 	if (x->mode != ONE_SHOT && !x->input_done) {
@@ -1104,6 +1244,19 @@ static void
 on_online(struct session *s, void *ud)
 {
 	struct xsend *x = ud;
+
+	if (x->nuploads > 0 && !x->uploads_done) {
+		/* Uploaded first: the messages carry the URLs. */
+		upload_discover(s, on_upload_service, x);
+		return;
+	}
+	go_online(x);
+}
+
+static void
+go_online(struct xsend *x)
+{
+	struct session *s = x->s;
 	size_t i;
 
 	x->joined = 0;
@@ -1161,7 +1314,13 @@ on_deadline(struct session *s, void *ud)
 			xerror("%s: the room did not echo the message in time",
 			    at);
 	}
-	for (i = 0; x->rooms && i < x->nrcpt; i++)
+	if (x->nuploads > 0 && !x->uploads_done)
+		xerror("--upload: timed out %s; nothing sent",
+		    x->service ? "getting an upload slot"
+			       : "looking for the upload service");
+	for (i = 0;
+	     x->rooms && (x->nuploads == 0 || x->uploads_done) && i < x->nrcpt;
+	     i++)
 		if (!muc_room_joined(x->room[i]))
 			xerror("%s: timed out joining the room", x->rcpt[i]);
 	failed(x, XEXIT_TIMEOUT);
@@ -1188,6 +1347,11 @@ read_body(struct xsend *x, const struct xconfig *cfg)
 			return XEXIT_USAGE;
 		}
 		x->body = xstrdup(x->message);
+		return 0;
+	}
+	if (x->nuploads > 0 && x->file == NULL) {
+		/* --upload: -m or -f is the caption; no input is read. */
+		x->body = xstrdup("");
 		return 0;
 	}
 	if (x->url && x->file == NULL && isatty(STDIN_FILENO)) {
@@ -1291,6 +1455,13 @@ check_args(struct xsend *x, int argc)
 		    "--room-password-fd or --room-password");
 	if (x->url && !*x->url)
 		return xtool_usage("--url is empty");
+	if (x->nuploads > 1 && x->id)
+		return xtool_usage(
+		    "--id names one message; each --upload sends one");
+	if (x->nuploads > 0 && (x->mode != ONE_SHOT || x->url))
+		return xtool_usage("--upload sends one message per file; "
+				   "--lines, --null, --raw and --url do not "
+				   "apply");
 	if (x->id && !*x->id)
 		return xtool_usage("--id is empty");
 	if (x->nick) {
@@ -1304,6 +1475,35 @@ check_args(struct xsend *x, int argc)
 			    x->nick, why);
 			return XEXIT_USAGE;
 		}
+	}
+	return 0;
+}
+
+/* --upload: every file is a regular file that can be read; its size. */
+static int
+check_uploads(struct xsend *x)
+{
+	struct stat st;
+	char *where;
+	size_t i;
+	int fd;
+
+	x->usize = xcalloc(x->nuploads + 1, sizeof(*x->usize));
+	x->uget = xcalloc(x->nuploads + 1, sizeof(*x->uget));
+	for (i = 0; i < x->nuploads; i++) {
+		where = text_escape_dup(x->uploads[i], strlen(x->uploads[i]));
+		fd = open(x->uploads[i], O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+			xerror("--upload %s: %s; nothing sent", where,
+			    fd < 0 ? strerror(errno) : "not a regular file");
+			if (fd >= 0)
+				close(fd);
+			free(where);
+			return XEXIT_USAGE;
+		}
+		close(fd);
+		free(where);
+		x->usize[i] = (long long)st.st_size;
 	}
 	return 0;
 }
@@ -1410,6 +1610,7 @@ not_for_agent(const struct xsend *x)
 	    : x->rooms		? "--room"
 	    : x->receipt	? "--receipt"
 	    : x->tee		? "--tee"
+	    : x->nuploads > 0	? "--upload"
 				: NULL;
 }
 
@@ -1483,6 +1684,7 @@ start_session(struct xsend *x, struct xconfig *cfg)
 		return rc;
 	x->ob = outbox_new(&window, release_stanza, on_settled, x);
 	output_init(&x->out, x->mode == RAW ? OUT_XML : OUT_TEXT, NULL, 0);
+	x->started_ms = util_now_ms();
 	if (x->mode == ONE_SHOT)
 		session_set_deadline(x->s, timeout_ms(x), on_deadline, x);
 	if (x->mode != RAW)
@@ -1661,8 +1863,10 @@ xsend_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 		return rc;
 	if ((rc = check_texts(x, cfg)) != 0)
 		return rc;
+	if (x->nuploads > 0 && (rc = check_uploads(x)) != 0)
+		return rc;
 	if (x->mode == ONE_SHOT && x->body[0] == '\0' && !x->url &&
-	    (x->subject == NULL || !*x->subject)) {
+	    x->nuploads == 0 && (x->subject == NULL || !*x->subject)) {
 		xnote("empty message: nothing sent");
 		return XEXIT_OK;
 	}
@@ -1716,6 +1920,14 @@ xsend_end(void *state)
 	for (i = 0; i < x->nlisted; i++)
 		free(x->listed[i]);
 	free(x->listed);
+	for (i = 0; i < x->nuploads; i++) {
+		free(x->uploads[i]);
+		free(x->uget ? x->uget[i] : NULL);
+	}
+	free(x->uploads);
+	free(x->uget);
+	free(x->usize);
+	free(x->service);
 	free(x->config_out);
 	free(x->argv);
 	util_secure_free(x->password);

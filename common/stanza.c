@@ -45,6 +45,8 @@ stanza_message(xmpp_ctx_t *ctx, const struct msg_spec *m)
 	if (m->url && *m->url) {
 		x = add_child(msg, "x", NS_OOB, NULL);
 		add_child(x, "url", NULL, m->url);
+		if (m->url_desc && *m->url_desc)
+			add_child(x, "desc", NULL, m->url_desc);
 	}
 	if (m->receipt)
 		add_child(msg, "request", NS_RECEIPTS, NULL);

@@ -37,6 +37,7 @@ struct msg_spec {
 	const char *subject;
 	const char *thread;
 	const char *url; /* XEP-0066 out-of-band URL */
+	const char *url_desc; /* its <desc/> (with url only) */
 	int no_store; /* XEP-0334 <no-store/> */
 	int receipt; /* XEP-0184 <request/> */
 };

@@ -658,13 +658,23 @@ _xt_fingerprint() {
 # --- Prosody
 
 _xt_prosody_config() {
-	local s=$1 c2s="$XT_PORT" sasl='' mam='"mam";'
+	local s=$1 c2s="$XT_PORT" sasl='' mam='"mam";' https='' http_off='"http"; ' upload=''
 	xt_setup direct-tls-only && c2s=''
 	# Message archive (XEP-0313, xlisten --state) unless SETUP says no-mam.
 	xt_setup no-mam && mam=''
 	# PLAIN only, as a server whose accounts live in LDAP offers.
 	xt_setup plain-only &&
 		sasl='disable_sasl_mechanisms = { "SCRAM-SHA-1", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256", "SCRAM-SHA-256-PLUS", "DIGEST-MD5" }'
+	# upload (xsend --upload): XEP-0363 on https://localhost:XT_HTTPS_PORT
+	# (*.localhost does not resolve here), the test certificate, 1 MiB;
+	# upload-http: the same, but the slots it hands out say http://.
+	if xt_setup upload || xt_setup upload-http; then
+		https=$XT_HTTPS_PORT http_off=''
+		upload="Component \"upload.localhost\" \"http_file_share\"
+	http_host = \"localhost\"
+	http_external_url = \"http$(xt_setup upload-http || echo s)://localhost:$XT_HTTPS_PORT/\"
+	http_file_share_size_limit = 1048576"
+	fi
 	cat >"$s/prosody.cfg.lua" <<EOF_CFG
 -- Written by tests/integration/lib.sh: a throwaway server on loopback.
 daemonize = false
@@ -684,7 +694,8 @@ s2s_ports = { }
 s2s_direct_tls_ports = { }
 component_ports = { }
 http_ports = { }
-https_ports = { }
+https_ports = { $https }
+https_ssl = { certificate = "$s/certs/localhost.crt"; key = "$s/certs/localhost.key" }
 network_settings = { nagle = false }
 
 modules_enabled = {
@@ -694,7 +705,7 @@ modules_enabled = {
 archive_expires_after = "1w"
 default_archive_policy = true
 modules_disabled = {
-	"s2s"; "s2s_auth_certs"; "http"; "bosh"; "websocket";
+	"s2s"; "s2s_auth_certs"; ${http_off}"bosh"; "websocket";
 	"admin_telnet"; "admin_shell"; "limits";
 }
 limits = { }
@@ -707,6 +718,7 @@ ssl = { certificate = "$s/certs/localhost.crt"; key = "$s/certs/localhost.key" }
 
 VirtualHost "localhost"
 Component "conference.localhost" "muc"
+$upload
 EOF_CFG
 }
 
@@ -760,7 +772,7 @@ _xt_prosody_accounts() {
 # calling user, no epmd, the Erlang distribution on a loopback port)
 
 _xt_ejabberd_config() {
-	local s=$1 dist_port=$2 cookie starttls='' scram=sha mam
+	local s=$1 dist_port=$2 cookie starttls='' scram=sha mam https='' upload=''
 	# Message archive (XEP-0313, xlisten --state) unless SETUP says no-mam.
 	mam=$'  mod_mam:\n    default: always\n    db_type: mnesia'
 	xt_setup no-mam && mam=''
@@ -791,6 +803,22 @@ EOF_CTL
     access: c2s
     backlog: 1024"
 	fi
+	# upload (xsend --upload): XEP-0363 on https://localhost:XT_HTTPS_PORT
+	# (*.localhost does not resolve here), the test certificate, 1 MiB;
+	# upload-http: the same, but the slots it hands out say http://.
+	if xt_setup upload || xt_setup upload-http; then
+		https="  - port: $XT_HTTPS_PORT
+    ip: \"127.0.0.1\"
+    module: ejabberd_http
+    tls: true
+    request_handlers:
+      /upload: mod_http_upload"
+		upload="  mod_http_upload:
+    host: \"upload.@HOST@\"
+    put_url: \"http$(xt_setup upload-http || echo s)://localhost:$XT_HTTPS_PORT/upload\"
+    docroot: \"$s/upload\"
+    max_size: 1048576"
+	fi
 	cat >"$s/ejabberd.yml" <<EOF_YML
 # Written by tests/integration/lib.sh: a throwaway server on loopback.
 loglevel: ${XT_EJABBERD_LOG_LEVEL:-info}
@@ -812,6 +840,7 @@ $starttls
     shaper: none
     access: c2s
     backlog: 1024
+$https
 s2s_access: none
 auth_method: internal
 auth_password_format: scram
@@ -879,6 +908,7 @@ $mam
     max_ack_queue: 1000000
     resume_timeout: 60
   mod_version: {}
+$upload
 EOF_YML
 }
 
@@ -958,6 +988,9 @@ _xt_server_failed() {
 _xt_server_up() {
 	_xt_ports=("$XT_TLS_PORT")
 	xt_setup direct-tls-only || _xt_ports=("$XT_PORT" "$XT_TLS_PORT")
+	if xt_setup upload || xt_setup upload-http; then
+		_xt_ports+=("$XT_HTTPS_PORT") # the upload service too
+	fi
 	"_xt_${XT_SERVER}_spawn"
 	"_xt_${XT_SERVER}_wait"
 }
@@ -970,7 +1003,9 @@ _xt_server_up() {
 # (no STARTTLS port: XT_PORT is the direct TLS port, xt_config and the peer
 # use it), domain-cert (the certificate names the domain only, not the
 # address 127.0.0.1 the tools connect to), no-mam (no message archive,
-# XEP-0313, which the servers keep by default here).
+# XEP-0313, which the servers keep by default here), upload (an XEP-0363
+# service, upload.localhost, on https://localhost:XT_HTTPS_PORT, limit 1
+# MiB), upload-http (the same, handing out http:// slots).
 xt_server_start() {
 	local s=$XT_SERVER_DIR tries rc=1 accounts_pid='' dist_port=''
 	[ -z "$XT_SERVER_PID" ] || return 0
@@ -1005,6 +1040,11 @@ xt_server_start() {
 		XT_PORT=$_xt_port
 		_xt_pick_port || bail_out "no free port"
 		XT_TLS_PORT=$_xt_port
+		if xt_setup upload || xt_setup upload-http; then # the upload service's https port
+			_xt_pick_port || bail_out "no free port"
+			XT_HTTPS_PORT=$_xt_port
+			export XT_HTTPS_PORT
+		fi
 		if [ "$XT_SERVER" = prosody ]; then
 			_xt_prosody_config "$s"
 		else
