@@ -773,9 +773,11 @@ _xt_prosody_accounts() {
 
 _xt_ejabberd_config() {
 	local s=$1 dist_port=$2 cookie starttls='' scram=sha mam https='' upload=''
-	# Message archive (XEP-0313, xlisten --state) unless SETUP says no-mam.
-	mam=$'  mod_mam:\n    default: always\n    db_type: mnesia'
-	xt_setup no-mam && mam=''
+	# Message archive (XEP-0313, xlisten --state) only when SETUP says mam:
+	# ejabberd writes each message to a Mnesia disc table, which makes a
+	# stream of 10,000 messages take minutes instead of a second.
+	mam=''
+	xt_setup mam && mam=$'  mod_mam:\n    default: always\n    db_type: mnesia'
 	# Debian's ejabberd.yml stores SCRAM-SHA-1; scram-only: SCRAM-SHA-256,
 	# as hardened servers do.
 	xt_setup scram-only && scram=sha256
@@ -1002,8 +1004,9 @@ _xt_server_up() {
 # plain-only (only PLAIN is offered, as with LDAP accounts), direct-tls-only
 # (no STARTTLS port: XT_PORT is the direct TLS port, xt_config and the peer
 # use it), domain-cert (the certificate names the domain only, not the
-# address 127.0.0.1 the tools connect to), no-mam (no message archive,
-# XEP-0313, which the servers keep by default here), upload (an XEP-0363
+# address 127.0.0.1 the tools connect to), mam (a message archive,
+# XEP-0313: Prosody keeps one anyway, ejabberd only then), no-mam (none on
+# either), upload (an XEP-0363
 # service, upload.localhost, on https://localhost:XT_HTTPS_PORT, limit 1
 # MiB), upload-http (the same, handing out http:// slots).
 xt_server_start() {

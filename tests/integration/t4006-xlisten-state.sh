@@ -13,7 +13,7 @@ set -u
 xt_need server openssl slixmpp
 plan 33
 
-xt_server_start
+xt_server_start mam
 aconf=$(xt_config alice)
 bconf=$(xt_config bob)
 D=$XT_DIR
