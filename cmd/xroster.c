@@ -575,6 +575,20 @@ get_roster(struct xroster *x)
  * pending: the subscription requests the server holds for us
  */
 
+/* The end of a session that sent an initial presence (pending, approve). */
+static void
+leave_presence(struct session *s)
+{
+	struct pres_spec spec;
+	xmpp_stanza_t *p;
+
+	memset(&spec, 0, sizeof(spec));
+	spec.type = "unavailable";
+	p = stanza_presence(session_ctx(s), &spec);
+	session_send(s, p);
+	xmpp_stanza_release(p);
+}
+
 static int
 on_subscribe(struct session *s, xmpp_stanza_t *st, void *ud)
 {
@@ -590,8 +604,6 @@ on_pending_done(struct session *s, void *ud)
 {
 	struct xroster *x = ud;
 	struct orecord r;
-	struct pres_spec spec;
-	xmpp_stanza_t *p;
 	size_t i;
 
 	for (i = 0; i < x->pending.n; i++) {
@@ -599,11 +611,7 @@ on_pending_done(struct session *s, void *ud)
 		if (print_record(x, &r) < 0)
 			break;
 	}
-	memset(&spec, 0, sizeof(spec));
-	spec.type = "unavailable";
-	p = stanza_presence(session_ctx(s), &spec);
-	session_send(s, p);
-	xmpp_stanza_release(p);
+	leave_presence(s);
 	finish(x);
 }
 
@@ -651,8 +659,6 @@ static void
 on_approve_pending(struct session *s, void *ud)
 {
 	struct xroster *x = ud;
-	struct pres_spec spec;
-	xmpp_stanza_t *p;
 	size_t i;
 
 	for (i = 0; i < x->njids; i++) {
@@ -665,11 +671,7 @@ on_approve_pending(struct session *s, void *ud)
 			x->failed = 1;
 		}
 	}
-	memset(&spec, 0, sizeof(spec));
-	spec.type = "unavailable";
-	p = stanza_presence(session_ctx(s), &spec);
-	session_send(s, p);
-	xmpp_stanza_release(p);
+	leave_presence(s);
 	session_barrier(s, on_confirmed, x);
 }
 
