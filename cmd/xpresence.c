@@ -798,7 +798,9 @@ contacts_online(struct xpresence *x)
 		online_keepalive(x->s, x->keepalive_ms);
 	if (session_resumed(x->s)) {
 		/* The server kept our presence and sent on what came in
-		 * between: what we knew still holds. */
+		 * between: what we knew still holds, even when the quiet
+		 * rounds were cut short by the lost connection. */
+		x->settled = 1;
 		check_wait(x);
 		return;
 	}
