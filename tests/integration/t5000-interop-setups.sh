@@ -83,7 +83,16 @@ one_setup() {
 	run xt_peer send --jid alice@localhost --password alice-pw --to bob@localhost/xl --body r1
 	xt_wait_grep "$XT_DIR/xl.out" '"body":"r1"' 10 xl || diag "$setup: r1 not received"
 	xt_server_restart
-	run xt_peer send --jid alice@localhost --password alice-pw --to bob@localhost --body r2
+	# Once it answers a ping on its full JID it is back online; a message
+	# to the bare JID before that could meet ejabberd's offline-store race
+	# (stored while the new session sets up, kept for the next login).
+	printf "<iq type='get' to='bob@localhost/xl' id='back'><ping xmlns='urn:xmpp:ping'/></iq>\n" >"$XT_DIR/ping.xml"
+	for ((i = 0; i < 200; i++)); do
+		run_stdin "$XT_DIR/ping.xml" "$XSEND" -C "$conf" --raw
+		[ "$RC" = 0 ] && break
+		sleep 0.1
+	done
+	run xt_peer send --jid alice@localhost --password alice-pw --to bob@localhost/xl --body r2
 	ok "$setup: xlisten got a message sent after the restart" \
 		xt_wait_grep "$XT_DIR/xl.out" '"body":"r2"' 20 xl
 	xt_bg_kill xl
