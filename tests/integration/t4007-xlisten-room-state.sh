@@ -7,13 +7,14 @@
 # listener killed with SIGKILL in the middle of a burst that the peer sends
 # to the room, restarted with the same FILE, prints every message exactly
 # once, in order; FILE keeps one cursor per archive; a room without an
-# archive: one warning naming it, then live.
+# archive: one warning naming it, then live; --since reads a room's archive
+# from a time.
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091
 . "$(dirname "$0")/lib.sh"
 
 xt_need server openssl slixmpp
-plan 21
+plan 23
 
 xt_server_start mam
 D=$XT_DIR
@@ -28,6 +29,7 @@ cconf=$(xt_config carol)
 R1=r1@$XT_MUC   # archived
 R3=r3@$XT_MUC   # archived
 R2=r2@$XT_MUC   # no archive
+t_begin=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
 # --- the rooms: carol owns them; persistent, so they outlive her -------------
 # Prosody archives rooms unless their configuration says not to; ejabberd
@@ -139,6 +141,17 @@ r3 down 2
 r3 down 3" "$R3 caught up from its own archive, in order"
 is "$(grep -c 'first live' "$D/second.out")" 0 "what the first run printed is not printed again"
 is "$(warnings second)" "" "second run: no warning"
+
+# --- --since: a room new to the file reads its archive from that time -------------
+ROOMS=("$R3")
+xl_start since --state "$D/since.state" --since "$t_begin" --room "$R3"
+wait_bodies 4 "$R3" "$D/since.out"
+xl_stop since
+ok_rc 0 "--since with --room: exit 0"
+is "$(bodies "$R3" "$D/since.out")" "first live in r3
+r3 down 1
+r3 down 2
+r3 down 3" "--since: the room's archive from that time, in order"
 
 # --- a run without --room keeps the rooms' cursors ---------------------------------
 r1last=$(grep -A 100 "^room=$R1\$" "$D/bob.state" | grep -m 1 '^last=')
