@@ -62,7 +62,18 @@ static const char *const types[] = { "chat", "normal", "headline", "groupchat",
 struct ack {
 	char *to;
 	char *id;
+	struct xarchive *arch; /* whose id 'sid' is */
 	char *sid;
+};
+
+/* An archive xlisten catches up from: the account's, or a room's. */
+struct xarchive {
+	const char *jid; /* borrowed: the account's or the room's bare JID */
+	struct muc_room *room; /* NULL: the account's archive */
+	struct archive_state *st; /* its section of the --state file */
+	struct archive_seen seen; /* its stanza-ids handled in this run */
+	int due; /* a catch-up waits for its turn */
+	int warned; /* "no archive" was said */
 };
 
 struct xlisten {
@@ -100,16 +111,18 @@ struct xlisten {
 	int draining; /* a signal came: finish the queued --exec first */
 	int abandon; /* a second signal: start no more --exec commands */
 
-	/* --state and --since: the catch-up from the archive */
-	struct archive_state st;
-	struct archive_seen seen; /* stanza-ids printed in this run */
+	/* --state and --since: the catch-up from the archives, one at a time
+	 * (the account's, then each room's once joined) */
+	struct archive_file file;
+	struct xarchive *arch; /* [0] the account's, [1 + i] room i's */
+	size_t narch;
+	struct xarchive *cur; /* the archive catching up, else NULL */
 	char *queryid; /* the catch-up running, else NULL */
 	char *cursor; /* the last archive id of the page before */
 	char *page_id; /* the id of the page request awaited */
 	unsigned page_timer; /* the next page waits for --exec */
 	xmpp_stanza_t **held; /* live messages that came during it */
 	size_t nheld;
-	int warned_no_archive;
 	int from_cursor; /* the catch-up started from a recorded id */
 	int caught_up; /* this connection read the archive from the cursor */
 
@@ -143,7 +156,9 @@ static struct poptOption options[] = {
 	    "see it (deprecated: use --room-password-file)",
 	    "PASSWORD" },
 	{ "history", '\0', POPT_ARG_STRING, NULL, OPT_HISTORY,
-	    "Ask rooms for their last N messages on joining (default 0)", "N" },
+	    "Ask rooms for their last N messages on joining (default 0; "
+	    "not with --state or --since)",
+	    "N" },
 	{ "carbons", '\0', POPT_ARG_NONE, NULL, OPT_CARBONS,
 	    "Also print copies of the account's messages to and from its other "
 	    "clients (XEP-0280)",
@@ -185,9 +200,10 @@ static struct poptOption options[] = {
 	    "given, also retry a failed first connection",
 	    "N" },
 	{ "state", '\0', POPT_ARG_STRING, NULL, OPT_STATE,
-	    "Catch up from the archive (XEP-0313) after the last message "
-	    "recorded in FILE, then go live; record each message's id in FILE "
-	    "once printed (or its --exec command succeeded)",
+	    "Catch up from the archives (XEP-0313: the account's, each "
+	    "--room's) after the last message recorded in FILE, then go live; "
+	    "record each message's id in FILE once printed (or its --exec "
+	    "command succeeded)",
 	    "FILE" },
 	{ "since", '\0', POPT_ARG_STRING, NULL, OPT_SINCE,
 	    "Without a recorded message: print the archive from TIME "
@@ -456,13 +472,14 @@ on_signal(struct session *s, void *ud)
  * print again, next time, what this run printed.
  */
 static void
-record_sid(struct xlisten *x, const char *sid)
+record_sid(struct xlisten *x, struct xarchive *a, const char *sid)
 {
 	char *err = NULL;
 
-	if (x->state_path == NULL || sid == NULL)
+	if (x->state_path == NULL || sid == NULL || a == NULL)
 		return;
-	if (archive_state_record(&x->st, x->state_path, sid, &err) < 0) {
+	if (archive_file_record(&x->file, a->st, x->state_path, sid, &err) <
+	    0) {
 		xerror("--state: %s", err);
 		free(err);
 		end_run(x, XEXIT_FAILURE);
@@ -479,7 +496,7 @@ job_done(int ok, void *data, void *ud)
 
 	if (ok && a) {
 		send_receipt(x, a->to, a->id);
-		record_sid(x, a->sid);
+		record_sid(x, a->arch, a->sid);
 	}
 	x->handled++;
 }
@@ -537,7 +554,7 @@ refuse(struct xlisten *x)
 
 static void
 queue_job(struct xlisten *x, const struct orecord *r, const char *ack_to,
-    const char *ack_id, const char *sid)
+    const char *ack_id, struct xarchive *arch, const char *sid)
 {
 	static const char keys[] = "ftyishTb"; /* record keys, as 'slot' */
 	struct exec_fields f;
@@ -559,6 +576,7 @@ queue_job(struct xlisten *x, const struct orecord *r, const char *ack_to,
 		a = xcalloc(1, sizeof(*a));
 		a->to = ack_to && ack_id ? xstrdup(ack_to) : NULL;
 		a->id = ack_to && ack_id ? xstrdup(ack_id) : NULL;
+		a->arch = arch;
 		a->sid = sid ? xstrdup(sid) : NULL;
 	}
 	exec_queue(x->ex, &f, a);
@@ -606,24 +624,45 @@ from_offline(struct xlisten *x, xmpp_stanza_t *msg)
  * (recording it would pass over that one).
  */
 static void
-passed_over(struct xlisten *x, const char *sid)
+passed_over(struct xlisten *x, struct xarchive *a, const char *sid)
 {
 	if (sid == NULL || (x->ex && exec_pending(x->ex) > 0))
 		return;
-	archive_seen_add(&x->seen, sid);
-	record_sid(x, sid);
+	archive_seen_add(&a->seen, sid);
+	record_sid(x, a, sid);
+}
+
+/*
+ * The archive a live message is in: a room's for a groupchat message from
+ * a room we are in (its stanza-id is by the room), else the account's.
+ */
+static struct xarchive *
+archive_of(struct xlisten *x, xmpp_stanza_t *msg)
+{
+	const char *type = xmpp_stanza_get_type(msg);
+	const char *from = xmpp_stanza_get_from(msg);
+	size_t i;
+
+	if (type && strcmp(type, "groupchat") == 0 && from)
+		for (i = 1; i < x->narch; i++)
+			if (jid_same_bare(from, x->arch[i].jid))
+				return &x->arch[i];
+	return &x->arch[0];
 }
 
 /*
  * One message: filtered, then printed or handed to --exec, and recorded.
  * 'st' is the stanza as it came (a carbon wraps the message); 'sid' its
- * archive id (NULL: none, or not known yet); 'archived' for a message from
- * the catch-up (no receipt owed: its sender asked long ago).
+ * archive id (NULL: none, or not known yet); 'from_arch' the archive of a
+ * message from a catch-up (no receipt owed: its sender asked long ago),
+ * NULL for a live one.
  */
 static void
-handle_message(
-    struct xlisten *x, xmpp_stanza_t *st, const char *sid, int archived)
+handle_message(struct xlisten *x, xmpp_stanza_t *st, const char *sid,
+    struct xarchive *from_arch)
 {
+	int archived = from_arch != NULL;
+	struct xarchive *a;
 	xmpp_stanza_t *msg = st;
 	const char *carbon = NULL, *type, *from, *id;
 	struct rec_strings k = { { 0 }, 0 };
@@ -637,13 +676,15 @@ handle_message(
 		if (inner)
 			msg = inner;
 	}
-	if (sid == NULL && x->own_bare)
-		sid = archive_stanza_id(st, x->own_bare);
+	a = from_arch ? from_arch : archive_of(x, msg);
+	if (sid == NULL && a->jid)
+		sid = archive_stanza_id(st, a->jid);
 	if (sid && x->state_path == NULL && !x->since[0])
 		sid = NULL; /* no catch-up: nothing to deduplicate */
-	if (sid && archive_seen_has(&x->seen, sid))
+	if (sid && archive_seen_has(&a->seen, sid))
 		return; /* printed already (from the archive, or live) */
-	if (sid && !archived && x->caught_up && from_offline(x, msg))
+	if (sid && !archived && a == &x->arch[0] && x->caught_up &&
+	    from_offline(x, msg))
 		return; /* in the archive: the catch-up had it (or a run before)
 			 */
 	type = xmpp_stanza_get_type(msg);
@@ -653,12 +694,14 @@ handle_message(
 		jid_same_bare(from, x->own_bare)) || /* own outgoing */
 	    (!x->all && !has_text(msg, "body") && !has_text(msg, "subject")) ||
 	    !type_matches(x, type) || !from_matches(x, from)) {
-		passed_over(x, sid);
+		passed_over(x, a, sid);
 		return;
 	}
 	for (i = 0; i < x->nrooms; i++)
-		if (muc_is_self(x->room[i], from) && !x->all)
+		if (muc_is_self(x->room[i], from) && !x->all) {
+			passed_over(x, a, sid);
 			return; /* our own echo */
+		}
 
 	/* A receipt is owed to a request (never for groupchat or errors). */
 	if (x->receipts && !archived && carbon == NULL && id &&
@@ -670,15 +713,15 @@ handle_message(
 		ack_id = id;
 	}
 	if (sid)
-		archive_seen_add(&x->seen, sid);
+		archive_seen_add(&a->seen, sid);
 	rec_message(&r, &k, msg, time(NULL), carbon);
 	if (x->ex)
-		queue_job(x, &r, ack_to, ack_id, sid);
+		queue_job(x, &r, ack_to, ack_id, a, sid);
 	else {
 		emit(x, &r);
 		if (!x->done) {
 			send_receipt(x, ack_to, ack_id);
-			record_sid(x, sid);
+			record_sid(x, a, sid);
 			counted(x);
 		}
 	}
@@ -706,12 +749,12 @@ on_message(struct session *s, xmpp_stanza_t *st, void *ud)
 		return 1;
 	}
 	if (x->queryid == NULL) {
-		handle_message(x, st, NULL, 0);
+		handle_message(x, st, NULL, NULL);
 		return 1;
 	}
-	m = archive_result(st, x->queryid, x->own_bare, x->own_bare, &aid);
+	m = archive_result(st, x->queryid, x->cur->jid, x->own_bare, &aid);
 	if (m) {
-		handle_message(x, m, aid, 1);
+		handle_message(x, m, aid, x->cur);
 		xmpp_stanza_release(m);
 	} else
 		hold(x, st);
@@ -800,6 +843,8 @@ end_run(struct xlisten *x, int code)
 	session_close(x->s, code);
 }
 
+static void room_catchup(struct xlisten *x, struct muc_room *r);
+
 static void
 on_joined(struct session *s, struct muc_room *r, const char *cond,
     const char *text, void *ud)
@@ -808,8 +853,10 @@ on_joined(struct session *s, struct muc_room *r, const char *cond,
 	struct buf b;
 
 	(void)s;
-	if (cond == NULL)
+	if (cond == NULL) {
+		room_catchup(x, r);
 		return;
+	}
 	buf_init(&b);
 	if (text) {
 		buf_adds(&b, ": ");
@@ -841,12 +888,12 @@ on_carbons(struct session *s, xmpp_stanza_t *st, void *ud)
  */
 
 static void send_page(struct xlisten *x, const char *after);
+static void start_next(struct xlisten *x);
 
+/* The catch-up of x->cur is over (or cut short): the next one's turn. */
 static void
 end_catchup(struct xlisten *x)
 {
-	size_t i;
-
 	free(x->queryid);
 	x->queryid = NULL;
 	free(x->cursor);
@@ -856,9 +903,19 @@ end_catchup(struct xlisten *x)
 	if (x->page_timer)
 		session_timer_cancel(x->s, x->page_timer);
 	x->page_timer = 0;
+	x->cur = NULL;
+	start_next(x);
+}
+
+/* Every catch-up is over: the live messages held meanwhile, in order. */
+static void
+release_held(struct xlisten *x)
+{
+	size_t i;
+
 	for (i = 0; i < x->nheld; i++) {
 		if (!x->done)
-			handle_message(x, x->held[i], NULL, 0);
+			handle_message(x, x->held[i], NULL, NULL);
 		xmpp_stanza_release(x->held[i]);
 	}
 	free(x->held);
@@ -883,6 +940,23 @@ next_page(struct session *s, void *ud)
 	send_page(x, x->cursor);
 }
 
+/* Once per archive and run: it has none, so only live messages. */
+static void
+no_archive(struct xarchive *a, const char *cond)
+{
+	if (a->warned)
+		return;
+	a->warned = 1;
+	if (a->room)
+		xwarn("%s: no message archive (XEP-0313) to catch up from "
+		      "(%s): live messages only",
+		    a->jid, cond);
+	else
+		xwarn("no message archive (XEP-0313) to catch up from (%s): "
+		      "live messages only",
+		    cond);
+}
+
 static int
 on_page(struct session *s, xmpp_stanza_t *st, void *ud)
 {
@@ -897,11 +971,7 @@ on_page(struct session *s, xmpp_stanza_t *st, void *ud)
 		return 0;
 	if (archive_fin(st, &complete, &last) < 0) {
 		stanza_error_info(st, &cond, &text);
-		if (!x->warned_no_archive)
-			xwarn("no message archive (XEP-0313) to catch up "
-			      "from (%s): live messages only",
-			    cond ? cond : "no answer");
-		x->warned_no_archive = 1;
+		no_archive(x->cur, cond ? cond : "no answer");
 		free(cond);
 		free(text);
 		end_catchup(x);
@@ -910,7 +980,8 @@ on_page(struct session *s, xmpp_stanza_t *st, void *ud)
 	if (complete || last == NULL || x->done) {
 		/* Only a catch-up from a cursor covers all that offline
 		 * storage may hold (--since may start later). */
-		x->caught_up = x->from_cursor;
+		if (x->cur == &x->arch[0])
+			x->caught_up = x->from_cursor;
 		end_catchup(x);
 		free(last);
 	} else {
@@ -930,6 +1001,7 @@ send_page(struct xlisten *x, const char *after)
 
 	memset(&q, 0, sizeof(q));
 	q.id = id;
+	q.to = x->cur->room ? x->cur->jid : NULL; /* a room's: to the room */
 	q.queryid = x->queryid;
 	q.after = after;
 	q.start = after == NULL && x->since[0] ? x->since : NULL;
@@ -941,17 +1013,73 @@ send_page(struct xlisten *x, const char *after)
 	x->page_id = id;
 }
 
-/* On each new session: catch up when there is a cursor or --since. */
+/* Starts the next catch-up that waits for its turn; when none is left,
+ * the live messages held meanwhile follow. */
+static void
+start_next(struct xlisten *x)
+{
+	struct xarchive *a = NULL;
+	size_t i;
+
+	if (x->cur || x->done)
+		return;
+	for (i = 0; i < x->narch && a == NULL; i++)
+		if (x->arch[i].due)
+			a = &x->arch[i];
+	if (a == NULL) {
+		release_held(x);
+		return;
+	}
+	a->due = 0;
+	x->cur = a;
+	x->from_cursor = a->st->last != NULL;
+	x->queryid = session_new_id(x->s);
+	send_page(x, a->st->last);
+}
+
+/* A catch-up is due for 'a' when it has a cursor, or with --since. */
+static void
+want_catchup(struct xlisten *x, struct xarchive *a)
+{
+	if (a->st->last == NULL && !x->since[0])
+		return; /* first run: live only, recorded from now on */
+	a->due = 1;
+	start_next(x);
+}
+
+/* A room was joined: its archive's catch-up, if the room keeps one. */
+static void
+room_catchup(struct xlisten *x, struct muc_room *r)
+{
+	size_t i;
+
+	for (i = 1; i < x->narch; i++) {
+		if (x->arch[i].room != r)
+			continue;
+		if (x->arch[i].st->last == NULL && !x->since[0])
+			return;
+		if (!muc_room_feature(r, NS_MAM))
+			no_archive(&x->arch[i], "feature-not-implemented");
+		else
+			want_catchup(x, &x->arch[i]);
+		return;
+	}
+}
+
+/* On each new session: the catch-ups of the last one are void (the rooms
+ * queue theirs again once joined); the account's starts. */
 static void
 start_catchup(struct xlisten *x)
 {
-	if (x->st.last == NULL && !x->since[0])
-		return; /* first run: live only, recorded from now on */
-	end_catchup(x); /* one that a lost connection cut short */
+	size_t i;
+
+	for (i = 0; i < x->narch; i++)
+		x->arch[i].due = 0;
 	x->caught_up = 0;
-	x->from_cursor = x->st.last != NULL;
-	x->queryid = session_new_id(x->s);
-	send_page(x, x->st.last);
+	if (x->cur)
+		end_catchup(x); /* one that a lost connection cut short */
+	if (x->narch)
+		want_catchup(x, &x->arch[0]);
 }
 
 static void
@@ -1040,9 +1168,10 @@ check_args(struct xlisten *x, int argc, const char **argv)
 		return xtool_usage(
 		    "one room password source: --room-password-file, "
 		    "--room-password-fd or --room-password");
-	if (x->nrooms && (x->state_path || x->since[0]))
-		return xtool_usage("--state and --since catch up from the "
-				   "account's archive only, not with --room");
+	if (x->history && (x->state_path || x->since[0]))
+		return xtool_usage("--history does not go with --state or "
+				   "--since: the room's archive gives what was "
+				   "missed");
 	if (x->nrooms == 0 &&
 	    (x->nick || config_room_password_given(&x->room_pw) || x->history))
 		return xtool_usage(
@@ -1050,32 +1179,53 @@ check_args(struct xlisten *x, int argc, const char **argv)
 	return XEXIT_OK;
 }
 
-/* --state FILE: the cursor and the recent ids, for this account only. */
+/* One archive to catch up from, with its section of the state file. */
+static void
+archive_add(struct xlisten *x, const char *jid, struct muc_room *room,
+    struct archive_state *st)
+{
+	struct xarchive *a = &x->arch[x->narch++];
+	size_t i;
+
+	a->jid = jid;
+	a->room = room;
+	a->st = st;
+	archive_seen_init(&a->seen, SEEN_MAX);
+	for (i = 0; i < st->seen.n; i++)
+		archive_seen_add(&a->seen, st->seen.ids[i]);
+}
+
+/* --state FILE: the cursor and the recent ids of the account's archive
+ * and of each room's. */
 static int
 load_state(struct xlisten *x)
 {
 	char *err = NULL;
 	size_t i;
 
-	archive_seen_init(&x->seen, SEEN_MAX);
-	archive_state_init(&x->st);
-	if (x->state_path == NULL)
-		return XEXIT_OK;
-	if (x->own_bare == NULL ||
-	    archive_state_load(&x->st, x->state_path, &err) < 0) {
+	archive_file_init(&x->file);
+	x->arch = xcalloc(x->nrooms + 1, sizeof(*x->arch));
+	if (x->state_path &&
+	    (x->own_bare == NULL ||
+		archive_file_load(&x->file, x->state_path, &err) < 0)) {
 		xerror("--state: %s", err ? err : "no account JID");
 		free(err);
 		return XEXIT_CONFIG;
 	}
-	if (x->st.archive && !jid_same_bare(x->st.archive, x->own_bare)) {
+	if (x->file.account.archive && x->own_bare &&
+	    !jid_same_bare(x->file.account.archive, x->own_bare)) {
 		xerror("--state: %s records the archive of %s, not of %s",
-		    x->state_path, x->st.archive, x->own_bare);
+		    x->state_path, x->file.account.archive, x->own_bare);
 		return XEXIT_CONFIG;
 	}
-	free(x->st.archive);
-	x->st.archive = xstrdup(x->own_bare);
-	for (i = 0; i < x->st.seen.n; i++)
-		archive_seen_add(&x->seen, x->st.seen.ids[i]);
+	if (x->own_bare) {
+		free(x->file.account.archive);
+		x->file.account.archive = xstrdup(x->own_bare);
+	}
+	archive_add(x, x->own_bare, NULL, &x->file.account);
+	for (i = 0; i < x->nrooms; i++)
+		archive_add(x, muc_room_jid(x->room[i]), x->room[i],
+		    archive_file_room(&x->file, muc_room_jid(x->room[i])));
 	return XEXIT_OK;
 }
 
@@ -1111,12 +1261,12 @@ xlisten_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 			x->nick = xstrdup(j.local ? j.local : j.domain);
 		jid_free(&j);
 	}
-	if ((rc = load_state(x)) != XEXIT_OK)
-		return rc;
 	x->room = xcalloc(x->nrooms + 1, sizeof(*x->room));
 	for (n = 0; n < x->nrooms; n++)
 		x->room[n] = muc_room_new(
 		    x->rooms[n], x->nick, x->room_password, (int)x->history, 0);
+	if ((rc = load_state(x)) != XEXIT_OK)
+		return rc;
 
 	if ((rc = xtool_session(cfg, &x->s)) != XEXIT_OK)
 		return rc;
@@ -1186,8 +1336,10 @@ xlisten_end(void *state)
 	output_choice_free(&x->oc);
 	free(x->own_bare);
 	free(x->state_path);
-	archive_state_free(&x->st);
-	archive_seen_free(&x->seen);
+	for (i = 0; i < x->narch; i++)
+		archive_seen_free(&x->arch[i].seen);
+	free(x->arch);
+	archive_file_free(&x->file);
 	free(x->queryid);
 	free(x->cursor);
 	free(x->page_id);

@@ -356,33 +356,50 @@ state_line(struct archive_state *st, char *line)
 	return 0;
 }
 
+/* Reads the state file 'path' into 'b' (NUL-terminated): 1, or 0 when it
+ * does not exist, or -1 with *errstr. */
+static int
+read_file(const char *path, struct buf *b, char **errstr)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 && errno == ENOENT)
+		return 0;
+	if (fd < 0 || util_read_all(fd, b, STATE_MAX) < 0) {
+		*errstr = xasprintf("%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	buf_addc(b, '\0');
+	return 1;
+}
+
+static char *
+not_state_file(const char *path, int lineno)
+{
+	return xasprintf(
+	    "%s:%d: not a state file of xlisten --state", path, lineno);
+}
+
 int
 archive_state_load(struct archive_state *st, const char *path, char **errstr)
 {
 	struct buf b;
 	char *line, *nl;
-	int fd, lineno = 1;
+	int lineno = 1, rc;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT)
-		return 0;
 	buf_init(&b);
-	if (fd < 0 || util_read_all(fd, &b, STATE_MAX) < 0) {
-		*errstr = xasprintf("%s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	if ((rc = read_file(path, &b, errstr)) <= 0) {
 		buf_free(&b);
-		return -1;
+		return rc;
 	}
-	close(fd);
-	buf_addc(&b, '\0');
 	for (line = b.data; line && *line; line = nl, lineno++) {
 		if ((nl = strchr(line, '\n')) != NULL)
 			*nl++ = '\0';
 		if (state_line(st, line) < 0) {
-			*errstr = xasprintf(
-			    "%s:%d: not a state file of xlisten --state", path,
-			    lineno);
+			*errstr = not_state_file(path, lineno);
 			buf_free(&b);
 			return -1;
 		}
@@ -391,16 +408,13 @@ archive_state_load(struct archive_state *st, const char *path, char **errstr)
 	return 0;
 }
 
-/* The text of the state: the archive, the recent ids (oldest first), the
- * last one. */
+/* The ids of a section: the recent ones (oldest first), the last one. */
 static void
-state_text(const struct archive_state *st, struct buf *b)
+state_ids(const struct archive_state *st, struct buf *b)
 {
 	const struct archive_seen *s = &st->seen;
 	size_t i, k;
 
-	if (st->archive)
-		buf_printf(b, "archive=%s\n", st->archive);
 	for (i = 0; i < s->n; i++) {
 		k = s->n < s->cap ? i : (s->next + i) % s->cap;
 		if (st->last == NULL || strcmp(s->ids[k], st->last) != 0)
@@ -408,6 +422,15 @@ state_text(const struct archive_state *st, struct buf *b)
 	}
 	if (st->last)
 		buf_printf(b, "last=%s\n", st->last);
+}
+
+/* The text of the state: the archive, then its ids. */
+static void
+state_text(const struct archive_state *st, struct buf *b)
+{
+	if (st->archive)
+		buf_printf(b, "archive=%s\n", st->archive);
+	state_ids(st, b);
 }
 
 /* Writes all of 'b' to 'fd', then makes it durable. */
@@ -442,25 +465,18 @@ sync_dir(const char *path)
 	free(copy);
 }
 
-int
-archive_state_record(
-    struct archive_state *st, const char *path, const char *id, char **errstr)
+/* Writes 'b' to 'path' atomically: a temporary file in the same
+ * directory (mode 0600), fsync()ed and renamed over 'path'. */
+static int
+write_atomic(const char *path, const struct buf *b, char **errstr)
 {
 	char *tmp = xasprintf("%s.XXXXXX", path);
-	struct buf b;
 	int fd, rc = -1;
 
-	if (id) {
-		free(st->last);
-		st->last = xstrdup(id);
-		archive_seen_add(&st->seen, id);
-	}
-	buf_init(&b);
-	state_text(st, &b);
 	fd = mkostemp(tmp, O_CLOEXEC); /* mode 0600 */
 	if (fd < 0)
 		*errstr = xasprintf("%s: %s", path, strerror(errno));
-	else if (write_sync(fd, &b) < 0) {
+	else if (write_sync(fd, b) < 0) {
 		*errstr = xasprintf("%s: %s", tmp, strerror(errno));
 		close(fd);
 		unlink(tmp);
@@ -474,7 +490,149 @@ archive_state_record(
 		sync_dir(path);
 		rc = 0;
 	}
-	buf_free(&b);
 	free(tmp);
+	return rc;
+}
+
+/* 'id' becomes the last handled id of 'st'. */
+static void
+state_set_last(struct archive_state *st, const char *id)
+{
+	if (id == NULL)
+		return;
+	free(st->last);
+	st->last = xstrdup(id);
+	archive_seen_add(&st->seen, id);
+}
+
+int
+archive_state_record(
+    struct archive_state *st, const char *path, const char *id, char **errstr)
+{
+	struct buf b;
+	int rc;
+
+	state_set_last(st, id);
+	buf_init(&b);
+	state_text(st, &b);
+	rc = write_atomic(path, &b, errstr);
+	buf_free(&b);
+	return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * The state file with rooms
+ */
+
+void
+archive_file_init(struct archive_file *f)
+{
+	memset(f, 0, sizeof(*f));
+	archive_state_init(&f->account);
+}
+
+void
+archive_file_free(struct archive_file *f)
+{
+	size_t i;
+
+	archive_state_free(&f->account);
+	for (i = 0; i < f->nrooms; i++) {
+		archive_state_free(f->rooms[i]);
+		free(f->rooms[i]);
+	}
+	free(f->rooms);
+	memset(f, 0, sizeof(*f));
+}
+
+static struct archive_state *
+find_room(const struct archive_file *f, const char *room)
+{
+	size_t i;
+
+	for (i = 0; i < f->nrooms; i++)
+		if (jid_same_bare(f->rooms[i]->archive, room))
+			return f->rooms[i];
+	return NULL;
+}
+
+static struct archive_state *
+add_room(struct archive_file *f, const char *room)
+{
+	struct archive_state *st = xcalloc(1, sizeof(*st));
+
+	archive_state_init(st);
+	st->archive = xstrdup(room);
+	f->rooms = xrealloc(f->rooms, (f->nrooms + 1) * sizeof(*f->rooms));
+	f->rooms[f->nrooms++] = st;
+	return st;
+}
+
+struct archive_state *
+archive_file_room(struct archive_file *f, const char *room)
+{
+	struct archive_state *st = find_room(f, room);
+
+	return st ? st : add_room(f, room);
+}
+
+/* One line of the file into its section (*cur); -1: not a state file. */
+static int
+file_line(struct archive_file *f, struct archive_state **cur, char *line)
+{
+	if (strncmp(line, "room=", 5) == 0) {
+		if (line[5] == '\0' || find_room(f, line + 5))
+			return -1;
+		*cur = add_room(f, line + 5);
+		return 0;
+	}
+	if (*cur != &f->account && strncmp(line, "archive=", 8) == 0)
+		return -1;
+	return state_line(*cur, line);
+}
+
+int
+archive_file_load(struct archive_file *f, const char *path, char **errstr)
+{
+	struct archive_state *cur = &f->account;
+	struct buf b;
+	char *line, *nl;
+	int lineno = 1, rc;
+
+	buf_init(&b);
+	if ((rc = read_file(path, &b, errstr)) <= 0) {
+		buf_free(&b);
+		return rc;
+	}
+	for (line = b.data; line && *line; line = nl, lineno++) {
+		if ((nl = strchr(line, '\n')) != NULL)
+			*nl++ = '\0';
+		if (file_line(f, &cur, line) < 0) {
+			*errstr = not_state_file(path, lineno);
+			buf_free(&b);
+			return -1;
+		}
+	}
+	buf_free(&b);
+	return 0;
+}
+
+int
+archive_file_record(struct archive_file *f, struct archive_state *st,
+    const char *path, const char *id, char **errstr)
+{
+	struct buf b;
+	size_t i;
+	int rc;
+
+	state_set_last(st, id);
+	buf_init(&b);
+	state_text(&f->account, &b);
+	for (i = 0; i < f->nrooms; i++) {
+		buf_printf(&b, "room=%s\n", f->rooms[i]->archive);
+		state_ids(f->rooms[i], &b);
+	}
+	rc = write_atomic(path, &b, errstr);
+	buf_free(&b);
 	return rc;
 }

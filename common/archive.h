@@ -141,4 +141,59 @@ archive_state_load(struct archive_state *st, const char *path, char **errstr);
 int archive_state_record(
     struct archive_state *st, const char *path, const char *id, char **errstr);
 
+/*
+ * The whole state file, once rooms (xlisten --room) catch up too: one
+ * section per archive.  The account's section is the lines up to the
+ * first "room=" line (an "archive=JID" line names it, as in the files of
+ * one archive above, which stay readable as they are); each room's section
+ * starts with "room=JID" (the room's bare JID) and holds the same "seen="
+ * and "last=" lines:
+ *
+ *   archive=bob@localhost
+ *   last=ID
+ *   room=dev@conference.localhost
+ *   seen=ID
+ *   last=ID
+ *
+ * A room named twice, or an "archive=" line in a room's section, is not a
+ * state file.  Sections of rooms a run does not listen to are kept as they
+ * are.  Every string and every state is owned by the file.
+ */
+struct archive_file {
+	struct archive_state account;
+	struct archive_state **rooms; /* their 'archive' is the room's JID */
+	size_t nrooms;
+};
+
+void archive_file_init(struct archive_file *f);
+void archive_file_free(struct archive_file *f);
+
+/*
+ * archive_file_load()
+ *
+ * Reads 'path' into 'f' (initialised).  A missing or empty file has no
+ * section.  Returns 0, or -1 with *errstr (allocated) when the file cannot
+ * be read or is not a state file.
+ */
+int archive_file_load(struct archive_file *f, const char *path, char **errstr);
+
+/*
+ * archive_file_room()
+ *
+ * The section of 'room' (a bare JID, compared as JIDs are), added empty
+ * when the file has none.  Borrowed: valid until archive_file_free().
+ */
+struct archive_state *
+archive_file_room(struct archive_file *f, const char *room);
+
+/*
+ * archive_file_record()
+ *
+ * Makes 'id' the last handled id of the section 'st' (the account's or one
+ * of archive_file_room()) and writes the whole file to 'path' atomically,
+ * as archive_state_record() does.  Returns 0, or -1 with *errstr.
+ */
+int archive_file_record(struct archive_file *f, struct archive_state *st,
+    const char *path, const char *id, char **errstr);
+
 #endif

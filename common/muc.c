@@ -24,9 +24,56 @@ struct muc_room {
 	int nick_retries;
 	int tries;
 	enum muc_state state;
+	char **features; /* of the last disco#info answer, NULL-terminated */
+	size_t nfeatures;
 	muc_join_cb cb;
 	void *ud;
 };
+
+static void
+forget_features(struct muc_room *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nfeatures; i++)
+		free(r->features[i]);
+	free(r->features);
+	r->features = NULL;
+	r->nfeatures = 0;
+}
+
+/* Keeps the features a disco#info result lists. */
+static void
+keep_features(struct muc_room *r, xmpp_stanza_t *st)
+{
+	xmpp_stanza_t *q, *c;
+	const char *v;
+
+	forget_features(r);
+	q = xmpp_stanza_get_child_by_name_and_ns(
+	    st, "query", XMPP_NS_DISCO_INFO);
+	for (c = q ? xmpp_stanza_get_children(q) : NULL; c;
+	     c = xmpp_stanza_get_next(c)) {
+		if (!xmpp_stanza_is_tag(c) ||
+		    strcmp(xmpp_stanza_get_name(c), "feature") != 0 ||
+		    (v = xmpp_stanza_get_attribute(c, "var")) == NULL)
+			continue;
+		r->features = xrealloc(
+		    r->features, (r->nfeatures + 1) * sizeof(*r->features));
+		r->features[r->nfeatures++] = xstrdup(v);
+	}
+}
+
+int
+muc_room_feature(const struct muc_room *r, const char *var)
+{
+	size_t i;
+
+	for (i = 0; i < r->nfeatures; i++)
+		if (strcmp(r->features[i], var) == 0)
+			return 1;
+	return 0;
+}
 
 struct muc_room *
 muc_room_new(const char *jid, const char *nick, const char *password,
@@ -52,6 +99,7 @@ muc_room_free(struct muc_room *r)
 	free(r->base_nick);
 	free(r->nick);
 	util_secure_free(r->password);
+	forget_features(r);
 	free(r);
 }
 
@@ -162,6 +210,7 @@ on_disco(struct session *s, xmpp_stanza_t *st, void *ud)
 		    "not a multi-user chat room");
 		return 0;
 	}
+	keep_features(r, st);
 	send_join(s, r);
 	return 0;
 }

@@ -46,6 +46,14 @@ const char *muc_room_nick(const struct muc_room *r);
 int muc_room_joined(const struct muc_room *r);
 
 /*
+ * muc_room_feature()
+ *
+ * True when the room's disco#info answer of the last muc_join() listed the
+ * feature 'var' (e.g. urn:xmpp:mam:2: the room keeps an archive).
+ */
+int muc_room_feature(const struct muc_room *r, const char *var);
+
+/*
  * muc_join()
  *
  * Starts joining; 'cb' is called once with the outcome.  Call again after a

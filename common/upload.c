@@ -16,6 +16,7 @@
 #include "session.h"
 #include "stanza.h"
 #include "text.h"
+#include "truststore.h"
 #include "upload.h"
 #include "util.h"
 #include "xmpptools.h"
@@ -471,12 +472,29 @@ verify_pin(int ok, X509_STORE_CTX *store)
 	return put_pin != NULL && strcmp(hex, put_pin) == 0;
 }
 
+/*
+ * The trust of the transfer is the XMPP connection's (session_login.c):
+ * OpenSSL's default paths as the lazy trust store decided them for this
+ * process (truststore.h: the hashed directories, without parsing the
+ * default bundle when they hold the same CAs), the default directory when
+ * the lazy plan adds it, and --cafile and --capath on top (libcurl loads
+ * those before this runs).  libcurl's own built-in bundle is not used.
+ * With a fingerprint pin, the pin is checked on top of the chain.
+ */
 static CURLcode
-pin_ctx(CURL *curl, void *ctx, void *ud)
+trust_ctx(CURL *curl, void *ctx, void *ud)
 {
+	const char *add = NULL;
+
 	(void)curl;
 	(void)ud;
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_pin);
+	truststore_init(&add);
+	if (!SSL_CTX_set_default_verify_paths(ctx))
+		return CURLE_SSL_CACERT_BADFILE;
+	if (add)
+		(void)SSL_CTX_load_verify_locations(ctx, NULL, add);
+	if (put_pin)
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_pin);
 	return CURLE_OK;
 }
 
@@ -552,17 +570,15 @@ put_setup(CURL *c, const struct xconfig *cfg, const struct upload_slot *slot,
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "xmpptools/" PACKAGE_VERSION);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-	if (cfg->cafile)
-		curl_easy_setopt(c, CURLOPT_CAINFO, cfg->cafile);
-	if (cfg->capath)
-		curl_easy_setopt(c, CURLOPT_CAPATH, cfg->capath);
+	/* NULL: not libcurl's built-in bundle and directory (trust_ctx()). */
+	curl_easy_setopt(c, CURLOPT_CAINFO, cfg->cafile);
+	curl_easy_setopt(c, CURLOPT_CAPATH, cfg->capath);
+	curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, trust_ctx);
 	put_pin = NULL;
 	if (cfg->tls_pin && strncmp(cfg->tls_pin, "sha256//", 8) == 0)
 		curl_easy_setopt(c, CURLOPT_PINNEDPUBLICKEY, cfg->tls_pin);
-	else if (cfg->tls_pin) {
+	else if (cfg->tls_pin)
 		put_pin = cfg->tls_pin;
-		curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, pin_ctx);
-	}
 	for (i = 0; i < slot->nheaders; i++)
 		hdr = curl_slist_append(hdr, slot->headers[i]);
 	hdr = curl_slist_append(hdr, ct);

@@ -20,8 +20,10 @@
  *                      max-file-size comes from the x-data form.
  *   upload_request()   asks that service for a slot (PUT and GET URLs).
  *   upload_put()       sends the file with libcurl over https, with the
- *                      trust settings of the XMPP connection (--cafile,
- *                      --capath, --tls-pin); verification is never off.
+ *                      trust settings of the XMPP connection (the lazy
+ *                      trust store of truststore.h, not libcurl's built-in
+ *                      CA bundle; --cafile, --capath, --tls-pin);
+ *                      verification is never off.
  *
  * The first two go through the session (session_request()); their
  * callbacks run inside the event loop and may end the run.  upload_put()

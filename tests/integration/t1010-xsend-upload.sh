@@ -6,14 +6,16 @@
 # message per file; a file over the service's limit (1 MiB) is exit 2
 # naming the limit, with nothing uploaded or sent; a server without the
 # service is a clear line and exit 8; an http:// slot is refused (exit
-# 9) with nothing uploaded or sent.  XMPP_SERVER=prosody or ejabberd.
+# 9) with nothing uploaded or sent; the https server is trusted as the XMPP
+# login is (the lazy trust store, not libcurl's bundle).  XMPP_SERVER=prosody
+# or ejabberd.
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091
 . "$(dirname "$0")/lib.sh"
 
 xt_need server openssl slixmpp
 command -v curl >/dev/null || skip_all "curl is not installed"
-plan 36
+plan 39
 
 try=$'\nTry \'xsend --help\' for more information.'
 
@@ -136,6 +138,32 @@ sed -i '/^cafile/d' "$conf_pin"
 run "$XSEND" -C "$conf_pin" --upload "$XT_DIR/a.bin" --id up-noca bob@localhost
 ok_rc 5 "--tls-pin without the CA: the XMPP login passes, the upload is refused: exit 5"
 like "$ERR" "^xsend: --upload $XT_DIR/a\\.bin: https://localhost:[0-9]+/.*: upload failed: .*; nothing sent\$" "... one line saying so"
+
+# The https server is verified with the trust store of the XMPP login, not
+# libcurl's built-in bundle: without --cafile, the test CA in a hashed
+# directory of SSL_CERT_DIR (the lazy trust store: SSL_CERT_FILE unset)
+# verifies both; without it there, neither.
+hashed=$XT_DIR/hashed
+if ! mkdir -p "$hashed" || ! cp "$XT_CA" "$hashed/test-ca.pem" || ! openssl rehash "$hashed"; then
+	bail_out "cannot make a hashed CA directory"
+fi
+conf_noca=$XT_DIR/alice-noca.conf
+grep -v '^cafile' "$conf" >"$conf_noca"
+chmod 600 "$conf_noca"
+run env -u SSL_CERT_FILE SSL_CERT_DIR="$hashed" "$XSEND" -C "$conf_noca" --upload "$XT_DIR/a.bin" \
+	--id up-lazy bob@localhost
+ok_rc 0 "no --cafile, the CA in SSL_CERT_DIR: the upload is verified as the login: exit 0"
+got up-lazy
+ok "... fetched back" same_bytes "${JSON[oob_url]:-none}" "$XT_DIR/a.bin"
+def_dir=$(openssl version -d | sed 's/^OPENSSLDIR: "\(.*\)"$/\1/')/certs
+if compgen -G "$def_dir/[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f].[0-9]*" >/dev/null; then
+	run env -u SSL_CERT_FILE SSL_CERT_DIR="$hashed" "$XSEND" -C "$conf_noca" -v \
+		--upload "$XT_DIR/a.bin" --id up-lazy-v bob@localhost
+	like "$ERR" "trust store: CAs looked up by name in $hashed" \
+		"... (-v: the lazy trust store of the login, which the upload shares)"
+else
+	skip "$def_dir is not hashed: no lazy trust store here"
+fi
 
 # A service that hands out http:// slots: refused, nothing uploaded or sent.
 xt_server_stop

@@ -26,8 +26,8 @@ run "$XLISTEN" -C "$bconf" --port "$closed" --since yesterday
 ok_rc 2 "--since yesterday: exit 2"
 is "${ERR%%$'\n'*}" "xlisten: --since: 'yesterday' is not an ISO 8601 time (YYYY-MM-DD[THH:MM[:SS]][Z])" \
 	"--since: says why"
-run "$XLISTEN" -C "$bconf" --port "$closed" --state "$D/x" --room r@conference.localhost
-ok_rc 2 "--state with --room: exit 2"
+run "$XLISTEN" -C "$bconf" --port "$closed" --state "$D/x" --room r@conference.localhost --history 5
+ok_rc 2 "--state with --history: exit 2 (the room's archive gives what was missed)"
 printf 'archive=carol@localhost\nlast=x\n' >"$D/carol.state"
 run "$XLISTEN" -C "$bconf" --port "$closed" --state "$D/carol.state"
 ok_rc 3 "a state file of another account: exit 3"

@@ -321,6 +321,147 @@ archive_state__round_trips__atomically_0600(void **state)
 	free(path);
 }
 
+/* Writes 'text' to 'path'. */
+static void
+write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* The contents of 'path' (allocated). */
+static char *
+read_text(const char *path)
+{
+	char buf[4096];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return xstrdup(buf);
+}
+
+static void
+archive_file__reads__a_state_of_one_archive(void **state)
+{
+	char dir[] = "/tmp/test_archive.XXXXXX";
+	struct archive_file f;
+	char *path, *err = NULL;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	path = xasprintf("%s/state", dir);
+	archive_file_init(&f);
+	assert_int_equal(archive_file_load(&f, path, &err), 0); /* missing */
+	assert_null(f.account.last);
+	assert_int_equal(f.nrooms, 0);
+	archive_file_free(&f);
+
+	write_text(path, "archive=bob@ex\nseen=a\nlast=b\n");
+	archive_file_init(&f);
+	assert_int_equal(archive_file_load(&f, path, &err), 0);
+	assert_string_equal(f.account.archive, "bob@ex");
+	assert_string_equal(f.account.last, "b");
+	assert_true(archive_seen_has(&f.account.seen, "a"));
+	assert_int_equal(f.nrooms, 0);
+	archive_file_free(&f);
+	unlink(path);
+	rmdir(dir);
+	free(path);
+}
+
+static void
+archive_file__keeps__one_cursor_per_room(void **state)
+{
+	char dir[] = "/tmp/test_archive.XXXXXX";
+	struct archive_file f, back;
+	struct archive_state *r1, *r2;
+	char *path, *err = NULL, *text;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	path = xasprintf("%s/state", dir);
+	archive_file_init(&f);
+	f.account.archive = xstrdup("bob@ex");
+	r1 = archive_file_room(&f, "dev@muc.ex");
+	r2 = archive_file_room(&f, "ops@muc.ex");
+	assert_ptr_equal(archive_file_room(&f, "DEV@muc.ex"), r1);
+	assert_int_equal(archive_file_record(&f, r1, path, "r1a", &err), 0);
+	assert_int_equal(
+	    archive_file_record(&f, &f.account, path, "own1", &err), 0);
+	assert_int_equal(archive_file_record(&f, r1, path, "r1b", &err), 0);
+	text = read_text(path);
+	assert_string_equal(text,
+	    "archive=bob@ex\nlast=own1\n"
+	    "room=dev@muc.ex\nseen=r1a\nlast=r1b\n"
+	    "room=ops@muc.ex\n");
+	free(text);
+	(void)r2;
+
+	archive_file_init(&back);
+	assert_int_equal(archive_file_load(&back, path, &err), 0);
+	assert_string_equal(back.account.last, "own1");
+	assert_int_equal(back.nrooms, 2);
+	assert_string_equal(
+	    archive_file_room(&back, "dev@muc.ex")->last, "r1b");
+	assert_true(archive_seen_has(
+	    &archive_file_room(&back, "dev@muc.ex")->seen, "r1a"));
+	assert_null(archive_file_room(&back, "ops@muc.ex")->last);
+	assert_false(archive_seen_has(&back.account.seen, "r1b"));
+	archive_file_free(&back);
+	archive_file_free(&f);
+
+	/* the old reader refuses a file with rooms rather than mix them up */
+	{
+		struct archive_state st;
+
+		archive_state_init(&st);
+		assert_int_equal(archive_state_load(&st, path, &err), -1);
+		free(err);
+		archive_state_free(&st);
+	}
+	unlink(path);
+	rmdir(dir);
+	free(path);
+}
+
+static void
+archive_file__refuses__duplicate_rooms_and_misplaced_lines(void **state)
+{
+	static const char *const bad[] = {
+		"archive=bob@ex\nroom=a@m\nlast=1\nroom=a@m\n",
+		"room=a@m\narchive=bob@ex\n",
+		"room=\n",
+		"archive=bob@ex\nroom=a@m\nnext=1\n",
+	};
+	char dir[] = "/tmp/test_archive.XXXXXX";
+	struct archive_file f;
+	char *path, *err;
+	size_t i;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	path = xasprintf("%s/state", dir);
+	for (i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		write_text(path, bad[i]);
+		archive_file_init(&f);
+		err = NULL;
+		assert_int_equal(archive_file_load(&f, path, &err), -1);
+		assert_non_null(strstr(err, "not a state file"));
+		free(err);
+		archive_file_free(&f);
+	}
+	unlink(path);
+	rmdir(dir);
+	free(path);
+}
+
 int
 main(void)
 {
@@ -337,6 +478,10 @@ main(void)
 		cmocka_unit_test(archive_time__normalises__iso8601),
 		cmocka_unit_test(archive_seen__forgets__oldest_beyond_cap),
 		cmocka_unit_test(archive_state__round_trips__atomically_0600),
+		cmocka_unit_test(archive_file__reads__a_state_of_one_archive),
+		cmocka_unit_test(archive_file__keeps__one_cursor_per_room),
+		cmocka_unit_test(
+		    archive_file__refuses__duplicate_rooms_and_misplaced_lines),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
