@@ -347,6 +347,7 @@ static struct {
 	size_t njids;
 	char *self; /* the account's bare JID */
 	int force; /* publish the bundle whatever */
+	int lenient; /* omemo_pep_fetch(): bundles may fail, no trust check */
 	int published; /* the own device is published */
 	unsigned gen; /* stale replies of an earlier round are ignored */
 	int pending;
@@ -611,6 +612,22 @@ out:
 	return 0;
 }
 
+/* A device whose bundle failed: the run fails for a recipient's device,
+ * a warning does for the account's own devices and for xroster. */
+static void
+bundle_problem(
+    const struct ticket *t, int code, const char *what, const char *why)
+{
+	if (t->r.self || P.lenient)
+		xwarn("OMEMO: %s device %lu: %s (%s)%s", t->r.jid,
+		    (unsigned long)t->r.dev, what, why,
+		    P.lenient ? "" : ": not encrypting for it");
+	else
+		fail(code,
+		    xasprintf("%s: OMEMO device %lu: %s (%s); nothing sent",
+			t->r.jid, (unsigned long)t->r.dev, what, why));
+}
+
 static int
 on_bundle(struct session *s, xmpp_stanza_t *st, void *ud)
 {
@@ -623,25 +640,12 @@ on_bundle(struct session *s, xmpp_stanza_t *st, void *ud)
 		goto out;
 	if (is_error(st)) {
 		err = condition(st);
-		if (t->r.self)
-			xwarn("OMEMO: the bundle of the account's device %lu "
-			      "cannot be fetched (%s): not encrypting for it",
-			    (unsigned long)t->r.dev, err);
-		else
-			fail(XEXIT_REJECTED,
-			    xasprintf("%s: the OMEMO bundle of device %lu "
-				      "cannot be fetched: %s; nothing sent",
-				t->r.jid, (unsigned long)t->r.dev, err));
+		bundle_problem(
+		    t, XEXIT_REJECTED, "its bundle cannot be fetched", err);
 	} else if (omemo_pep_parse_bundle(st, &b, &err) < 0 ||
 	    omemo_process_bundle(P.o, t->r.jid, t->r.dev, &b, &err) < 0) {
-		if (t->r.self)
-			xwarn("OMEMO: device %lu of the account: %s: not "
-			      "encrypting for it",
-			    (unsigned long)t->r.dev, err);
-		else
-			fail(XEXIT_PROTOCOL,
-			    xasprintf("%s: OMEMO device %lu: %s; nothing sent",
-				t->r.jid, (unsigned long)t->r.dev, err));
+		bundle_problem(
+		    t, XEXIT_PROTOCOL, "its bundle is unusable", err);
 		omemo_bundle_clear(&b);
 	} else
 		omemo_bundle_clear(&b);
@@ -699,7 +703,7 @@ step(void)
 	if (P.pending > 0)
 		return;
 	if (P.code != 0 || P.published) {
-		if (P.code == 0 && P.jids)
+		if (P.code == 0 && P.jids && !P.lenient)
 			check_usable();
 		finish();
 		return;
@@ -729,6 +733,7 @@ start(struct session *s, struct omemo *o, int force, omemo_pep_cb cb, void *ud)
 	P.cb = cb;
 	P.ud = ud;
 	P.force = force;
+	P.lenient = 0;
 	P.published = 0;
 	P.pending = 0;
 	P.code = 0;
@@ -769,6 +774,23 @@ omemo_pep_prepare(struct session *s, struct omemo *o, const char *const *jids,
 	P.jids = jids;
 	P.njids = n;
 	read_own_list();
+}
+
+void
+omemo_pep_fetch(struct session *s, struct omemo *o, const char *const *jids,
+    size_t n, omemo_pep_cb cb, void *ud)
+{
+	size_t i;
+
+	start(s, o, 0, cb, ud);
+	P.jids = jids;
+	P.njids = n;
+	P.published = 1;
+	P.lenient = 1;
+	for (i = 0; i < n; i++)
+		get_items(jids[i], NS_OMEMO_DEVICES, on_devicelist,
+		    ticket_new(jids[i], 0, strcmp(jids[i], P.self) == 0));
+	step();
 }
 
 size_t

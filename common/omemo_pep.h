@@ -126,6 +126,17 @@ void omemo_pep_prepare(struct session *s, struct omemo *o,
     const char *const *jids, size_t n, omemo_pep_cb cb, void *ud);
 
 /*
+ * omemo_pep_fetch()
+ *
+ * For xroster: reads the device lists of 'jids' and the bundles of their
+ * devices without a session (so that each device's identity and
+ * fingerprint are known), without publishing anything.  A bundle that
+ * cannot be fetched is a warning; a JID without devices, a failure.
+ */
+void omemo_pep_fetch(struct session *s, struct omemo *o,
+    const char *const *jids, size_t n, omemo_pep_cb cb, void *ud);
+
+/*
  * omemo_pep_targets()
  *
  * The devices one message to 'jid' is encrypted for: the usable devices of
