@@ -728,6 +728,16 @@ decrypt(struct xlisten *x, xmpp_stanza_t *msg, struct orecord *r,
 	uint32_t dev;
 	int prekey, rc;
 
+	const char *type = xmpp_stanza_get_type(msg);
+
+	if (type && strcmp(type, "groupchat") == 0) {
+		if (xmpp_stanza_get_child_by_name_and_ns(
+			msg, "encrypted", NS_OMEMO))
+			rec_encrypted(
+			    r, k, NULL, 0, "OMEMO in rooms is not supported");
+		free(bare);
+		return;
+	}
 	rc = omemo_pep_open_message(
 	    x->omemo, msg, bare, &body, &dev, &prekey, &err);
 	if (rc > 0)

@@ -802,8 +802,8 @@ args_file(struct xroster *x, int argc, const char **argv)
  * OMEMO devices: devices, trust, distrust
  */
 
-/* The keys of a device record: JID, device, fingerprint, trust, active. */
-#define DEVICE_KEYS "jdfta"
+/* The -F keys of a device record: JID, device, fingerprint, trust. */
+#define DEVICE_KEYS "jdft"
 
 static const char *
 trust_name(int trust)
@@ -827,7 +827,7 @@ print_device(struct xroster *x, const char *jid, unsigned long id,
 	    OF_TEXT | OF_NUMBER);
 	rec_add(&r, 't', "trust", trust, OF_TEXT);
 	rec_add(&r, 'f', "fingerprint", fingerprint, OF_TEXT);
-	rec_add(&r, 'a', "active", active ? "1" : "0", OF_BOOL);
+	rec_add(&r, 0, "active", active ? "1" : "0", OF_BOOL);
 	rc = print_record(x, &r);
 	rec_strings_free(&k);
 	return rc;
