@@ -190,7 +190,7 @@ test_encrypted_round_trip(void **state)
 	assert_string_equal(xml,
 	    "<encrypted xmlns=\"eu.siacs.conversations.axolotl\"><header "
 	    "sid=\"1234\"><key rid=\"11\">a2V5MQ==</key><key "
-	    "prekey=\"true\" rid=\"22\">a2V5Mg==</key><iv>aXY=</iv>"
+	    "rid=\"22\" prekey=\"true\">a2V5Mg==</key><iv>aXY=</iv>"
 	    "</header><payload>cGF5</payload></encrypted>");
 	assert_int_equal(omemo_pep_parse_encrypted(enc, &got, &err), 0);
 	assert_int_equal(got.sid, 1234);
@@ -253,10 +253,12 @@ test_seal(void **state)
 	omemo_pep_seal(msg, enc);
 	xmpp_stanza_release(enc);
 	xml = text_of(msg);
-	assert_non_null(strstr(xml,
-	    "<encryption xmlns=\"urn:xmpp:eme:0\" "
-	    "namespace=\"eu.siacs.conversations."
-	    "axolotl\" name=\"OMEMO\"/>"));
+	enc = xmpp_stanza_get_child_by_name_and_ns(
+	    msg, "encryption", "urn:xmpp:eme:0");
+	assert_non_null(enc);
+	assert_string_equal(xmpp_stanza_get_attribute(enc, "namespace"),
+	    "eu.siacs.conversations.axolotl");
+	assert_string_equal(xmpp_stanza_get_attribute(enc, "name"), "OMEMO");
 	assert_non_null(strstr(xml, "<body>" OMEMO_FALLBACK "</body>"));
 	assert_non_null(strstr(xml, "<store xmlns=\"urn:xmpp:hints\"/>"));
 	assert_non_null(strstr(xml, "<payload>cGF5</payload>"));
