@@ -708,8 +708,11 @@ on_published(struct session *s, int code, const char *why, void *ud)
 	struct xlisten *x = ud;
 
 	(void)s;
-	if (code == 0)
+	if (code == 0) {
+		xdebug(1, "OMEMO: device %lu is published",
+		    (unsigned long)omemo_device_id(x->omemo));
 		return;
+	}
 	xerror("%s", why);
 	end_run(x, code);
 }

@@ -594,8 +594,8 @@ on_devicelist(struct session *s, xmpp_stanza_t *st, void *ud)
 	if (P.code == 0 && n == 0 && !t->r.self)
 		fail(XEXIT_REJECTED,
 		    xasprintf("%s: no OMEMO device (the contact has published "
-			      "none); nothing sent",
-			t->r.jid));
+			      "none)%s",
+			t->r.jid, P.lenient ? "" : "; nothing sent"));
 	if (t->r.self && !P.published && P.code == 0) {
 		free(P.own);
 		P.own = ids;
