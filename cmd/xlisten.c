@@ -1167,7 +1167,7 @@ open_omemo(struct xlisten *x)
 		free(dir);
 	}
 	if (x->omemo == NULL) {
-		xerror("--omemo: %s", err);
+		xerror("%s", err);
 		free(err);
 		return XEXIT_CONFIG;
 	}

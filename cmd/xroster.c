@@ -880,7 +880,7 @@ print_devices(struct xroster *x, int named)
 	}
 	if (rc < 0 || omemo_devices(x->omemo, x->jids[0], &d, &n, &err) < 0) {
 		if (err)
-			xerror("OMEMO: %s", err);
+			xerror("%s", err);
 		free(err);
 		return XEXIT_CONFIG;
 	}
@@ -898,7 +898,7 @@ on_devices(struct session *s, int code, const char *why, void *ud)
 {
 	struct xroster *x = ud;
 	const char *v = x->verb->name;
-	char *err = NULL;
+	char *err = NULL, fp[80];
 	uint32_t dev = 0;
 	unsigned long n;
 	int trust;
@@ -909,9 +909,10 @@ on_devices(struct session *s, int code, const char *why, void *ud)
 		    strcmp(v, "trust") == 0 ? OMEMO_TRUSTED : OMEMO_DISTRUSTED;
 		if (util_parse_ulong(x->device, 1, 0x7fffffffUL, &n) == 0)
 			dev = (uint32_t)n;
-		if (omemo_set_trust(x->omemo, x->jids[0], dev,
-			dev ? NULL : x->device, trust, &err) < 0) {
-			xerror("%s: %s; nothing changed", x->jids[0], err);
+		fp_norm(x->device, fp, sizeof(fp));
+		if (omemo_set_trust(x->omemo, x->jids[0], dev, dev ? NULL : fp,
+			trust, &err) < 0) {
+			xerror("%s; nothing changed", err);
 			free(err);
 			session_finish(s, XEXIT_REJECTED);
 			return;
@@ -1216,7 +1217,7 @@ open_omemo(struct xroster *x)
 		free(dir);
 	}
 	if (x->omemo == NULL) {
-		xerror("OMEMO: %s", err);
+		xerror("%s", err);
 		free(err);
 		return XEXIT_CONFIG;
 	}

@@ -668,8 +668,11 @@ seal(struct xsend *x, xmpp_stanza_t *msg, const char *body, size_t i)
 	n = omemo_pep_targets(x->omemo, x->bare[i], self, &t);
 	rc = n == 0 ? -1 : omemo_encrypt(x->omemo, body, t, n, &em, &err);
 	if (rc < 0) {
-		xerror("%s: %s; nothing sent", x->bare[i],
-		    err ? err : "no trusted OMEMO device");
+		if (err)
+			xerror("%s; nothing sent", err);
+		else
+			xerror("%s: no trusted OMEMO device; nothing sent",
+			    x->bare[i]);
 		failed(x, n == 0 ? XEXIT_REJECTED : XEXIT_FAILURE);
 	} else {
 		enc = omemo_pep_encrypted(session_ctx(x->s), &em);
@@ -1731,7 +1734,7 @@ open_omemo(struct xsend *x, const struct xconfig *cfg)
 	free(dir);
 	free(me);
 	if (x->omemo == NULL) {
-		xerror("--omemo: %s; nothing sent", err);
+		xerror("%s; nothing sent", err);
 		free(err);
 		return XEXIT_CONFIG;
 	}

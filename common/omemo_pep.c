@@ -508,7 +508,7 @@ publish_bundle(void)
 	char *err = NULL, *node;
 
 	if (omemo_own_bundle(P.o, &b, &err) < 0) {
-		fail(XEXIT_CONFIG, xasprintf("OMEMO: %s", err));
+		fail(XEXIT_CONFIG, xstrdup(err));
 		free(err);
 		return;
 	}
@@ -590,7 +590,7 @@ on_devicelist(struct session *s, xmpp_stanza_t *st, void *ud)
 	} else
 		omemo_pep_parse_devicelist(st, &ids, &n);
 	if (P.code == 0 && omemo_set_devices(P.o, t->r.jid, ids, n, &err) < 0)
-		fail(XEXIT_CONFIG, xasprintf("OMEMO: %s", err));
+		fail(XEXIT_CONFIG, xstrdup(err));
 	if (P.code == 0 && n == 0 && !t->r.self)
 		fail(XEXIT_REJECTED,
 		    xasprintf("%s: no OMEMO device (the contact has published "
