@@ -83,29 +83,36 @@ b64_text(xmpp_stanza_t *st)
 	return out;
 }
 
-/* The element 'name' in NS_OMEMO: 'st' itself, or found inside a pubsub
- * reply (pubsub/items/item/name). */
+/* The element 'name' in NS_OMEMO: 'st' itself, or the one in the item of
+ * a pubsub reply (iq/pubsub/items/item/name; an RSM <set/> may come
+ * before the items). */
 static xmpp_stanza_t *
 payload(xmpp_stanza_t *st, const char *name)
 {
 	xmpp_stanza_t *c;
-	const char *n;
+	const char *n = xmpp_stanza_get_name(st);
 
-	for (; st; st = c) {
-		n = xmpp_stanza_get_name(st);
-		if (n && strcmp(n, name) == 0) {
-			n = xmpp_stanza_get_ns(st);
-			return n && strcmp(n, NS_OMEMO) == 0 ? st : NULL;
-		}
-		/* Down the first element child each time: iq, pubsub,
-		 * items, item. */
-		for (c = xmpp_stanza_get_children(st); c;
-		     c = xmpp_stanza_get_next(c))
-			if (xmpp_stanza_is_tag(c) &&
-			    (strcmp(xmpp_stanza_get_name(c), "error") != 0))
-				break;
-	}
-	return NULL;
+	if (n && strcmp(n, name) == 0)
+		return xmpp_stanza_get_ns(st) &&
+			strcmp(xmpp_stanza_get_ns(st), NS_OMEMO) == 0
+		    ? st
+		    : NULL;
+	if (n && strcmp(n, "iq") == 0)
+		st = xmpp_stanza_get_child_by_name_and_ns(
+		    st, "pubsub", NS_PUBSUB);
+	if (st)
+		st = xmpp_stanza_get_child_by_name(st, "items");
+	if (st == NULL)
+		return NULL;
+	/* The last item is the newest. */
+	for (c = xmpp_stanza_get_child_by_name(st, "item"); c;
+	     c = xmpp_stanza_get_next(c))
+		if (xmpp_stanza_is_tag(c) &&
+		    strcmp(xmpp_stanza_get_name(c), "item") == 0)
+			st = c;
+	if (st == NULL || strcmp(xmpp_stanza_get_name(st), "item") != 0)
+		return NULL;
+	return xmpp_stanza_get_child_by_name_and_ns(st, name, NS_OMEMO);
 }
 
 xmpp_stanza_t *

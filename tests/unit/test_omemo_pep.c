@@ -77,7 +77,9 @@ test_devicelist_from_reply(void **state)
 	/* As a server answers: junk ids skipped, a repeat counted once. */
 	xmpp_stanza_t *iq = xmpp_stanza_new_from_string(ctx,
 	    "<iq type='result' id='a'><pubsub "
-	    "xmlns='http://jabber.org/protocol/pubsub'><items "
+	    "xmlns='http://jabber.org/protocol/pubsub'><set "
+	    "xmlns='http://jabber.org/protocol/rsm'><count>1</count></set>"
+	    "<items "
 	    "node='eu.siacs.conversations.axolotl.devicelist'><item "
 	    "id='current'><list xmlns='eu.siacs.conversations.axolotl'>"
 	    "<device id='7'/><device id='0'/><device id='x1'/>"
