@@ -12,6 +12,7 @@
 
 #include <ftw.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -216,18 +217,24 @@ omemo_prekeys__replenished_after_use(void **state)
 	struct fixture *f = *state;
 	struct omemo *a = open_ok(f->dir, ALICE), *b = open_ok(f->dir, BOB);
 	struct omemo_bundle before, after;
-	struct omemo_msg m;
+	struct omemo_msg m, m2;
 	char *err = NULL;
 	size_t i, j, gone = 0;
 
 	assert_int_equal(omemo_own_bundle(b, &before, &err), 0);
 	assert_int_equal(before.npk, 100);
 	introduce(a, b, BOB);
+	/* alice sends twice before bob answers: two key exchange messages
+	 * built on the same pre-key */
 	encrypt_to(a, BOB, omemo_device_id(b), "x", &m);
+	encrypt_to(a, BOB, omemo_device_id(b), "y", &m2);
+	assert_int_equal(m2.keys[0].prekey, 1);
 	decrypt_expect(b, ALICE, &m, "x", 1);
-	/* the same key exchange message again: no second pre-key is used */
+	decrypt_expect(b, ALICE, &m2, "y", 1);
+	/* the same message again is refused */
 	decrypt_fails(b, ALICE, &m, "duplicate");
 	omemo_msg_clear(&m);
+	omemo_msg_clear(&m2);
 	assert_int_equal(omemo_bundle_changed(b), 1);
 	assert_int_equal(omemo_own_bundle(b, &after, &err), 0);
 	assert_int_equal(omemo_bundle_changed(b), 0);
@@ -430,6 +437,70 @@ omemo_set_devices__marks_inactive(void **state)
 	omemo_close(b);
 }
 
+/* Sends 'n' messages "P-i" from a fresh handle of alice's store to bob,
+ * writing "iv payload key prekey" lines to 'fd'. */
+static void
+send_burst(const char *dir, uint32_t bid, char p, int n, int fd)
+{
+	struct omemo *a = open_ok(dir, ALICE);
+	struct omemo_msg m;
+	char text[16];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(text, sizeof(text), "%c-%d", p, i);
+		encrypt_to(a, BOB, bid, text, &m);
+		dprintf(fd, "%s %s %s %d\n", m.iv, m.payload, m.keys[0].data,
+		    m.keys[0].prekey);
+		omemo_msg_clear(&m);
+	}
+	omemo_close(a);
+}
+
+static void
+omemo_store__two_processes_share_a_device(void **state)
+{
+	struct fixture *f = *state;
+	struct omemo *a = open_ok(f->dir, ALICE), *b = open_ok(f->dir, BOB);
+	uint32_t aid = omemo_device_id(a), bid = omemo_device_id(b);
+	struct omemo_key k = { NULL, bid, 0, NULL };
+	struct omemo_msg m = { aid, NULL, NULL, 1, &k };
+	char line[2048], iv[64], pl[256], data[1024], *body, *err = NULL;
+	int fds[2], status, n = 0, prekey;
+	FILE *in;
+	pid_t pid;
+
+	introduce(a, b, BOB);
+	omemo_close(a);
+	assert_int_equal(pipe(fds), 0);
+	if ((pid = fork()) == 0) {
+		close(fds[0]);
+		send_burst(f->dir, bid, 'c', 25, fds[1]);
+		_exit(0);
+	}
+	send_burst(f->dir, bid, 'p', 25, fds[1]);
+	close(fds[1]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(status, 0);
+	in = fdopen(fds[0], "r");
+	while (fgets(line, sizeof(line), in) != NULL) {
+		assert_int_equal(sscanf(line, "%63s %255s %1023s %d", iv, pl,
+				     data, &k.prekey),
+		    4);
+		m.iv = iv;
+		m.payload = pl;
+		k.data = data;
+		if (omemo_decrypt(b, ALICE, &m, &body, &prekey, &err) < 0)
+			fail_msg("message %d: %s", n, err);
+		assert_true(body[0] == 'c' || body[0] == 'p');
+		free(body);
+		n++;
+	}
+	fclose(in);
+	assert_int_equal(n, 50);
+	omemo_close(b);
+}
+
 static void
 open_fails(const char *dir, const char *account, const char *why)
 {
@@ -553,6 +624,8 @@ main(void)
 		    omemo_trust__policy_transitions, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    omemo_set_devices__marks_inactive, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    omemo_store__two_processes_share_a_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    omemo_open__refuses_open_permissions, setup, teardown),
 		cmocka_unit_test_setup_teardown(
