@@ -2021,20 +2021,25 @@ check_targets(
 }
 
 /* The payload: AES-128-GCM of 'body' under a random key and IV; 'blob'
- * gets key || tag.  Fills m->iv and m->payload. */
+ * gets key || tag.  Fills m->iv and m->payload.  With 'body' NULL (a key
+ * transport element) the blob is random and there is no payload. */
 static int
 seal_body(const char *body, uint8_t *blob, struct omemo_msg *m)
 {
 	uint8_t iv[OM_GCM_IV];
-	size_t len = strlen(body);
-	uint8_t *ct = xmalloc(len + 1);
+	size_t len = body != NULL ? strlen(body) : 0;
+	uint8_t *ct;
 	int r = -1;
 
-	if (RAND_bytes(blob, OM_GCM_KEY) == 1 &&
-	    RAND_bytes(iv, sizeof(iv)) == 1 &&
-	    gcm(1, blob, iv, sizeof(iv), (const uint8_t *)body, len, ct,
+	if (RAND_bytes(blob, OM_GCM_KEY + OM_GCM_TAG) != 1 ||
+	    RAND_bytes(iv, sizeof(iv)) != 1)
+		return -1;
+	m->iv = b64_encode(iv, sizeof(iv));
+	if (body == NULL)
+		return 0;
+	ct = xmalloc(len + 1);
+	if (gcm(1, blob, iv, sizeof(iv), (const uint8_t *)body, len, ct,
 		blob + OM_GCM_KEY) == 0) {
-		m->iv = b64_encode(iv, sizeof(iv));
 		m->payload = b64_encode(ct, len);
 		r = 0;
 	}
@@ -2052,10 +2057,6 @@ omemo_encrypt(struct omemo *o, const char *body, const struct omemo_target *t,
 	int ok = 0;
 
 	memset(&m, 0, sizeof(m));
-	if (body == NULL) {
-		*errstr = xstrdup("omemo: no body to encrypt");
-		return -1;
-	}
 	if (op_begin(o, errstr) < 0)
 		return -1;
 	if (check_targets(o, t, n, errstr) < 0)
@@ -2119,9 +2120,11 @@ decrypt_error(int r, const char *jid, uint32_t dev)
 	    jid, (unsigned long)dev, why);
 }
 
-/* Decrypts the signal message 'data' of 'len' bytes into *plain. */
+/* Decrypts the signal message 'data' of 'len' bytes into *plain.
+ * '*prekey' says whether it is a key exchange message; if it does not
+ * parse as one, the other kind is tried, and *prekey tells which it was. */
 static int
-open_key(struct omemo *o, const char *jid, uint32_t dev, int prekey,
+open_key(struct omemo *o, const char *jid, uint32_t dev, int *prekey,
     const uint8_t *data, size_t len, signal_buffer **plain)
 {
 	signal_protocol_address a = { jid, strlen(jid), (int32_t)dev };
@@ -2133,17 +2136,21 @@ open_key(struct omemo *o, const char *jid, uint32_t dev, int prekey,
 	if ((r = session_cipher_create(&c, o->store, &a, o->sctx)) < 0)
 		return r;
 	session_cipher_set_version(c, OM_VERSION);
-	if (prekey) {
-		r = pre_key_signal_message_deserialize(&pm, data, len, o->sctx);
-		if (r >= 0)
-			r = session_cipher_decrypt_pre_key_signal_message(
-			    c, pm, NULL, plain);
-	} else {
-		r = signal_message_deserialize(&sm, data, len, o->sctx);
-		if (r >= 0)
-			r = session_cipher_decrypt_signal_message(
-			    c, sm, NULL, plain);
-	}
+	if (*prekey &&
+	    pre_key_signal_message_deserialize(&pm, data, len, o->sctx) < 0 &&
+	    signal_message_deserialize(&sm, data, len, o->sctx) >= 0)
+		*prekey = 0;
+	else if (!*prekey &&
+	    signal_message_deserialize(&sm, data, len, o->sctx) < 0 &&
+	    pre_key_signal_message_deserialize(&pm, data, len, o->sctx) >= 0)
+		*prekey = 1;
+	if (pm != NULL)
+		r = session_cipher_decrypt_pre_key_signal_message(
+		    c, pm, NULL, plain);
+	else if (sm != NULL)
+		r = session_cipher_decrypt_signal_message(c, sm, NULL, plain);
+	else
+		r = SG_ERR_INVALID_MESSAGE;
 	SIGNAL_UNREF(pm);
 	SIGNAL_UNREF(sm);
 	session_cipher_free(c);
@@ -2206,7 +2213,7 @@ our_key(struct omemo *o, const char *from, const struct omemo_msg *in,
 /* The part of omemo_decrypt() under the lock. */
 static int
 decrypt_locked(struct omemo *o, const char *from, const struct omemo_msg *in,
-    const struct omemo_key *k, char **body, char **errstr)
+    const struct omemo_key *k, char **body, int *prekey, char **errstr)
 {
 	struct om_dev *d = dev_find(&o->st, from, in->sid);
 	signal_buffer *plain = NULL;
@@ -2227,7 +2234,7 @@ decrypt_locked(struct omemo *o, const char *from, const struct omemo_msg *in,
 		    from, (unsigned long)in->sid);
 		return -1;
 	}
-	r = open_key(o, from, in->sid, k->prekey, data, len, &plain);
+	r = open_key(o, from, in->sid, prekey, data, len, &plain);
 	free(data);
 	if (r < 0) {
 		*errstr = decrypt_error(r, from, in->sid);
@@ -2258,20 +2265,21 @@ omemo_decrypt(struct omemo *o, const char *from, const struct omemo_msg *in,
 {
 	const struct omemo_key *k;
 	char *b = NULL;
-	int ok;
+	int ok, pk;
 
 	if (check_jid(from, errstr) < 0 ||
 	    (k = our_key(o, from, in, errstr)) == NULL)
 		return -1;
 	if (op_begin(o, errstr) < 0)
 		return -1;
-	ok = decrypt_locked(o, from, in, k, &b, errstr) == 0;
+	pk = k->prekey != 0;
+	ok = decrypt_locked(o, from, in, k, &b, &pk, errstr) == 0;
 	if (op_end(o, ok, errstr) < 0) {
 		if (ok && b != NULL)
 			wipe_free(b, strlen(b));
 		return -1;
 	}
 	*body = b;
-	*prekey = k->prekey != 0;
+	*prekey = pk;
 	return 0;
 }

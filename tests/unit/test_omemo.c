@@ -330,6 +330,35 @@ omemo_decrypt__rejects_tampering_and_other_devices(void **state)
 }
 
 static void
+omemo_decrypt__key_transport_and_wrong_prekey_flag(void **state)
+{
+	struct fixture *f = *state;
+	struct omemo *a = open_ok(f->dir, ALICE), *b = open_ok(f->dir, BOB);
+	struct omemo_target t = { BOB, 0 };
+	struct omemo_msg m;
+	char *body = NULL, *err = NULL;
+	int prekey = -1;
+
+	introduce(a, b, BOB);
+	t.rid = omemo_device_id(b);
+	assert_int_equal(omemo_encrypt(a, NULL, &t, 1, &m, &err), 0);
+	assert_null(m.payload);
+	assert_non_null(m.iv);
+	assert_int_equal(m.keys[0].prekey, 1);
+	m.keys[0].prekey = 0; /* a sender that marks it wrongly */
+	assert_int_equal(omemo_decrypt(b, ALICE, &m, &body, &prekey, &err), 0);
+	assert_null(body);
+	assert_int_equal(prekey, 1);
+	omemo_msg_clear(&m);
+	encrypt_to(b, ALICE, omemo_device_id(a), "reply", &m);
+	m.keys[0].prekey = 1;
+	decrypt_expect(a, BOB, &m, "reply", 0);
+	omemo_msg_clear(&m);
+	omemo_close(a);
+	omemo_close(b);
+}
+
+static void
 omemo_encrypt__needs_a_session(void **state)
 {
 	struct fixture *f = *state;
@@ -617,6 +646,9 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    omemo_decrypt__rejects_tampering_and_other_devices, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    omemo_decrypt__key_transport_and_wrong_prekey_flag, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    omemo_encrypt__needs_a_session, setup, teardown),
