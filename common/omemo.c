@@ -115,12 +115,13 @@ b64_decode(const char *s, uint8_t **out, size_t *len)
 	int r;
 
 	for (i = 0; s[i] != '\0'; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (isspace(c))
+		char c = s[i];
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
 			continue;
-		if (!isalnum(c) && c != '+' && c != '/' && c != '=')
+		if (!(c >= 'A' && c <= 'Z') && !(c >= 'a' && c <= 'z') &&
+		    !(c >= '0' && c <= '9') && c != '+' && c != '/' && c != '=')
 			goto bad;
-		clean[n++] = (char)c;
+		clean[n++] = c;
 	}
 	while (n % 4 != 0)
 		clean[n++] = '=';
@@ -135,12 +136,12 @@ b64_decode(const char *s, uint8_t **out, size_t *len)
 		free(res);
 		goto bad;
 	}
-	free(clean);
+	wipe_free(clean, strlen(s) + 4);
 	*out = res;
 	*len = (size_t)r - pad;
 	return 0;
 bad:
-	free(clean);
+	wipe_free(clean, strlen(s) + 4);
 	return -1;
 }
 
@@ -423,7 +424,7 @@ static int
 open_checked(const char *path, int flags, mode_t want, char **errstr)
 {
 	struct stat st;
-	int fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600);
 
 	if (fd < 0 && errno == ENOENT && !(flags & O_CREAT))
 		return -2;
@@ -721,26 +722,23 @@ static int
 parse_state(struct om_state *st, char *text, const char *path, char **errstr)
 {
 	char *line = text, *nl, *f[8];
-	int lineno = 0, n;
+	int lineno = 0, bad = 0;
 
 	memset(st, 0, sizeof(*st));
-	while (*line != '\0') {
+	while (*line != '\0' && !bad) {
 		lineno++;
-		if ((nl = strchr(line, '\n')) == NULL)
+		if ((nl = strchr(line, '\n')) == NULL) {
+			bad = 1; /* cut short */
 			break;
-		*nl = '\0';
-		if (lineno == 1) {
-			if (strcmp(line, st_magic) != 0)
-				break;
-		} else {
-			n = split(line, f, 7);
-			if (parse_line(st, f, n) < 0)
-				break;
 		}
+		*nl = '\0';
+		if (lineno == 1)
+			bad = strcmp(line, st_magic) != 0;
+		else
+			bad = parse_line(st, f, split(line, f, 7)) < 0;
 		line = nl + 1;
 	}
-	if (*line == '\0' && lineno > 0 && st->spk.rec != NULL &&
-	    st->next_pk != 0)
+	if (!bad && lineno > 0 && st->spk.rec != NULL && st->next_pk != 0)
 		return 0;
 	*errstr = xasprintf("omemo: %s: line %d: corrupt (the store is left "
 			    "as it is)",
