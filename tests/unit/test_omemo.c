@@ -547,7 +547,7 @@ omemo_open__refuses_open_permissions(void **state)
 {
 	struct fixture *f = *state;
 	struct omemo_bundle b;
-	char *path = NULL, *err = NULL;
+	char *path = NULL, *link = NULL, *err = NULL;
 	struct omemo *a;
 
 	assert_int_equal(mkdir(f->dir, 0755), 0);
@@ -566,8 +566,22 @@ omemo_open__refuses_open_permissions(void **state)
 	assert_int_equal(omemo_own_bundle(a, &b, &err), -1);
 	assert_non_null(strstr(err, path));
 	free(err);
+	/* a symbolic link in place of the state file */
+	assert_int_equal(chmod(path, 0600), 0);
+	assert_true(asprintf(&link, "%s.real", path) > 0);
+	assert_int_equal(rename(path, link), 0);
+	assert_int_equal(symlink(link, path), 0);
+	assert_int_equal(omemo_own_bundle(a, &b, &err), -1);
+	assert_non_null(strstr(err, "symbolic link"));
+	free(err);
+	free(link);
 	free(path);
 	omemo_close(a);
+	/* the account's directory open to others */
+	assert_true(asprintf(&path, "%s/%s", f->dir, ALICE) > 0);
+	assert_int_equal(chmod(path, 0755), 0);
+	open_fails(f->dir, ALICE, path);
+	free(path);
 	open_fails(f->dir, "../evil", "JID");
 }
 
