@@ -504,6 +504,7 @@ omemo_store__two_processes_share_a_device(void **state)
 	assert_int_equal(pipe(fds), 0);
 	if ((pid = fork()) == 0) {
 		close(fds[0]);
+		omemo_close(b); /* the parent's */
 		send_burst(f->dir, bid, 'c', 25, fds[1]);
 		_exit(0);
 	}
