@@ -115,12 +115,13 @@ b64_decode(const char *s, uint8_t **out, size_t *len)
 	int r;
 
 	for (i = 0; s[i] != '\0'; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (isspace(c))
+		char c = s[i];
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
 			continue;
-		if (!isalnum(c) && c != '+' && c != '/' && c != '=')
+		if (!(c >= 'A' && c <= 'Z') && !(c >= 'a' && c <= 'z') &&
+		    !(c >= '0' && c <= '9') && c != '+' && c != '/' && c != '=')
 			goto bad;
-		clean[n++] = (char)c;
+		clean[n++] = c;
 	}
 	while (n % 4 != 0)
 		clean[n++] = '=';
@@ -135,12 +136,12 @@ b64_decode(const char *s, uint8_t **out, size_t *len)
 		free(res);
 		goto bad;
 	}
-	free(clean);
+	wipe_free(clean, strlen(s) + 4);
 	*out = res;
 	*len = (size_t)r - pad;
 	return 0;
 bad:
-	free(clean);
+	wipe_free(clean, strlen(s) + 4);
 	return -1;
 }
 
@@ -423,7 +424,7 @@ static int
 open_checked(const char *path, int flags, mode_t want, char **errstr)
 {
 	struct stat st;
-	int fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600);
 
 	if (fd < 0 && errno == ENOENT && !(flags & O_CREAT))
 		return -2;
@@ -721,26 +722,23 @@ static int
 parse_state(struct om_state *st, char *text, const char *path, char **errstr)
 {
 	char *line = text, *nl, *f[8];
-	int lineno = 0, n;
+	int lineno = 0, bad = 0;
 
 	memset(st, 0, sizeof(*st));
-	while (*line != '\0') {
+	while (*line != '\0' && !bad) {
 		lineno++;
-		if ((nl = strchr(line, '\n')) == NULL)
+		if ((nl = strchr(line, '\n')) == NULL) {
+			bad = 1; /* cut short */
 			break;
-		*nl = '\0';
-		if (lineno == 1) {
-			if (strcmp(line, st_magic) != 0)
-				break;
-		} else {
-			n = split(line, f, 7);
-			if (parse_line(st, f, n) < 0)
-				break;
 		}
+		*nl = '\0';
+		if (lineno == 1)
+			bad = strcmp(line, st_magic) != 0;
+		else
+			bad = parse_line(st, f, split(line, f, 7)) < 0;
 		line = nl + 1;
 	}
-	if (*line == '\0' && lineno > 0 && st->spk.rec != NULL &&
-	    st->next_pk != 0)
+	if (!bad && lineno > 0 && st->spk.rec != NULL && st->next_pk != 0)
 		return 0;
 	*errstr = xasprintf("omemo: %s: line %d: corrupt (the store is left "
 			    "as it is)",
@@ -2021,20 +2019,25 @@ check_targets(
 }
 
 /* The payload: AES-128-GCM of 'body' under a random key and IV; 'blob'
- * gets key || tag.  Fills m->iv and m->payload. */
+ * gets key || tag.  Fills m->iv and m->payload.  With 'body' NULL (a key
+ * transport element) the blob is random and there is no payload. */
 static int
 seal_body(const char *body, uint8_t *blob, struct omemo_msg *m)
 {
 	uint8_t iv[OM_GCM_IV];
-	size_t len = strlen(body);
-	uint8_t *ct = xmalloc(len + 1);
+	size_t len = body != NULL ? strlen(body) : 0;
+	uint8_t *ct;
 	int r = -1;
 
-	if (RAND_bytes(blob, OM_GCM_KEY) == 1 &&
-	    RAND_bytes(iv, sizeof(iv)) == 1 &&
-	    gcm(1, blob, iv, sizeof(iv), (const uint8_t *)body, len, ct,
+	if (RAND_bytes(blob, OM_GCM_KEY + OM_GCM_TAG) != 1 ||
+	    RAND_bytes(iv, sizeof(iv)) != 1)
+		return -1;
+	m->iv = b64_encode(iv, sizeof(iv));
+	if (body == NULL)
+		return 0;
+	ct = xmalloc(len + 1);
+	if (gcm(1, blob, iv, sizeof(iv), (const uint8_t *)body, len, ct,
 		blob + OM_GCM_KEY) == 0) {
-		m->iv = b64_encode(iv, sizeof(iv));
 		m->payload = b64_encode(ct, len);
 		r = 0;
 	}
@@ -2052,10 +2055,6 @@ omemo_encrypt(struct omemo *o, const char *body, const struct omemo_target *t,
 	int ok = 0;
 
 	memset(&m, 0, sizeof(m));
-	if (body == NULL) {
-		*errstr = xstrdup("omemo: no body to encrypt");
-		return -1;
-	}
 	if (op_begin(o, errstr) < 0)
 		return -1;
 	if (check_targets(o, t, n, errstr) < 0)
@@ -2119,9 +2118,11 @@ decrypt_error(int r, const char *jid, uint32_t dev)
 	    jid, (unsigned long)dev, why);
 }
 
-/* Decrypts the signal message 'data' of 'len' bytes into *plain. */
+/* Decrypts the signal message 'data' of 'len' bytes into *plain.
+ * '*prekey' says whether it is a key exchange message; if it does not
+ * parse as one, the other kind is tried, and *prekey tells which it was. */
 static int
-open_key(struct omemo *o, const char *jid, uint32_t dev, int prekey,
+open_key(struct omemo *o, const char *jid, uint32_t dev, int *prekey,
     const uint8_t *data, size_t len, signal_buffer **plain)
 {
 	signal_protocol_address a = { jid, strlen(jid), (int32_t)dev };
@@ -2133,17 +2134,21 @@ open_key(struct omemo *o, const char *jid, uint32_t dev, int prekey,
 	if ((r = session_cipher_create(&c, o->store, &a, o->sctx)) < 0)
 		return r;
 	session_cipher_set_version(c, OM_VERSION);
-	if (prekey) {
-		r = pre_key_signal_message_deserialize(&pm, data, len, o->sctx);
-		if (r >= 0)
-			r = session_cipher_decrypt_pre_key_signal_message(
-			    c, pm, NULL, plain);
-	} else {
-		r = signal_message_deserialize(&sm, data, len, o->sctx);
-		if (r >= 0)
-			r = session_cipher_decrypt_signal_message(
-			    c, sm, NULL, plain);
-	}
+	if (*prekey &&
+	    pre_key_signal_message_deserialize(&pm, data, len, o->sctx) < 0 &&
+	    signal_message_deserialize(&sm, data, len, o->sctx) >= 0)
+		*prekey = 0;
+	else if (!*prekey &&
+	    signal_message_deserialize(&sm, data, len, o->sctx) < 0 &&
+	    pre_key_signal_message_deserialize(&pm, data, len, o->sctx) >= 0)
+		*prekey = 1;
+	if (pm != NULL)
+		r = session_cipher_decrypt_pre_key_signal_message(
+		    c, pm, NULL, plain);
+	else if (sm != NULL)
+		r = session_cipher_decrypt_signal_message(c, sm, NULL, plain);
+	else
+		r = SG_ERR_INVALID_MESSAGE;
 	SIGNAL_UNREF(pm);
 	SIGNAL_UNREF(sm);
 	session_cipher_free(c);
@@ -2206,7 +2211,7 @@ our_key(struct omemo *o, const char *from, const struct omemo_msg *in,
 /* The part of omemo_decrypt() under the lock. */
 static int
 decrypt_locked(struct omemo *o, const char *from, const struct omemo_msg *in,
-    const struct omemo_key *k, char **body, char **errstr)
+    const struct omemo_key *k, char **body, int *prekey, char **errstr)
 {
 	struct om_dev *d = dev_find(&o->st, from, in->sid);
 	signal_buffer *plain = NULL;
@@ -2227,7 +2232,7 @@ decrypt_locked(struct omemo *o, const char *from, const struct omemo_msg *in,
 		    from, (unsigned long)in->sid);
 		return -1;
 	}
-	r = open_key(o, from, in->sid, k->prekey, data, len, &plain);
+	r = open_key(o, from, in->sid, prekey, data, len, &plain);
 	free(data);
 	if (r < 0) {
 		*errstr = decrypt_error(r, from, in->sid);
@@ -2258,20 +2263,21 @@ omemo_decrypt(struct omemo *o, const char *from, const struct omemo_msg *in,
 {
 	const struct omemo_key *k;
 	char *b = NULL;
-	int ok;
+	int ok, pk;
 
 	if (check_jid(from, errstr) < 0 ||
 	    (k = our_key(o, from, in, errstr)) == NULL)
 		return -1;
 	if (op_begin(o, errstr) < 0)
 		return -1;
-	ok = decrypt_locked(o, from, in, k, &b, errstr) == 0;
+	pk = k->prekey != 0;
+	ok = decrypt_locked(o, from, in, k, &b, &pk, errstr) == 0;
 	if (op_end(o, ok, errstr) < 0) {
 		if (ok && b != NULL)
 			wipe_free(b, strlen(b));
 		return -1;
 	}
 	*body = b;
-	*prekey = k->prekey != 0;
+	*prekey = pk;
 	return 0;
 }

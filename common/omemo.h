@@ -179,8 +179,10 @@ struct omemo_target {
  * (their sessions must exist: an error names the first JID and device
  * without one; nothing partial is returned and no session advances).
  * Fills *out: our sid, the IV, the payload and one key per target, in the
- * order of 't' (each key's jid is a copy).  Free with omemo_msg_clear().
- * Returns 0, or -1 with *errstr.
+ * order of 't' (each key's jid is a copy).  With 'body' NULL it builds a key
+ * transport element (payload NULL: a random key, to complete or refresh
+ * sessions).  Free with omemo_msg_clear().  Returns 0, or -1 with
+ * *errstr.
  */
 int
 omemo_encrypt(struct omemo *o, const char *body, const struct omemo_target *t,
@@ -195,11 +197,13 @@ omemo_encrypt(struct omemo *o, const char *body, const struct omemo_target *t,
  * *body to the allocated, NUL-terminated plaintext (a body containing NUL
  * is an error), or to NULL for a key transport element (in->payload NULL:
  * the key is taken, which completes a key exchange, and there is no
- * body).  *prekey is 1 when it was a key exchange message; the pre-key it
- * used is then removed and a new one generated (omemo_bundle_changed()
- * becomes 1).  A new sender device's identity is recorded as OMEMO_BLIND;
- * a DISTRUSTED device or a changed identity key is an error.  On any
- * error no session state is changed.  Returns 0, or -1 with *errstr.
+ * body).  *prekey is 1 when it was a key exchange message (the key's
+ * prekey flag says which kind to expect; a key that parses only as the
+ * other kind is taken as that kind); the pre-key it used is then removed
+ * and a new one generated (omemo_bundle_changed() becomes 1).  A new sender
+ * device's identity is recorded as OMEMO_BLIND; a DISTRUSTED device or a
+ * changed identity key is an error.  On any error no session state is changed.
+ * Returns 0, or -1 with *errstr.
  */
 int omemo_decrypt(struct omemo *o, const char *from, const struct omemo_msg *in,
     char **body, int *prekey, char **errstr);

@@ -12,6 +12,7 @@
 
 #include <ftw.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -216,18 +217,24 @@ omemo_prekeys__replenished_after_use(void **state)
 	struct fixture *f = *state;
 	struct omemo *a = open_ok(f->dir, ALICE), *b = open_ok(f->dir, BOB);
 	struct omemo_bundle before, after;
-	struct omemo_msg m;
+	struct omemo_msg m, m2;
 	char *err = NULL;
 	size_t i, j, gone = 0;
 
 	assert_int_equal(omemo_own_bundle(b, &before, &err), 0);
 	assert_int_equal(before.npk, 100);
 	introduce(a, b, BOB);
+	/* alice sends twice before bob answers: two key exchange messages
+	 * built on the same pre-key */
 	encrypt_to(a, BOB, omemo_device_id(b), "x", &m);
+	encrypt_to(a, BOB, omemo_device_id(b), "y", &m2);
+	assert_int_equal(m2.keys[0].prekey, 1);
 	decrypt_expect(b, ALICE, &m, "x", 1);
-	/* the same key exchange message again: no second pre-key is used */
+	decrypt_expect(b, ALICE, &m2, "y", 1);
+	/* the same message again is refused */
 	decrypt_fails(b, ALICE, &m, "duplicate");
 	omemo_msg_clear(&m);
+	omemo_msg_clear(&m2);
 	assert_int_equal(omemo_bundle_changed(b), 1);
 	assert_int_equal(omemo_own_bundle(b, &after, &err), 0);
 	assert_int_equal(omemo_bundle_changed(b), 0);
@@ -317,6 +324,35 @@ omemo_decrypt__rejects_tampering_and_other_devices(void **state)
 	m.keys[0].rid = bid;
 	/* nothing was consumed by the failures */
 	decrypt_expect(b, ALICE, &m, "secret text", 1);
+	omemo_msg_clear(&m);
+	omemo_close(a);
+	omemo_close(b);
+}
+
+static void
+omemo_decrypt__key_transport_and_wrong_prekey_flag(void **state)
+{
+	struct fixture *f = *state;
+	struct omemo *a = open_ok(f->dir, ALICE), *b = open_ok(f->dir, BOB);
+	struct omemo_target t = { BOB, 0 };
+	struct omemo_msg m;
+	char *body = NULL, *err = NULL;
+	int prekey = -1;
+
+	introduce(a, b, BOB);
+	t.rid = omemo_device_id(b);
+	assert_int_equal(omemo_encrypt(a, NULL, &t, 1, &m, &err), 0);
+	assert_null(m.payload);
+	assert_non_null(m.iv);
+	assert_int_equal(m.keys[0].prekey, 1);
+	m.keys[0].prekey = 0; /* a sender that marks it wrongly */
+	assert_int_equal(omemo_decrypt(b, ALICE, &m, &body, &prekey, &err), 0);
+	assert_null(body);
+	assert_int_equal(prekey, 1);
+	omemo_msg_clear(&m);
+	encrypt_to(b, ALICE, omemo_device_id(a), "reply", &m);
+	m.keys[0].prekey = 1;
+	decrypt_expect(a, BOB, &m, "reply", 0);
 	omemo_msg_clear(&m);
 	omemo_close(a);
 	omemo_close(b);
@@ -430,6 +466,71 @@ omemo_set_devices__marks_inactive(void **state)
 	omemo_close(b);
 }
 
+/* Sends 'n' messages "P-i" from a fresh handle of alice's store to bob,
+ * writing "iv payload key prekey" lines to 'fd'. */
+static void
+send_burst(const char *dir, uint32_t bid, char p, int n, int fd)
+{
+	struct omemo *a = open_ok(dir, ALICE);
+	struct omemo_msg m;
+	char text[16];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(text, sizeof(text), "%c-%d", p, i);
+		encrypt_to(a, BOB, bid, text, &m);
+		dprintf(fd, "%s %s %s %d\n", m.iv, m.payload, m.keys[0].data,
+		    m.keys[0].prekey);
+		omemo_msg_clear(&m);
+	}
+	omemo_close(a);
+}
+
+static void
+omemo_store__two_processes_share_a_device(void **state)
+{
+	struct fixture *f = *state;
+	struct omemo *a = open_ok(f->dir, ALICE), *b = open_ok(f->dir, BOB);
+	uint32_t aid = omemo_device_id(a), bid = omemo_device_id(b);
+	struct omemo_key k = { NULL, bid, 0, NULL };
+	struct omemo_msg m = { aid, NULL, NULL, 1, &k };
+	char line[2048], iv[64], pl[256], data[1024], *body, *err = NULL;
+	int fds[2], status, n = 0, prekey;
+	FILE *in;
+	pid_t pid;
+
+	introduce(a, b, BOB);
+	omemo_close(a);
+	assert_int_equal(pipe(fds), 0);
+	if ((pid = fork()) == 0) {
+		close(fds[0]);
+		omemo_close(b); /* the parent's */
+		send_burst(f->dir, bid, 'c', 25, fds[1]);
+		_exit(0);
+	}
+	send_burst(f->dir, bid, 'p', 25, fds[1]);
+	close(fds[1]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(status, 0);
+	in = fdopen(fds[0], "r");
+	while (fgets(line, sizeof(line), in) != NULL) {
+		assert_int_equal(sscanf(line, "%63s %255s %1023s %d", iv, pl,
+				     data, &k.prekey),
+		    4);
+		m.iv = iv;
+		m.payload = pl;
+		k.data = data;
+		if (omemo_decrypt(b, ALICE, &m, &body, &prekey, &err) < 0)
+			fail_msg("message %d: %s", n, err);
+		assert_true(body[0] == 'c' || body[0] == 'p');
+		free(body);
+		n++;
+	}
+	fclose(in);
+	assert_int_equal(n, 50);
+	omemo_close(b);
+}
+
 static void
 open_fails(const char *dir, const char *account, const char *why)
 {
@@ -447,7 +548,7 @@ omemo_open__refuses_open_permissions(void **state)
 {
 	struct fixture *f = *state;
 	struct omemo_bundle b;
-	char *path = NULL, *err = NULL;
+	char *path = NULL, *link = NULL, *err = NULL;
 	struct omemo *a;
 
 	assert_int_equal(mkdir(f->dir, 0755), 0);
@@ -466,8 +567,22 @@ omemo_open__refuses_open_permissions(void **state)
 	assert_int_equal(omemo_own_bundle(a, &b, &err), -1);
 	assert_non_null(strstr(err, path));
 	free(err);
+	/* a symbolic link in place of the state file */
+	assert_int_equal(chmod(path, 0600), 0);
+	assert_true(asprintf(&link, "%s.real", path) > 0);
+	assert_int_equal(rename(path, link), 0);
+	assert_int_equal(symlink(link, path), 0);
+	assert_int_equal(omemo_own_bundle(a, &b, &err), -1);
+	assert_non_null(strstr(err, "symbolic link"));
+	free(err);
+	free(link);
 	free(path);
 	omemo_close(a);
+	/* the account's directory open to others */
+	assert_true(asprintf(&path, "%s/%s", f->dir, ALICE) > 0);
+	assert_int_equal(chmod(path, 0755), 0);
+	open_fails(f->dir, ALICE, path);
+	free(path);
 	open_fails(f->dir, "../evil", "JID");
 }
 
@@ -485,7 +600,7 @@ write_text(const char *path, const char *text)
 static char *
 read_text(const char *path)
 {
-	static char buf[4096];
+	static char buf[65536];
 	FILE *fp = fopen(path, "r");
 	size_t n;
 
@@ -501,18 +616,43 @@ omemo_store__corrupt_files_are_errors(void **state)
 {
 	struct fixture *f = *state;
 	struct omemo_bundle b;
-	char *ipath = NULL, *spath = NULL, *err = NULL, *before, *after;
+	static const char *const bad[] = {
+		"%s\n", /* an empty line after it */
+		"%sdev x@y 1 1 0 - -", /* a last line cut short */
+		"%spk 7 AAA$\n", /* not base64 */
+		"%sdev x@y 1 2 0 - -\n", /* active is 0 or 1 */
+		"%sdev x@y 1 1 0 BQ== -\n", /* an identity key too short */
+		"%sspk 2 AAAA\n", /* a second signed pre-key */
+		"%sextra field\n", /* unknown record */
+		"", /* empty */
+		"xmpptools-omemo-state 2\n%s", /* another format */
+	};
+	char *ipath = NULL, *spath = NULL, *err = NULL, *before, *after, *good;
+	size_t i;
 	struct omemo *a = open_ok(f->dir, ALICE);
 	uint32_t id = omemo_device_id(a);
 
 	assert_true(asprintf(&ipath, "%s/%s/identity", f->dir, ALICE) > 0);
 	assert_true(asprintf(&spath, "%s/%s/state", f->dir, ALICE) > 0);
 	before = read_text(ipath);
+	good = read_text(spath);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *text = NULL;
+		assert_true(asprintf(&text, bad[i], good) >= 0);
+		write_text(spath, text);
+		free(text);
+		assert_int_equal(omemo_own_bundle(a, &b, &err), -1);
+		if (strstr(err, "corrupt") == NULL ||
+		    strstr(err, spath) == NULL)
+			fail_msg("case %zu: %s", i, err);
+		free(err);
+		err = NULL;
+	}
+	write_text(spath, good);
+	assert_int_equal(omemo_own_bundle(a, &b, &err), 0);
+	omemo_bundle_clear(&b);
+	free(good);
 	write_text(spath, "xmpptools-omemo-state 1\nnext-pk 1\nspk 1 !!\n");
-	assert_int_equal(omemo_own_bundle(a, &b, &err), -1);
-	assert_non_null(strstr(err, "corrupt"));
-	assert_non_null(strstr(err, spath));
-	free(err);
 	omemo_close(a);
 	write_text(ipath, "garbage\n");
 	open_fails(f->dir, ALICE, "corrupt");
@@ -548,11 +688,16 @@ main(void)
 		    omemo_decrypt__rejects_tampering_and_other_devices, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
+		    omemo_decrypt__key_transport_and_wrong_prekey_flag, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
 		    omemo_encrypt__needs_a_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    omemo_trust__policy_transitions, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    omemo_set_devices__marks_inactive, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    omemo_store__two_processes_share_a_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    omemo_open__refuses_open_permissions, setup, teardown),
 		cmocka_unit_test_setup_teardown(
