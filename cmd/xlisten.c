@@ -15,6 +15,8 @@
 #include "exec.h"
 #include "jid.h"
 #include "muc.h"
+#include "omemo.h"
+#include "omemo_pep.h"
 #include "online.h"
 #include "options.h"
 #include "output.h"
@@ -44,7 +46,8 @@ enum {
 	OPT_KEEPALIVE,
 	OPT_RETRIES,
 	OPT_STATE,
-	OPT_SINCE
+	OPT_SINCE,
+	OPT_OMEMO
 };
 
 /* How long an --exec command may still run once -w has passed. */
@@ -126,6 +129,9 @@ struct xlisten {
 	int from_cursor; /* the catch-up started from a recorded id */
 	int caught_up; /* this connection read the archive from the cursor */
 
+	/* --omemo: the key store */
+	struct omemo *omemo;
+
 	/* --exec */
 	struct exec *ex;
 	unsigned child_timer;
@@ -199,6 +205,10 @@ static struct poptOption options[] = {
 	    "Reconnect at most N times in a row (default: without end); when "
 	    "given, also retry a failed first connection",
 	    "N" },
+	{ "omemo", '\0', POPT_ARG_NONE, NULL, OPT_OMEMO,
+	    "Decrypt OMEMO (XEP-0384) messages; one that cannot be is a "
+	    "record with decrypt_error, never its plaintext fallback",
+	    NULL },
 	{ "state", '\0', POPT_ARG_STRING, NULL, OPT_STATE,
 	    "Catch up from the archives (XEP-0313: the account's, each "
 	    "--room's) after the last message recorded in FILE, then go live; "
@@ -331,6 +341,9 @@ xlisten_option(
 	case OPT_RETRIES:
 		return xtool_number(
 		    "--retries", arg, 0, 1000000, &x->retries, errstr);
+	case OPT_OMEMO:
+		config_set(cli, "omemo", NULL, 0, errstr);
+		break;
 	case OPT_STATE:
 		if (*arg == '\0') {
 			*errstr = xstrdup("--state: empty file name");
@@ -409,6 +422,8 @@ has_text(xmpp_stanza_t *msg, const char *name)
  */
 
 static void end_run(struct xlisten *x, int code);
+static void decrypt(struct xlisten *x, xmpp_stanza_t *msg, struct orecord *r,
+    struct rec_strings *k);
 
 static void
 send_receipt(struct xlisten *x, const char *to, const char *id)
@@ -715,6 +730,8 @@ handle_message(struct xlisten *x, xmpp_stanza_t *st, const char *sid,
 	if (sid)
 		archive_seen_add(&a->seen, sid);
 	rec_message(&r, &k, msg, time(NULL), carbon);
+	if (x->omemo)
+		decrypt(x, msg, &r, &k);
 	if (x->ex)
 		queue_job(x, &r, ack_to, ack_id, a, sid);
 	else {
@@ -726,6 +743,64 @@ handle_message(struct xlisten *x, xmpp_stanza_t *st, const char *sid,
 		}
 	}
 	rec_strings_free(&k);
+}
+
+static void
+on_published(struct session *s, int code, const char *why, void *ud)
+{
+	struct xlisten *x = ud;
+
+	(void)s;
+	if (code == 0) {
+		xdebug(1, "OMEMO: device %lu is published",
+		    (unsigned long)omemo_device_id(x->omemo));
+		return;
+	}
+	xerror("%s", why);
+	end_run(x, code);
+}
+
+/*
+ * --omemo: the record of an OMEMO message says what it says, decrypted, or
+ * why it cannot be read.  A key exchange used one of the published
+ * pre-keys: the bundle is published again without it.
+ */
+static void
+decrypt(struct xlisten *x, xmpp_stanza_t *msg, struct orecord *r,
+    struct rec_strings *k)
+{
+	const char *from = xmpp_stanza_get_from(msg);
+	char *bare = jid_bare_of(from), *body = NULL, *err = NULL, *shown;
+	uint32_t dev;
+	int prekey, rc;
+
+	const char *type = xmpp_stanza_get_type(msg);
+
+	if (type && strcmp(type, "groupchat") == 0) {
+		if (xmpp_stanza_get_child_by_name_and_ns(
+			msg, "encrypted", NS_OMEMO))
+			rec_encrypted(
+			    r, k, NULL, 0, "OMEMO in rooms is not supported");
+		free(bare);
+		return;
+	}
+	rc = omemo_pep_open_message(
+	    x->omemo, msg, bare, &body, &dev, &prekey, &err);
+	if (rc > 0)
+		rec_encrypted(r, k, body, dev, NULL);
+	else if (rc < 0) {
+		rec_encrypted(r, k, NULL, dev, err);
+		shown =
+		    text_escape_dup(from ? from : "", strlen(from ? from : ""));
+		xwarn("%s: an OMEMO message that cannot be decrypted: %s",
+		    shown, err);
+		free(shown);
+	}
+	if (prekey)
+		omemo_pep_publish(x->s, x->omemo, 1, on_published, x);
+	util_secure_free(body);
+	free(err);
+	free(bare);
 }
 
 /* Live messages wait while the catch-up runs. */
@@ -1094,6 +1169,8 @@ on_online(struct session *s, void *ud)
 	online_keepalive(s, x->keepalive_ms);
 	if (session_resumed(s))
 		return; /* the server kept our presence, rooms and carbons */
+	if (x->omemo) /* contacts find this device and its keys */
+		omemo_pep_publish(s, x->omemo, 0, on_published, x);
 
 	/* Initial presence: the server sends stored offline messages. */
 	memset(&spec, 0, sizeof(spec));
@@ -1229,6 +1306,24 @@ load_state(struct xlisten *x)
 	return XEXIT_OK;
 }
 
+/* --omemo: the account's key store (created on first use). */
+static int
+open_omemo(struct xlisten *x)
+{
+	char *dir, *err = NULL;
+
+	if ((dir = omemo_pep_store_dir(&err)) != NULL) {
+		x->omemo = omemo_open(dir, x->own_bare, &err);
+		free(dir);
+	}
+	if (x->omemo == NULL) {
+		xerror("%s", err);
+		free(err);
+		return XEXIT_CONFIG;
+	}
+	return XEXIT_OK;
+}
+
 static int
 xlisten_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 {
@@ -1266,6 +1361,8 @@ xlisten_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 		x->room[n] = muc_room_new(
 		    x->rooms[n], x->nick, x->room_password, (int)x->history, 0);
 	if ((rc = load_state(x)) != XEXIT_OK)
+		return rc;
+	if (cfg->omemo && (rc = open_omemo(x)) != XEXIT_OK)
 		return rc;
 
 	if ((rc = xtool_session(cfg, &x->s)) != XEXIT_OK)
@@ -1343,6 +1440,8 @@ xlisten_end(void *state)
 	free(x->queryid);
 	free(x->cursor);
 	free(x->page_id);
+	omemo_pep_release();
+	omemo_close(x->omemo);
 }
 
 int

@@ -2,6 +2,7 @@
 /* xroster.c -- the contact list and subscriptions, scriptable and declarative
  */
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,8 @@
 
 #include "config.h"
 #include "jid.h"
+#include "omemo.h"
+#include "omemo_pep.h"
 #include "online.h"
 #include "options.h"
 #include "output.h"
@@ -69,6 +72,7 @@ struct verb {
 	const char *keys; /* the -F keys */
 	int count_changes; /* report "N of M changes made" */
 	int json; /* JSON Lines unless -F, -J or -X */
+	int omemo; /* opens the OMEMO key store */
 };
 
 /* A presence this run sent: a bounce of it is its failure. */
@@ -116,6 +120,11 @@ struct xroster {
 	int failed;
 	int stopping;
 	long timeout_ms;
+
+	/* devices, trust, distrust */
+	struct omemo *omemo;
+	char *own_bare;
+	char *device; /* trust, distrust: the device id or fingerprint */
 };
 
 static struct poptOption options[] = {
@@ -789,9 +798,197 @@ args_file(struct xroster *x, int argc, const char **argv)
 	return 0;
 }
 
+/* ------------------------------------------------------------------------
+ * OMEMO devices: devices, trust, distrust
+ */
+
+/* The -F keys of a device record: JID, device, fingerprint, trust. */
+#define DEVICE_KEYS "jdft"
+
+static const char *
+trust_name(int trust)
+{
+	return trust == OMEMO_TRUSTED	? "trusted"
+	    : trust == OMEMO_DISTRUSTED ? "distrusted"
+					: "blind";
+}
+
+static int
+print_device(struct xroster *x, const char *jid, unsigned long id,
+    const char *fingerprint, const char *trust, int active)
+{
+	struct rec_strings k = { { 0 }, 0 };
+	struct orecord r;
+	int rc;
+
+	orecord_init(&r, "device", NULL);
+	rec_add(&r, 'j', "jid", jid, OF_TEXT);
+	rec_add(&r, 'd', "device", rec_keep(&k, xasprintf("%lu", id)),
+	    OF_TEXT | OF_NUMBER);
+	rec_add(&r, 't', "trust", trust, OF_TEXT);
+	rec_add(&r, 'f', "fingerprint", fingerprint, OF_TEXT);
+	rec_add(&r, 0, "active", active ? "1" : "0", OF_BOOL);
+	rc = print_record(x, &r);
+	rec_strings_free(&k);
+	return rc;
+}
+
+/* A fingerprint as compared: hex digits only, lower case, without the
+ * key type byte 05 of a 66-digit one. */
+static void
+fp_norm(const char *in, char *out, size_t len)
+{
+	size_t n = 0;
+
+	for (; *in && n + 1 < len; in++)
+		if (isxdigit((unsigned char)*in))
+			out[n++] = (char)tolower((unsigned char)*in);
+	out[n] = '\0';
+	if (n == 66 && out[0] == '0' && out[1] == '5')
+		memmove(out, out + 2, n - 1);
+}
+
+/* trust, distrust: is 'd' the device the command names? */
+static int
+is_named(const struct xroster *x, const struct omemo_device *d)
+{
+	char a[80], b[80];
+	unsigned long n;
+
+	if (util_parse_ulong(x->device, 1, 0x7fffffffUL, &n) == 0)
+		return n == (unsigned long)d->id;
+	fp_norm(x->device, a, sizeof(a));
+	fp_norm(d->fingerprint ? d->fingerprint : "", b, sizeof(b));
+	return strcmp(a, b) == 0;
+}
+
+/* Every known device of the JID (this one first for the own account), or
+ * with 'named' the one the command names. */
+static int
+print_devices(struct xroster *x, int named)
+{
+	struct omemo_device *d;
+	size_t n, i;
+	char *err = NULL, *fp;
+	int rc = 0;
+
+	if (strcmp(x->jids[0], x->own_bare) == 0 && !named) {
+		fp = omemo_own_fingerprint(x->omemo);
+		rc = print_device(x, x->own_bare,
+		    (unsigned long)omemo_device_id(x->omemo), fp, "own", 1);
+		free(fp);
+	}
+	if (rc < 0 || omemo_devices(x->omemo, x->jids[0], &d, &n, &err) < 0) {
+		if (err)
+			xerror("%s", err);
+		free(err);
+		return XEXIT_CONFIG;
+	}
+	for (i = 0; i < n && rc == 0; i++)
+		if (!named || is_named(x, &d[i]))
+			rc = print_device(x, x->jids[0], (unsigned long)d[i].id,
+			    d[i].fingerprint, trust_name(d[i].trust),
+			    d[i].active);
+	omemo_devices_free(d, n);
+	return XEXIT_OK;
+}
+
+static void
+on_devices(struct session *s, int code, const char *why, void *ud)
+{
+	struct xroster *x = ud;
+	const char *v = x->verb->name;
+	char *err = NULL, fp[80];
+	uint32_t dev = 0;
+	unsigned long n;
+	int trust;
+
+	if (code == XEXIT_OK && strcmp(v, "devices") != 0) {
+		/* A number is a device id, anything else a fingerprint. */
+		trust =
+		    strcmp(v, "trust") == 0 ? OMEMO_TRUSTED : OMEMO_DISTRUSTED;
+		if (util_parse_ulong(x->device, 1, 0x7fffffffUL, &n) == 0)
+			dev = (uint32_t)n;
+		fp_norm(x->device, fp, sizeof(fp));
+		if (omemo_set_trust(x->omemo, x->jids[0], dev, dev ? NULL : fp,
+			trust, &err) < 0) {
+			xerror("%s; nothing changed", err);
+			free(err);
+			session_finish(s, XEXIT_REJECTED);
+			return;
+		}
+		code = print_devices(x, 1);
+	} else if (code == XEXIT_OK)
+		code = print_devices(x, 0);
+	else
+		xerror("%s", why);
+	session_finish(s, code);
+}
+
+static void
+devices_online(struct xroster *x)
+{
+	omemo_pep_fetch(
+	    x->s, x->omemo, (const char *const *)x->jids, 1, on_devices, x);
+}
+
+/* devices [JID]: the account's own devices without one. */
+static int
+args_devices(struct xroster *x, int argc, const char **argv)
+{
+	if (argc == 0) {
+		x->jids = push(x->jids, &x->njids, x->own_bare);
+		return 0;
+	}
+	return args_jids(x, 1, argv);
+}
+
+/* trust, distrust JID DEVICE: a device id or a fingerprint. */
+static int
+args_trust(struct xroster *x, int argc, const char **argv)
+{
+	const char *p;
+	size_t hex = 0;
+	unsigned long n;
+
+	(void)argc;
+	for (p = argv[1]; *p; p++)
+		if (isxdigit((unsigned char)*p))
+			hex++;
+		else if (*p != ' ' && *p != ':')
+			break;
+	if (util_parse_ulong(argv[1], 1, 0x7fffffffUL, &n) < 0 &&
+	    (*p != '\0' || (hex != 64 && hex != 66)))
+		return xtool_usage("%s: '%s' is neither a device id nor a "
+				   "fingerprint (64 hex digits)",
+		    argv[0], argv[1]);
+	x->device = xstrdup(argv[1]);
+	return args_jids(x, 1, argv);
+}
+
 #define MANY 100000
 
 static const struct verb verbs[] = {
+	{ .name = "devices",
+	    .max = 1,
+	    .args = args_devices,
+	    .on_online = devices_online,
+	    .keys = DEVICE_KEYS,
+	    .omemo = 1 },
+	{ .name = "trust",
+	    .min = 2,
+	    .max = 2,
+	    .args = args_trust,
+	    .on_online = devices_online,
+	    .keys = DEVICE_KEYS,
+	    .omemo = 1 },
+	{ .name = "distrust",
+	    .min = 2,
+	    .max = 2,
+	    .args = args_trust,
+	    .on_online = devices_online,
+	    .keys = DEVICE_KEYS,
+	    .omemo = 1 },
 	{ .name = "list",
 	    .options = O_GROUP | O_FILTER_SUB,
 	    .on_online = get_roster,
@@ -903,7 +1100,7 @@ check_command(struct xroster *x, int argc, const char **argv)
 			    "unknown command '%s' (list, add, set, "
 			    "remove, subscribe, unsubscribe, approve, "
 			    "deny, revoke, pending, export, import, "
-			    "sync)",
+			    "sync, devices, trust, distrust)",
 			    argv[0]);
 		v = &verbs[i];
 		argc--;
@@ -1009,6 +1206,24 @@ check_texts(struct xroster *x)
 	return 0;
 }
 
+/* devices, trust, distrust: the account's OMEMO key store. */
+static int
+open_omemo(struct xroster *x)
+{
+	char *dir, *err = NULL;
+
+	if ((dir = omemo_pep_store_dir(&err)) != NULL) {
+		x->omemo = omemo_open(dir, x->own_bare, &err);
+		free(dir);
+	}
+	if (x->omemo == NULL) {
+		xerror("%s", err);
+		free(err);
+		return XEXIT_CONFIG;
+	}
+	return 0;
+}
+
 static int
 xroster_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 {
@@ -1016,6 +1231,7 @@ xroster_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 	char *err = NULL;
 	int rc;
 
+	x->own_bare = jid_bare_of(cfg->jid);
 	if ((rc = check_command(x, argc, argv)) != 0 ||
 	    (rc = check_options(x)) != 0 || (rc = check_texts(x)) != 0)
 		return rc;
@@ -1028,6 +1244,10 @@ xroster_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 	}
 	if (x->verb->json && !x->oc.set)
 		x->oc.format = OUT_JSON;
+	if (x->verb->omemo && x->oc.format == OUT_XML)
+		return xtool_usage("-X: %s prints no stanzas", x->verb->name);
+	if (x->verb->omemo && (rc = open_omemo(x)) != 0)
+		return rc;
 
 	if ((rc = xtool_session(cfg, &x->s)) != XEXIT_OK)
 		return rc;
@@ -1074,6 +1294,10 @@ xroster_end(void *state)
 	free(x->message);
 	free(x->filter_sub);
 	output_choice_free(&x->oc);
+	omemo_pep_release();
+	omemo_close(x->omemo);
+	free(x->own_bare);
+	free(x->device);
 }
 
 int

@@ -13,6 +13,8 @@
 #include <strophe.h>
 
 #include "agent.h"
+#include "omemo.h"
+#include "omemo_pep.h"
 #include "config.h"
 #include "jid.h"
 #include "migrate.h"
@@ -55,7 +57,8 @@ enum {
 	OPT_AGENT,
 	OPT_RCPT_FILE,
 	OPT_PRINT_CONFIG,
-	OPT_UPLOAD
+	OPT_UPLOAD,
+	OPT_OMEMO
 };
 
 /* Input is read only while fewer messages than this wait for the server. */
@@ -154,6 +157,11 @@ struct xsend {
 	int64_t started_ms;
 	char *service; /* the upload service's JID */
 
+	/* --omemo: the key store, the recipients' bare JIDs */
+	struct omemo *omemo;
+	char **bare;
+	int omemo_ready; /* every recipient has a session to encrypt with */
+
 	int code; /* the first failure */
 	int finishing;
 	int account_read; /* 'password' holds the account's password */
@@ -177,6 +185,11 @@ static struct poptOption options[] = {
 	    "send its URL, with -m as the caption; repeatable (a message per "
 	    "file)",
 	    "FILE" },
+	{ "omemo", '\0', POPT_ARG_NONE, NULL, OPT_OMEMO,
+	    "Encrypt end to end with OMEMO (XEP-0384) for every device of "
+	    "the recipients and the account's other devices; fail rather "
+	    "than send plaintext",
+	    NULL },
 	{ "no-store", '\0', POPT_ARG_NONE, NULL, OPT_NO_STORE,
 	    "Ask servers not to store the message (XEP-0334), for alerts "
 	    "that are stale when late",
@@ -314,6 +327,10 @@ xsend_option(
 		break;
 	case OPT_NO_STORE:
 		x->no_store = 1;
+		break;
+	case OPT_OMEMO:
+		config_set(cli, "omemo", NULL, 0, &err);
+		free(err);
 		break;
 	case OPT_RECEIPT:
 		x->receipt = 1;
@@ -631,12 +648,52 @@ check_nul(struct xsend *x, const char *what, char *text, size_t len)
 	return 0;
 }
 
-/* Builds the messages of one body (one per recipient) and sends them. */
+static void stop_input(struct xsend *x, int code);
+
+/*
+ * --omemo: 'msg' (a message without body) gets 'body' encrypted for the
+ * devices of recipient 'i'.  Returns 0, or -1 after saying why.
+ */
+static int
+seal(struct xsend *x, xmpp_stanza_t *msg, const char *body, size_t i)
+{
+	struct omemo_target *t;
+	struct omemo_msg em;
+	xmpp_stanza_t *enc;
+	const char *bound = session_bound_jid(x->s);
+	char *self = bound ? jid_bare_of(bound) : NULL, *err = NULL;
+	size_t n;
+	int rc;
+
+	n = omemo_pep_targets(x->omemo, x->bare[i], self, &t);
+	rc = n == 0 ? -1 : omemo_encrypt(x->omemo, body, t, n, &em, &err);
+	if (rc < 0) {
+		if (err)
+			xerror("%s; nothing sent", err);
+		else
+			xerror("%s: no trusted OMEMO device; nothing sent",
+			    x->bare[i]);
+		failed(x, n == 0 ? XEXIT_REJECTED : XEXIT_FAILURE);
+	} else {
+		enc = omemo_pep_encrypted(session_ctx(x->s), &em);
+		omemo_pep_seal(msg, enc);
+		xmpp_stanza_release(enc);
+		omemo_msg_clear(&em);
+	}
+	free(err);
+	free(t);
+	free(self);
+	return rc;
+}
+
+/* Builds the messages of one body (one per recipient) and sends them;
+ * with --omemo, all are encrypted before any is sent. */
 static void
 send_body(struct xsend *x, const char *body, const char *url, const char *desc)
 {
 	struct msg_spec m;
 	struct outbox_item *it;
+	xmpp_stanza_t **st;
 	size_t i;
 	char *id;
 
@@ -651,22 +708,38 @@ send_body(struct xsend *x, const char *body, const char *url, const char *desc)
 	m.receipt = x->receipt;
 	if (x->keep_empty && body && !*body && !m.body)
 		m.body = "";
+	if (x->omemo)
+		m.body = NULL; /* only the fallback text goes in clear */
+	st = xcalloc(x->nrcpt, sizeof(*st));
 	for (i = 0; i < x->nrcpt; i++) {
 		id = x->id && x->nrcpt == 1 ? xstrdup(x->id)
 		    : x->id		    ? xasprintf("%s-%zu", x->id, i + 1)
 					    : session_new_id(x->s);
 		m.to = x->rcpt[i];
 		m.id = id;
-		it =
-		    outbox_add(x->ob, id, stanza_message(session_ctx(x->s), &m),
-			(x->rooms ? OUTBOX_ECHO : 0) |
-			    (x->receipt ? OUTBOX_RECEIPT : 0));
+		st[i] = stanza_message(session_ctx(x->s), &m);
+		free(id);
+		if (x->omemo && seal(x, st[i], body ? body : "", i) < 0) {
+			while (i + 1 > 0)
+				xmpp_stanza_release(st[i--]);
+			free(st);
+			if (x->mode != ONE_SHOT)
+				stop_input(x, x->code);
+			return;
+		}
+	}
+	for (i = 0; i < x->nrcpt; i++) {
+		id = xstrdup(xmpp_stanza_get_id(st[i]));
+		it = outbox_add(x->ob, id, st[i],
+		    (x->rooms ? OUTBOX_ECHO : 0) |
+			(x->receipt ? OUTBOX_RECEIPT : 0));
 		it->rcpt = i;
 		it->line = x->lineno;
 		transmit(x, it);
-		xdebug(2, "sent to %s (id %s)", m.to, id);
+		xdebug(2, "sent to %s (id %s)", x->rcpt[i], id);
 		free(id);
 	}
+	free(st);
 }
 
 /* After a reconnection: everything the server had not confirmed again,
@@ -1240,6 +1313,24 @@ sweep(struct session *s, void *ud)
 		session_timer_add(s, 1000, sweep, x);
 }
 
+/* --omemo: every recipient's devices are known and have sessions. */
+static void
+on_omemo_ready(struct session *s, int code, const char *why, void *ud)
+{
+	struct xsend *x = ud;
+
+	(void)s;
+	if (code != 0) {
+		xerror("%s", why);
+		failed(x, code);
+		x->input_done = 1;
+		finish(x);
+		return;
+	}
+	x->omemo_ready = 1;
+	go_online(x);
+}
+
 static void
 on_online(struct session *s, void *ud)
 {
@@ -1248,6 +1339,11 @@ on_online(struct session *s, void *ud)
 	if (x->nuploads > 0 && !x->uploads_done) {
 		/* Uploaded first: the messages carry the URLs. */
 		upload_discover(s, on_upload_service, x);
+		return;
+	}
+	if (x->omemo && !x->omemo_ready) {
+		omemo_pep_prepare(s, x->omemo, (const char *const *)x->bare,
+		    x->nrcpt, on_omemo_ready, x);
 		return;
 	}
 	go_online(x);
@@ -1394,6 +1490,8 @@ read_body(struct xsend *x, const struct xconfig *cfg)
 	return 0;
 }
 
+static const char *omemo_conflict(const struct xsend *x);
+
 static int
 check_args(struct xsend *x, int argc)
 {
@@ -1464,6 +1562,10 @@ check_args(struct xsend *x, int argc)
 				   "apply");
 	if (x->id && !*x->id)
 		return xtool_usage("--id is empty");
+	if (x->cfg->omemo && (why = omemo_conflict(x)) != NULL) {
+		xerror("--omemo (or omemo = yes): %s; nothing sent", why);
+		return XEXIT_USAGE;
+	}
 	if (x->nick) {
 		char *occupant = xasprintf("room@example.org/%s", x->nick);
 		int bad = jid_parse(occupant, &j, &why) < 0;
@@ -1477,6 +1579,20 @@ check_args(struct xsend *x, int argc)
 		}
 	}
 	return 0;
+}
+
+/* What --omemo cannot encrypt, or NULL. */
+static const char *
+omemo_conflict(const struct xsend *x)
+{
+	return x->mode == RAW ? "--raw sends stanzas as they are, unencrypted"
+	    : x->rooms	      ? "rooms are not supported (encrypting for a "
+				"room needs its members' devices)"
+	    : x->nuploads > 0 ? "--upload would send a link to an "
+				"unencrypted file"
+	    : x->subject      ? "the subject would go unencrypted"
+	    : x->url	      ? "the --url would go unencrypted"
+			      : NULL;
 }
 
 /* --upload: every file is a regular file that can be read; its size. */
@@ -1601,6 +1717,33 @@ new_session(struct xsend *x, struct xconfig *cfg)
 	return XEXIT_OK;
 }
 
+/* --omemo: the account's key store, and the recipients as bare JIDs. */
+static int
+open_omemo(struct xsend *x, const struct xconfig *cfg)
+{
+	char *dir, *err = NULL, *me;
+	size_t i;
+
+	if ((dir = omemo_pep_store_dir(&err)) == NULL) {
+		xerror("--omemo: %s; nothing sent", err);
+		free(err);
+		return XEXIT_CONFIG;
+	}
+	me = jid_bare_of(cfg->jid);
+	x->omemo = omemo_open(dir, me, &err);
+	free(dir);
+	free(me);
+	if (x->omemo == NULL) {
+		xerror("%s; nothing sent", err);
+		free(err);
+		return XEXIT_CONFIG;
+	}
+	x->bare = xcalloc(x->nrcpt + 1, sizeof(*x->bare));
+	for (i = 0; i < x->nrcpt; i++)
+		x->bare[i] = jid_bare_of(x->rcpt[i]);
+	return 0;
+}
+
 /* What sends this run directly rather than through the agent, or NULL. */
 static const char *
 not_for_agent(const struct xsend *x)
@@ -1611,6 +1754,7 @@ not_for_agent(const struct xsend *x)
 	    : x->receipt	? "--receipt"
 	    : x->tee		? "--tee"
 	    : x->nuploads > 0	? "--upload"
+	    : x->cfg->omemo	? "--omemo"
 				: NULL;
 }
 
@@ -1865,6 +2009,8 @@ xsend_run(void *state, struct xconfig *cfg, int argc, const char **argv)
 		return rc;
 	if (x->nuploads > 0 && (rc = check_uploads(x)) != 0)
 		return rc;
+	if (cfg->omemo && (rc = open_omemo(x, cfg)) != 0)
+		return rc;
 	if (x->mode == ONE_SHOT && x->body[0] == '\0' && !x->url &&
 	    x->nuploads == 0 && (x->subject == NULL || !*x->subject)) {
 		xnote("empty message: nothing sent");
@@ -1911,6 +2057,11 @@ xsend_end(void *state)
 	}
 	free(x->rcpt);
 	free(x->room);
+	for (i = 0; x->bare && x->bare[i]; i++)
+		free(x->bare[i]);
+	free(x->bare);
+	omemo_pep_release();
+	omemo_close(x->omemo);
 	for (i = 0; i < x->ntaken; i++)
 		free(x->taken[i]);
 	free(x->taken);

@@ -78,6 +78,7 @@ static const struct key keys[] = {
 	{ "max-size", K_SIZE, F(max_size), BOTH },
 	{ "max-stanza", K_SIZE, F(max_stanza), BOTH },
 	{ "agent", K_AGENT, F(agent_ms), BOTH },
+	{ "omemo", K_FLAG, F(omemo), BOTH },
 	{ "config", K_STR, F(config_file), CLI_ONLY },
 	{ "account", K_STR, F(account), CLI_ONLY },
 };

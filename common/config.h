@@ -46,6 +46,9 @@ struct xconfig {
 	unsigned long max_size;
 	long agent_ms; /* --agent: how long the agent stays idle; 0: off */
 
+	/* xsend, xlisten: OMEMO (XEP-0384) end-to-end encryption */
+	int omemo;
+
 	/* where the settings came from */
 	char *config_file; /* --config */
 	char *account; /* --account */

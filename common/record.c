@@ -225,6 +225,23 @@ rec_message(struct orecord *r, struct rec_strings *k, xmpp_stanza_t *msg,
 	rec_add(r, 0, "error_text", text, 0);
 }
 
+void
+rec_encrypted(struct orecord *r, struct rec_strings *k, const char *body,
+    unsigned long device, const char *error)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++)
+		if (r->f[i].key == 'b')
+			r->f[i].value =
+			    body ? rec_keep(k, xstrdup(body)) : NULL;
+	rec_add(r, 0, "encrypted", "omemo", 0);
+	rec_add(r, 'E', "device",
+	    device ? rec_keep(k, xasprintf("%lu", device)) : NULL, OF_NUMBER);
+	rec_add(r, 0, "decrypt_error",
+	    error ? rec_keep(k, xstrdup(error)) : NULL, 0);
+}
+
 /*
  * A presence record: 'line' gives the text columns of xlisten (time,
  * "presence", from, state, status), else those of xpresence (from, state,

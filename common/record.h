@@ -89,6 +89,18 @@ void rec_message(struct orecord *r, struct rec_strings *k, xmpp_stanza_t *msg,
     time_t now, const char *carbon);
 
 /*
+ * rec_encrypted()
+ *
+ * Marks the message record 'r' as end-to-end encrypted (xlisten --omemo):
+ * its body becomes 'body' (NULL when it could not be decrypted: never the
+ * plaintext fallback of the stanza), and it gets the JSON fields
+ * encrypted ("omemo"), device (the sender's device id, template key %E)
+ * and decrypt_error ('error', or null).  The strings are copied into 'k'.
+ */
+void rec_encrypted(struct orecord *r, struct rec_strings *k, const char *body,
+    unsigned long device, const char *error);
+
+/*
  * rec_presence()
  *
  * Fills 'r' with a presence record.  Text fields: time, "presence", from,
@@ -121,7 +133,7 @@ void rec_presence_absent(struct orecord *r, struct rec_strings *k,
     const char *from, const char *to, time_t now);
 
 /* The keys of rec_message() and rec_presence() for output_check_template(). */
-#define REC_MESSAGE_KEYS "Tyftibshru"
+#define REC_MESSAGE_KEYS "TyftibshruE"
 #define REC_PRESENCE_KEYS "TftSmp"
 
 #endif

@@ -13,7 +13,7 @@ set -eu
 
 build_pkgs="gcc make autoconf automake autoconf-archive pkg-config
 libstrophe-dev libpopt-dev libexpat1-dev libssl-dev libjansson-dev
-libcmocka-dev libcurl4-openssl-dev"
+libcmocka-dev libcurl4-openssl-dev libomemo-c-dev"
 server_pkgs="prosody lua-unbound python3-slixmpp openssl iproute2 procps"
 test_pkgs="mandoc valgrind clang zsh fish unicode-data ejabberd erlang-luerl strace git debhelper dpkg-dev lintian fakeroot"
 

@@ -76,6 +76,7 @@ complete -c $c -l keepalive -x -d 'Ping the server every SECONDS (default 60)'
 complete -c $c -l retries -x -d 'Reconnect at most N times in a row'
 complete -c $c -l state -r -F -d 'Catch up from the archive after the last message recorded in FILE'
 complete -c $c -l since -x -d 'Without a recorded message: print the archive from TIME (ISO 8601)'
+complete -c $c -l omemo -d 'Decrypt OMEMO (XEP-0384) messages'
 
 # Account and connection options.
 complete -c $c -s j -l jid -x -d 'Log in as JID'

@@ -91,6 +91,9 @@ complete -c $c -n $nocmd -a pending -d 'List the subscription requests that wait
 complete -c $c -n $nocmd -a export -d 'Print the roster as JSON Lines'
 complete -c $c -n $nocmd -a import -d 'Add and update the contacts of FILE'
 complete -c $c -n $nocmd -a sync -d 'Make the roster equal to FILE'
+complete -c $c -n $nocmd -a devices -d 'List the OMEMO devices of a contact with fingerprints'
+complete -c $c -n $nocmd -a trust -d 'Trust an OMEMO device of a contact'
+complete -c $c -n $nocmd -a distrust -d 'Never encrypt for an OMEMO device of a contact'
 complete -c $c -n '__xroster_command_is import sync' -F
 
 # Roster options.

@@ -78,6 +78,7 @@ complete -c $c -l retries -x -d 'Reconnect up to N times in a row (default 3, --
 # Recipients from a file; the configuration of the peer tools, as ours.
 complete -c $c -l rcpt-file -r -F -d 'Also send to the JIDs in FILE, one per line'
 complete -c $c -l upload -r -F -d 'Upload FILE (XEP-0363) and send its URL'
+complete -c $c -l omemo -d 'Encrypt end to end with OMEMO (XEP-0384)'
 complete -c $c -l print-config -f -d 'Print the configuration in use (=FILE: write it, password included)'
 
 # The agent.

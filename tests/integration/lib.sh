@@ -700,7 +700,7 @@ network_settings = { nagle = false }
 
 modules_enabled = {
 	"roster"; "saslauth"; "tls"; "disco"; "ping"; "smacks";
-	"offline"; "carbons"; "version"; "posix"; $mam
+	"offline"; "carbons"; "version"; "posix"; "pep"; $mam
 }
 archive_expires_after = "1w"
 default_archive_policy = true
@@ -898,6 +898,11 @@ $mam
   mod_offline:
     access_max_user_messages: max_user_offline_messages
   mod_ping: {}
+  mod_pubsub:
+    access_createnode: local
+    plugins:
+      - flat
+      - pep
   mod_privacy: {}
   mod_register:
     access: register

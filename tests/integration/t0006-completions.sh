@@ -41,7 +41,7 @@ chmod 600 "$HOME/.config/xmpptools/config" "$XT_DIR/other.conf" \
 
 # The cases: a command line (its last word is completed) and the words that
 # must be offered, all of them and no other, sorted.
-xroster_cmds='add approve deny export import list pending remove revoke set subscribe sync unsubscribe'
+xroster_cmds='add approve deny devices distrust export import list pending remove revoke set subscribe sync trust unsubscribe'
 cases=(
 	'xsend -a '                      'default ops'
 	'xlisten --account='             'default ops'

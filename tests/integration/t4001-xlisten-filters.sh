@@ -31,7 +31,7 @@ usage() {
 	is "${ERR%%$'\n'*}" "xlisten: $want" "$* : says why"
 }
 usage "--type: 'bogus' is not chat, normal, headline, groupchat or error" -t chat --type bogus
-usage "--format: unknown directive '%z' (known: Tyftibshru and %%)" -F 'x %z'
+usage "--format: unknown directive '%z' (known: TyftibshruE and %%)" -F 'x %z'
 usage "--format: unknown escape '\\q' (known: \\n \\t \\0 \\\\)" -F 'x \q'
 usage "--from: invalid JID '@localhost': empty localpart" --from @localhost
 usage "invalid JID 'bob@': empty domainpart" bob@
