@@ -100,15 +100,15 @@ is "$OUT" "" "nothing on stdout"
 ok "it waited the whole second ($MS ms)" test "$MS" -ge 1000
 ok "and not much longer ($MS ms)" test "$MS" -lt 10000
 
-run "$XPRESENCE" -C "$conf" -w 1 wait bob@localhost carol@localhost
+run "$XPRESENCE" -C "$conf" -w 3 wait bob@localhost carol@localhost
 ok_rc 7 "two contacts offline: exit 7"
-is "$(sort <<<"$ERR")" "xpresence: bob@localhost: still unavailable after 1 s (waiting for available)
-xpresence: carol@localhost: still unavailable after 1 s (waiting for available)" \
+is "$(sort <<<"$ERR")" "xpresence: bob@localhost: still unavailable after 3 s (waiting for available)
+xpresence: carol@localhost: still unavailable after 3 s (waiting for available)" \
 	"one line per contact"
 
-run "$XPRESENCE" -C "$conf" -w 1 wait --until xa bob@localhost
+run "$XPRESENCE" -C "$conf" -w 3 wait --until xa bob@localhost
 ok_rc 7 "--until xa, bob offline: exit 7"
-like "$ERR" 'still unavailable after 1 s \(waiting for xa\)' "the state waited for is named"
+like "$ERR" 'still unavailable after 3 s \(waiting for xa\)' "the state waited for is named"
 
 # --- what already holds ends at once ----------------------------------------
 
@@ -121,9 +121,9 @@ run "$XPRESENCE" -C "$conf" -w 30 wait bob@localhost
 ok_rc 0 "bob available: exit 0, without a change to wait for"
 is "$OUT$ERR" "" "wait prints nothing"
 
-run "$XPRESENCE" -C "$conf" -w 1 wait bob@localhost carol@localhost
+run "$XPRESENCE" -C "$conf" -w 3 wait bob@localhost carol@localhost
 ok_rc 7 "bob available, carol offline: exit 7"
-is "$ERR" "xpresence: carol@localhost: still unavailable after 1 s (waiting for available)" \
+is "$ERR" "xpresence: carol@localhost: still unavailable after 3 s (waiting for available)" \
 	"a line for carol only"
 
 # --- a contact that comes online while xpresence waits ----------------------
@@ -169,12 +169,12 @@ ok_rc 0 "--until away: the away resource is now the best: exit 0"
 
 # At the same priority: chat > available > away > xa > dnd.
 online bob_home bob home --priority 1 --show dnd
-run "$XPRESENCE" -C "$conf" -w 1 wait --until chat bob@localhost
+run "$XPRESENCE" -C "$conf" -w 3 wait --until chat bob@localhost
 ok_rc 7 "away and dnd at priority 1: not chat (exit 7)"
-like "$ERR" 'bob@localhost: still away after 1 s \(waiting for chat\)' "the state is away (away > dnd)"
+like "$ERR" 'bob@localhost: still away after 3 s \(waiting for chat\)' "the state is away (away > dnd)"
 run "$XPRESENCE" -C "$conf" wait --until away bob@localhost
 ok_rc 0 "away and dnd at priority 1: --until away, exit 0"
-run "$XPRESENCE" -C "$conf" -w 1 wait --until dnd bob@localhost
+run "$XPRESENCE" -C "$conf" -w 3 wait --until dnd bob@localhost
 ok_rc 7 "away and dnd at priority 1: --until dnd, exit 7"
 run "$XPRESENCE" -C "$conf" wait bob@localhost
 ok_rc 0 "--until available holds for any resource online, also away or dnd"
@@ -187,7 +187,7 @@ ok_rc 0 "chat, away and dnd at priority 1: chat (exit 0)"
 online bob_xa bob old --priority 9 --show xa
 run "$XPRESENCE" -C "$conf" wait --until xa bob@localhost
 ok_rc 0 "xa at priority 9 beats chat at priority 1 (exit 0)"
-run "$XPRESENCE" -C "$conf" -w 1 wait --until chat bob@localhost
+run "$XPRESENCE" -C "$conf" -w 3 wait --until chat bob@localhost
 ok_rc 7 "then not chat (exit 7)"
 like "$ERR" 'still xa after' "the state is xa"
 
