@@ -1,0 +1,141 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# t7002-omemo-interop: xsend --omemo and xlisten --omemo against an
+# independent OMEMO implementation (python3-omemo with oldmemo, through
+# tests/peer/omemo_peer.py): what xsend encrypts the peer decrypts exactly,
+# on each of its devices and for the account's other devices too; what the
+# peer encrypts xlisten decrypts, key exchange first; a tampered message is
+# an error record; a device added to the list is encrypted for on the next
+# run; xroster shows the fingerprints the peer shows.
+set -u
+# shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091
+. "$(dirname "$0")/lib.sh"
+
+xt_need server slixmpp
+"$XT_PYTHON" -c 'import omemo, oldmemo, twomemo, xmlschema' 2>/dev/null ||
+	skip_all "$XT_PYTHON cannot import omemo, oldmemo, twomemo and xmlschema (python3-omemo, python3-oldmemo, python3-twomemo, python3-xmlschema)"
+
+xt_server_start
+aconf=$(xt_config alice)
+bconf=$(xt_config bob)
+D=$XT_DIR
+export XDG_DATA_HOME=$D/alice-data
+
+body=$'Grüße aus Köln — 東京 ✓ <b>&amp;</b>\nsecond line\n\n  indented last line'
+
+# peer_recv NAME USER STORE COUNT [ARGS...]: USER's OMEMO peer device
+# (kept in STORE) receiving COUNT messages in the background, ready.
+peer_recv() {
+	local name=$1 user=$2 store=$3 count=$4
+	shift 4
+	rm -f "$D/$name.ready"
+	xt_bg "$name" xt_omemo recv --jid "$user@localhost/$name" --password "$user-pw" \
+		--store "$D/$store" --count "$count" --timeout 60 --ready "$D/$name.ready" "$@"
+	xt_wait_file "$D/$name.ready" 40 "$name" || {
+		diag "$(cat "$D/$name.err")"
+		bail_out "the OMEMO peer $name is not ready"
+	}
+}
+
+# messages NAME: the message records of NAME's output (not the key-only ones).
+messages() {
+	grep -F '"kind": "message"' "$D/$1.out" | grep -vF '"empty": true'
+}
+
+# peer_device NAME: the id of NAME's device (its first record).
+peer_device() {
+	xt_json "$(grep -F '"kind": "device"' "$D/$1.out" | head -1)" id
+}
+
+# --- xsend --omemo to the independent peer --------------------------------------
+
+peer_recv bob1 bob bob1 1 --version 0.3
+bob1=$(peer_device bob1)
+run "$XSEND" -C "$aconf" --omemo -m "$body" bob@localhost
+ok_rc 0 "xsend --omemo to the python-omemo peer: exit 0"
+xt_bg_wait bob1
+ok_rc 0 "the peer got one message"
+xt_json_load "$(messages bob1)"
+is "${JSON[body]}" "$body" "python-omemo decrypts xsend's body exactly (UTF-8, markup, several lines)"
+is "${JSON[encrypted]}" 0.3 "... OMEMO 0.3"
+is "${JSON[error]}" null "... without error"
+run "$XROSTER" -C "$aconf" -F '%d' devices
+alice_dev=$OUT
+is "${JSON[sender_device]}" "$alice_dev" "... from alice's device"
+like "${JSON[fallback]}" 'OMEMO' "... the plain body is only the fallback"
+
+# The peer's fingerprint, as xroster shows it.
+run xt_omemo devices --jid carol@localhost --password carol-pw --of bob@localhost
+peer_fp=$(grep -F "\"id\": $bob1" <<<"$OUT" | grep -F '"version": "0.3"' | head -1)
+peer_fp=$(xt_json "$peer_fp" fingerprint)
+run "$XROSTER" -C "$aconf" -J devices bob@localhost
+is "$(xt_json "$(grep "\"device\":$bob1" <<<"$OUT")" fingerprint)" "$peer_fp" \
+	"xroster devices shows the fingerprint the peer shows"
+
+# --- two devices of bob, and alice's own other device ------------------------------
+
+peer_recv alice2 alice alice2 1 --version 0.3
+alice2=$(peer_device alice2)
+xt_bg_kill alice2
+xt_bg_wait alice2
+peer_recv bob1 bob bob1 1 --version 0.3
+peer_recv bob2 bob bob2 1 --version 0.3
+bob2=$(peer_device bob2)
+run "$XSEND" -C "$aconf" --omemo -m 'to both of bob' bob@localhost
+ok_rc 0 "bob has a second device: exit 0"
+xt_bg_wait bob1
+xt_bg_wait bob2
+is "$(xt_json "$(messages bob1)" body)" 'to both of bob' "bob's first device decrypts it"
+is "$(xt_json "$(messages bob2)" body)" 'to both of bob' "... and his new second device too"
+xml=$(xt_json "$(messages bob2)" xml)
+like "$xml" "rid=.$alice2." "the message is also encrypted for alice's other device ($alice2)"
+unlike "$xml" "rid=.$alice_dev." "... not for the sending device itself"
+run "$XROSTER" -C "$aconf" -F '%d %t' devices bob@localhost
+is "$(sort <<<"$OUT" | tr '\n' ,)" "$(printf '%s blind\n%s blind\n' "$bob1" "$bob2" | sort | tr '\n' ,)" \
+	"xroster devices: both of bob's devices, blindly trusted"
+
+# --- the peer encrypts, xlisten --omemo decrypts ----------------------------------
+
+XDG_DATA_HOME=$D/bob-data xt_bg bl "$XLISTEN" -C "$bconf" --resource bl --omemo -J -v
+xt_wait_grep "$D/bl.err" 'OMEMO: device [0-9]+ is published' 20 bl ||
+	bail_out "xlisten did not publish its device: $(cat "$D/bl.err")"
+bob_xl=$(sed -n 's/.*OMEMO: device \([0-9]*\) is published.*/\1/p' "$D/bl.err" | head -1)
+run xt_omemo send --jid alice@localhost/p1 --password alice-pw --store "$D/alice2" \
+	--to bob@localhost --version 0.3 --body "$body"
+ok_rc 0 "the peer sends to bob (xlisten among his devices): exit 0"
+like "$(xt_json "$OUT" recipients -j)" "$bob_xl" "... encrypting for xlisten's device"
+xt_wait_grep "$D/bl.out" '"encrypted"' 15 bl || diag "xlisten got nothing"
+rec=$(grep '"encrypted"' "$D/bl.out" | head -1)
+is "$(xt_json "$rec" body)" "$body" "xlisten --omemo decrypts the peer's key exchange message exactly"
+is "$(xt_json "$rec" device)" "$alice2" "... from the peer's device"
+is "$(xt_json "$rec" decrypt_error -j)" null "... without error"
+run xt_omemo send --jid alice@localhost/p1 --password alice-pw --store "$D/alice2" \
+	--to bob@localhost --version 0.3 --body 'the second, in the session'
+ok_rc 0 "a second message in the same session: exit 0"
+xt_wait_grep "$D/bl.out" 'the second, in the session' 15 bl
+ok "... decrypted too" test "$(grep -c '"decrypt_error":null' "$D/bl.out")" -ge 2
+
+# A reply from xsend goes back through the session the peer started.
+peer_recv alice3 alice alice2 1 --version 0.3
+XDG_DATA_HOME=$D/bob-data run "$XSEND" -C "$bconf" --omemo -m 'reply from bob' alice@localhost
+ok_rc 0 "bob replies with xsend --omemo: exit 0"
+xt_bg_wait alice3
+is "$(xt_json "$(messages alice3)" body)" 'reply from bob' "the peer decrypts the reply"
+
+# --- tampered: an error record, never the fallback ---------------------------------
+
+run xt_omemo send --jid alice@localhost/p1 --password alice-pw --store "$D/alice2" \
+	--to bob@localhost --version 0.3 --body 'tampered with' --tamper
+ok_rc 0 "the peer sends a tampered message: exit 0"
+xt_wait_grep "$D/bl.out" '"decrypt_error":"' 15 bl || diag "no error record"
+rec=$(grep '"decrypt_error":"' "$D/bl.out" | tail -1)
+is "$(xt_json "$rec" body -j)" null "a tampered message: a record without body"
+like "$(xt_json "$rec" decrypt_error)" '.' "... with decrypt_error"
+is "$(xt_json "$rec" device)" "$alice2" "... naming the sender's device"
+unlike "$(cat "$D/bl.out")" 'This message is encrypted|tampered with' \
+	"neither the fallback nor the plaintext is printed"
+xt_bg_kill bl
+xt_bg_wait bl
+ok_rc 0 "xlisten --omemo: exit 0 on SIGTERM"
+
+done_testing
