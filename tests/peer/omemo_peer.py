@@ -162,15 +162,18 @@ async def pep_publish(xmpp, node, item_id, payload, options):
     await iq.send(timeout=IQ_TIMEOUT)
 
 
-async def pep_item(xmpp, jid, node, item_id):
-    """The payload of item item_id of JID's node (the first item if it has
-    no item of that id), or None if there is none. Raises IqError (other
-    than item-not-found), IqTimeout."""
+async def pep_item(xmpp, jid, node, item_id, exact=True):
+    """The payload of item item_id of JID's node, or None if there is none;
+    with exact=False the first item when none has that id (a device list
+    published under another id). Raises IqError (other than
+    item-not-found), IqTimeout."""
     iq = xmpp.Iq()
     iq["type"] = "get"
     iq["to"] = jid
     pubsub = ET.SubElement(iq.xml, _q(NS_PUBSUB, "pubsub"))
-    ET.SubElement(pubsub, _q(NS_PUBSUB, "items"), node=node)
+    items_el = ET.SubElement(pubsub, _q(NS_PUBSUB, "items"), node=node)
+    if exact:
+        ET.SubElement(items_el, _q(NS_PUBSUB, "item"), id=item_id)
     try:
         result = await iq.send(timeout=IQ_TIMEOUT)
     except IqError as e:
@@ -179,10 +182,28 @@ async def pep_item(xmpp, jid, node, item_id):
         raise
     items = result.xml.findall(f"{_q(NS_PUBSUB, 'pubsub')}/{_q(NS_PUBSUB, 'items')}"
                                f"/{_q(NS_PUBSUB, 'item')}")
-    chosen = [i for i in items if i.get("id") == item_id] or items[:1]
+    chosen = [i for i in items if i.get("id") == item_id] or ([] if exact else items[:1])
     if not chosen or len(chosen[0]) == 0:
         return None
     return chosen[0][0]
+
+
+async def pep_configure(xmpp, node, options):
+    """Set these options (pubsub#NAME: value) of our own node. Raises
+    IqError, IqTimeout."""
+    iq = xmpp.Iq()
+    iq["type"] = "set"
+    pubsub = ET.SubElement(iq.xml, _q(NS_PUBSUB_OWNER, "pubsub"))
+    form = ET.SubElement(ET.SubElement(pubsub, _q(NS_PUBSUB_OWNER, "configure"), node=node),
+                         _q(NS_DATA, "x"), type="submit")
+    fields = {"FORM_TYPE": NS_PUBSUB + "#node_config"}
+    fields.update({"pubsub#" + k: v for k, v in options.items()})
+    for var, value in fields.items():
+        field = ET.SubElement(form, _q(NS_DATA, "field"), var=var)
+        if var == "FORM_TYPE":
+            field.set("type", "hidden")
+        ET.SubElement(field, _q(NS_DATA, "value")).text = value
+    await iq.send(timeout=IQ_TIMEOUT)
 
 
 async def pep_remove(xmpp, node, item_id=None):
@@ -210,7 +231,7 @@ def etree_of(ns):
 
 async def fetch_device_list(xmpp, ns, jid):
     """{device id: label} of JID's published list ({} when it has none)."""
-    element = await pep_item(xmpp, jid, devicelist_node(ns), "current")
+    element = await pep_item(xmpp, jid, devicelist_node(ns), "current", exact=False)
     return {} if element is None else etree_of(ns).parse_device_list(element)
 
 
@@ -288,10 +309,21 @@ def session_manager_class(xmpp):
             options = {"access_model": "open"}
             if ns == NS_TWO:
                 options["max_items"] = "max"
+            node, item = bundle_node(ns, bundle.device_id), bundle_item(ns, bundle.device_id)
             try:
-                await pep_publish(xmpp, bundle_node(ns, bundle.device_id),
-                                  bundle_item(ns, bundle.device_id),
-                                  etree_of(ns).serialize_bundle(bundle), options)
+                try:
+                    await pep_publish(xmpp, node, item, etree_of(ns).serialize_bundle(bundle),
+                                      options)
+                except IqError as e:
+                    if "max_items" not in options or e.iq["error"]["condition"] not in (
+                            "resource-constraint", "bad-request", "not-acceptable"):
+                        raise
+                    # ejabberd 23.01 takes no pubsub#max_items in publish-options
+                    # and keeps 1 item by default: configure the node instead.
+                    del options["max_items"]
+                    await pep_publish(xmpp, node, item, etree_of(ns).serialize_bundle(bundle),
+                                      options)
+                    await pep_configure(xmpp, node, {"max_items": "max"})
             except (IqError, IqTimeout) as e:
                 raise omemo.BundleUploadFailed(f"{VERSION_OF[ns]}: {iq_error_text(e)}") from e
 
