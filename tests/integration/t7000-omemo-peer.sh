@@ -16,7 +16,7 @@ sys.exit(any(importlib.util.find_spec(m) is None
              for m in ("omemo", "oldmemo", "twomemo", "xmlschema")))' >/dev/null 2>&1 ||
 	skip_all "$XT_PYTHON cannot import omemo, oldmemo, twomemo and xmlschema" \
 		"(python3-omemo python3-oldmemo python3-twomemo python3-xmlschema)"
-plan 42
+plan 48
 
 # OMEMO needs PEP (XEP-0163), which lib.sh's server configurations leave
 # out: this script adds it to the configuration lib.sh writes (Prosody's
@@ -133,6 +133,26 @@ is "${JSON[encrypted]}" 2 "tampered: an OMEMO 2 message"
 is "${JSON[body]}" null "tampered: no body"
 like "${JSON[error]}" '.' "tampered: an error"
 diag "tampered: ${JSON[error]}"
+
+# --- a plain message, no device to encrypt for, SIGTERM ----------------------
+
+bob_start bob-plain 5 --store "$XT_DIR/bob"
+run xt_peer send --jid carol@localhost --password carol-pw --to bob@localhost \
+	--type chat --body "$body"
+ok_rc 0 "plain: xpeer send exit 0"
+xt_wait_grep "$XT_DIR/bob-plain.out" '"kind": "message"' 15 bob-plain ||
+	diag "bob-plain did not print the message"
+xt_bg_kill bob-plain
+xt_bg_wait bob-plain
+ok_rc 0 "SIGTERM: recv logs out and exits 0"
+xt_json_load "$(records message)"
+is "${JSON[encrypted]} ${JSON[fallback]} ${JSON[error]}" "null null null" "plain: not encrypted"
+is "${JSON[body]}" "$body" "plain: the body as sent"
+
+run xt_omemo send --jid alice@localhost --password alice-pw --store "$XT_DIR/alice" \
+	--to carol@localhost --body hello
+ok_rc 1 "send to an account without OMEMO devices: exit 1"
+like "$ERR" 'carol@localhost has no device to encrypt for' "... and says why"
 
 # --- two devices of bob -------------------------------------------------------
 

@@ -25,6 +25,23 @@ Subcommands:
            of our own account), send it, wait until the server has it
   devices  print the device list of --of and each bundle's fingerprint
 
+Records (one JSON object a line):
+  device      {"kind": "device", "jid", "id", "fingerprint", "versions"}: our
+              device (publish, recv: one per device, before --ready)
+  message     {"kind": "message", "device" (ours), "from", "type", "id",
+              "encrypted" ("0.3", "2" or null), "body" (decrypted; null when
+              it could not be), "fallback" (the plain <body/> of an encrypted
+              message, never in "body"), "sender_device" (the header's sid),
+              "empty" (true for an OMEMO message without payload, which only
+              carries keys: not counted by --count), "error" (why it did not
+              decrypt, else null), "envelope_from" (OMEMO 2: the SCE <from
+              jid/>), "xml" (the stanza)}
+  sent        {"kind": "sent", "to", "encrypted", "sender_device",
+              "recipients" ([jid, device id] pairs), "tampered"}
+  devicelist  {"kind": "devicelist", "jid", "version", "ids", "error"}, then
+  device      {"kind": "device", "jid", "id", "version", "fingerprint",
+              "error"} for each listed device (devices)
+
 A device is an identity key, a device id, pre keys and sessions: --store DIR
 keeps them in DIR/omemo.json so that the same device comes back in a later
 run; without --store every run is a new device. Every device trusts every
@@ -489,7 +506,7 @@ async def message_record(device, stanza):
     record = {"kind": "message", "device": device.id, "from": xml.get("from"),
               "type": xml.get("type", "normal"), "id": xml.get("id"),
               "encrypted": None, "body": None, "fallback": None,
-              "sender_device": None, "empty": False, "error": None}
+              "sender_device": None, "empty": False, "error": None, "envelope_from": None}
     found = [(ns, xml.find(_q(ns, "encrypted"))) for ns in (NS_TWO, NS_OLD)]
     found = [(ns, el) for ns, el in found if el is not None and ns in device.namespaces]
     if not found:
