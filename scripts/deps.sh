@@ -5,7 +5,7 @@
 # Usage: scripts/deps.sh build|test|demo
 #   build  the compiler, autotools and the libraries
 #   test   build + what the test suite runs (prosody, ejabberd,
-#          python3-slixmpp, ...)
+#          python3-slixmpp, python3-omemo, ...)
 #   demo   build + prosody + python3-slixmpp
 # As root it installs what is missing with apt-get; otherwise it names the
 # missing packages and the command to install them, and exits 1.
@@ -15,7 +15,7 @@ build_pkgs="gcc make autoconf automake autoconf-archive pkg-config
 libstrophe-dev libpopt-dev libexpat1-dev libssl-dev libjansson-dev
 libcmocka-dev libcurl4-openssl-dev libomemo-c-dev"
 server_pkgs="prosody lua-unbound python3-slixmpp openssl iproute2 procps"
-test_pkgs="mandoc valgrind clang zsh fish unicode-data ejabberd erlang-luerl strace git debhelper dpkg-dev lintian fakeroot"
+test_pkgs="python3-omemo python3-oldmemo python3-twomemo python3-xmlschema mandoc valgrind clang zsh fish unicode-data ejabberd erlang-luerl strace git debhelper dpkg-dev lintian fakeroot"
 
 case "${1:-}" in
 build) want=$build_pkgs ;;

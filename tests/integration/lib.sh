@@ -1269,6 +1269,19 @@ _xt_argv_xt_peer() {
 	_xt_argv=("${XT_PEER[@]}" "$@")
 }
 
+# xt_omemo SUBCOMMAND [ARGS...]: the OMEMO peer (tests/peer/omemo_peer.py,
+# python3-omemo) connected to the test server, as xt_peer runs xpeer.py;
+# usable with run and xt_bg.
+xt_omemo() {
+	_xt_argv xt_omemo "$@"
+	timeout -k 5 "${XT_CMD_TIMEOUT:-60}" "${_xt_argv[@]}"
+}
+
+_xt_argv_xt_omemo() {
+	[ -n "${XT_PORT:-}" ] || bail_out "xt_omemo before xt_server_start"
+	_xt_argv=("$XT_PYTHON" "$XT_PEER_DIR/omemo_peer.py" "${XT_PEER[@]:2}" "$@")
+}
+
 # ---------------------------------------------------------------------------
 # Fake server (tests/peer/fakeserver.py)
 
