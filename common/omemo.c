@@ -550,7 +550,7 @@ write_file(const struct omemo *o, const char *name, const char *data,
 	char *tmp = xasprintf("%s/.%s.XXXXXX", o->dir, name);
 	int fd, dfd, r = -1;
 
-	if ((fd = mkstemp(tmp)) < 0) {
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
 		*errstr = xasprintf("omemo: %s: %s", tmp, strerror(errno));
 		goto out;
 	}
