@@ -100,6 +100,14 @@ XDG_DATA_HOME=$D/bob-data xt_bg bl "$XLISTEN" -C "$bconf" --resource bl --omemo 
 xt_wait_grep "$D/bl.err" 'OMEMO: device [0-9]+ is published' 20 bl ||
 	bail_out "xlisten did not publish its device: $(cat "$D/bl.err")"
 bob_xl=$(sed -n 's/.*OMEMO: device \([0-9]*\) is published.*/\1/p' "$D/bl.err" | head -1)
+# prekeys: the pre-key ids of the bundle of xlisten's device on the server.
+prekeys() {
+	printf "<iq type='get' to='bob@localhost' id='pk'><pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='eu.siacs.conversations.axolotl.bundles:%s'/></pubsub></iq>\n" \
+		"$bob_xl" >"$D/pk.xml"
+	run_stdin "$D/pk.xml" "$XSEND" -C "$aconf" --raw
+	grep -o 'preKeyId="[0-9]*"' <<<"$OUT" | sort
+}
+pk_before=$(prekeys)
 run xt_omemo send --jid alice@localhost/p1 --password alice-pw --store "$D/alice2" \
 	--to bob@localhost --version 0.3 --body "$body"
 ok_rc 0 "the peer sends to bob (xlisten among his devices): exit 0"
@@ -109,6 +117,14 @@ rec=$(grep '"encrypted"' "$D/bl.out" | head -1)
 is "$(xt_json "$rec" body)" "$body" "xlisten --omemo decrypts the peer's key exchange message exactly"
 is "$(xt_json "$rec" device)" "$alice2" "... from the peer's device"
 is "$(xt_json "$rec" decrypt_error -j)" null "... without error"
+for ((i = 0; i < 50; i++)); do
+	pk_after=$(prekeys)
+	[ "$pk_after" != "$pk_before" ] && break
+	sleep 0.1
+done
+is "$(wc -l <<<"$pk_before"):$(wc -l <<<"$pk_after")" 100:100 "the bundle has 100 pre-keys before and after"
+is "$(comm -23 <(echo "$pk_before") <(echo "$pk_after") | wc -l)" 1 \
+	"... the one the key exchange used is replaced by a new one (published again)"
 run xt_omemo send --jid alice@localhost/p1 --password alice-pw --store "$D/alice2" \
 	--to bob@localhost --version 0.3 --body 'the second, in the session'
 ok_rc 0 "a second message in the same session: exit 0"
