@@ -155,6 +155,30 @@ like "$(cat "$D/bl2.err")" 'warning: alice@localhost/[^:]*: an OMEMO message tha
 	"... and a warning on stderr"
 unlike "$(cat "$D/bl2.out")" 'fallback text' "the fallback body is never printed"
 
+# --- broken devices of a contact: nothing sent ------------------------------------------
+
+# pep_publish NODE ITEM: carol publishes ITEM (XML) on her NODE, open to all.
+pep_publish() {
+	printf '%s\n' "<iq type='set' id='p'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='$1'><item id='current'>$2</item></publish><publish-options><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#publish-options</value></field><field var='pubsub#access_model'><value>open</value></field></x></publish-options></pubsub></iq>" >"$D/pub.xml"
+	run_stdin "$D/pub.xml" "$XSEND" -C "$cconf" --raw
+	[ "$RC" = 0 ] || diag "carol could not publish $1: $OUT $ERR"
+}
+pep_publish eu.siacs.conversations.axolotl.devicelist \
+	"<list xmlns='eu.siacs.conversations.axolotl'><device id='42'/></list>"
+run "$XSEND" -C "$aconf" --omemo -m 'to a device without bundle' carol@localhost
+ok_rc 8 "a listed device whose bundle cannot be fetched: exit 8"
+# (Prosody forbids reading a node that does not exist, ejabberd says so.)
+like "$ERR" '^xsend: carol@localhost: OMEMO device 42: its bundle cannot be fetched \((item-not-found|forbidden)[^;]*\); nothing sent$' \
+	"... naming the recipient, the device and the reason"
+pep_publish eu.siacs.conversations.axolotl.bundles:42 \
+	"<bundle xmlns='eu.siacs.conversations.axolotl'><signedPreKeyPublic signedPreKeyId='1'>BQ==</signedPreKeyPublic><signedPreKeySignature>AA==</signedPreKeySignature><prekeys><preKeyPublic preKeyId='1'>BQ==</preKeyPublic></prekeys></bundle>"
+run "$XSEND" -C "$aconf" --omemo -m 'to a broken bundle' carol@localhost bob@localhost
+ok_rc 9 "a bundle without identity key: exit 9"
+like "$ERR" '^xsend: carol@localhost: OMEMO device 42: its bundle is unusable \(the bundle has no valid identity key\); nothing sent$' \
+	"... naming what is wrong"
+sleep 0.5
+unlike "$(cat "$D/carolpeer.out" "$D/bl2.out")" 'broken bundle' "... and nothing went to carol or bob"
+
 # --- devices, trust, distrust ---------------------------------------------------------
 
 as bob "$XROSTER" -C "$bconf" devices
