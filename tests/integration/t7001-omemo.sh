@@ -226,6 +226,10 @@ chmod 0755 "$st"
 run "$XSEND" -C "$aconf" --omemo -m x bob@localhost
 ok_rc 3 "a key store readable by others: exit 3"
 like "$ERR" "$st" "... naming it"
+run "$XLISTEN" -C "$aconf" --omemo -w 5
+ok_rc 3 "xlisten --omemo with that store: exit 3"
+run "$XROSTER" -C "$aconf" devices
+ok_rc 3 "xroster devices with that store: exit 3"
 chmod 0700 "$st"
 f=$(find "$st" -type f -name 'identity*' | head -1)
 [ -n "$f" ] || f=$(find "$st" -type f | head -1)
