@@ -317,30 +317,53 @@ def message_stanza(xmpp, to, message, mtype, tamper=False):
     return msg
 
 
+async def retried(publish):
+    """Await publish(), again (up to 3 times in all) after an
+    internal-server-error: ejabberd's Mnesia aborts one of two transactions
+    on the same node, as when two devices of an account publish at once."""
+    for attempt in range(3):
+        try:
+            return await publish()
+        except IqError as e:
+            if e.iq["error"]["condition"] != "internal-server-error" or attempt == 2:
+                raise
+            await asyncio.sleep(0.1 + 0.2 * attempt + secrets.randbelow(100) / 1000)
+
+
+async def publish_bundle(xmpp, node, item, bundle):
+    """Publish our bundle, readable by anyone; the OMEMO 2 node keeps one
+    item per device (pubsub#max_items max). Raises IqError, IqTimeout."""
+    ns = bundle.namespace
+    payload = etree_of(ns).serialize_bundle(bundle)
+    if ns == NS_OLD:
+        await pep_publish(xmpp, node, item, payload, {"access_model": "open"})
+        return
+    if not getattr(xmpp, "omemo_configured", False):
+        try:
+            await pep_publish(xmpp, node, item, payload,
+                              {"access_model": "open", "max_items": "max"})
+            return
+        except IqError as e:
+            if e.iq["error"]["condition"] not in ("resource-constraint", "bad-request",
+                                                  "not-acceptable"):
+                raise
+    # ejabberd 23.01 takes no pubsub#max_items in publish-options and keeps
+    # one item by default: configure the node once, after a publish made it.
+    await pep_publish(xmpp, node, item, payload, {"access_model": "open"})
+    if not getattr(xmpp, "omemo_configured", False):
+        await pep_configure(xmpp, node, {"max_items": "max"})
+        xmpp.omemo_configured = True
+
+
 def session_manager_class(xmpp):
     """A SessionManager whose PEP and messages go through this session."""
 
     class PeerSessionManager(omemo.SessionManager):
         async def _upload_bundle(self, bundle):
             ns = bundle.namespace
-            options = {"access_model": "open"}
-            if ns == NS_TWO:
-                options["max_items"] = "max"
             node, item = bundle_node(ns, bundle.device_id), bundle_item(ns, bundle.device_id)
             try:
-                try:
-                    await pep_publish(xmpp, node, item, etree_of(ns).serialize_bundle(bundle),
-                                      options)
-                except IqError as e:
-                    if "max_items" not in options or e.iq["error"]["condition"] not in (
-                            "resource-constraint", "bad-request", "not-acceptable"):
-                        raise
-                    # ejabberd 23.01 takes no pubsub#max_items in publish-options
-                    # and keeps 1 item by default: configure the node instead.
-                    del options["max_items"]
-                    await pep_publish(xmpp, node, item, etree_of(ns).serialize_bundle(bundle),
-                                      options)
-                    await pep_configure(xmpp, node, {"max_items": "max"})
+                await retried(lambda: publish_bundle(xmpp, node, item, bundle))
             except (IqError, IqTimeout) as e:
                 raise omemo.BundleUploadFailed(f"{VERSION_OF[ns]}: {iq_error_text(e)}") from e
 
@@ -366,9 +389,10 @@ def session_manager_class(xmpp):
 
         async def _upload_device_list(self, namespace, device_list):
             try:
-                await pep_publish(xmpp, devicelist_node(namespace), "current",
-                                  etree_of(namespace).serialize_device_list(device_list),
-                                  {"access_model": "open"})
+                await retried(lambda: pep_publish(
+                    xmpp, devicelist_node(namespace), "current",
+                    etree_of(namespace).serialize_device_list(device_list),
+                    {"access_model": "open"}))
             except (IqError, IqTimeout) as e:
                 raise omemo.DeviceListUploadFailed(iq_error_text(e)) from e
 
