@@ -509,7 +509,10 @@ async def decrypt_into(device, stanza, ns, encrypted, record):
         else:
             message = twomemo.etree.parse_message(encrypted, sender)
         plaintext, _, _ = await device.manager.decrypt(message)
-    except (omemo.OMEMOException, ValueError, xmlschema.XMLSchemaValidationError) as e:
+    except Exception as e:  # noqa: BLE001 -- any failure is the record's error
+        # Expected: the library's OMEMOException subclasses, ValueError and
+        # XMLSchemaValidationError for malformed elements; anything else
+        # is shown the same way rather than ending the peer.
         record["error"] = f"{type(e).__name__}: {e}".strip()
         return
     if plaintext is None:
