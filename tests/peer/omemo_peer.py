@@ -600,8 +600,9 @@ def add_recv_args(p):
                         "(default omemo1..), stores DIR/1.. (default 1)")
 
 
-async def start_receiver(args, n, deadline, on_count):
-    """Log in device n of recv (1-based) and start its message worker."""
+async def start_receiver(args, n, deadline, done, on_count):
+    """Log in device n of recv (1-based) and start its message worker, which
+    prints nothing more once done is set (--count reached)."""
     loop = asyncio.get_running_loop()
     queue = asyncio.Queue()
     resource, store = args.resource, args.store
@@ -625,6 +626,8 @@ async def start_receiver(args, n, deadline, on_count):
             if stanza.xml.find(_q(NS_PUBSUB_EVENT, "event")) is not None:
                 continue  # a PEP notification, not a message
             record = await message_record(device, stanza)
+            if done.done():
+                continue
             emit(record)
             if not record["empty"]:
                 received += 1
@@ -654,7 +657,7 @@ async def cmd_recv(args):
         # One after the other: each adds itself to the device list the
         # previous one published.
         for n in range(1, args.devices + 1):
-            devices.append(await start_receiver(args, n, deadline, on_count))
+            devices.append(await start_receiver(args, n, deadline, done, on_count))
         for device in devices:
             await barrier(device.xmpp)
         if args.ready:
