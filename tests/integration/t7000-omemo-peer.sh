@@ -16,7 +16,7 @@ sys.exit(any(importlib.util.find_spec(m) is None
              for m in ("omemo", "oldmemo", "twomemo", "xmlschema")))' >/dev/null 2>&1 ||
 	skip_all "$XT_PYTHON cannot import omemo, oldmemo, twomemo and xmlschema" \
 		"(python3-omemo python3-oldmemo python3-twomemo python3-xmlschema)"
-plan 51
+plan 54
 
 # OMEMO needs PEP (XEP-0163), which lib.sh's server configurations leave
 # out: this script adds it to the configuration lib.sh writes (Prosody's
@@ -86,12 +86,16 @@ is "${JSON[id]} ${JSON[fingerprint]}" "$alice_id $alice_fp" "publish again: the 
 run xt_omemo devices --jid bob@localhost --password bob-pw --of alice@localhost
 ok_rc 0 "devices: exit 0"
 is "$(records devicelist | wc -l)" 2 "devices: a list for each version"
-for v in 0.3 2; do
+for v in 2 0.3; do # 0.3 last: its record is used below
 	line=$(grep -F "\"version\": \"$v\"" <<<"$OUT" | grep -F '"kind": "device"')
 	xt_json_load "$line"
 	is "${JSON[id]} ${JSON[fingerprint]}" "$alice_id $alice_fp" \
 		"devices: alice's $v bundle has the published fingerprint"
 done
+# OMEMO 0.3 publishes the Curve25519 key itself (0x05 and 32 bytes): the
+# fingerprint is its hex, grouped.
+key_hex=$(base64 -d <<<"${JSON[identity_key]:-}" 2>/dev/null | od -An -v -tx1 | tr -d ' \n')
+is "$key_hex" "05${alice_fp// /}" "devices: the 0.3 fingerprint is the published identityKey"
 
 run xt_omemo devices --jid bob@localhost --password bob-pw --of carol@localhost
 ok_rc 0 "devices of an account without OMEMO: exit 0"
@@ -178,3 +182,13 @@ is "$n" "$(records message | wc -l)" "two devices: every message decrypts to the
 	diag "$(records message | sed 's/, "xml": .*/}/')"
 is "$(records message | grep -c "\"device\": $id1,")" 2 "two devices: the first got both"
 is "$(records message | grep -c "\"device\": $id2,")" 2 "two devices: the second got both"
+
+# --- our own other devices ----------------------------------------------------
+
+run xt_omemo publish --jid alice@localhost --password alice-pw --store "$XT_DIR/alice2"
+alice2_id=$(xt_json "$OUT" id)
+run xt_omemo send --jid alice@localhost --password alice-pw --store "$XT_DIR/alice" \
+	--to bob@localhost --version 2 --body "$body"
+ok_rc 0 "own devices: send exit 0"
+like "$(xt_json "$OUT" recipients -j)" "\\[\"alice@localhost\", $alice2_id\\]" \
+	"own devices: encrypted for alice's other device too"

@@ -40,7 +40,8 @@ Records (one JSON object a line):
               "recipients" ([jid, device id] pairs), "tampered"}
   devicelist  {"kind": "devicelist", "jid", "version", "ids", "error"}, then
   device      {"kind": "device", "jid", "id", "version", "fingerprint",
-              "error"} for each listed device (devices)
+              "identity_key" (base64, as in the bundle), "error"} for each
+              listed device (devices)
 
 A device is an identity key, a device id, pre keys and sessions: --store DIR
 keeps them in DIR/omemo.json so that the same device comes back in a later
@@ -776,7 +777,8 @@ async def print_devices(xmpp, ns, of):
     """A "devicelist" record (ids [] and an error when the list cannot be
     fetched: Prosody answers forbidden for an account that never published
     one), then a "device" record per listed device (fingerprint null and an
-    error when its bundle is missing or bad)."""
+    error when its bundle is missing or bad; identity_key is the bundle's
+    <identityKey/> or <ik/> text as published)."""
     version = VERSION_OF[ns]
     record = {"kind": "devicelist", "jid": of, "version": version, "ids": [], "error": None}
     try:
@@ -789,12 +791,16 @@ async def print_devices(xmpp, ns, of):
     ids = record["ids"]
     for device_id in ids:
         record = {"kind": "device", "jid": of, "id": device_id, "version": version,
-                  "fingerprint": None, "error": None}
+                  "fingerprint": None, "identity_key": None, "error": None}
         try:
-            bundle = await fetch_bundle(xmpp, ns, of, device_id)
-            if bundle is None:
+            element = await pep_item(xmpp, of, bundle_node(ns, device_id),
+                                     bundle_item(ns, device_id))
+            if element is None:
                 record["error"] = "no bundle"
             else:
+                key = element.find(_q(ns, "identityKey" if ns == NS_OLD else "ik"))
+                record["identity_key"] = key.text if key is not None else None
+                bundle = etree_of(ns).parse_bundle(element, of, device_id)
                 record["fingerprint"] = fingerprint(bundle.identity_key)
         except (IqError, IqTimeout) as e:
             record["error"] = iq_error_text(e)
