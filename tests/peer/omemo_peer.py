@@ -339,7 +339,7 @@ async def publish_bundle(xmpp, node, item, bundle):
     if ns == NS_OLD:
         await pep_publish(xmpp, node, item, payload, {"access_model": "open"})
         return
-    if not getattr(xmpp, "omemo_configured", False):
+    if not getattr(xmpp, "xt_omemo_configured", False):
         try:
             await pep_publish(xmpp, node, item, payload,
                               {"access_model": "open", "max_items": "max"})
@@ -351,9 +351,9 @@ async def publish_bundle(xmpp, node, item, bundle):
     # ejabberd 23.01 takes no pubsub#max_items in publish-options and keeps
     # one item by default: configure the node once, after a publish made it.
     await pep_publish(xmpp, node, item, payload, {"access_model": "open"})
-    if not getattr(xmpp, "omemo_configured", False):
+    if not getattr(xmpp, "xt_omemo_configured", False):
         await pep_configure(xmpp, node, {"max_items": "max"})
-        xmpp.omemo_configured = True
+        xmpp.xt_omemo_configured = True
 
 
 def session_manager_class(xmpp):
@@ -429,6 +429,7 @@ class Device:
         self.jid = xmpp.boundjid.bare
         self.id = None
         self.fingerprint = None
+        self.task = None  # recv: the task that reads its messages
 
     def record(self):
         return {"kind": "device", "jid": self.jid, "id": self.id,
