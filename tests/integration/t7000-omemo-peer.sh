@@ -16,7 +16,7 @@ sys.exit(any(importlib.util.find_spec(m) is None
              for m in ("omemo", "oldmemo", "twomemo", "xmlschema")))' >/dev/null 2>&1 ||
 	skip_all "$XT_PYTHON cannot import omemo, oldmemo, twomemo and xmlschema" \
 		"(python3-omemo python3-oldmemo python3-twomemo python3-xmlschema)"
-plan 48
+plan 54
 
 xt_server_start
 
@@ -60,12 +60,16 @@ is "${JSON[id]} ${JSON[fingerprint]}" "$alice_id $alice_fp" "publish again: the 
 run xt_omemo devices --jid bob@localhost --password bob-pw --of alice@localhost
 ok_rc 0 "devices: exit 0"
 is "$(records devicelist | wc -l)" 2 "devices: a list for each version"
-for v in 0.3 2; do
+for v in 2 0.3; do # 0.3 last: its record is used below
 	line=$(grep -F "\"version\": \"$v\"" <<<"$OUT" | grep -F '"kind": "device"')
 	xt_json_load "$line"
 	is "${JSON[id]} ${JSON[fingerprint]}" "$alice_id $alice_fp" \
 		"devices: alice's $v bundle has the published fingerprint"
 done
+# OMEMO 0.3 publishes the Curve25519 key itself (0x05 and 32 bytes): the
+# fingerprint is its hex, grouped.
+key_hex=$(base64 -d <<<"${JSON[identity_key]:-}" 2>/dev/null | od -An -v -tx1 | tr -d ' \n')
+is "$key_hex" "05${alice_fp// /}" "devices: the 0.3 fingerprint is the published identityKey"
 
 run xt_omemo devices --jid bob@localhost --password bob-pw --of carol@localhost
 ok_rc 0 "devices of an account without OMEMO: exit 0"
@@ -96,17 +100,18 @@ done
 
 # --- a tampered payload -------------------------------------------------------
 
-bob_start bob-tamper 1 --store "$XT_DIR/bob"
-run xt_omemo send --jid alice@localhost --password alice-pw --store "$XT_DIR/alice" \
-	--to bob@localhost --version 2 --body "$body" --tamper
-ok_rc 0 "tampered send: exit 0"
-xt_bg_wait bob-tamper
-ok_rc 0 "tampered recv: exit 0"
-xt_json_load "$(records message)"
-is "${JSON[encrypted]}" 2 "tampered: an OMEMO 2 message"
-is "${JSON[body]}" null "tampered: no body"
-like "${JSON[error]}" '.' "tampered: an error"
-diag "tampered: ${JSON[error]}"
+for v in 0.3 2; do
+	bob_start "bob-tamper-$v" 1 --store "$XT_DIR/bob"
+	run xt_omemo send --jid alice@localhost --password alice-pw --store "$XT_DIR/alice" \
+		--to bob@localhost --version "$v" --body "$body" --tamper
+	ok_rc 0 "$v tampered send: exit 0"
+	xt_bg_wait "bob-tamper-$v"
+	ok_rc 0 "$v tampered recv: exit 0"
+	xt_json_load "$(records message)"
+	is "${JSON[encrypted]} ${JSON[body]}" "$v null" "$v tampered: an OMEMO $v message without body"
+	like "${JSON[error]}" '.' "$v tampered: an error"
+	diag "$v tampered: ${JSON[error]}"
+done
 
 # --- a plain message, no device to encrypt for, SIGTERM ----------------------
 
@@ -147,6 +152,17 @@ while IFS= read -r line; do
 	xt_json_load "$line"
 	[ "${JSON[body]}" = "$body" ] && [ "${JSON[error]}" = null ] && n=$((n + 1))
 done < <(records message)
-is "$n" "$(records message | wc -l)" "two devices: every message decrypts to the body"
+is "$n" "$(records message | wc -l)" "two devices: every message decrypts to the body" ||
+	diag "$(records message | sed 's/, "xml": .*/}/')"
 is "$(records message | grep -c "\"device\": $id1,")" 2 "two devices: the first got both"
 is "$(records message | grep -c "\"device\": $id2,")" 2 "two devices: the second got both"
+
+# --- our own other devices ----------------------------------------------------
+
+run xt_omemo publish --jid alice@localhost --password alice-pw --store "$XT_DIR/alice2"
+alice2_id=$(xt_json "$OUT" id)
+run xt_omemo send --jid alice@localhost --password alice-pw --store "$XT_DIR/alice" \
+	--to bob@localhost --version 2 --body "$body"
+ok_rc 0 "own devices: send exit 0"
+like "$(xt_json "$OUT" recipients -j)" "\\[\"alice@localhost\", $alice2_id\\]" \
+	"own devices: encrypted for alice's other device too"

@@ -40,7 +40,8 @@ Records (one JSON object a line):
               "recipients" ([jid, device id] pairs), "tampered"}
   devicelist  {"kind": "devicelist", "jid", "version", "ids", "error"}, then
   device      {"kind": "device", "jid", "id", "version", "fingerprint",
-              "error"} for each listed device (devices)
+              "identity_key" (base64, as in the bundle), "error"} for each
+              listed device (devices)
 
 A device is an identity key, a device id, pre keys and sessions: --store DIR
 keeps them in DIR/omemo.json so that the same device comes back in a later
@@ -317,30 +318,53 @@ def message_stanza(xmpp, to, message, mtype, tamper=False):
     return msg
 
 
+async def retried(publish):
+    """Await publish(), again (up to 3 times in all) after an
+    internal-server-error: ejabberd's Mnesia aborts one of two transactions
+    on the same node, as when two devices of an account publish at once."""
+    for attempt in range(3):
+        try:
+            return await publish()
+        except IqError as e:
+            if e.iq["error"]["condition"] != "internal-server-error" or attempt == 2:
+                raise
+            await asyncio.sleep(0.1 + 0.2 * attempt + secrets.randbelow(100) / 1000)
+
+
+async def publish_bundle(xmpp, node, item, bundle):
+    """Publish our bundle, readable by anyone; the OMEMO 2 node keeps one
+    item per device (pubsub#max_items max). Raises IqError, IqTimeout."""
+    ns = bundle.namespace
+    payload = etree_of(ns).serialize_bundle(bundle)
+    if ns == NS_OLD:
+        await pep_publish(xmpp, node, item, payload, {"access_model": "open"})
+        return
+    if not getattr(xmpp, "xt_omemo_configured", False):
+        try:
+            await pep_publish(xmpp, node, item, payload,
+                              {"access_model": "open", "max_items": "max"})
+            return
+        except IqError as e:
+            if e.iq["error"]["condition"] not in ("resource-constraint", "bad-request",
+                                                  "not-acceptable"):
+                raise
+    # ejabberd 23.01 takes no pubsub#max_items in publish-options and keeps
+    # one item by default: configure the node once, after a publish made it.
+    await pep_publish(xmpp, node, item, payload, {"access_model": "open"})
+    if not getattr(xmpp, "xt_omemo_configured", False):
+        await pep_configure(xmpp, node, {"max_items": "max"})
+        xmpp.xt_omemo_configured = True
+
+
 def session_manager_class(xmpp):
     """A SessionManager whose PEP and messages go through this session."""
 
     class PeerSessionManager(omemo.SessionManager):
         async def _upload_bundle(self, bundle):
             ns = bundle.namespace
-            options = {"access_model": "open"}
-            if ns == NS_TWO:
-                options["max_items"] = "max"
             node, item = bundle_node(ns, bundle.device_id), bundle_item(ns, bundle.device_id)
             try:
-                try:
-                    await pep_publish(xmpp, node, item, etree_of(ns).serialize_bundle(bundle),
-                                      options)
-                except IqError as e:
-                    if "max_items" not in options or e.iq["error"]["condition"] not in (
-                            "resource-constraint", "bad-request", "not-acceptable"):
-                        raise
-                    # ejabberd 23.01 takes no pubsub#max_items in publish-options
-                    # and keeps 1 item by default: configure the node instead.
-                    del options["max_items"]
-                    await pep_publish(xmpp, node, item, etree_of(ns).serialize_bundle(bundle),
-                                      options)
-                    await pep_configure(xmpp, node, {"max_items": "max"})
+                await retried(lambda: publish_bundle(xmpp, node, item, bundle))
             except (IqError, IqTimeout) as e:
                 raise omemo.BundleUploadFailed(f"{VERSION_OF[ns]}: {iq_error_text(e)}") from e
 
@@ -366,9 +390,10 @@ def session_manager_class(xmpp):
 
         async def _upload_device_list(self, namespace, device_list):
             try:
-                await pep_publish(xmpp, devicelist_node(namespace), "current",
-                                  etree_of(namespace).serialize_device_list(device_list),
-                                  {"access_model": "open"})
+                await retried(lambda: pep_publish(
+                    xmpp, devicelist_node(namespace), "current",
+                    etree_of(namespace).serialize_device_list(device_list),
+                    {"access_model": "open"}))
             except (IqError, IqTimeout) as e:
                 raise omemo.DeviceListUploadFailed(iq_error_text(e)) from e
 
@@ -404,6 +429,7 @@ class Device:
         self.jid = xmpp.boundjid.bare
         self.id = None
         self.fingerprint = None
+        self.task = None  # recv: the task that reads its messages
 
     def record(self):
         return {"kind": "device", "jid": self.jid, "id": self.id,
@@ -485,7 +511,10 @@ async def decrypt_into(device, stanza, ns, encrypted, record):
         else:
             message = twomemo.etree.parse_message(encrypted, sender)
         plaintext, _, _ = await device.manager.decrypt(message)
-    except (omemo.OMEMOException, ValueError, xmlschema.XMLSchemaValidationError) as e:
+    except Exception as e:  # noqa: BLE001 -- any failure is the record's error
+        # Expected: the library's OMEMOException subclasses, ValueError and
+        # XMLSchemaValidationError for malformed elements; anything else
+        # is shown the same way rather than ending the peer.
         record["error"] = f"{type(e).__name__}: {e}".strip()
         return
     if plaintext is None:
@@ -573,8 +602,9 @@ def add_recv_args(p):
                         "(default omemo1..), stores DIR/1.. (default 1)")
 
 
-async def start_receiver(args, n, deadline, on_count):
-    """Log in device n of recv (1-based) and start its message worker."""
+async def start_receiver(args, n, deadline, done, on_count):
+    """Log in device n of recv (1-based) and start its message worker, which
+    prints nothing more once done is set (--count reached)."""
     loop = asyncio.get_running_loop()
     queue = asyncio.Queue()
     resource, store = args.resource, args.store
@@ -598,6 +628,8 @@ async def start_receiver(args, n, deadline, on_count):
             if stanza.xml.find(_q(NS_PUBSUB_EVENT, "event")) is not None:
                 continue  # a PEP notification, not a message
             record = await message_record(device, stanza)
+            if done.done():
+                continue
             emit(record)
             if not record["empty"]:
                 received += 1
@@ -627,7 +659,7 @@ async def cmd_recv(args):
         # One after the other: each adds itself to the device list the
         # previous one published.
         for n in range(1, args.devices + 1):
-            devices.append(await start_receiver(args, n, deadline, on_count))
+            devices.append(await start_receiver(args, n, deadline, done, on_count))
         for device in devices:
             await barrier(device.xmpp)
         if args.ready:
@@ -746,7 +778,8 @@ async def print_devices(xmpp, ns, of):
     """A "devicelist" record (ids [] and an error when the list cannot be
     fetched: Prosody answers forbidden for an account that never published
     one), then a "device" record per listed device (fingerprint null and an
-    error when its bundle is missing or bad)."""
+    error when its bundle is missing or bad; identity_key is the bundle's
+    <identityKey/> or <ik/> text as published)."""
     version = VERSION_OF[ns]
     record = {"kind": "devicelist", "jid": of, "version": version, "ids": [], "error": None}
     try:
@@ -759,12 +792,16 @@ async def print_devices(xmpp, ns, of):
     ids = record["ids"]
     for device_id in ids:
         record = {"kind": "device", "jid": of, "id": device_id, "version": version,
-                  "fingerprint": None, "error": None}
+                  "fingerprint": None, "identity_key": None, "error": None}
         try:
-            bundle = await fetch_bundle(xmpp, ns, of, device_id)
-            if bundle is None:
+            element = await pep_item(xmpp, of, bundle_node(ns, device_id),
+                                     bundle_item(ns, device_id))
+            if element is None:
                 record["error"] = "no bundle"
             else:
+                key = element.find(_q(ns, "identityKey" if ns == NS_OLD else "ik"))
+                record["identity_key"] = key.text if key is not None else None
+                bundle = etree_of(ns).parse_bundle(element, of, device_id)
                 record["fingerprint"] = fingerprint(bundle.identity_key)
         except (IqError, IqTimeout) as e:
             record["error"] = iq_error_text(e)
