@@ -171,7 +171,7 @@ xpid=$!
 xt_at_exit quiet_kill "$xpid"
 exec 7>"$XT_DIR/fifo3"
 for i in $(seq 1 100); do printf 'kept %d\n' "$i" >&7; done
-for ((i = 0; i < 1500; i++)); do
+for ((i = 0; i < 4500; i++)); do
 	[ "$(wc -l <"$XT_DIR/dead.out")" -ge 100 ] && break
 	_xt_nap
 done
