@@ -1754,7 +1754,6 @@ not_for_agent(const struct xsend *x)
 	    : x->receipt	? "--receipt"
 	    : x->tee		? "--tee"
 	    : x->nuploads > 0	? "--upload"
-	    : x->cfg->omemo	? "--omemo"
 				: NULL;
 }
 

@@ -23,6 +23,8 @@
 
 #include "agent.h"
 #include "jid.h"
+#include "omemo.h"
+#include "omemo_pep.h"
 #include "session.h"
 #include "stanza.h"
 #include "text.h"
@@ -365,6 +367,7 @@ agent_settings(const struct xconfig *cfg)
 	put_setting(&b, "resource", cfg->resource, 0);
 	snprintf(num, sizeof(num), "%lu", cfg->max_stanza);
 	put_setting(&b, "max-stanza", num, 0);
+	put_setting(&b, "omemo", cfg->omemo ? "1" : "0", 0);
 	return buf_steal(&b);
 }
 
@@ -752,6 +755,9 @@ struct agent {
 	struct conn *conns;
 	size_t nconns;
 	int stopping;
+	/* omemo = yes: the key store; one request prepares at a time */
+	struct omemo *omemo;
+	struct conn *preparing;
 };
 
 /* One client of the agent. */
@@ -765,6 +771,10 @@ struct conn {
 	char **rcpt;
 	size_t n;
 	struct agent_result result;
+	/* OMEMO: the request, kept until its recipients' devices are known */
+	struct agent_request rq;
+	char **bare;
+	int waiting;
 };
 
 static void arm_idle(struct agent *a);
@@ -790,6 +800,10 @@ conn_free(struct agent *a, struct conn *c)
 	}
 	free(c->id);
 	free(c->rcpt);
+	for (i = 0; c->bare && c->bare[i]; i++)
+		free(c->bare[i]);
+	free(c->bare);
+	agent_request_free(&c->rq);
 	buf_free(&c->in);
 	agent_result_free(&c->result);
 	free(c);
@@ -915,7 +929,7 @@ on_late(struct session *s, void *ud)
 /* The checks of a request the client made too: a bad one never reaches
  * the stream. */
 static int
-request_ok(const struct agent_request *rq)
+request_ok(const struct agent *a, const struct agent_request *rq)
 {
 	const char *texts[] = { rq->type, rq->body, rq->subject, rq->thread,
 		rq->url, rq->id };
@@ -927,6 +941,8 @@ request_ok(const struct agent_request *rq)
 	if (strcmp(rq->type, "chat") != 0 && strcmp(rq->type, "normal") != 0 &&
 	    strcmp(rq->type, "headline") != 0)
 		return 0;
+	if (a->omemo && (rq->subject || rq->url))
+		return 0; /* they would go unencrypted */
 	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
 		if (texts[i] &&
 		    text_check_xml(texts[i], strlen(texts[i]), &off, &cp) !=
@@ -940,13 +956,51 @@ request_ok(const struct agent_request *rq)
 	return 1;
 }
 
-/* Sends the messages of an accepted request, then its barrier. */
+/*
+ * omemo = yes: 'msg' gets 'body' encrypted for the devices of 'bare' and
+ * the account's other ones.  Returns 0, or -1 with the line and the code
+ * in the client's result.
+ */
+static int
+seal(struct conn *c, xmpp_stanza_t *msg, const char *body, const char *bare)
+{
+	struct agent *a = c->a;
+	const char *bound = session_bound_jid(a->s);
+	char *self = bound ? jid_bare_of(bound) : NULL, *err = NULL;
+	struct omemo_target *t;
+	struct omemo_msg em;
+	xmpp_stanza_t *enc;
+	size_t n;
+	int rc;
+
+	n = omemo_pep_targets(a->omemo, bare, self, &t);
+	rc = n == 0 ? -1 : omemo_encrypt(a->omemo, body, t, n, &em, &err);
+	if (rc < 0) {
+		c->result.code = n == 0 ? XEXIT_REJECTED : XEXIT_FAILURE;
+		result_line(c,
+		    err ? xasprintf("%s; nothing sent", err)
+			: xasprintf("%s: no trusted OMEMO device; nothing sent",
+			      bare));
+	} else {
+		enc = omemo_pep_encrypted(session_ctx(a->s), &em);
+		omemo_pep_seal(msg, enc);
+		xmpp_stanza_release(enc);
+		omemo_msg_clear(&em);
+	}
+	free(err);
+	free(t);
+	free(self);
+	return rc;
+}
+
+/* Sends the messages of an accepted request, then its barrier; with
+ * OMEMO, all are encrypted before any is sent. */
 static void
 send_request(struct conn *c, const struct agent_request *rq)
 {
 	struct agent *a = c->a;
 	struct msg_spec m;
-	xmpp_stanza_t *st;
+	xmpp_stanza_t **st;
 	size_t i;
 
 	memset(&m, 0, sizeof(m));
@@ -956,8 +1010,11 @@ send_request(struct conn *c, const struct agent_request *rq)
 	m.thread = rq->thread;
 	m.url = rq->url;
 	m.no_store = rq->no_store;
+	if (a->omemo)
+		m.body = NULL; /* only the fallback text goes in clear */
 	c->id = xcalloc(rq->nrcpt, sizeof(*c->id));
 	c->rcpt = xcalloc(rq->nrcpt, sizeof(*c->rcpt));
+	st = xcalloc(rq->nrcpt, sizeof(*st));
 	for (i = 0; i < rq->nrcpt; i++) {
 		c->id[i] = rq->id && rq->nrcpt == 1 ? xstrdup(rq->id)
 		    : rq->id ? xasprintf("%s-%zu", rq->id, i + 1)
@@ -966,16 +1023,80 @@ send_request(struct conn *c, const struct agent_request *rq)
 		c->n++;
 		m.to = rq->rcpt[i];
 		m.id = c->id[i];
-		st = stanza_message(session_ctx(a->s), &m);
-		session_send(a->s, st);
-		xmpp_stanza_release(st);
+		st[i] = stanza_message(session_ctx(a->s), &m);
+		if (a->omemo && seal(c, st[i], rq->body, c->bare[i]) < 0) {
+			while (i + 1 > 0)
+				xmpp_stanza_release(st[i--]);
+			free(st);
+			conn_say(c, 'R');
+			conn_free(a, c);
+			return;
+		}
 	}
+	for (i = 0; i < rq->nrcpt; i++) {
+		session_send(a->s, st[i]);
+		xmpp_stanza_release(st[i]);
+	}
+	free(st);
 	if (a->late_timer == 0) {
 		a->waiting_since = util_now_ms();
 		a->late_timer = session_timer_add(
 		    a->s, config_timeout_ms(a->cfg), on_late, a);
 	}
 	session_barrier(a->s, on_confirmed, c);
+}
+
+static void next_prepare(struct agent *a);
+
+/* The devices of a request's recipients are known, or why not. */
+static void
+on_prepared(struct session *s, int code, const char *why, void *ud)
+{
+	struct conn *c = ud;
+	struct agent *a = c->a;
+
+	(void)s;
+	a->preparing = NULL;
+	c->waiting = 0;
+	if (code != XEXIT_OK) {
+		c->result.code = code;
+		result_line(c, xstrdup(why));
+		conn_say(c, 'R');
+		conn_free(a, c);
+	} else
+		send_request(c, &c->rq);
+	next_prepare(a);
+}
+
+/* OMEMO: the oldest waiting request gets its recipients' devices read
+ * (omemo_pep_prepare() does one at a time); again after a reconnection. */
+static void
+prepare(struct agent *a, struct conn *c)
+{
+	size_t i;
+
+	a->preparing = c;
+	if (c->bare == NULL) {
+		c->bare = xcalloc(c->rq.nrcpt + 1, sizeof(*c->bare));
+		for (i = 0; i < c->rq.nrcpt; i++)
+			c->bare[i] = jid_bare_of(c->rq.rcpt[i]);
+	}
+	omemo_pep_prepare(a->s, a->omemo, (const char *const *)c->bare,
+	    c->rq.nrcpt, on_prepared, c);
+}
+
+static void
+next_prepare(struct agent *a)
+{
+	struct conn *c, *first = NULL;
+
+	if (a->preparing || !session_online(a->s))
+		return;
+	for (c = a->conns; c; c = c->next)
+		if (c->waiting)
+			first = c; /* the list is newest first */
+	if (first)
+		prepare(a, first);
 }
 
 /* A whole request arrived: answer 'N', or accept and send it. */
@@ -992,7 +1113,7 @@ handle_request(struct conn *c, size_t size)
 		return;
 	}
 	if (agent_decode_request(c->in.data, size, &rq, &err) < 0 ||
-	    strcmp(rq.settings, a->settings) != 0 || !request_ok(&rq)) {
+	    strcmp(rq.settings, a->settings) != 0 || !request_ok(a, &rq)) {
 		if (err == NULL)
 			conn_say(c, 'N');
 		free(err);
@@ -1008,6 +1129,13 @@ handle_request(struct conn *c, size_t size)
 	}
 	c->accepted = 1;
 	epoll_ctl(a->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
+	if (a->omemo) {
+		/* Sent once its recipients' devices are known. */
+		c->rq = rq;
+		c->waiting = 1;
+		next_prepare(a);
+		return;
+	}
 	send_request(c, &rq);
 	agent_request_free(&rq);
 }
@@ -1090,6 +1218,10 @@ on_online(struct session *s, void *ud)
 	session_set_input(s, a->epoll_fd, 64, on_input, a);
 	a->last_use = util_now_ms();
 	arm_idle(a);
+	if (a->preparing) /* its requests went with the lost stream */
+		prepare(a, a->preparing);
+	else
+		next_prepare(a);
 }
 
 /* A bounce of one of the messages: the line a direct run prints. */
@@ -1130,10 +1262,12 @@ settle_all(struct agent *a, int code)
 
 	a->stopping = 1;
 	stop_listening(a);
+	omemo_pep_release(); /* no preparation reports any more */
+	a->preparing = NULL;
 	while (a->conns) {
 		struct conn *c = a->conns;
 
-		if (c->accepted) {
+		if (c->accepted || c->waiting) {
 			agent_result_free(&c->result);
 			c->result.code =
 			    code == XEXIT_OK ? XEXIT_CONNECT : code;
@@ -1145,6 +1279,21 @@ settle_all(struct agent *a, int code)
 		}
 		conn_free(a, c);
 	}
+}
+
+/* omemo = yes: the agent's own handle on the account's key store. */
+static int
+open_omemo(struct agent *a, char **errstr)
+{
+	char *dir = omemo_pep_store_dir(errstr), *me;
+
+	if (dir == NULL)
+		return -1;
+	me = jid_bare_of(a->cfg->jid);
+	a->omemo = omemo_open(dir, me, errstr);
+	free(dir);
+	free(me);
+	return a->omemo ? 0 : -1;
 }
 
 /* The agent's life: log in, serve, stop.  Returns its exit code. */
@@ -1161,8 +1310,10 @@ serve(struct agent *a, const char *password)
 	ev.events = EPOLLIN;
 	ev.data.ptr = a;
 	epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, a->listen_fd, &ev);
-	if ((a->s = session_new(a->cfg, password, &err)) == NULL) {
+	if ((a->s = session_new(a->cfg, password, &err)) == NULL ||
+	    (a->cfg->omemo && open_omemo(a, &err) < 0)) {
 		free(err);
+		session_free(a->s);
 		stop_listening(a);
 		close(a->epoll_fd);
 		return XEXIT_CONFIG;
@@ -1173,6 +1324,7 @@ serve(struct agent *a, const char *password)
 	code = session_run(a->s);
 	settle_all(a, code);
 	session_free(a->s);
+	omemo_close(a->omemo);
 	close(a->epoll_fd);
 	return code;
 }

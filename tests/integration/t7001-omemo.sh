@@ -214,6 +214,34 @@ run "$XROSTER" -C "$aconf" trust bob@localhost "$bob_dev"
 ok_rc 0 "trusted again: exit 0"
 run "$XSEND" -C "$aconf" --omemo -m 'trusted again' bob@localhost
 ok_rc 0 "... xsend --omemo goes again"
+
+# --- through the persistent agent ------------------------------------------------------
+
+export XDG_RUNTIME_DIR=$D/run
+mkdir -m 700 "$XDG_RUNTIME_DIR"
+run "$XSEND" -C "$aconf" --omemo --agent=3 -v -m 'via the agent 1' bob@localhost
+ok_rc 0 "--omemo --agent: exit 0"
+like "$ERR" 'started the agent' "... it started an agent"
+run "$XSEND" -C "$aconf" --omemo --agent=3 -v -m 'via the agent 2' bob@localhost
+ok_rc 0 "--omemo --agent again: exit 0"
+like "$ERR" 'sent through the agent' "... through the running agent"
+unlike "$ERR" 'started the agent' "... without starting another"
+xt_wait_grep "$D/bl2.out" 'via the agent 2' 10 bl2 || diag "bob did not get it"
+is "$(grep -c '"body":"via the agent [12]".*"decrypt_error":null' "$D/bl2.out")" 2 \
+	"bob decrypts both messages the agent encrypted"
+run "$XSEND" -C "$aconf" --omemo --agent=3 -m 'via the agent 3' carol@localhost
+ok_rc 9 "through the agent, carol's broken bundle: exit 9"
+is "$ERR" 'xsend: carol@localhost: OMEMO device 42: its bundle is unusable (the bundle has no valid identity key); nothing sent' \
+	"... the agent's one line, as a direct run says it"
+run "$XSEND" -C "$aconf" --agent=3 -v -m 'plain via an agent' bob@localhost
+ok_rc 0 "without --omemo: exit 0"
+like "$ERR" 'started the agent' "... another agent (one without OMEMO)"
+for ((i = 0; i < 100; i++)); do
+	[ -z "$(find "$XDG_RUNTIME_DIR" -type s)" ] && break
+	sleep 0.1
+done
+is "$(find "$XDG_RUNTIME_DIR" -type s | wc -l)" 0 "the agents leave after 3 s idle"
+unset XDG_RUNTIME_DIR
 xt_bg_kill bl2
 xt_bg_wait bl2
 
