@@ -168,6 +168,13 @@ run xt_peer presence --jid bob@localhost --password bob-pw --resource phone \
 sleep 0.5 # time enough to answer the request, if it were to be answered
 stop all
 ok_rc 0 "watch without JID: exit 0 on SIGTERM"
+# Under load carol's presence may come after the probe rounds: then she is
+# first reported unavailable, then available (the record that counts).
+if grep -q $'^carol@localhost\tunavailable\t$' <<<"$OUT" &&
+	grep -q $'^carol@localhost/watch\tavailable\t$' <<<"$OUT"; then
+	diag "carol's presence came late: unavailable first, then available"
+	OUT=$(grep -v $'^carol@localhost\tunavailable\t$' <<<"$OUT")
+fi
 is "$(sort <<<"$OUT")" "$(printf '%s\n' \
 	$'bob@localhost\tunavailable\t' \
 	$'carol@localhost/watch\tavailable\t' \
