@@ -111,7 +111,9 @@ test_bundle_round_trip(void **state)
 {
 	xmpp_ctx_t *ctx = *state;
 	struct omemo_prekey pk[2] = { { 1, "BQAA" }, { 2, "BQAB" } };
-	struct omemo_bundle b = { "BWlr", 5, "BXNway", "c2ln", 2, pk }, got;
+	struct omemo_bundle b = { "BWlr", 5, "BXNway", "c2ln", 2, pk,
+		OMEMO_V03 },
+			    got;
 	xmpp_stanza_t *st = omemo_pep_bundle(ctx, &b);
 	char *xml = text_of(st), *err = NULL;
 
@@ -185,7 +187,7 @@ test_encrypted_round_trip(void **state)
 	xmpp_ctx_t *ctx = *state;
 	struct omemo_key keys[2] = { { NULL, 11, 0, "a2V5MQ==" },
 		{ NULL, 22, 1, "a2V5Mg==" } };
-	struct omemo_msg m = { 1234, "aXY=", "cGF5", 2, keys }, got;
+	struct omemo_msg m = { 1234, "aXY=", "cGF5", 2, keys, OMEMO_V03 }, got;
 	xmpp_stanza_t *enc = omemo_pep_encrypted(ctx, &m);
 	char *xml = text_of(enc), *err = NULL;
 
@@ -246,7 +248,7 @@ test_seal(void **state)
 	xmpp_ctx_t *ctx = *state;
 	xmpp_stanza_t *msg = xmpp_message_new(ctx, "chat", "b@x", "i1"), *enc;
 	struct omemo_key keys[1] = { { NULL, 11, 0, "a2V5" } };
-	struct omemo_msg m = { 9, "aXY=", "cGF5", 1, keys };
+	struct omemo_msg m = { 9, "aXY=", "cGF5", 1, keys, OMEMO_V03 };
 	char *xml, *body, *err = NULL;
 	uint32_t dev;
 	int prekey;
