@@ -681,8 +681,8 @@ seal(struct xsend *x, xmpp_stanza_t *msg, const char *body, size_t i)
 		if (err)
 			xerror("%s; nothing sent", err);
 		else
-			xerror("%s: no trusted %sOMEMO device; nothing sent",
-			    x->bare[i], ver == OMEMO_V2 ? "OMEMO 2 " : "");
+			xerror("%s: no trusted OMEMO device; nothing sent",
+			    x->bare[i]);
 		failed(x, n == 0 ? XEXIT_REJECTED : XEXIT_FAILURE);
 	} else {
 		enc = omemo_pep_encrypted(session_ctx(x->s), &em);

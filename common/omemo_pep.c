@@ -1058,9 +1058,9 @@ check_usable(void)
 		if (omemo_pep_targets_version(
 			P.o, ver, P.jids[i], P.self, &t) == 0)
 			fail(XEXIT_REJECTED,
-			    xasprintf("%s: no trusted %sOMEMO device (see "
+			    xasprintf("%s: no trusted OMEMO device (see "
 				      "xroster devices); nothing sent",
-				P.jids[i], ver == OMEMO_V2 ? "OMEMO 2 " : ""));
+				P.jids[i]));
 		free(t);
 		t = NULL;
 	}
