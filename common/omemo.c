@@ -32,7 +32,7 @@
 #include "omemo.h"
 #include "util.h"
 
-#define OM_NPREKEYS 100 /* pre-keys created and kept */
+#define OM_NPREKEYS 100 /* pre-keys created and kept, per version */
 #define OM_KEYLEN 33 /* a serialized public key: 0x05 + 32 bytes */
 #define OM_PRIVLEN 32 /* a private key */
 #define OM_GCM_KEY 16 /* AES-128-GCM key, IV and tag sizes */
@@ -51,6 +51,9 @@ static const char st_magic[] = "xmpptools-omemo-state 1";
 
 struct om_prekey { /* a record of ours (pre-key or signed pre-key) */
 	uint32_t id;
+	int v2; /* a pre-key of the OMEMO 2 bundle: each version has its own
+		   (one id sequence), so that a device with sessions of both
+		   versions never gets two key exchanges on one pre-key */
 	uint8_t *rec; /* serialized by libomemo-c; holds the private key */
 	size_t len;
 };
@@ -858,7 +861,9 @@ parse_line(struct om_state *st, char **f, int n)
 		return parse_dev(st, f);
 	if (n == 5 && strcmp(f[0], "dev2") == 0)
 		return parse_dev2(st, f);
-	if (n != 3 || (strcmp(f[0], "spk") != 0 && strcmp(f[0], "pk") != 0))
+	if (n != 3 ||
+	    (strcmp(f[0], "spk") != 0 && strcmp(f[0], "pk") != 0 &&
+		strcmp(f[0], "pk2") != 0))
 		return -1;
 	if (f[0][0] == 's') {
 		if (st->spk.rec != NULL)
@@ -868,6 +873,7 @@ parse_line(struct om_state *st, char **f, int n)
 		st->pk = xrealloc(st->pk, (st->npk + 1) * sizeof(*st->pk));
 		k = &st->pk[st->npk++];
 		memset(k, 0, sizeof(*k));
+		k->v2 = f[0][2] == '2';
 	}
 	if (num(f[1], 0xffffffffUL, &k->id) < 0)
 		return -1;
@@ -932,7 +938,8 @@ save_state(const struct omemo *o, const struct om_state *st, char **errstr)
 	    (unsigned long)st->next_pk, st->changed, (unsigned long)st->spk.id);
 	put_b64(&b, st->spk.rec, st->spk.len);
 	for (i = 0; i < st->npk; i++) {
-		buf_printf(&b, "\npk %lu", (unsigned long)st->pk[i].id);
+		buf_printf(&b, "\npk%s %lu", st->pk[i].v2 ? "2" : "",
+		    (unsigned long)st->pk[i].id);
 		put_b64(&b, st->pk[i].rec, st->pk[i].len);
 	}
 	for (i = 0; i < st->ndev; i++) {
@@ -989,13 +996,28 @@ gen_prekey(struct omemo *o, uint32_t id, struct om_prekey *k)
 	return 0;
 }
 
-/* Adds 'count' new pre-keys to the loaded state. */
+/* The number of pre-keys of the loaded state for OMEMO 2 ('v2') or 0.3. */
+static size_t
+pool_size(const struct om_state *st, int v2)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < st->npk; i++)
+		n += st->pk[i].v2 == v2;
+	return n;
+}
+
+/* Adds pre-keys to the pool of OMEMO 2 ('v2') or 0.3 of the loaded state
+ * until it has OM_NPREKEYS. */
 static int
-add_prekeys(struct omemo *o, size_t count, char **errstr)
+fill_pool(struct omemo *o, int v2, char **errstr)
 {
 	struct om_state *st = &o->st;
-	size_t i;
+	size_t i, have = pool_size(st, v2), count;
 
+	if (have >= OM_NPREKEYS)
+		return 0;
+	count = OM_NPREKEYS - have;
 	st->pk = xrealloc(st->pk, (st->npk + count) * sizeof(*st->pk));
 	for (i = 0; i < count; i++) {
 		uint32_t id = st->next_pk;
@@ -1004,7 +1026,7 @@ add_prekeys(struct omemo *o, size_t count, char **errstr)
 			*errstr = xstrdup("omemo: cannot generate a pre-key");
 			return -1;
 		}
-		st->npk++;
+		st->pk[st->npk++].v2 = v2;
 	}
 	st->dirty = 1;
 	return 0;
@@ -1045,7 +1067,7 @@ new_state(struct omemo *o, char **errstr)
 	    session_signed_pre_key_serialize(&b, spk) >= 0) {
 		o->st.spk.id = 1;
 		take_buffer(b, &o->st.spk.rec, &o->st.spk.len);
-		r = add_prekeys(o, OM_NPREKEYS, errstr);
+		r = fill_pool(o, 0, errstr);
 	} else {
 		*errstr = xstrdup("omemo: cannot generate the signed pre-key");
 	}
@@ -1368,6 +1390,7 @@ pk_store(uint32_t id, uint8_t *rec, size_t len, void *ud)
 		o->st.pk = xrealloc(o->st.pk, (o->st.npk + 1) * sizeof(*k));
 		k = &o->st.pk[o->st.npk++];
 		k->id = id;
+		k->v2 = o->ver == OMEMO_V2;
 	} else {
 		wipe_free(k->rec, k->len);
 	}
@@ -1743,15 +1766,17 @@ fill_bundle(struct omemo *o, struct omemo_bundle *b)
 		return -1;
 	b->pk = xcalloc(st->npk > 0 ? st->npk : 1, sizeof(*b->pk));
 	for (i = 0; i < st->npk; i++) {
+		if (st->pk[i].v2 != (b->version == OMEMO_V2))
+			continue;
 		if (session_pre_key_deserialize(
 			&pk, st->pk[i].rec, st->pk[i].len, o->sctx) < 0)
 			return -1;
-		b->pk[i].id = session_pre_key_get_id(pk);
-		b->pk[i].pub = pub_b64(
+		b->pk[b->npk].id = session_pre_key_get_id(pk);
+		b->pk[b->npk].pub = pub_b64(
 		    ec_key_pair_get_public(session_pre_key_get_key_pair(pk)),
 		    b->version);
 		SIGNAL_UNREF(pk);
-		if (b->pk[i].pub == NULL)
+		if (b->pk[b->npk].pub == NULL)
 			return -1;
 		b->npk++;
 	}
@@ -1774,6 +1799,9 @@ omemo_own_bundle_version(
 	b.version = version == OMEMO_V2 ? OMEMO_V2 : OMEMO_V03;
 	if (op_begin(o, errstr) < 0)
 		return -1;
+	/* a store of before OMEMO 2 gets its pool on first use */
+	if (b.version == OMEMO_V2 && fill_pool(o, 1, errstr) < 0)
+		return op_end(o, 0, errstr);
 	if (fill_bundle(o, &b) < 0) {
 		omemo_bundle_clear(&b);
 		*errstr = xasprintf(
@@ -1808,14 +1836,15 @@ omemo_bundle_changed(struct omemo *o)
 }
 
 /* Decodes one base64 public key of a bundle: 0.3 0x05 and 32 bytes; OMEMO
- * 2 32 bytes, Ed25519 for the identity key ('what' names it in errors). */
+ * 2 32 bytes, in the Ed25519 form when 'ed' (the identity key), else
+ * Curve25519 ('what' names it in errors). */
 static int
-bundle_key(struct omemo *o, const char *s, ec_public_key **k, const char *jid,
-    uint32_t dev, const char *what, char **errstr)
+bundle_key(struct omemo *o, const char *s, int ed, ec_public_key **k,
+    const char *jid, uint32_t dev, const char *what, char **errstr)
 {
 	uint8_t *p = NULL;
 	size_t len = 0;
-	int r = -1, ed = strcmp(what, "identity key") == 0;
+	int r = -1;
 
 	if (s == NULL || b64_decode(s, &p, &len) < 0)
 		r = -1;
@@ -1890,10 +1919,10 @@ decode_bundle(struct omemo *o, const char *jid, uint32_t dev,
 	uint32_t pick = 0;
 
 	memset(k, 0, sizeof(*k));
-	if (bundle_key(o, b->ik, &k->ik, jid, dev, "identity key", errstr) <
+	if (bundle_key(o, b->ik, 1, &k->ik, jid, dev, "identity key", errstr) <
 		0 ||
-	    bundle_key(o, b->spk, &k->spk, jid, dev, "signed pre-key", errstr) <
-		0)
+	    bundle_key(
+		o, b->spk, 0, &k->spk, jid, dev, "signed pre-key", errstr) < 0)
 		return -1;
 	if (b->spk_sig == NULL ||
 	    b64_decode(b->spk_sig, &k->sig, &k->siglen) < 0 ||
@@ -1912,7 +1941,7 @@ decode_bundle(struct omemo *o, const char *jid, uint32_t dev,
 	pick %= (uint32_t)b->npk;
 	k->pk_id = b->pk[pick].id;
 	return bundle_key(
-	    o, b->pk[pick].pub, &k->pk, jid, dev, "pre-key", errstr);
+	    o, b->pk[pick].pub, 0, &k->pk, jid, dev, "pre-key", errstr);
 }
 
 /* Refuses a device whose known identity key is not 'ik'. */
@@ -2547,8 +2576,9 @@ decrypt_locked(struct omemo *o, const char *from, const struct omemo_msg *in,
 		    from, (unsigned long)in->sid);
 		return -1;
 	}
-	if (o->st.npk < OM_NPREKEYS &&
-	    add_prekeys(o, OM_NPREKEYS - o->st.npk, errstr) < 0) {
+	if (fill_pool(o, 0, errstr) < 0 ||
+	    ((o->ver == OMEMO_V2 || pool_size(&o->st, 1) > 0) &&
+		fill_pool(o, 1, errstr) < 0)) {
 		free(*body);
 		return -1;
 	}

@@ -685,6 +685,7 @@ omemo2_round_trip__next_to_0_3(void **state)
 	unsigned char raw[512];
 	char *err = NULL, *body = NULL, *saved;
 	int prekey = -1;
+	size_t i, j;
 
 	assert_int_equal(omemo_own_bundle_version(b, OMEMO_V2, &bb, &err), 0);
 	assert_int_equal(bb.version, OMEMO_V2);
@@ -695,6 +696,10 @@ omemo2_round_trip__next_to_0_3(void **state)
 	assert_int_equal(omemo_own_bundle(b, &b3, &err), 0);
 	assert_int_equal(bb.spk_id, b3.spk_id);
 	assert_int_equal(bb.npk, b3.npk);
+	/* each version has pre-keys of its own */
+	for (i = 0; i < bb.npk; i++)
+		for (j = 0; j < b3.npk; j++)
+			assert_true(bb.pk[i].id != b3.pk[j].id);
 	omemo_bundle_clear(&b3);
 	/* a v2 bundle read as 0.3 is refused */
 	bb.version = OMEMO_V03;
