@@ -113,8 +113,11 @@ char *omemo_own_fingerprint(struct omemo *o);
  */
 int omemo_own_bundle(struct omemo *o, struct omemo_bundle *out, char **errstr);
 
-/* The same for 'version' (omemo_own_bundle() is version OMEMO_V03); an
- * OMEMO 2 bundle carries the same keys in the encodings of OMEMO 2. */
+/* The same for 'version' (omemo_own_bundle() is version OMEMO_V03): an
+ * OMEMO 2 bundle carries the same identity key and signed pre-key in the
+ * encodings of OMEMO 2, and pre-keys of its own (100 of them,
+ * made on the first call; a pre-key used by a key exchange of either
+ * version is replaced in its own version's set). */
 int omemo_own_bundle_version(
     struct omemo *o, int version, struct omemo_bundle *out, char **errstr);
 
