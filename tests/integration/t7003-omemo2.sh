@@ -65,6 +65,8 @@ alice_dev=$OUT
 is "${JSON[sender_device]}" "$alice_dev" "... from alice's device (one device id for both versions)"
 like "${JSON[fallback]}" 'OMEMO' "... the plain body is only the fallback"
 like "${JSON[xml]}" "<encryption[^>]*namespace=.urn:xmpp:omemo:2." "... the XEP-0380 hint names OMEMO 2"
+like "${JSON[xml]}" "<keys jid=.bob@localhost.><key (rid=.$bob1. kex=.true.|kex=.true. rid=.$bob1.)>" \
+	"... a key exchange for the peer's device under <keys jid='bob@localhost'>"
 unlike "${JSON[xml]}" 'eu\.siacs\.conversations\.axolotl' "... and no 0.3 element rides along"
 
 # alice's device is announced and bundled under both versions.
