@@ -592,7 +592,8 @@ struct req {
 	int self; /* the account's own node */
 	int ver; /* enum omemo_version of the node */
 	int stage; /* OMEMO 2 bundle: 0 published with max_items, 1 again
-		      without it (ejabberd), 2 the node configured */
+		      without it (ejabberd), 2 the node configured, 3
+		      published without it (the node configured before) */
 	int had2; /* 0.3 list read after an OMEMO 2 list with devices */
 };
 
@@ -616,6 +617,8 @@ static struct {
 	uint32_t *own2; /* OMEMO 2 */
 	size_t nown2;
 	int own_read; /* how many of the two own lists arrived */
+	int no_max; /* the server took no max_items in publish-options:
+		       later OMEMO 2 bundles go without (kept across rounds) */
 } P;
 
 static void fail(int code, char *why);
@@ -799,6 +802,7 @@ on_published(struct session *s, xmpp_stanza_t *st, void *ud)
 		goto out;
 	if (is_error(st) && t->r.stage == 0 && t->r.dev &&
 	    t->r.ver == OMEMO_V2) {
+		P.no_max = 1;
 		publish_bundle(OMEMO_V2, 1); /* again, without max_items */
 	} else if (is_error(st) && t->r.stage == 2) {
 		cond = condition(st);
@@ -839,7 +843,8 @@ publish_bundle(int ver, int stage)
 		ticket_free(t);
 		return;
 	}
-	t->r.stage = stage;
+	/* the node was configured already: no max_items, nothing after */
+	t->r.stage = ver == OMEMO_V2 && stage == 0 && P.no_max ? 3 : stage;
 	if (ver == OMEMO_V2) {
 		node = xstrdup(NS_OMEMO2_BUNDLES);
 		item = xasprintf("%lu", (unsigned long)me);
@@ -848,7 +853,7 @@ publish_bundle(int ver, int stage)
 		item = xstrdup("current");
 	}
 	publish(node, item, omemo_pep_bundle(session_ctx(P.s), &b),
-	    ver == OMEMO_V2 && stage == 0, on_published, t);
+	    ver == OMEMO_V2 && t->r.stage == 0, on_published, t);
 	free(node);
 	free(item);
 	omemo_bundle_clear(&b);
