@@ -778,14 +778,16 @@ decrypt(struct xlisten *x, xmpp_stanza_t *msg, struct orecord *r,
 
 	if (type && strcmp(type, "groupchat") == 0) {
 		if (xmpp_stanza_get_child_by_name_and_ns(
-			msg, "encrypted", NS_OMEMO))
+			msg, "encrypted", NS_OMEMO) ||
+		    xmpp_stanza_get_child_by_name_and_ns(
+			msg, "encrypted", NS_OMEMO2))
 			rec_encrypted(
 			    r, k, NULL, 0, "OMEMO in rooms is not supported");
 		free(bare);
 		return;
 	}
-	rc = omemo_pep_open_message(
-	    x->omemo, msg, bare, &body, &dev, &prekey, &err);
+	rc = omemo_pep_open_message_for(
+	    x->omemo, msg, bare, x->own_bare, &body, &dev, &prekey, &err);
 	if (rc > 0)
 		rec_encrypted(r, k, body, dev, NULL);
 	else if (rc < 0) {

@@ -652,7 +652,9 @@ static void stop_input(struct xsend *x, int code);
 
 /*
  * --omemo: 'msg' (a message without body) gets 'body' encrypted for the
- * devices of recipient 'i'.  Returns 0, or -1 after saying why.
+ * devices of recipient 'i': with OMEMO 2 when the recipient announces
+ * OMEMO 2 devices (the body in a XEP-0420 envelope), else with 0.3.
+ * Returns 0, or -1 after saying why.
  */
 static int
 seal(struct xsend *x, xmpp_stanza_t *msg, const char *body, size_t i)
@@ -662,11 +664,19 @@ seal(struct xsend *x, xmpp_stanza_t *msg, const char *body, size_t i)
 	xmpp_stanza_t *enc;
 	const char *bound = session_bound_jid(x->s);
 	char *self = bound ? jid_bare_of(bound) : NULL, *err = NULL;
+	char *plain = NULL;
+	int ver = omemo_pep_version_for(x->omemo, x->bare[i]), rc;
 	size_t n;
-	int rc;
 
-	n = omemo_pep_targets(x->omemo, x->bare[i], self, &t);
-	rc = n == 0 ? -1 : omemo_encrypt(x->omemo, body, t, n, &em, &err);
+	n = omemo_pep_targets_version(x->omemo, ver, x->bare[i], self, &t);
+	if (n > 0 && ver == OMEMO_V2 &&
+	    (plain = omemo_pep_envelope(
+		 session_ctx(x->s), body, self ? self : x->bare[i])) == NULL)
+		err = xasprintf(
+		    "%s: the OMEMO 2 envelope cannot be built", x->bare[i]);
+	rc = n == 0 || err ? -1
+			   : omemo_encrypt_version(x->omemo, ver,
+				 plain ? plain : body, t, n, &em, &err);
 	if (rc < 0) {
 		if (err)
 			xerror("%s; nothing sent", err);
@@ -680,6 +690,7 @@ seal(struct xsend *x, xmpp_stanza_t *msg, const char *body, size_t i)
 		xmpp_stanza_release(enc);
 		omemo_msg_clear(&em);
 	}
+	util_secure_free(plain);
 	free(err);
 	free(t);
 	free(self);

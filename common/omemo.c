@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* omemo.c -- OMEMO 0.3 engine on libomemo-c: the crypto provider (OpenSSL
- * EVP), the per-account store on disk, trust, message crypto */
+/* omemo.c -- OMEMO 0.3 and OMEMO 2 engine on libomemo-c: the crypto
+ * provider (OpenSSL EVP), the per-account store on disk, trust, message
+ * crypto */
 
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -17,6 +18,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
 #include <openssl/rand.h>
 
 #include <curve.h>
@@ -30,13 +32,18 @@
 #include "omemo.h"
 #include "util.h"
 
-#define OM_NPREKEYS 100 /* pre-keys created and kept */
+#define OM_NPREKEYS 100 /* pre-keys created and kept, per version */
 #define OM_KEYLEN 33 /* a serialized public key: 0x05 + 32 bytes */
 #define OM_PRIVLEN 32 /* a private key */
 #define OM_GCM_KEY 16 /* AES-128-GCM key, IV and tag sizes */
 #define OM_GCM_IV 12
 #define OM_GCM_TAG 16
 #define OM_VERSION 3 /* libsignal v3 messages (first byte 0x33) */
+#define OM_VERSION2 4 /* OMEMO 2 protobufs (CIPHERTEXT_OMEMO_VERSION) */
+#define OM_V2_KEY 32 /* OMEMO 2: the random key, the HMAC kept, the blob */
+#define OM_V2_TAG 16
+#define OM_V2_BLOB (OM_V2_KEY + OM_V2_TAG)
+#define OM_V2_RAW 32 /* an OMEMO 2 public key (no type byte) */
 #define OM_MAXFILE (64u << 20) /* a store file larger than this is corrupt */
 
 static const char id_magic[] = "xmpptools-omemo-identity 1";
@@ -44,6 +51,9 @@ static const char st_magic[] = "xmpptools-omemo-state 1";
 
 struct om_prekey { /* a record of ours (pre-key or signed pre-key) */
 	uint32_t id;
+	int v2; /* a pre-key of the OMEMO 2 bundle: each version has its own
+		   (one id sequence), so that a device with sessions of both
+		   versions never gets two key exchanges on one pre-key */
 	uint8_t *rec; /* serialized by libomemo-c; holds the private key */
 	size_t len;
 };
@@ -57,6 +67,9 @@ struct om_dev { /* a device of a contact (or of our own account) */
 	uint8_t ik[OM_KEYLEN];
 	uint8_t *sess; /* serialized session record, NULL if none */
 	size_t slen;
+	int active2; /* in the OMEMO 2 device list */
+	uint8_t *sess2; /* the OMEMO 2 session, NULL if none */
+	size_t slen2;
 };
 
 struct om_state { /* the state file, loaded for one operation */
@@ -79,6 +92,7 @@ struct omemo {
 	signal_context *sctx;
 	signal_protocol_store_context *store;
 	struct om_state st; /* valid between op_begin() and op_end() */
+	int ver; /* the version of the sessions the library works on */
 	char *cb_err; /* a store error met inside a library callback */
 };
 
@@ -391,6 +405,130 @@ gcm(int enc, const uint8_t *key, const uint8_t *iv, size_t iv_len,
 	return ok ? 0 : -1;
 }
 
+/* --- OMEMO 2 payload: HKDF, AES-256-CBC, truncated HMAC ---------------- */
+
+/* The 80 bytes XEP-0384 section 4.4 derives from the 32-byte 'key':
+ * HKDF-SHA-256, 32 zero bytes of salt, info "OMEMO Payload"; the AES key,
+ * the HMAC key and the IV, in this order. */
+static int
+v2_derive(const uint8_t *key, uint8_t *out)
+{
+	static const uint8_t salt[32];
+	static const char info[] = "OMEMO Payload";
+	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
+	size_t len = 80;
+	int ok;
+
+	ok = c != NULL && EVP_PKEY_derive_init(c) == 1 &&
+	    EVP_PKEY_CTX_set_hkdf_md(c, EVP_sha256()) == 1 &&
+	    EVP_PKEY_CTX_set1_hkdf_salt(c, salt, sizeof(salt)) == 1 &&
+	    EVP_PKEY_CTX_set1_hkdf_key(c, key, OM_V2_KEY) == 1 &&
+	    EVP_PKEY_CTX_add1_hkdf_info(
+		c, (const unsigned char *)info, sizeof(info) - 1) == 1 &&
+	    EVP_PKEY_derive(c, out, &len) == 1 && len == 80;
+	EVP_PKEY_CTX_free(c);
+	return ok ? 0 : -1;
+}
+
+/* HMAC-SHA-256 of 'in' under the 32-byte 'key', truncated to 'tag'. */
+static int
+v2_tag(const uint8_t *key, const uint8_t *in, size_t len, uint8_t *tag)
+{
+	uint8_t mac[32];
+	size_t maclen = 0;
+
+	if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, 32, in, len, mac,
+		sizeof(mac), &maclen) == NULL ||
+	    maclen != sizeof(mac))
+		return -1;
+	memcpy(tag, mac, OM_V2_TAG);
+	return 0;
+}
+
+/* AES-256-CBC (PKCS#7 padding) of 'len' bytes of 'in' with the derived
+ * keys 'dk': *out allocated, *outlen bytes. */
+static int
+v2_cbc(int enc, const uint8_t *dk, const uint8_t *in, size_t len, uint8_t **out,
+    size_t *outlen)
+{
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	uint8_t *o;
+	int l1 = 0, l2 = 0, ok;
+
+	if (ctx == NULL || len > (1u << 30)) {
+		EVP_CIPHER_CTX_free(ctx);
+		return -1;
+	}
+	o = xmalloc(len + 32);
+	ok = EVP_CipherInit_ex(
+		 ctx, EVP_aes_256_cbc(), NULL, dk, dk + 64, enc) == 1 &&
+	    EVP_CipherUpdate(ctx, o, &l1, in, (int)len) == 1 &&
+	    EVP_CipherFinal_ex(ctx, o + l1, &l2) == 1;
+	EVP_CIPHER_CTX_free(ctx);
+	if (!ok) {
+		wipe_free(o, len + 32);
+		return -1;
+	}
+	*out = o;
+	*outlen = (size_t)(l1 + l2);
+	return 0;
+}
+
+/* Encrypts 'body' (NULL: a key transport element, no payload) into
+ * m->payload; 'blob' gets the random key and the truncated HMAC. */
+static int
+v2_seal(const char *body, uint8_t *blob, struct omemo_msg *m)
+{
+	uint8_t dk[80], *ct = NULL;
+	size_t len = 0;
+	int r = -1;
+
+	if (RAND_bytes(blob, OM_V2_BLOB) != 1)
+		return -1;
+	if (body == NULL)
+		return 0;
+	if (v2_derive(blob, dk) == 0 &&
+	    v2_cbc(1, dk, (const uint8_t *)body, strlen(body), &ct, &len) ==
+		0 &&
+	    v2_tag(dk + 32, ct, len, blob + OM_V2_KEY) == 0) {
+		m->payload = b64_encode(ct, len);
+		r = 0;
+	}
+	OPENSSL_cleanse(dk, sizeof(dk));
+	free(ct);
+	return r;
+}
+
+/* Decrypts the payload of OMEMO 2 message 'in' with the key blob 'kb'
+ * ('kblen' bytes: key || truncated HMAC) into the allocated *body. */
+static int
+v2_open(
+    const struct omemo_msg *in, const uint8_t *kb, size_t kblen, char **body)
+{
+	uint8_t dk[80], tag[OM_V2_TAG], *ct = NULL, *pt = NULL;
+	size_t len = 0, ptlen = 0;
+	int r = -1;
+
+	if (kblen != OM_V2_BLOB || b64_decode(in->payload, &ct, &len) < 0 ||
+	    v2_derive(kb, dk) < 0)
+		goto out;
+	if (v2_tag(dk + 32, ct, len, tag) < 0 ||
+	    CRYPTO_memcmp(tag, kb + OM_V2_KEY, OM_V2_TAG) != 0 ||
+	    v2_cbc(0, dk, ct, len, &pt, &ptlen) < 0)
+		goto out;
+	if (memchr(pt, '\0', ptlen) != NULL) {
+		wipe_free(pt, len + 32);
+		goto out;
+	}
+	pt[ptlen] = '\0';
+	*body = (char *)pt;
+	r = 0;
+out:
+	OPENSSL_cleanse(dk, sizeof(dk));
+	free(ct);
+	return r;
+}
+
 /* --- files: permissions, reading, atomic replacement ------------------ */
 
 /* Refuses what is not 'want' (S_IFDIR/S_IFREG), not ours, or open to
@@ -591,6 +729,7 @@ state_free(struct om_state *st)
 	for (i = 0; i < st->ndev; i++) {
 		free(st->dev[i].jid);
 		wipe_free(st->dev[i].sess, st->dev[i].slen);
+		wipe_free(st->dev[i].sess2, st->dev[i].slen2);
 	}
 	free(st->dev);
 	memset(st, 0, sizeof(*st));
@@ -681,6 +820,25 @@ parse_dev(struct om_state *st, char **f)
 	return opt_b64(f[6], &d->sess, &d->slen);
 }
 
+static struct om_dev *
+dev_find(struct om_state *st, const char *jid, uint32_t id);
+
+/* One "dev2 JID ID ACTIVE2 SESSION2" line, split: the OMEMO 2 side of a
+ * device of an earlier "dev" line. */
+static int
+parse_dev2(struct om_state *st, char **f)
+{
+	struct om_dev *d;
+	uint32_t id, active;
+
+	if (!jid_ok(f[1]) || num(f[2], 0xffffffffUL, &id) < 0 ||
+	    num(f[3], 1, &active) < 0 || (d = dev_find(st, f[1], id)) == NULL ||
+	    d->sess2 != NULL)
+		return -1;
+	d->active2 = (int)active;
+	return opt_b64(f[4], &d->sess2, &d->slen2);
+}
+
 /* One line of the state file (after the first), split into 'n' fields. */
 static int
 parse_line(struct om_state *st, char **f, int n)
@@ -701,7 +859,11 @@ parse_line(struct om_state *st, char **f, int n)
 	}
 	if (n == 7 && strcmp(f[0], "dev") == 0)
 		return parse_dev(st, f);
-	if (n != 3 || (strcmp(f[0], "spk") != 0 && strcmp(f[0], "pk") != 0))
+	if (n == 5 && strcmp(f[0], "dev2") == 0)
+		return parse_dev2(st, f);
+	if (n != 3 ||
+	    (strcmp(f[0], "spk") != 0 && strcmp(f[0], "pk") != 0 &&
+		strcmp(f[0], "pk2") != 0))
 		return -1;
 	if (f[0][0] == 's') {
 		if (st->spk.rec != NULL)
@@ -711,6 +873,7 @@ parse_line(struct om_state *st, char **f, int n)
 		st->pk = xrealloc(st->pk, (st->npk + 1) * sizeof(*st->pk));
 		k = &st->pk[st->npk++];
 		memset(k, 0, sizeof(*k));
+		k->v2 = f[0][2] == '2';
 	}
 	if (num(f[1], 0xffffffffUL, &k->id) < 0)
 		return -1;
@@ -775,7 +938,8 @@ save_state(const struct omemo *o, const struct om_state *st, char **errstr)
 	    (unsigned long)st->next_pk, st->changed, (unsigned long)st->spk.id);
 	put_b64(&b, st->spk.rec, st->spk.len);
 	for (i = 0; i < st->npk; i++) {
-		buf_printf(&b, "\npk %lu", (unsigned long)st->pk[i].id);
+		buf_printf(&b, "\npk%s %lu", st->pk[i].v2 ? "2" : "",
+		    (unsigned long)st->pk[i].id);
 		put_b64(&b, st->pk[i].rec, st->pk[i].len);
 	}
 	for (i = 0; i < st->ndev; i++) {
@@ -784,6 +948,14 @@ save_state(const struct omemo *o, const struct om_state *st, char **errstr)
 		    (unsigned long)d->id, d->active, d->trust);
 		put_b64(&b, d->has_ik ? d->ik : NULL, OM_KEYLEN);
 		put_b64(&b, d->sess, d->slen);
+	}
+	for (i = 0; i < st->ndev; i++) {
+		const struct om_dev *d = &st->dev[i];
+		if (!d->active2 && d->sess2 == NULL)
+			continue;
+		buf_printf(&b, "\ndev2 %s %lu %d", d->jid, (unsigned long)d->id,
+		    d->active2);
+		put_b64(&b, d->sess2, d->slen2);
 	}
 	buf_addc(&b, '\n');
 	r = write_file(o, "state", b.data, b.len, errstr);
@@ -824,13 +996,28 @@ gen_prekey(struct omemo *o, uint32_t id, struct om_prekey *k)
 	return 0;
 }
 
-/* Adds 'count' new pre-keys to the loaded state. */
+/* The number of pre-keys of the loaded state for OMEMO 2 ('v2') or 0.3. */
+static size_t
+pool_size(const struct om_state *st, int v2)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < st->npk; i++)
+		n += st->pk[i].v2 == v2;
+	return n;
+}
+
+/* Adds pre-keys to the pool of OMEMO 2 ('v2') or 0.3 of the loaded state
+ * until it has OM_NPREKEYS. */
 static int
-add_prekeys(struct omemo *o, size_t count, char **errstr)
+fill_pool(struct omemo *o, int v2, char **errstr)
 {
 	struct om_state *st = &o->st;
-	size_t i;
+	size_t i, have = pool_size(st, v2), count;
 
+	if (have >= OM_NPREKEYS)
+		return 0;
+	count = OM_NPREKEYS - have;
 	st->pk = xrealloc(st->pk, (st->npk + count) * sizeof(*st->pk));
 	for (i = 0; i < count; i++) {
 		uint32_t id = st->next_pk;
@@ -839,7 +1026,7 @@ add_prekeys(struct omemo *o, size_t count, char **errstr)
 			*errstr = xstrdup("omemo: cannot generate a pre-key");
 			return -1;
 		}
-		st->npk++;
+		st->pk[st->npk++].v2 = v2;
 	}
 	st->dirty = 1;
 	return 0;
@@ -880,7 +1067,7 @@ new_state(struct omemo *o, char **errstr)
 	    session_signed_pre_key_serialize(&b, spk) >= 0) {
 		o->st.spk.id = 1;
 		take_buffer(b, &o->st.spk.rec, &o->st.spk.len);
-		r = add_prekeys(o, OM_NPREKEYS, errstr);
+		r = fill_pool(o, 0, errstr);
 	} else {
 		*errstr = xstrdup("omemo: cannot generate the signed pre-key");
 	}
@@ -1059,16 +1246,42 @@ copy_buffer(const uint8_t *p, size_t len)
 	return signal_buffer_create(p, len);
 }
 
+/* The session record of 'd' for the version the library works on. */
+static uint8_t **
+sess_of(const struct omemo *o, struct om_dev *d, size_t **len)
+{
+	*len = o->ver == OMEMO_V2 ? &d->slen2 : &d->slen;
+	return o->ver == OMEMO_V2 ? &d->sess2 : &d->sess;
+}
+
+/* Drops the session of 'd' for the version the library works on. */
+static int
+sess_drop(struct omemo *o, struct om_dev *d)
+{
+	size_t *len;
+	uint8_t **p = sess_of(o, d, &len);
+
+	if (*p == NULL)
+		return 0;
+	wipe_free(*p, *len);
+	*p = NULL;
+	*len = 0;
+	o->st.dirty = 1;
+	return 1;
+}
+
 static int
 ss_load(signal_buffer **record, signal_buffer **user,
     const signal_protocol_address *a, void *ud)
 {
 	struct om_dev *d = dev_addr(ud, a, 0);
+	uint8_t **p;
+	size_t *len;
 
 	(void)user;
-	if (d == NULL || d->sess == NULL)
+	if (d == NULL || *(p = sess_of(ud, d, &len)) == NULL)
 		return 0;
-	*record = copy_buffer(d->sess, d->slen);
+	*record = copy_buffer(*p, *len);
 	return *record != NULL ? 1 : SG_ERR_NOMEM;
 }
 
@@ -1083,7 +1296,8 @@ ss_list(signal_int_list **sessions, const char *name, size_t len, void *ud)
 		return SG_ERR_NOMEM;
 	for (i = 0; i < o->st.ndev; i++) {
 		struct om_dev *d = &o->st.dev[i];
-		if (d->sess != NULL && strlen(d->jid) == len &&
+		size_t *sl;
+		if (*sess_of(o, d, &sl) != NULL && strlen(d->jid) == len &&
 		    memcmp(d->jid, name, len) == 0 &&
 		    signal_int_list_push_back(l, (int)d->id) < 0) {
 			signal_int_list_free(l);
@@ -1099,13 +1313,15 @@ ss_store(const signal_protocol_address *a, uint8_t *rec, size_t len,
     uint8_t *user, size_t ulen, void *ud)
 {
 	struct om_dev *d = dev_addr(ud, a, 1);
+	size_t *plen;
+	uint8_t **p = sess_of(ud, d, &plen);
 
 	(void)user;
 	(void)ulen;
-	wipe_free(d->sess, d->slen);
-	d->sess = xmalloc(len > 0 ? len : 1);
-	memcpy(d->sess, rec, len);
-	d->slen = len;
+	wipe_free(*p, *plen);
+	*p = xmalloc(len > 0 ? len : 1);
+	memcpy(*p, rec, len);
+	*plen = len;
 	((struct omemo *)ud)->st.dirty = 1;
 	return 0;
 }
@@ -1114,8 +1330,9 @@ static int
 ss_contains(const signal_protocol_address *a, void *ud)
 {
 	struct om_dev *d = dev_addr(ud, a, 0);
+	size_t *len;
 
-	return d != NULL && d->sess != NULL;
+	return d != NULL && *sess_of(ud, d, &len) != NULL;
 }
 
 static int
@@ -1123,13 +1340,7 @@ ss_delete(const signal_protocol_address *a, void *ud)
 {
 	struct om_dev *d = dev_addr(ud, a, 0);
 
-	if (d == NULL || d->sess == NULL)
-		return 0;
-	wipe_free(d->sess, d->slen);
-	d->sess = NULL;
-	d->slen = 0;
-	((struct omemo *)ud)->st.dirty = 1;
-	return 1;
+	return d != NULL ? sess_drop(ud, d) : 0;
 }
 
 static int
@@ -1141,14 +1352,8 @@ ss_delete_all(const char *name, size_t len, void *ud)
 
 	for (i = 0; i < o->st.ndev; i++) {
 		struct om_dev *d = &o->st.dev[i];
-		if (d->sess != NULL && strlen(d->jid) == len &&
-		    memcmp(d->jid, name, len) == 0) {
-			wipe_free(d->sess, d->slen);
-			d->sess = NULL;
-			d->slen = 0;
-			o->st.dirty = 1;
-			n++;
-		}
+		if (strlen(d->jid) == len && memcmp(d->jid, name, len) == 0)
+			n += sess_drop(o, d);
 	}
 	return n;
 }
@@ -1185,6 +1390,7 @@ pk_store(uint32_t id, uint8_t *rec, size_t len, void *ud)
 		o->st.pk = xrealloc(o->st.pk, (o->st.npk + 1) * sizeof(*k));
 		k = &o->st.pk[o->st.npk++];
 		k->id = id;
+		k->v2 = o->ver == OMEMO_V2;
 	} else {
 		wipe_free(k->rec, k->len);
 	}
@@ -1351,6 +1557,7 @@ op_begin(struct omemo *o, char **errstr)
 	char *path;
 	int r;
 
+	o->ver = OMEMO_V03;
 	while (flock(o->lockfd, LOCK_EX) < 0) {
 		if (errno != EINTR) {
 			*errstr = xasprintf(
@@ -1465,15 +1672,17 @@ omemo_own_fingerprint(struct omemo *o)
 
 /* --- bundles ------------------------------------------------------------ */
 
-/* Base64 of a public key serialized with its 0x05 type byte; NULL on
- * failure. */
+/* Base64 of a public key serialized with its 0x05 type byte (OMEMO 2:
+ * the 32 bytes alone); NULL on failure. */
 static char *
-pub_b64(const ec_public_key *k)
+pub_b64(const ec_public_key *k, int version)
 {
 	signal_buffer *b = NULL;
 	char *s;
 
-	if (k == NULL || ec_public_key_serialize(&b, k) < 0)
+	if (k == NULL ||
+	    (version == OMEMO_V2 ? ec_public_key_serialize_omemo(&b, k)
+				 : ec_public_key_serialize(&b, k)) < 0)
 		return NULL;
 	s = b64_encode(signal_buffer_data(b), signal_buffer_len(b));
 	signal_buffer_free(b);
@@ -1496,37 +1705,78 @@ omemo_bundle_clear(struct omemo_bundle *b)
 	memset(b, 0, sizeof(*b));
 }
 
-/* Fills 'b' from the loaded state. */
+/* The own identity key in the Ed25519 form of OMEMO 2, base64; NULL on
+ * failure. */
+static char *
+own_ik_ed(struct omemo *o)
+{
+	ec_public_key *k = NULL;
+	signal_buffer *ed;
+	char *s = NULL;
+
+	if (curve_decode_point(&k, o->ik_pub, OM_KEYLEN, o->sctx) < 0)
+		return NULL;
+	if ((ed = ec_public_key_get_ed(k)) != NULL &&
+	    signal_buffer_len(ed) == OM_V2_RAW)
+		s = b64_encode(signal_buffer_data(ed), signal_buffer_len(ed));
+	signal_buffer_free(ed);
+	SIGNAL_UNREF(k);
+	return s;
+}
+
+/* The signed pre-key of the loaded state into 'b'. */
+static int
+fill_spk(struct omemo *o, struct omemo_bundle *b)
+{
+	session_signed_pre_key *spk = NULL;
+	int v2 = b->version == OMEMO_V2;
+
+	if (session_signed_pre_key_deserialize(
+		&spk, o->st.spk.rec, o->st.spk.len, o->sctx) < 0)
+		return -1;
+	b->spk_id = session_signed_pre_key_get_id(spk);
+	b->spk = pub_b64(
+	    ec_key_pair_get_public(session_signed_pre_key_get_key_pair(spk)),
+	    b->version);
+	if (v2 &&
+	    session_signed_pre_key_get_signature_omemo_len(spk) ==
+		CURVE_SIGNATURE_LEN)
+		b->spk_sig =
+		    b64_encode(session_signed_pre_key_get_signature_omemo(spk),
+			CURVE_SIGNATURE_LEN);
+	else if (!v2)
+		b->spk_sig =
+		    b64_encode(session_signed_pre_key_get_signature(spk),
+			session_signed_pre_key_get_signature_len(spk));
+	SIGNAL_UNREF(spk);
+	return b->spk != NULL && b->spk_sig != NULL ? 0 : -1;
+}
+
+/* Fills 'b' (its version set) from the loaded state. */
 static int
 fill_bundle(struct omemo *o, struct omemo_bundle *b)
 {
 	struct om_state *st = &o->st;
-	session_signed_pre_key *spk = NULL;
 	session_pre_key *pk;
 	size_t i;
 
-	b->ik = b64_encode(o->ik_pub, OM_KEYLEN);
-	if (session_signed_pre_key_deserialize(
-		&spk, st->spk.rec, st->spk.len, o->sctx) < 0)
-		return -1;
-	b->spk_id = session_signed_pre_key_get_id(spk);
-	b->spk = pub_b64(
-	    ec_key_pair_get_public(session_signed_pre_key_get_key_pair(spk)));
-	b->spk_sig = b64_encode(session_signed_pre_key_get_signature(spk),
-	    session_signed_pre_key_get_signature_len(spk));
-	SIGNAL_UNREF(spk);
-	if (b->spk == NULL)
+	b->ik = b->version == OMEMO_V2 ? own_ik_ed(o)
+				       : b64_encode(o->ik_pub, OM_KEYLEN);
+	if (b->ik == NULL || fill_spk(o, b) < 0)
 		return -1;
 	b->pk = xcalloc(st->npk > 0 ? st->npk : 1, sizeof(*b->pk));
 	for (i = 0; i < st->npk; i++) {
+		if (st->pk[i].v2 != (b->version == OMEMO_V2))
+			continue;
 		if (session_pre_key_deserialize(
 			&pk, st->pk[i].rec, st->pk[i].len, o->sctx) < 0)
 			return -1;
-		b->pk[i].id = session_pre_key_get_id(pk);
-		b->pk[i].pub = pub_b64(
-		    ec_key_pair_get_public(session_pre_key_get_key_pair(pk)));
+		b->pk[b->npk].id = session_pre_key_get_id(pk);
+		b->pk[b->npk].pub = pub_b64(
+		    ec_key_pair_get_public(session_pre_key_get_key_pair(pk)),
+		    b->version);
 		SIGNAL_UNREF(pk);
-		if (b->pk[i].pub == NULL)
+		if (b->pk[b->npk].pub == NULL)
 			return -1;
 		b->npk++;
 	}
@@ -1536,11 +1786,22 @@ fill_bundle(struct omemo *o, struct omemo_bundle *b)
 int
 omemo_own_bundle(struct omemo *o, struct omemo_bundle *out, char **errstr)
 {
+	return omemo_own_bundle_version(o, OMEMO_V03, out, errstr);
+}
+
+int
+omemo_own_bundle_version(
+    struct omemo *o, int version, struct omemo_bundle *out, char **errstr)
+{
 	struct omemo_bundle b;
 
 	memset(&b, 0, sizeof(b));
+	b.version = version == OMEMO_V2 ? OMEMO_V2 : OMEMO_V03;
 	if (op_begin(o, errstr) < 0)
 		return -1;
+	/* a store of before OMEMO 2 gets its pool on first use */
+	if (b.version == OMEMO_V2 && fill_pool(o, 1, errstr) < 0)
+		return op_end(o, 0, errstr);
 	if (fill_bundle(o, &b) < 0) {
 		omemo_bundle_clear(&b);
 		*errstr = xasprintf(
@@ -1574,18 +1835,26 @@ omemo_bundle_changed(struct omemo *o)
 	return changed;
 }
 
-/* Decodes a base64 public key of a bundle ('what' names it in errors). */
+/* Decodes one base64 public key of a bundle: 0.3 0x05 and 32 bytes; OMEMO
+ * 2 32 bytes, in the Ed25519 form when 'ed' (the identity key), else
+ * Curve25519 ('what' names it in errors). */
 static int
-bundle_key(struct omemo *o, const char *s, ec_public_key **k, const char *jid,
-    uint32_t dev, const char *what, char **errstr)
+bundle_key(struct omemo *o, const char *s, int ed, ec_public_key **k,
+    const char *jid, uint32_t dev, const char *what, char **errstr)
 {
 	uint8_t *p = NULL;
 	size_t len = 0;
 	int r = -1;
 
-	if (s != NULL && b64_decode(s, &p, &len) == 0 && len == OM_KEYLEN &&
-	    p[0] == 0x05 && curve_decode_point(k, p, len, o->sctx) >= 0)
-		r = 0;
+	if (s == NULL || b64_decode(s, &p, &len) < 0)
+		r = -1;
+	else if (o->ver == OMEMO_V2 && len == OM_V2_RAW)
+		r = (ed ? curve_decode_point_ed(k, p, len, o->sctx)
+			: curve_decode_point_mont(k, p, len, o->sctx)) < 0
+		    ? -1
+		    : 0;
+	else if (o->ver != OMEMO_V2 && len == OM_KEYLEN && p[0] == 0x05)
+		r = curve_decode_point(k, p, len, o->sctx) < 0 ? -1 : 0;
 	free(p);
 	if (r < 0)
 		*errstr =
@@ -1607,7 +1876,8 @@ build_session(struct omemo *o, const char *jid, uint32_t dev,
 		*errstr = xstrdup("omemo: cannot set up a session builder");
 		return -1;
 	}
-	session_builder_set_version(sb, OM_VERSION);
+	session_builder_set_version(
+	    sb, o->ver == OMEMO_V2 ? OM_VERSION2 : OM_VERSION);
 	r = session_builder_process_pre_key_bundle(sb, bundle);
 	session_builder_free(sb);
 	if (r == SG_ERR_INVALID_KEY)
@@ -1649,10 +1919,10 @@ decode_bundle(struct omemo *o, const char *jid, uint32_t dev,
 	uint32_t pick = 0;
 
 	memset(k, 0, sizeof(*k));
-	if (bundle_key(o, b->ik, &k->ik, jid, dev, "identity key", errstr) <
+	if (bundle_key(o, b->ik, 1, &k->ik, jid, dev, "identity key", errstr) <
 		0 ||
-	    bundle_key(o, b->spk, &k->spk, jid, dev, "signed pre-key", errstr) <
-		0)
+	    bundle_key(
+		o, b->spk, 0, &k->spk, jid, dev, "signed pre-key", errstr) < 0)
 		return -1;
 	if (b->spk_sig == NULL ||
 	    b64_decode(b->spk_sig, &k->sig, &k->siglen) < 0 ||
@@ -1671,7 +1941,7 @@ decode_bundle(struct omemo *o, const char *jid, uint32_t dev,
 	pick %= (uint32_t)b->npk;
 	k->pk_id = b->pk[pick].id;
 	return bundle_key(
-	    o, b->pk[pick].pub, &k->pk, jid, dev, "pre-key", errstr);
+	    o, b->pk[pick].pub, 0, &k->pk, jid, dev, "pre-key", errstr);
 }
 
 /* Refuses a device whose known identity key is not 'ik'. */
@@ -1710,6 +1980,7 @@ omemo_process_bundle(struct omemo *o, const char *jid, uint32_t dev,
 
 	if (check_jid(jid, errstr) < 0 || op_begin(o, errstr) < 0)
 		return -1;
+	o->ver = b->version == OMEMO_V2 ? OMEMO_V2 : OMEMO_V03;
 	if (decode_bundle(o, jid, dev, b, &k, errstr) == 0 &&
 	    same_identity(o, jid, dev, k.ik, errstr) == 0) {
 		if (session_pre_key_bundle_create(&bundle, dev, (int)dev,
@@ -1730,25 +2001,34 @@ int
 omemo_set_devices(struct omemo *o, const char *jid, const uint32_t *ids,
     size_t n, char **errstr)
 {
+	return omemo_set_devices_version(o, OMEMO_V03, jid, ids, n, errstr);
+}
+
+int
+omemo_set_devices_version(struct omemo *o, int version, const char *jid,
+    const uint32_t *ids, size_t n, char **errstr)
+{
 	size_t i, j;
 
 	if (check_jid(jid, errstr) < 0 || op_begin(o, errstr) < 0)
 		return -1;
+	for (j = 0; j < n; j++) {
+		if (ids[j] != 0 && dev_find(&o->st, jid, ids[j]) == NULL) {
+			/* active in the other list only once it names it */
+			dev_add(&o->st, jid, ids[j])->active = 0;
+			o->st.dirty = 1;
+		}
+	}
 	for (i = 0; i < o->st.ndev; i++) {
 		struct om_dev *d = &o->st.dev[i];
-		int active = 0;
+		int active = 0, *flag;
 		if (strcmp(d->jid, jid) != 0)
 			continue;
 		for (j = 0; j < n && !active; j++)
 			active = ids[j] == d->id;
-		if (d->active != active) {
-			d->active = active;
-			o->st.dirty = 1;
-		}
-	}
-	for (j = 0; j < n; j++) {
-		if (ids[j] != 0 && dev_find(&o->st, jid, ids[j]) == NULL) {
-			dev_add(&o->st, jid, ids[j]);
+		flag = version == OMEMO_V2 ? &d->active2 : &d->active;
+		if (*flag != active) {
+			*flag = active;
 			o->st.dirty = 1;
 		}
 	}
@@ -1780,7 +2060,9 @@ omemo_devices(struct omemo *o, const char *jid, struct omemo_device **out,
 		res[k].id = d->id;
 		res[k].fingerprint = fingerprint(d->ik);
 		res[k].trust = d->trust;
-		res[k].active = d->active;
+		res[k].active = d->active || d->active2;
+		res[k].active03 = d->active;
+		res[k].active2 = d->active2;
 		k++;
 	}
 	op_end(o, 0, errstr);
@@ -1804,6 +2086,13 @@ omemo_devices_free(struct omemo_device *d, size_t n)
 int
 omemo_has_session(struct omemo *o, const char *jid, uint32_t dev)
 {
+	return omemo_has_session_version(o, OMEMO_V03, jid, dev);
+}
+
+int
+omemo_has_session_version(
+    struct omemo *o, int version, const char *jid, uint32_t dev)
+{
 	struct om_dev *d;
 	char *err = NULL;
 	int has;
@@ -1813,7 +2102,8 @@ omemo_has_session(struct omemo *o, const char *jid, uint32_t dev)
 		return 0;
 	}
 	d = dev_find(&o->st, jid, dev);
-	has = d != NULL && d->sess != NULL;
+	has = d != NULL &&
+	    (version == OMEMO_V2 ? d->sess2 != NULL : d->sess != NULL);
 	op_end(o, 0, &err);
 	return has;
 }
@@ -1975,8 +2265,10 @@ encrypt_key(struct omemo *o, const struct omemo_target *t, const uint8_t *blob,
 		*errstr = xstrdup("omemo: cannot set up a session cipher");
 		return -1;
 	}
-	session_cipher_set_version(c, OM_VERSION);
-	r = session_cipher_encrypt(c, blob, OM_GCM_KEY + OM_GCM_TAG, &m);
+	session_cipher_set_version(
+	    c, o->ver == OMEMO_V2 ? OM_VERSION2 : OM_VERSION);
+	r = session_cipher_encrypt(c, blob,
+	    o->ver == OMEMO_V2 ? OM_V2_BLOB : OM_GCM_KEY + OM_GCM_TAG, &m);
 	session_cipher_free(c);
 	if (r < 0) {
 		*errstr = xasprintf("omemo: %s device %lu: cannot encrypt "
@@ -2009,7 +2301,8 @@ check_targets(
 		if (check_jid(t[i].jid, errstr) < 0)
 			return -1;
 		d = dev_find(&o->st, t[i].jid, t[i].rid);
-		if (d == NULL || d->sess == NULL) {
+		if (d == NULL ||
+		    (o->ver == OMEMO_V2 ? d->sess2 : d->sess) == NULL) {
 			*errstr = xasprintf("omemo: %s device %lu: no session",
 			    t[i].jid, (unsigned long)t[i].rid);
 			return -1;
@@ -2049,17 +2342,26 @@ int
 omemo_encrypt(struct omemo *o, const char *body, const struct omemo_target *t,
     size_t n, struct omemo_msg *out, char **errstr)
 {
+	return omemo_encrypt_version(o, OMEMO_V03, body, t, n, out, errstr);
+}
+
+int
+omemo_encrypt_version(struct omemo *o, int version, const char *body,
+    const struct omemo_target *t, size_t n, struct omemo_msg *out,
+    char **errstr)
+{
 	struct omemo_msg m;
-	uint8_t blob[OM_GCM_KEY + OM_GCM_TAG];
+	uint8_t blob[OM_V2_BLOB];
 	size_t i;
-	int ok = 0;
+	int ok = 0, v2 = version == OMEMO_V2;
 
 	memset(&m, 0, sizeof(m));
 	if (op_begin(o, errstr) < 0)
 		return -1;
+	o->ver = m.version = v2 ? OMEMO_V2 : OMEMO_V03;
 	if (check_targets(o, t, n, errstr) < 0)
 		goto out;
-	if (seal_body(body, blob, &m) < 0) {
+	if ((v2 ? v2_seal(body, blob, &m) : seal_body(body, blob, &m)) < 0) {
 		*errstr = xstrdup("omemo: cannot encrypt the payload");
 		goto out;
 	}
@@ -2118,6 +2420,27 @@ decrypt_error(int r, const char *jid, uint32_t dev)
 	    jid, (unsigned long)dev, why);
 }
 
+/* A key exchange message of the version worked on ('dev' sent it). */
+static int
+parse_prekey(struct omemo *o, uint32_t dev, const uint8_t *data, size_t len,
+    pre_key_signal_message **pm)
+{
+	if (o->ver == OMEMO_V2)
+		return pre_key_signal_message_deserialize_omemo(
+		    pm, data, len, dev, o->sctx);
+	return pre_key_signal_message_deserialize(pm, data, len, o->sctx);
+}
+
+/* A message of an existing session, of the version worked on. */
+static int
+parse_signal(
+    struct omemo *o, const uint8_t *data, size_t len, signal_message **sm)
+{
+	if (o->ver == OMEMO_V2)
+		return signal_message_deserialize_omemo(sm, data, len, o->sctx);
+	return signal_message_deserialize(sm, data, len, o->sctx);
+}
+
 /* Decrypts the signal message 'data' of 'len' bytes into *plain.
  * '*prekey' says whether it is a key exchange message; if it does not
  * parse as one, the other kind is tried, and *prekey tells which it was. */
@@ -2133,14 +2456,13 @@ open_key(struct omemo *o, const char *jid, uint32_t dev, int *prekey,
 
 	if ((r = session_cipher_create(&c, o->store, &a, o->sctx)) < 0)
 		return r;
-	session_cipher_set_version(c, OM_VERSION);
-	if (*prekey &&
-	    pre_key_signal_message_deserialize(&pm, data, len, o->sctx) < 0 &&
-	    signal_message_deserialize(&sm, data, len, o->sctx) >= 0)
+	session_cipher_set_version(
+	    c, o->ver == OMEMO_V2 ? OM_VERSION2 : OM_VERSION);
+	if (*prekey && parse_prekey(o, dev, data, len, &pm) < 0 &&
+	    parse_signal(o, data, len, &sm) >= 0)
 		*prekey = 0;
-	else if (!*prekey &&
-	    signal_message_deserialize(&sm, data, len, o->sctx) < 0 &&
-	    pre_key_signal_message_deserialize(&pm, data, len, o->sctx) >= 0)
+	else if (!*prekey && parse_signal(o, data, len, &sm) < 0 &&
+	    parse_prekey(o, dev, data, len, &pm) >= 0)
 		*prekey = 1;
 	if (pm != NULL)
 		r = session_cipher_decrypt_pre_key_signal_message(
@@ -2239,9 +2561,14 @@ decrypt_locked(struct omemo *o, const char *from, const struct omemo_msg *in,
 		return -1;
 	}
 	*body = NULL;
-	r = in->payload == NULL ? 0
-				: open_payload(in, signal_buffer_data(plain),
-				      signal_buffer_len(plain), body);
+	if (in->payload == NULL)
+		r = 0;
+	else if (o->ver == OMEMO_V2)
+		r = v2_open(in, signal_buffer_data(plain),
+		    signal_buffer_len(plain), body);
+	else
+		r = open_payload(in, signal_buffer_data(plain),
+		    signal_buffer_len(plain), body);
 	signal_buffer_bzero_free(plain);
 	if (r < 0) {
 		*errstr = xasprintf("omemo: %s device %lu: payload does not "
@@ -2249,8 +2576,9 @@ decrypt_locked(struct omemo *o, const char *from, const struct omemo_msg *in,
 		    from, (unsigned long)in->sid);
 		return -1;
 	}
-	if (o->st.npk < OM_NPREKEYS &&
-	    add_prekeys(o, OM_NPREKEYS - o->st.npk, errstr) < 0) {
+	if (fill_pool(o, 0, errstr) < 0 ||
+	    ((o->ver == OMEMO_V2 || pool_size(&o->st, 1) > 0) &&
+		fill_pool(o, 1, errstr) < 0)) {
 		free(*body);
 		return -1;
 	}
@@ -2270,6 +2598,7 @@ omemo_decrypt(struct omemo *o, const char *from, const struct omemo_msg *in,
 		return -1;
 	if (op_begin(o, errstr) < 0)
 		return -1;
+	o->ver = in->version == OMEMO_V2 ? OMEMO_V2 : OMEMO_V03;
 	pk = k->prekey != 0;
 	ok = decrypt_locked(o, from, in, k, &b, &pk, errstr) == 0;
 	if (op_end(o, ok, errstr) < 0) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* omemo.h -- OMEMO 0.3 (eu.siacs.conversations.axolotl) encryption engine:
- * the account's key store, device trust, sessions, message crypto */
+/* omemo.h -- OMEMO encryption engine, OMEMO 0.3
+ * (eu.siacs.conversations.axolotl) and OMEMO 2 (urn:xmpp:omemo:2): the
+ * account's key store, device trust, sessions, message crypto */
 
 #ifndef XMPPTOOLS_OMEMO_H
 #define XMPPTOOLS_OMEMO_H
@@ -25,16 +26,27 @@
 
 struct omemo; /* one account's store, opened */
 
+/*
+ * The two versions share the identity key, the device id, the signed
+ * pre-key and the pre-keys; a device has one session per version.  Where a
+ * struct or function takes a 'version', it is one of these (0, the
+ * default of a zeroed struct, is OMEMO 0.3).
+ */
+enum omemo_version { OMEMO_V03 = 0, OMEMO_V2 = 2 };
+
 struct omemo_bundle { /* all strings base64, owned by the struct */
-	char *ik; /* identity public key (33 bytes, 0x05...) */
+	char *ik; /* identity public key: 0.3 33 bytes (0x05 and Curve25519),
+		     2 the 32-byte Ed25519 form */
 	uint32_t spk_id;
-	char *spk; /* signed pre-key public */
-	char *spk_sig; /* its signature (64 bytes) */
+	char *spk; /* signed pre-key public (0.3: 0x05 prefix; 2: none) */
+	char *spk_sig; /* its signature (64 bytes; 0.3 over the prefixed
+			  key, 2 over the 32 bytes) */
 	size_t npk;
 	struct omemo_prekey {
 		uint32_t id;
 		char *pub;
 	} * pk;
+	int version; /* enum omemo_version */
 };
 
 struct omemo_key { /* one <key rid=...> */
@@ -46,10 +58,11 @@ struct omemo_key { /* one <key rid=...> */
 
 struct omemo_msg { /* an <encrypted> element, parsed or to build */
 	uint32_t sid; /* sender device */
-	char *iv; /* base64 */
+	char *iv; /* base64; NULL with OMEMO 2 (which has no IV element) */
 	char *payload; /* base64; NULL for a key transport element */
 	size_t nkeys;
 	struct omemo_key *keys;
+	int version; /* enum omemo_version */
 };
 
 struct omemo_device { /* a device the store knows of */
@@ -58,7 +71,9 @@ struct omemo_device { /* a device the store knows of */
 			      the 32-byte key (no 05 prefix), in 8 groups of
 			      8 separated by a space */
 	int trust; /* enum omemo_trust */
-	int active; /* in the last device list seen */
+	int active; /* in the last device list seen of either version */
+	int active03; /* in the last OMEMO 0.3 device list seen */
+	int active2; /* in the last OMEMO 2 device list seen */
 };
 
 enum omemo_trust { OMEMO_BLIND = 0, OMEMO_TRUSTED, OMEMO_DISTRUSTED };
@@ -98,6 +113,14 @@ char *omemo_own_fingerprint(struct omemo *o);
  */
 int omemo_own_bundle(struct omemo *o, struct omemo_bundle *out, char **errstr);
 
+/* The same for 'version' (omemo_own_bundle() is version OMEMO_V03): an
+ * OMEMO 2 bundle carries the same identity key and signed pre-key in the
+ * encodings of OMEMO 2, and pre-keys of its own (100 of them,
+ * made on the first call; a pre-key used by a key exchange of either
+ * version is replaced in its own version's set). */
+int omemo_own_bundle_version(
+    struct omemo *o, int version, struct omemo_bundle *out, char **errstr);
+
 /* Frees what 'b' holds and zeroes it (the struct itself is the caller's). */
 void omemo_bundle_clear(struct omemo_bundle *b);
 
@@ -115,6 +138,11 @@ int omemo_bundle_changed(struct omemo *o);
 int omemo_set_devices(struct omemo *o, const char *jid, const uint32_t *ids,
     size_t n, char **errstr);
 
+/* The same for the device list of 'version' (omemo_set_devices() is
+ * OMEMO_V03): a device is active while either list names it. */
+int omemo_set_devices_version(struct omemo *o, int version, const char *jid,
+    const uint32_t *ids, size_t n, char **errstr);
+
 /*
  * omemo_devices()
  *
@@ -131,15 +159,19 @@ void omemo_devices_free(struct omemo_device *d, size_t n);
  * store fails. */
 int omemo_has_session(struct omemo *o, const char *jid, uint32_t dev);
 
+/* The same for the session of 'version' (omemo_has_session(): OMEMO_V03). */
+int omemo_has_session_version(
+    struct omemo *o, int version, const char *jid, uint32_t dev);
+
 /*
  * omemo_process_bundle()
  *
- * Builds a session with device 'dev' of 'jid' from its fetched bundle,
- * using one of its pre-keys picked at random (a bundle without pre-keys
- * uses the signed pre-key alone).  Verifies the signature of the signed
- * pre-key.  Records the identity key: first seen, it is trusted
- * OMEMO_BLIND; a key that differs from the one known for the device is an
- * error.  Returns 0, or -1 with *errstr.
+ * Builds a session with device 'dev' of 'jid' from its fetched bundle
+ * (a session of b->version), using one of its pre-keys picked at random (a
+ * bundle without pre-keys uses the signed pre-key alone).  Verifies the
+ * signature of the signed pre-key.  Records the identity key: first seen, it is
+ * trusted OMEMO_BLIND; a key that differs from the one known for the device is
+ * an error.  Returns 0, or -1 with *errstr.
  */
 int omemo_process_bundle(struct omemo *o, const char *jid, uint32_t dev,
     const struct omemo_bundle *b, char **errstr);
@@ -189,15 +221,31 @@ omemo_encrypt(struct omemo *o, const char *body, const struct omemo_target *t,
     size_t n, struct omemo_msg *out, char **errstr);
 
 /*
+ * omemo_encrypt_version()
+ *
+ * omemo_encrypt() for 'version' (omemo_encrypt() is OMEMO_V03), with the
+ * sessions of that version.  OMEMO 2 encrypts 'plain' as it is (the caller
+ * builds the XEP-0420 envelope): AES-256-CBC and HMAC-SHA-256 under keys
+ * derived from a random 32-byte key (XEP-0384 section 4.4), each <key/>
+ * carrying key || the HMAC truncated to 16 bytes; out->iv stays NULL and
+ * out->version is set.
+ */
+int omemo_encrypt_version(struct omemo *o, int version, const char *plain,
+    const struct omemo_target *t, size_t n, struct omemo_msg *out,
+    char **errstr);
+
+/*
  * omemo_decrypt()
  *
- * Decrypts a message from 'from' (bare JID) addressed to our device: the
+ * Decrypts a message from 'from' (bare JID) of in->version (with the
+ * session of that version) addressed to our device: the
  * first key of in->keys whose rid is our device id (none: error "not
  * encrypted for this device"; the keys' jid fields are not read).  Sets
  * *body to the allocated, NUL-terminated plaintext (a body containing NUL
  * is an error), or to NULL for a key transport element (in->payload NULL:
  * the key is taken, which completes a key exchange, and there is no
- * body).  *prekey is 1 when it was a key exchange message (the key's
+ * body; with OMEMO 2 the plaintext is the XEP-0420 envelope, which the
+ * caller reads).  *prekey is 1 when it was a key exchange message (the key's
  * prekey flag says which kind to expect; a key that parses only as the
  * other kind is taken as that kind); the pre-key it used is then removed
  * and a new one generated (omemo_bundle_changed() becomes 1).  A new sender

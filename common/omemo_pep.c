@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/rand.h>
+
 #include "jid.h"
 #include "omemo_pep.h"
 #include "stanza.h"
@@ -83,18 +85,18 @@ b64_text(xmpp_stanza_t *st)
 	return out;
 }
 
-/* The element 'name' in NS_OMEMO: 'st' itself, or the one in the item of
- * a pubsub reply (iq/pubsub/items/item/name; an RSM <set/> may come
- * before the items). */
+/* The element 'name' in namespace 'ns': 'st' itself, or the one in the
+ * item of a pubsub reply (iq/pubsub/items/item/name; an RSM <set/> may
+ * come before the items). */
 static xmpp_stanza_t *
-payload(xmpp_stanza_t *st, const char *name)
+payload(xmpp_stanza_t *st, const char *name, const char *ns)
 {
 	xmpp_stanza_t *c;
 	const char *n = xmpp_stanza_get_name(st);
 
 	if (n && strcmp(n, name) == 0)
 		return xmpp_stanza_get_ns(st) &&
-			strcmp(xmpp_stanza_get_ns(st), NS_OMEMO) == 0
+			strcmp(xmpp_stanza_get_ns(st), ns) == 0
 		    ? st
 		    : NULL;
 	if (n && strcmp(n, "iq") == 0)
@@ -112,17 +114,33 @@ payload(xmpp_stanza_t *st, const char *name)
 			st = c;
 	if (st == NULL || strcmp(xmpp_stanza_get_name(st), "item") != 0)
 		return NULL;
-	return xmpp_stanza_get_child_by_name_and_ns(st, name, NS_OMEMO);
+	return xmpp_stanza_get_child_by_name_and_ns(st, name, ns);
+}
+
+/* The OMEMO element of version 'ver' in 'st' (see payload()): the 0.3
+ * one named 'name03' or the OMEMO 2 one named 'name2'. */
+static xmpp_stanza_t *
+payload_of(xmpp_stanza_t *st, int ver, const char *name03, const char *name2)
+{
+	return ver == OMEMO_V2 ? payload(st, name2, NS_OMEMO2)
+			       : payload(st, name03, NS_OMEMO);
 }
 
 xmpp_stanza_t *
 omemo_pep_devicelist(xmpp_ctx_t *ctx, const uint32_t *ids, size_t n)
 {
+	return omemo_pep_devicelist_version(ctx, OMEMO_V03, ids, n);
+}
+
+xmpp_stanza_t *
+omemo_pep_devicelist_version(
+    xmpp_ctx_t *ctx, int version, const uint32_t *ids, size_t n)
+{
 	xmpp_stanza_t *list = xmpp_stanza_new(ctx), *d;
 	size_t i;
 
-	xmpp_stanza_set_name(list, "list");
-	xmpp_stanza_set_ns(list, NS_OMEMO);
+	xmpp_stanza_set_name(list, version == OMEMO_V2 ? "devices" : "list");
+	xmpp_stanza_set_ns(list, version == OMEMO_V2 ? NS_OMEMO2 : NS_OMEMO);
 	for (i = 0; i < n; i++) {
 		d = child(list, "device", NULL, NULL);
 		set_uint(d, "id", ids[i]);
@@ -133,7 +151,14 @@ omemo_pep_devicelist(xmpp_ctx_t *ctx, const uint32_t *ids, size_t n)
 int
 omemo_pep_parse_devicelist(xmpp_stanza_t *st, uint32_t **ids, size_t *n)
 {
-	xmpp_stanza_t *list = payload(st, "list"), *d;
+	return omemo_pep_parse_devicelist_version(st, OMEMO_V03, ids, n);
+}
+
+int
+omemo_pep_parse_devicelist_version(
+    xmpp_stanza_t *st, int ver, uint32_t **ids, size_t *n)
+{
+	xmpp_stanza_t *list = payload_of(st, ver, "list", "devices"), *d;
 	const char *name;
 	uint32_t id;
 	size_t i;
@@ -158,12 +183,35 @@ omemo_pep_parse_devicelist(xmpp_stanza_t *st, uint32_t **ids, size_t *n)
 	return 0;
 }
 
+/* The OMEMO 2 <bundle/> of 'b' into the new stanza 'bundle'. */
+static xmpp_stanza_t *
+bundle2(xmpp_stanza_t *bundle, const struct omemo_bundle *b)
+{
+	xmpp_stanza_t *c, *pks;
+	size_t i;
+
+	xmpp_stanza_set_name(bundle, "bundle");
+	xmpp_stanza_set_ns(bundle, NS_OMEMO2);
+	c = child(bundle, "spk", NULL, b->spk);
+	set_uint(c, "id", b->spk_id);
+	child(bundle, "spks", NULL, b->spk_sig);
+	child(bundle, "ik", NULL, b->ik);
+	pks = child(bundle, "prekeys", NULL, NULL);
+	for (i = 0; i < b->npk; i++) {
+		c = child(pks, "pk", NULL, b->pk[i].pub);
+		set_uint(c, "id", b->pk[i].id);
+	}
+	return bundle;
+}
+
 xmpp_stanza_t *
 omemo_pep_bundle(xmpp_ctx_t *ctx, const struct omemo_bundle *b)
 {
 	xmpp_stanza_t *bundle = xmpp_stanza_new(ctx), *c, *pks;
 	size_t i;
 
+	if (b->version == OMEMO_V2)
+		return bundle2(bundle, b);
 	xmpp_stanza_set_name(bundle, "bundle");
 	xmpp_stanza_set_ns(bundle, NS_OMEMO);
 	c = child(bundle, "signedPreKeyPublic", NULL, b->spk);
@@ -189,7 +237,17 @@ bundle_fail(struct omemo_bundle *b, char **errstr, const char *what)
 int
 omemo_pep_parse_bundle(xmpp_stanza_t *st, struct omemo_bundle *b, char **errstr)
 {
-	xmpp_stanza_t *bundle = payload(st, "bundle"), *c, *pks;
+	return omemo_pep_parse_bundle_version(st, OMEMO_V03, b, errstr);
+}
+
+int
+omemo_pep_parse_bundle_version(
+    xmpp_stanza_t *st, int version, struct omemo_bundle *b, char **errstr)
+{
+	xmpp_stanza_t *bundle = payload_of(st, version, "bundle", "bundle"), *c,
+		      *pks;
+	int v2 = version == OMEMO_V2;
+	const char *idattr = v2 ? "id" : "preKeyId";
 	uint32_t id;
 
 	memset(b, 0, sizeof(*b));
@@ -197,22 +255,26 @@ omemo_pep_parse_bundle(xmpp_stanza_t *st, struct omemo_bundle *b, char **errstr)
 		*errstr = xstrdup("no bundle in the reply");
 		return -1;
 	}
-	c = xmpp_stanza_get_child_by_name(bundle, "signedPreKeyPublic");
+	b->version = v2 ? OMEMO_V2 : OMEMO_V03;
+	c = xmpp_stanza_get_child_by_name(
+	    bundle, v2 ? "spk" : "signedPreKeyPublic");
 	if ((b->spk = b64_text(c)) == NULL ||
-	    (b->spk_id = get_uint(c, "signedPreKeyId")) == 0)
+	    (b->spk_id = get_uint(c, v2 ? "id" : "signedPreKeyId")) == 0)
 		return bundle_fail(b, errstr, "signed pre-key");
-	c = xmpp_stanza_get_child_by_name(bundle, "signedPreKeySignature");
+	c = xmpp_stanza_get_child_by_name(
+	    bundle, v2 ? "spks" : "signedPreKeySignature");
 	if ((b->spk_sig = b64_text(c)) == NULL)
 		return bundle_fail(b, errstr, "signed pre-key signature");
-	c = xmpp_stanza_get_child_by_name(bundle, "identityKey");
+	c = xmpp_stanza_get_child_by_name(bundle, v2 ? "ik" : "identityKey");
 	if ((b->ik = b64_text(c)) == NULL)
 		return bundle_fail(b, errstr, "identity key");
 	pks = xmpp_stanza_get_child_by_name(bundle, "prekeys");
 	for (c = pks ? xmpp_stanza_get_children(pks) : NULL; c;
 	     c = xmpp_stanza_get_next(c)) {
 		if (!xmpp_stanza_is_tag(c) ||
-		    strcmp(xmpp_stanza_get_name(c), "preKeyPublic") != 0 ||
-		    (id = get_uint(c, "preKeyId")) == 0)
+		    strcmp(xmpp_stanza_get_name(c),
+			v2 ? "pk" : "preKeyPublic") != 0 ||
+		    (id = get_uint(c, idattr)) == 0)
 			continue;
 		b->pk = xrealloc(b->pk, (b->npk + 1) * sizeof(*b->pk));
 		b->pk[b->npk].id = id;
@@ -224,12 +286,52 @@ omemo_pep_parse_bundle(xmpp_stanza_t *st, struct omemo_bundle *b, char **errstr)
 	return 0;
 }
 
+/* The OMEMO 2 header of 'm': the keys grouped by recipient JID, a
+ * <keys/> per JID in the order the JIDs first come. */
+static void
+header2(xmpp_stanza_t *hdr, const struct omemo_msg *m)
+{
+	xmpp_stanza_t *keys, *k;
+	size_t i, j;
+
+	for (i = 0; i < m->nkeys; i++) {
+		const char *jid = m->keys[i].jid ? m->keys[i].jid : "";
+		for (j = 0; j < i; j++)
+			if (strcmp(m->keys[j].jid ? m->keys[j].jid : "", jid) ==
+			    0)
+				break;
+		if (j < i)
+			continue; /* that JID's <keys/> is written */
+		keys = child(hdr, "keys", NULL, NULL);
+		xmpp_stanza_set_attribute(keys, "jid", jid);
+		for (j = i; j < m->nkeys; j++) {
+			if (strcmp(m->keys[j].jid ? m->keys[j].jid : "", jid) !=
+			    0)
+				continue;
+			k = child(keys, "key", NULL, m->keys[j].data);
+			set_uint(k, "rid", m->keys[j].rid);
+			if (m->keys[j].prekey) /* never kex='false' */
+				xmpp_stanza_set_attribute(k, "kex", "true");
+		}
+	}
+}
+
 xmpp_stanza_t *
 omemo_pep_encrypted(xmpp_ctx_t *ctx, const struct omemo_msg *m)
 {
 	xmpp_stanza_t *enc = xmpp_stanza_new(ctx), *hdr, *k;
 	size_t i;
 
+	if (m->version == OMEMO_V2) {
+		xmpp_stanza_set_name(enc, "encrypted");
+		xmpp_stanza_set_ns(enc, NS_OMEMO2);
+		hdr = child(enc, "header", NULL, NULL);
+		set_uint(hdr, "sid", m->sid);
+		header2(hdr, m);
+		if (m->payload)
+			child(enc, "payload", NULL, m->payload);
+		return enc;
+	}
 	xmpp_stanza_set_name(enc, "encrypted");
 	xmpp_stanza_set_ns(enc, NS_OMEMO);
 	hdr = child(enc, "header", NULL, NULL);
@@ -254,39 +356,77 @@ enc_fail(struct omemo_msg *m, char **errstr, const char *what)
 	return -1;
 }
 
+/* One <key/> 'k' into the keys of 'm' (skipped when malformed); 'jid' the
+ * recipient (OMEMO 2) or NULL, 'attr' the name of the key exchange flag. */
+static void
+add_key(
+    struct omemo_msg *m, xmpp_stanza_t *k, const char *jid, const char *attr)
+{
+	struct omemo_key *key;
+	const char *pre;
+
+	if (!xmpp_stanza_is_tag(k) ||
+	    strcmp(xmpp_stanza_get_name(k), "key") != 0)
+		return;
+	m->keys = xrealloc(m->keys, (m->nkeys + 1) * sizeof(*m->keys));
+	key = &m->keys[m->nkeys];
+	memset(key, 0, sizeof(*key));
+	if ((key->rid = get_uint(k, "rid")) == 0 ||
+	    (key->data = b64_text(k)) == NULL) {
+		free(key->data);
+		return;
+	}
+	pre = xmpp_stanza_get_attribute(k, attr);
+	key->prekey =
+	    pre && (strcmp(pre, "true") == 0 || strcmp(pre, "1") == 0);
+	key->jid = jid ? xstrdup(jid) : NULL;
+	m->nkeys++;
+}
+
+/* The header of an OMEMO 2 <encrypted/>: keys of every <keys jid/>. */
+static int
+parse_header2(
+    xmpp_stanza_t *enc, xmpp_stanza_t *hdr, struct omemo_msg *m, char **errstr)
+{
+	xmpp_stanza_t *keys, *k;
+	const char *jid;
+
+	for (keys = xmpp_stanza_get_children(hdr); keys;
+	     keys = xmpp_stanza_get_next(keys)) {
+		if (!xmpp_stanza_is_tag(keys) ||
+		    strcmp(xmpp_stanza_get_name(keys), "keys") != 0 ||
+		    (jid = xmpp_stanza_get_attribute(keys, "jid")) == NULL)
+			continue;
+		for (k = xmpp_stanza_get_children(keys); k;
+		     k = xmpp_stanza_get_next(k))
+			add_key(m, k, jid, "kex");
+	}
+	if (m->nkeys == 0)
+		return enc_fail(m, errstr, "no key");
+	m->payload = b64_text(xmpp_stanza_get_child_by_name(enc, "payload"));
+	return 0;
+}
+
 int
 omemo_pep_parse_encrypted(
     xmpp_stanza_t *enc, struct omemo_msg *m, char **errstr)
 {
 	xmpp_stanza_t *hdr, *k;
-	const char *pre;
-	struct omemo_key *key;
+	const char *ns = xmpp_stanza_get_ns(enc);
 
 	memset(m, 0, sizeof(*m));
 	hdr = xmpp_stanza_get_child_by_name(enc, "header");
 	if (hdr == NULL || (m->sid = get_uint(hdr, "sid")) == 0)
 		return enc_fail(m, errstr, "no header with a sender device");
+	if (ns && strcmp(ns, NS_OMEMO2) == 0) {
+		m->version = OMEMO_V2;
+		return parse_header2(enc, hdr, m, errstr);
+	}
 	if ((m->iv = b64_text(xmpp_stanza_get_child_by_name(hdr, "iv"))) ==
 	    NULL)
 		return enc_fail(m, errstr, "no iv");
-	for (k = xmpp_stanza_get_children(hdr); k;
-	     k = xmpp_stanza_get_next(k)) {
-		if (!xmpp_stanza_is_tag(k) ||
-		    strcmp(xmpp_stanza_get_name(k), "key") != 0)
-			continue;
-		m->keys = xrealloc(m->keys, (m->nkeys + 1) * sizeof(*m->keys));
-		key = &m->keys[m->nkeys];
-		memset(key, 0, sizeof(*key));
-		if ((key->rid = get_uint(k, "rid")) == 0 ||
-		    (key->data = b64_text(k)) == NULL) {
-			free(key->data);
-			continue;
-		}
-		pre = xmpp_stanza_get_attribute(k, "prekey");
-		key->prekey =
-		    pre && (strcmp(pre, "true") == 0 || strcmp(pre, "1") == 0);
-		m->nkeys++;
-	}
+	for (k = xmpp_stanza_get_children(hdr); k; k = xmpp_stanza_get_next(k))
+		add_key(m, k, NULL, "prekey");
 	if (m->nkeys == 0)
 		return enc_fail(m, errstr, "no key");
 	m->payload = b64_text(xmpp_stanza_get_child_by_name(enc, "payload"));
@@ -297,27 +437,125 @@ void
 omemo_pep_seal(xmpp_stanza_t *msg, xmpp_stanza_t *enc)
 {
 	xmpp_stanza_t *c;
+	const char *ns = xmpp_stanza_get_ns(enc);
 
 	xmpp_stanza_add_child(msg, enc);
 	c = child(msg, "encryption", NS_EME, NULL);
-	xmpp_stanza_set_attribute(c, "namespace", NS_OMEMO);
+	xmpp_stanza_set_attribute(c, "namespace",
+	    ns && strcmp(ns, NS_OMEMO2) == 0 ? NS_OMEMO2 : NS_OMEMO);
 	xmpp_stanza_set_attribute(c, "name", "OMEMO");
 	child(msg, "body", NULL, OMEMO_FALLBACK);
 	child(msg, "store", NS_HINTS, NULL);
+}
+
+char *
+omemo_pep_envelope(xmpp_ctx_t *ctx, const char *body, const char *from)
+{
+	xmpp_stanza_t *env = xmpp_stanza_new(ctx), *c;
+	unsigned char rnd[33];
+	char pad[67], *text = NULL, *out;
+	size_t i, n, len = 0;
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		memset(rnd, 0, sizeof(rnd));
+	n = 1 + rnd[0] % 32; /* 1 to 32 random bytes, in hex */
+	for (i = 0; i < n; i++)
+		snprintf(pad + 2 * i, 3, "%02x", rnd[i + 1]);
+	xmpp_stanza_set_name(env, "envelope");
+	xmpp_stanza_set_ns(env, NS_SCE);
+	c = child(env, "content", NULL, NULL);
+	child(c, "body", "jabber:client", body);
+	child(env, "rpad", NULL, pad);
+	c = child(env, "from", NULL, NULL);
+	xmpp_stanza_set_attribute(c, "jid", from);
+	if (xmpp_stanza_to_text(env, &text, &len) != XMPP_EOK)
+		text = NULL;
+	xmpp_stanza_release(env);
+	if (text == NULL)
+		return NULL;
+	out = xstrdup(text);
+	xmpp_free(ctx, text);
+	return out;
+}
+
+/* The body of the XEP-0420 envelope 'xml' from 'from': allocated, or
+ * NULL with *errstr when it is no envelope, has no body or names another
+ * sender. */
+static char *
+envelope_body(xmpp_ctx_t *ctx, const char *xml, const char *from, char **errstr)
+{
+	xmpp_stanza_t *env = xmpp_stanza_new_from_string(ctx, xml), *c, *b;
+	const char *ns = env ? xmpp_stanza_get_ns(env) : NULL, *jid;
+	char *t, *body = NULL;
+
+	if (env == NULL || ns == NULL || strcmp(ns, NS_SCE) != 0 ||
+	    strcmp(xmpp_stanza_get_name(env), "envelope") != 0) {
+		*errstr = xstrdup("OMEMO 2: the plaintext is no XEP-0420 "
+				  "envelope");
+	} else if ((c = xmpp_stanza_get_child_by_name_and_ns(
+			env, "from", NS_SCE)) == NULL ||
+	    (jid = xmpp_stanza_get_attribute(c, "jid")) == NULL ||
+	    !jid_same_bare(jid, from)) {
+		*errstr = xasprintf("OMEMO 2: the envelope's sender is not %s "
+				    "(forged or misdirected)",
+		    from);
+	} else if ((c = xmpp_stanza_get_child_by_name_and_ns(
+			env, "content", NS_SCE)) == NULL ||
+	    (b = xmpp_stanza_get_child_by_name_and_ns(
+		 c, "body", "jabber:client")) == NULL) {
+		*errstr = xstrdup("OMEMO 2: the envelope has no body");
+	} else {
+		t = xmpp_stanza_get_text(b);
+		body = xstrdup(t ? t : "");
+		xmpp_free(ctx, t);
+	}
+	if (env)
+		xmpp_stanza_release(env);
+	return body;
+}
+
+/* The keys of 'm' addressed to another JID than 'self' are dropped. */
+static void
+keep_own_keys(struct omemo_msg *m, const char *self)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < m->nkeys; i++) {
+		if (m->keys[i].jid && !jid_same_bare(m->keys[i].jid, self)) {
+			free(m->keys[i].jid);
+			free(m->keys[i].data);
+			continue;
+		}
+		m->keys[k++] = m->keys[i];
+	}
+	m->nkeys = k;
 }
 
 int
 omemo_pep_open_message(struct omemo *o, xmpp_stanza_t *msg, const char *from,
     char **body, uint32_t *dev, int *prekey, char **errstr)
 {
+	return omemo_pep_open_message_for(
+	    o, msg, from, NULL, body, dev, prekey, errstr);
+}
+
+int
+omemo_pep_open_message_for(struct omemo *o, xmpp_stanza_t *msg,
+    const char *from, const char *self, char **body, uint32_t *dev, int *prekey,
+    char **errstr)
+{
 	xmpp_stanza_t *enc;
 	struct omemo_msg m;
+	char *plain = NULL;
 	int rc;
 
 	*body = NULL;
 	*dev = 0;
 	*prekey = 0;
-	enc = xmpp_stanza_get_child_by_name_and_ns(msg, "encrypted", NS_OMEMO);
+	enc = xmpp_stanza_get_child_by_name_and_ns(msg, "encrypted", NS_OMEMO2);
+	if (enc == NULL)
+		enc = xmpp_stanza_get_child_by_name_and_ns(
+		    msg, "encrypted", NS_OMEMO);
 	if (enc == NULL)
 		return 0;
 	if (omemo_pep_parse_encrypted(enc, &m, errstr) < 0)
@@ -329,7 +567,16 @@ omemo_pep_open_message(struct omemo *o, xmpp_stanza_t *msg, const char *from,
 		*errstr = xstrdup("an OMEMO key transport element, no message");
 		return -1;
 	}
-	rc = omemo_decrypt(o, from, &m, body, prekey, errstr);
+	if (self != NULL)
+		keep_own_keys(&m, self);
+	rc = omemo_decrypt(o, from, &m, &plain, prekey, errstr);
+	if (rc == 0 && m.version == OMEMO_V2) {
+		*body = envelope_body(
+		    xmpp_stanza_get_context(msg), plain, from, errstr);
+		util_secure_free(plain);
+		rc = *body != NULL ? 0 : -1;
+	} else if (rc == 0)
+		*body = plain;
 	omemo_msg_clear(&m);
 	return rc < 0 ? -1 : 1;
 }
@@ -343,6 +590,11 @@ struct req {
 	char *jid; /* whose node */
 	uint32_t dev; /* the bundle's device, 0 for a device list */
 	int self; /* the account's own node */
+	int ver; /* enum omemo_version of the node */
+	int stage; /* OMEMO 2 bundle: 0 published with max_items, 1 again
+		      without it (ejabberd), 2 the node configured, 3
+		      published without it (the node configured before) */
+	int had2; /* 0.3 list read after an OMEMO 2 list with devices */
 };
 
 static struct {
@@ -360,8 +612,13 @@ static struct {
 	int pending;
 	int code;
 	char *why;
-	uint32_t *own; /* the own device list as read */
+	uint32_t *own; /* the own device lists as read: 0.3 */
 	size_t nown;
+	uint32_t *own2; /* OMEMO 2 */
+	size_t nown2;
+	int own_read; /* how many of the two own lists arrived */
+	int no_max; /* the server took no max_items in publish-options:
+		       later OMEMO 2 bundles go without (kept across rounds) */
 } P;
 
 static void fail(int code, char *why);
@@ -384,7 +641,7 @@ struct ticket {
 };
 
 static struct ticket *
-ticket_new(const char *jid, uint32_t dev, int self)
+ticket_new(const char *jid, uint32_t dev, int self, int ver)
 {
 	struct ticket *t = xcalloc(1, sizeof(*t));
 
@@ -392,6 +649,7 @@ ticket_new(const char *jid, uint32_t dev, int self)
 	t->r.jid = xstrdup(jid);
 	t->r.dev = dev;
 	t->r.self = self;
+	t->r.ver = ver;
 	return t;
 }
 
@@ -402,10 +660,11 @@ ticket_free(struct ticket *t)
 	free(t);
 }
 
-/* <iq type='get' to=JID><pubsub><items node=NODE max_items='1'/>... */
+/* <iq type='get' to=JID><pubsub><items node=NODE max_items='1'/>...; with
+ * 'item' the one item of that id instead. */
 static void
-get_items(
-    const char *to, const char *node, session_stanza_cb cb, struct ticket *t)
+get_items(const char *to, const char *node, const char *item,
+    session_stanza_cb cb, struct ticket *t)
 {
 	xmpp_ctx_t *ctx = session_ctx(P.s);
 	char *id = session_new_id(P.s);
@@ -416,22 +675,38 @@ get_items(
 	ps = child(iq, "pubsub", NS_PUBSUB, NULL);
 	items = child(ps, "items", NULL, NULL);
 	xmpp_stanza_set_attribute(items, "node", node);
-	xmpp_stanza_set_attribute(items, "max_items", "1");
+	if (item)
+		xmpp_stanza_set_attribute(
+		    child(items, "item", NULL, NULL), "id", item);
+	else
+		xmpp_stanza_set_attribute(items, "max_items", "1");
 	P.pending++;
 	session_request(P.s, iq, cb, t);
 	xmpp_stanza_release(iq);
 	free(id);
 }
 
-/* Publishes 'item' (taken over) to the own node 'node' as item 'item_id',
- * open to everyone. */
+/* A data form field var=value in 'x'. */
 static void
-publish(const char *node, const char *item_id, xmpp_stanza_t *item,
+field(xmpp_stanza_t *x, const char *var, const char *value, int hidden)
+{
+	xmpp_stanza_t *f = child(x, "field", NULL, NULL);
+
+	xmpp_stanza_set_attribute(f, "var", var);
+	if (hidden)
+		xmpp_stanza_set_type(f, "hidden");
+	child(f, "value", NULL, value);
+}
+
+/* Publishes 'item' (taken over) to the own node 'node' as item 'item_id',
+ * open to everyone; with 'max' the node keeps as many items as it may. */
+static void
+publish(const char *node, const char *item_id, xmpp_stanza_t *item, int max,
     session_stanza_cb cb, struct ticket *t)
 {
 	xmpp_ctx_t *ctx = session_ctx(P.s);
 	char *id = session_new_id(P.s);
-	xmpp_stanza_t *iq = xmpp_iq_new(ctx, "set", id), *ps, *pub, *it, *x, *f;
+	xmpp_stanza_t *iq = xmpp_iq_new(ctx, "set", id), *ps, *pub, *it, *x;
 
 	ps = child(iq, "pubsub", NS_PUBSUB, NULL);
 	pub = child(ps, "publish", NULL, NULL);
@@ -442,14 +717,34 @@ publish(const char *node, const char *item_id, xmpp_stanza_t *item,
 	x = child(
 	    child(ps, "publish-options", NULL, NULL), "x", NS_XDATA, NULL);
 	xmpp_stanza_set_type(x, "submit");
-	f = child(x, "field", NULL, NULL);
-	xmpp_stanza_set_attribute(f, "var", "FORM_TYPE");
-	xmpp_stanza_set_type(f, "hidden");
-	child(f, "value", NULL,
-	    "http://jabber.org/protocol/pubsub#publish-options");
-	f = child(x, "field", NULL, NULL);
-	xmpp_stanza_set_attribute(f, "var", "pubsub#access_model");
-	child(f, "value", NULL, "open");
+	field(x, "FORM_TYPE",
+	    "http://jabber.org/protocol/pubsub#publish-options", 1);
+	field(x, "pubsub#access_model", "open", 0);
+	if (max)
+		field(x, "pubsub#max_items", "max", 0);
+	P.pending++;
+	session_request(P.s, iq, cb, t);
+	xmpp_stanza_release(iq);
+	free(id);
+}
+
+/* Sets pubsub#max_items of the own node 'node' to max (servers that take
+ * no max_items in publish-options, as ejabberd 23.01). */
+static void
+configure_max(const char *node, session_stanza_cb cb, struct ticket *t)
+{
+	xmpp_ctx_t *ctx = session_ctx(P.s);
+	char *id = session_new_id(P.s);
+	xmpp_stanza_t *iq = xmpp_iq_new(ctx, "set", id), *cf, *x;
+
+	cf = child(child(iq, "pubsub", NS_PUBSUB "#owner", NULL), "configure",
+	    NULL, NULL);
+	xmpp_stanza_set_attribute(cf, "node", node);
+	x = child(cf, "x", NS_XDATA, NULL);
+	xmpp_stanza_set_type(x, "submit");
+	field(
+	    x, "FORM_TYPE", "http://jabber.org/protocol/pubsub#node_config", 1);
+	field(x, "pubsub#max_items", "max", 0);
 	P.pending++;
 	session_request(P.s, iq, cb, t);
 	xmpp_stanza_release(iq);
@@ -488,6 +783,14 @@ arrived(struct ticket *t)
 	return use;
 }
 
+static const char *
+vname(int ver)
+{
+	return ver == OMEMO_V2 ? "OMEMO 2 " : "";
+}
+
+static void publish_bundle(int ver, int stage);
+
 static int
 on_published(struct session *s, xmpp_stanza_t *st, void *ud)
 {
@@ -495,78 +798,173 @@ on_published(struct session *s, xmpp_stanza_t *st, void *ud)
 	char *cond;
 
 	(void)s;
-	if (arrived(t) && is_error(st)) {
+	if (!arrived(t))
+		goto out;
+	if (is_error(st) && t->r.stage == 0 && t->r.dev &&
+	    t->r.ver == OMEMO_V2) {
+		P.no_max = 1;
+		publish_bundle(OMEMO_V2, 1); /* again, without max_items */
+	} else if (is_error(st) && t->r.stage == 2) {
+		cond = condition(st);
+		xwarn("OMEMO: the OMEMO 2 bundles node keeps its default "
+		      "number of items: %s",
+		    cond);
+		free(cond);
+	} else if (is_error(st)) {
 		cond = condition(st);
 		fail(XEXIT_REJECTED,
-		    xasprintf("OMEMO: publishing %s refused: %s",
-			t->r.dev ? "the bundle" : "the device list", cond));
+		    xasprintf("OMEMO: publishing the %s%s refused: %s",
+			vname(t->r.ver), t->r.dev ? "bundle" : "device list",
+			cond));
 		free(cond);
+	} else if (t->r.stage == 1) {
+		struct ticket *c = ticket_new(P.self, t->r.dev, 1, OMEMO_V2);
+		c->r.stage = 2;
+		configure_max(NS_OMEMO2_BUNDLES, on_published, c);
 	}
-	if (t->gen == P.gen)
-		step();
+	step();
+out:
 	ticket_free(t);
 	return 0;
 }
 
+/* Publishes the bundle of version 'ver'; 'stage' as in struct req. */
 static void
-publish_bundle(void)
+publish_bundle(int ver, int stage)
 {
 	struct omemo_bundle b;
-	char *err = NULL, *node;
+	uint32_t me = omemo_device_id(P.o);
+	struct ticket *t = ticket_new(P.self, me, 1, ver);
+	char *err = NULL, *node, *item;
 
-	if (omemo_own_bundle(P.o, &b, &err) < 0) {
+	if (omemo_own_bundle_version(P.o, ver, &b, &err) < 0) {
 		fail(XEXIT_CONFIG, xstrdup(err));
 		free(err);
+		ticket_free(t);
 		return;
 	}
-	node = xasprintf(
-	    "%s%lu", NS_OMEMO_BUNDLES, (unsigned long)omemo_device_id(P.o));
-	publish(node, "current", omemo_pep_bundle(session_ctx(P.s), &b),
-	    on_published, ticket_new(P.self, omemo_device_id(P.o), 1));
+	/* the node was configured already: no max_items, nothing after */
+	t->r.stage = ver == OMEMO_V2 && stage == 0 && P.no_max ? 3 : stage;
+	if (ver == OMEMO_V2) {
+		node = xstrdup(NS_OMEMO2_BUNDLES);
+		item = xasprintf("%lu", (unsigned long)me);
+	} else {
+		node = xasprintf("%s%lu", NS_OMEMO_BUNDLES, (unsigned long)me);
+		item = xstrdup("current");
+	}
+	publish(node, item, omemo_pep_bundle(session_ctx(P.s), &b),
+	    ver == OMEMO_V2 && t->r.stage == 0, on_published, t);
 	free(node);
+	free(item);
 	omemo_bundle_clear(&b);
 }
 
-/* The own list is read: add this device if missing, then the bundle. */
-static void
-own_list(void)
+/* Adds this device to the own list of 'ver' ('ids', 'n') and publishes
+ * the list when it is missing; returns 1 if it was. */
+static int
+own_list_of(int ver, uint32_t **ids, size_t *n)
 {
 	uint32_t me = omemo_device_id(P.o);
 	size_t i;
-	int listed = 0;
 
-	for (i = 0; i < P.nown; i++)
-		listed |= P.own[i] == me;
-	if (!listed) {
-		P.own = xrealloc(P.own, (P.nown + 1) * sizeof(*P.own));
-		P.own[P.nown++] = me;
-		publish(NS_OMEMO_DEVICES, "current",
-		    omemo_pep_devicelist(session_ctx(P.s), P.own, P.nown),
-		    on_published, ticket_new(P.self, 0, 1));
+	for (i = 0; i < *n; i++)
+		if ((*ids)[i] == me)
+			return 0;
+	*ids = xrealloc(*ids, (*n + 1) * sizeof(**ids));
+	(*ids)[(*n)++] = me;
+	publish(ver == OMEMO_V2 ? NS_OMEMO2_DEVICES : NS_OMEMO_DEVICES,
+	    "current",
+	    omemo_pep_devicelist_version(session_ctx(P.s), ver, *ids, *n), 0,
+	    on_published, ticket_new(P.self, 0, 1, ver));
+	return 1;
+}
+
+/* Both own lists are read: add this device where it is missing, then the
+ * bundles of both versions. */
+static void
+own_list(void)
+{
+	int missing = own_list_of(OMEMO_V03, &P.own, &P.nown);
+
+	missing |= own_list_of(OMEMO_V2, &P.own2, &P.nown2);
+	if (missing || P.force || omemo_bundle_changed(P.o)) {
+		publish_bundle(OMEMO_V03, 0);
+		publish_bundle(OMEMO_V2, 0);
 	}
-	if (!listed || P.force || omemo_bundle_changed(P.o))
-		publish_bundle();
 }
 
 static int on_bundle(struct session *s, xmpp_stanza_t *st, void *ud);
 
-/* Asks for the bundles of the devices of 'jid' that have no session. */
+/* Asks for the bundles of version 'ver' of the devices of 'jid' that
+ * have no session of that version. */
 static void
-fetch_bundles(const char *jid, const uint32_t *ids, size_t n, int self)
+fetch_bundles(const char *jid, const uint32_t *ids, size_t n, int self, int ver)
 {
 	uint32_t me = omemo_device_id(P.o);
-	char *node;
+	char *node, *item;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
 		if ((self && ids[i] == me) ||
-		    omemo_has_session(P.o, jid, ids[i]))
+		    omemo_has_session_version(P.o, ver, jid, ids[i]))
 			continue;
-		node =
-		    xasprintf("%s%lu", NS_OMEMO_BUNDLES, (unsigned long)ids[i]);
-		get_items(jid, node, on_bundle, ticket_new(jid, ids[i], self));
+		item = xasprintf("%lu", (unsigned long)ids[i]);
+		node = ver == OMEMO_V2
+		    ? xstrdup(NS_OMEMO2_BUNDLES)
+		    : xasprintf("%s%s", NS_OMEMO_BUNDLES, item);
+		get_items(jid, node, ver == OMEMO_V2 ? item : NULL, on_bundle,
+		    ticket_new(jid, ids[i], self, ver));
 		free(node);
+		free(item);
 	}
+}
+
+/* The error reply to a device list request: a failure, or none (no node:
+ * no device yet; a contact's OMEMO 2 list that cannot be read: 0.3). */
+static void
+devicelist_error(const struct ticket *t, xmpp_stanza_t *st)
+{
+	char *cond = condition(st);
+
+	if (strncmp(cond, "item-not-found", 14) == 0 ||
+	    (t->r.ver == OMEMO_V2 && !t->r.self))
+		xdebug(1, "OMEMO: %s: no %sdevice list: %s", t->r.jid,
+		    vname(t->r.ver), cond);
+	else if (!t->r.self)
+		fail(XEXIT_REJECTED,
+		    xasprintf("%s: its OMEMO device list cannot be "
+			      "read: %s; nothing sent",
+			t->r.jid, cond));
+	else
+		fail(XEXIT_REJECTED,
+		    xasprintf("OMEMO: the own %sdevice list cannot be "
+			      "read: %s",
+			vname(t->r.ver), cond));
+	free(cond);
+}
+
+static int on_devicelist(struct session *s, xmpp_stanza_t *st, void *ud);
+
+/* A contact's device list of 'ver' with 'n' devices is read: its bundles,
+ * or the 0.3 list when it announces no OMEMO 2 device (xroster reads
+ * both), or the failure of a contact without any device. */
+static void
+contact_list(const struct ticket *t, const uint32_t *ids, size_t n)
+{
+	struct ticket *next;
+
+	if (t->r.ver == OMEMO_V2 && (n == 0 || P.lenient)) {
+		next = ticket_new(t->r.jid, 0, t->r.self, OMEMO_V03);
+		next->r.had2 = n > 0;
+		get_items(
+		    t->r.jid, NS_OMEMO_DEVICES, NULL, on_devicelist, next);
+	} else if (n == 0 && !t->r.had2 && !t->r.self)
+		fail(XEXIT_REJECTED,
+		    xasprintf("%s: no OMEMO device (the contact has published "
+			      "none)%s",
+			t->r.jid, P.lenient ? "" : "; nothing sent"));
+	if (P.code == 0)
+		fetch_bundles(t->r.jid, ids, n, t->r.self, t->r.ver);
 }
 
 static int
@@ -575,42 +973,30 @@ on_devicelist(struct session *s, xmpp_stanza_t *st, void *ud)
 	struct ticket *t = ud;
 	uint32_t *ids = NULL;
 	size_t n = 0;
-	char *err = NULL, *cond;
+	char *err = NULL;
 
 	(void)s;
 	if (!arrived(t))
 		goto out;
-	if (is_error(st)) {
-		cond = condition(st);
-		/* No node: no device (yet). */
-		if (strncmp(cond, "item-not-found", 14) != 0 && !t->r.self)
-			fail(XEXIT_REJECTED,
-			    xasprintf("%s: its OMEMO device list cannot be "
-				      "read: %s; nothing sent",
-				t->r.jid, cond));
-		else if (strncmp(cond, "item-not-found", 14) != 0)
-			fail(XEXIT_REJECTED,
-			    xasprintf("OMEMO: the own device list cannot be "
-				      "read: %s",
-				cond));
-		free(cond);
-	} else
-		omemo_pep_parse_devicelist(st, &ids, &n);
-	if (P.code == 0 && omemo_set_devices(P.o, t->r.jid, ids, n, &err) < 0)
+	if (is_error(st))
+		devicelist_error(t, st);
+	else
+		omemo_pep_parse_devicelist_version(st, t->r.ver, &ids, &n);
+	if (P.code == 0 &&
+	    omemo_set_devices_version(P.o, t->r.ver, t->r.jid, ids, n, &err) <
+		0)
 		fail(XEXIT_CONFIG, xstrdup(err));
-	if (P.code == 0 && n == 0 && !t->r.self)
-		fail(XEXIT_REJECTED,
-		    xasprintf("%s: no OMEMO device (the contact has published "
-			      "none)%s",
-			t->r.jid, P.lenient ? "" : "; nothing sent"));
 	if (t->r.self && !P.published && P.code == 0) {
-		free(P.own);
-		P.own = ids;
-		P.nown = n;
+		uint32_t **own = t->r.ver == OMEMO_V2 ? &P.own2 : &P.own;
+		size_t *nown = t->r.ver == OMEMO_V2 ? &P.nown2 : &P.nown;
+		free(*own);
+		*own = ids;
+		*nown = n;
 		ids = NULL;
-		own_list();
+		if (++P.own_read == 2)
+			own_list();
 	} else if (P.code == 0)
-		fetch_bundles(t->r.jid, ids, n, t->r.self);
+		contact_list(t, ids, n);
 	free(ids);
 	free(err);
 	step();
@@ -626,13 +1012,14 @@ bundle_problem(
     const struct ticket *t, int code, const char *what, const char *why)
 {
 	if (t->r.self || P.lenient)
-		xwarn("OMEMO: %s device %lu: %s (%s)%s", t->r.jid,
-		    (unsigned long)t->r.dev, what, why,
+		xwarn("OMEMO: %s device %lu: %s%s (%s)%s", t->r.jid,
+		    (unsigned long)t->r.dev, vname(t->r.ver), what, why,
 		    P.lenient ? "" : ": not encrypting for it");
 	else
 		fail(code,
-		    xasprintf("%s: OMEMO device %lu: %s (%s); nothing sent",
-			t->r.jid, (unsigned long)t->r.dev, what, why));
+		    xasprintf("%s: OMEMO device %lu: %s%s (%s); nothing sent",
+			t->r.jid, (unsigned long)t->r.dev, vname(t->r.ver),
+			what, why));
 }
 
 static int
@@ -645,17 +1032,17 @@ on_bundle(struct session *s, xmpp_stanza_t *st, void *ud)
 	(void)s;
 	if (!arrived(t))
 		goto out;
+	memset(&b, 0, sizeof(b));
 	if (is_error(st)) {
 		err = condition(st);
 		bundle_problem(
 		    t, XEXIT_REJECTED, "its bundle cannot be fetched", err);
-	} else if (omemo_pep_parse_bundle(st, &b, &err) < 0 ||
+	} else if (omemo_pep_parse_bundle_version(st, t->r.ver, &b, &err) < 0 ||
 	    omemo_process_bundle(P.o, t->r.jid, t->r.dev, &b, &err) < 0) {
 		bundle_problem(
 		    t, XEXIT_PROTOCOL, "its bundle is unusable", err);
-		omemo_bundle_clear(&b);
-	} else
-		omemo_bundle_clear(&b);
+	}
+	omemo_bundle_clear(&b);
 	free(err);
 	step();
 out:
@@ -669,9 +1056,12 @@ check_usable(void)
 {
 	struct omemo_target *t = NULL;
 	size_t i;
+	int ver;
 
 	for (i = 0; i < P.njids && P.code == 0; i++) {
-		if (omemo_pep_targets(P.o, P.jids[i], P.self, &t) == 0)
+		ver = omemo_pep_version_for(P.o, P.jids[i]);
+		if (omemo_pep_targets_version(
+			P.o, ver, P.jids[i], P.self, &t) == 0)
 			fail(XEXIT_REJECTED,
 			    xasprintf("%s: no trusted OMEMO device (see "
 				      "xroster devices); nothing sent",
@@ -679,6 +1069,19 @@ check_usable(void)
 		free(t);
 		t = NULL;
 	}
+}
+
+/* Forgets the own lists. */
+static void
+own_clear(void)
+{
+	free(P.own);
+	P.own = NULL;
+	P.nown = 0;
+	free(P.own2);
+	P.own2 = NULL;
+	P.nown2 = 0;
+	P.own_read = 0;
 }
 
 static void
@@ -691,9 +1094,7 @@ finish(void)
 	P.cb = NULL;
 	P.why = NULL;
 	P.gen++; /* whatever is still in flight is stale now */
-	free(P.own);
-	P.own = NULL;
-	P.nown = 0;
+	own_clear();
 	free(P.self);
 	P.self = NULL;
 	if (cb)
@@ -715,17 +1116,18 @@ step(void)
 		finish();
 		return;
 	}
-	/* The own device is published: now the recipients and the own
-	 * other devices. */
+	/* The own device is published: now the recipients (their OMEMO 2
+	 * list first) and the own other devices. */
 	P.published = 1;
 	if (P.jids == NULL) {
 		finish();
 		return;
 	}
-	fetch_bundles(P.self, P.own, P.nown, 1);
+	fetch_bundles(P.self, P.own, P.nown, 1, OMEMO_V03);
+	fetch_bundles(P.self, P.own2, P.nown2, 1, OMEMO_V2);
 	for (i = 0; i < P.njids; i++)
-		get_items(P.jids[i], NS_OMEMO_DEVICES, on_devicelist,
-		    ticket_new(P.jids[i], 0, 0));
+		get_items(P.jids[i], NS_OMEMO2_DEVICES, NULL, on_devicelist,
+		    ticket_new(P.jids[i], 0, 0, OMEMO_V2));
 }
 
 static void
@@ -746,21 +1148,21 @@ start(struct session *s, struct omemo *o, int force, omemo_pep_cb cb, void *ud)
 	P.code = 0;
 	free(P.why);
 	P.why = NULL;
-	free(P.own);
-	P.own = NULL;
-	P.nown = 0;
+	own_clear();
 	free(P.self);
 	P.self = bound ? (slash ? xstrndup(bound, (size_t)(slash - bound))
 				: xstrdup(bound))
 		       : xstrdup(session_domain(s));
 }
 
-/* First phase for both: the own device list; its reply publishes. */
+/* First phase for both: the own device lists; their replies publish. */
 static void
 read_own_list(void)
 {
-	get_items(
-	    NULL, NS_OMEMO_DEVICES, on_devicelist, ticket_new(P.self, 0, 1));
+	get_items(NULL, NS_OMEMO_DEVICES, NULL, on_devicelist,
+	    ticket_new(P.self, 0, 1, OMEMO_V03));
+	get_items(NULL, NS_OMEMO2_DEVICES, NULL, on_devicelist,
+	    ticket_new(P.self, 0, 1, OMEMO_V2));
 }
 
 void
@@ -795,14 +1197,40 @@ omemo_pep_fetch(struct session *s, struct omemo *o, const char *const *jids,
 	P.published = 1;
 	P.lenient = 1;
 	for (i = 0; i < n; i++)
-		get_items(jids[i], NS_OMEMO_DEVICES, on_devicelist,
-		    ticket_new(jids[i], 0, strcmp(jids[i], P.self) == 0));
+		get_items(jids[i], NS_OMEMO2_DEVICES, NULL, on_devicelist,
+		    ticket_new(
+			jids[i], 0, strcmp(jids[i], P.self) == 0, OMEMO_V2));
 	step();
+}
+
+int
+omemo_pep_version_for(struct omemo *o, const char *jid)
+{
+	struct omemo_device *d;
+	size_t nd, i;
+	char *err = NULL;
+	int v2 = 0;
+
+	if (omemo_devices(o, jid, &d, &nd, &err) < 0) {
+		free(err);
+		return OMEMO_V03;
+	}
+	for (i = 0; i < nd; i++)
+		v2 |= d[i].active2;
+	omemo_devices_free(d, nd);
+	return v2 ? OMEMO_V2 : OMEMO_V03;
 }
 
 size_t
 omemo_pep_targets(
     struct omemo *o, const char *jid, const char *self, struct omemo_target **t)
+{
+	return omemo_pep_targets_version(o, OMEMO_V03, jid, self, t);
+}
+
+size_t
+omemo_pep_targets_version(struct omemo *o, int ver, const char *jid,
+    const char *self, struct omemo_target **t)
 {
 	struct omemo_device *d;
 	const char *who[2] = { jid, self };
@@ -820,9 +1248,10 @@ omemo_pep_targets(
 			continue;
 		}
 		for (i = 0; i < nd; i++) {
-			if (!d[i].active || (k == 1 && d[i].id == me) ||
+			if (!(ver == OMEMO_V2 ? d[i].active2 : d[i].active03) ||
+			    (k == 1 && d[i].id == me) ||
 			    !omemo_device_usable(o, who[k], d[i].id) ||
-			    !omemo_has_session(o, who[k], d[i].id))
+			    !omemo_has_session_version(o, ver, who[k], d[i].id))
 				continue;
 			*t = xrealloc(*t, (n + 1) * sizeof(**t));
 			(*t)[n].jid = who[k];
@@ -843,9 +1272,7 @@ omemo_pep_release(void)
 	P.cb = NULL;
 	free(P.why);
 	P.why = NULL;
-	free(P.own);
-	P.own = NULL;
-	P.nown = 0;
+	own_clear();
 	free(P.self);
 	P.self = NULL;
 }

@@ -11,7 +11,8 @@
 #include "session.h"
 
 /*
- * The XMPP side of OMEMO 0.3 (XEP-0384 v0.3, eu.siacs.conversations.axolotl):
+ * The XMPP side of OMEMO 0.3 (XEP-0384 v0.3, eu.siacs.conversations.axolotl)
+ * and OMEMO 2 (XEP-0384 0.8+, urn:xmpp:omemo:2, with XEP-0420 envelopes):
  * what omemo.c keeps and computes travels as PEP items (XEP-0163) and
  * message elements built and read here.  The builders and parsers are pure;
  * omemo_pep_prepare() and omemo_pep_publish() talk to the server through
@@ -22,6 +23,10 @@
 #define NS_OMEMO "eu.siacs.conversations.axolotl"
 #define NS_OMEMO_DEVICES "eu.siacs.conversations.axolotl.devicelist"
 #define NS_OMEMO_BUNDLES "eu.siacs.conversations.axolotl.bundles:"
+#define NS_OMEMO2 "urn:xmpp:omemo:2"
+#define NS_OMEMO2_DEVICES "urn:xmpp:omemo:2:devices"
+#define NS_OMEMO2_BUNDLES "urn:xmpp:omemo:2:bundles"
+#define NS_SCE "urn:xmpp:sce:1"
 #define NS_EME "urn:xmpp:eme:0"
 #define NS_PUBSUB "http://jabber.org/protocol/pubsub"
 #ifndef NS_XDATA
@@ -37,38 +42,58 @@
 xmpp_stanza_t *
 omemo_pep_devicelist(xmpp_ctx_t *ctx, const uint32_t *ids, size_t n);
 
+/* <devices xmlns=NS_OMEMO2> for OMEMO_V2, else as omemo_pep_devicelist(). */
+xmpp_stanza_t *omemo_pep_devicelist_version(
+    xmpp_ctx_t *ctx, int version, const uint32_t *ids, size_t n);
+
 /*
  * omemo_pep_parse_devicelist()
  *
  * The device ids of a <list/> (or of the pubsub <items/> reply holding
- * one): *ids allocated (caller frees; NULL when none).  Ids that are not
- * numbers from 1 to 2^31-1 are skipped.  Returns 0, or -1 when 'st' holds
- * no list at all.
+ * one): *ids allocated (caller frees; NULL when none).
+ * Ids that are not numbers from 1 to 2^31-1 are skipped.  Returns 0, or -1 when
+ * 'st' holds no list at all.
  */
 int omemo_pep_parse_devicelist(xmpp_stanza_t *st, uint32_t **ids, size_t *n);
 
-/* <bundle xmlns=NS_OMEMO>...</bundle> of 'b' (borrowed), a new stanza. */
+/* The same for the list of version 'ver' (omemo_pep_parse_devicelist():
+ * OMEMO_V03, <list/>; OMEMO_V2, <devices xmlns=NS_OMEMO2/>). */
+int omemo_pep_parse_devicelist_version(
+    xmpp_stanza_t *st, int ver, uint32_t **ids, size_t *n);
+
+/* <bundle xmlns=NS_OMEMO>...</bundle> of 'b' (borrowed), a new stanza;
+ * <bundle xmlns=NS_OMEMO2> with <spk/>, <spks/>, <ik/>, <prekeys><pk/> when
+ * b->version is OMEMO_V2. */
 xmpp_stanza_t *omemo_pep_bundle(xmpp_ctx_t *ctx, const struct omemo_bundle *b);
 
 /*
  * omemo_pep_parse_bundle()
  *
- * Reads a <bundle/> (or the pubsub reply holding one) into 'b' (cleared
- * first; release it with omemo_bundle_clear()).  Returns 0, or -1 with
+ * Reads a 0.3 <bundle/> (or the pubsub reply holding one) into 'b'
+ * (cleared first; release it with omemo_bundle_clear()).  Returns 0, or -1 with
  * *errstr (allocated) naming what is missing.
  */
 int omemo_pep_parse_bundle(
     xmpp_stanza_t *st, struct omemo_bundle *b, char **errstr);
 
-/* <encrypted xmlns=NS_OMEMO> of 'm' (borrowed), a new stanza. */
+/* The same for a bundle of 'version' (omemo_pep_parse_bundle(): OMEMO_V03);
+ * b->version is set. */
+int omemo_pep_parse_bundle_version(
+    xmpp_stanza_t *st, int version, struct omemo_bundle *b, char **errstr);
+
+/* <encrypted xmlns=NS_OMEMO> of 'm' (borrowed), a new stanza; with
+ * m->version OMEMO_V2 <encrypted xmlns=NS_OMEMO2>: no <iv/>, the keys in a
+ * <keys jid/> per recipient JID (the keys' jid), kex='true' on a key
+ * exchange. */
 xmpp_stanza_t *omemo_pep_encrypted(xmpp_ctx_t *ctx, const struct omemo_msg *m);
 
 /*
  * omemo_pep_parse_encrypted()
  *
- * Reads an <encrypted/> element into 'm' (cleared first; release it with
- * omemo_msg_clear(); the keys' jid is NULL).  Returns 0, or -1 with
- * *errstr (allocated).
+ * Reads an <encrypted/> element of either version into 'm' (cleared
+ * first, m->version set; release it with omemo_msg_clear(); the keys' jid
+ * is NULL with 0.3, the <keys jid/> of each key with OMEMO 2).  Returns 0, or
+ * -1 with *errstr (allocated).
  */
 int omemo_pep_parse_encrypted(
     xmpp_stanza_t *enc, struct omemo_msg *m, char **errstr);
@@ -78,8 +103,9 @@ int omemo_pep_parse_encrypted(
  *
  * Turns the message 'msg' (a stanza_message() with no body of its own)
  * into an OMEMO message: the <encrypted/> element 'enc' (borrowed,
- * copied), the XEP-0380 <encryption/> hint, the fallback body and the
- * XEP-0334 <store/> hint (so archives and offline storage keep it).
+ * copied), the XEP-0380 <encryption/> hint (naming the version of 'enc'), the
+ * fallback body and the XEP-0334 <store/> hint (so archives and offline storage
+ * keep it).
  */
 void omemo_pep_seal(xmpp_stanza_t *msg, xmpp_stanza_t *enc);
 
@@ -95,6 +121,29 @@ void omemo_pep_seal(xmpp_stanza_t *msg, xmpp_stanza_t *enc);
 int omemo_pep_open_message(struct omemo *o, xmpp_stanza_t *msg,
     const char *from, char **body, uint32_t *dev, int *prekey, char **errstr);
 
+/*
+ * omemo_pep_open_message_for()
+ *
+ * omemo_pep_open_message() for the account 'self' (bare JID, or NULL: any
+ * recipient JID).  An OMEMO 2 element (taken before a 0.3 one) is
+ * decrypted with the key for our device among the <keys/> of 'self'; its
+ * plaintext is a XEP-0420 envelope whose <from jid/> must be 'from'
+ * (else -1 and *errstr), and *body is the envelope's body.
+ */
+int omemo_pep_open_message_for(struct omemo *o, xmpp_stanza_t *msg,
+    const char *from, const char *self, char **body, uint32_t *dev, int *prekey,
+    char **errstr);
+
+/*
+ * omemo_pep_envelope()
+ *
+ * The XEP-0420 envelope OMEMO 2 encrypts: <envelope xmlns=NS_SCE><content>
+ * <body xmlns='jabber:client'>BODY</body></content><rpad>random</rpad>
+ * <from jid=FROM/></envelope>, serialized; allocated (caller frees), NULL
+ * when it cannot be serialized.
+ */
+char *omemo_pep_envelope(xmpp_ctx_t *ctx, const char *body, const char *from);
+
 /* 'code' is an exit code (xmpptools.h), 'why' one line (NULL with 0). */
 typedef void (*omemo_pep_cb)(
     struct session *s, int code, const char *why, void *ud);
@@ -102,11 +151,14 @@ typedef void (*omemo_pep_cb)(
 /*
  * omemo_pep_publish()
  *
- * Makes the account's device known: reads the own device list, adds this
- * device when it is missing (keeping the others), and publishes the
- * bundle when the device was missing or 'force' is set or pre-keys were
- * used since the last bundle.  Both nodes are published with
- * access_model 'open' (contacts fetch them without a subscription).
+ * Makes the account's device known under both versions: reads the own
+ * device lists (0.3 and OMEMO 2), adds this device to each that lacks it
+ * (keeping the others), and publishes both bundles when the device was
+ * missing or 'force' is set or pre-keys were used since the last bundle.
+ * Every node is published with access_model 'open' (contacts fetch them
+ * without a subscription); the OMEMO 2 bundles node (one item per device)
+ * with max_items 'max', or, where publish-options refuse it (ejabberd),
+ * without, and the node is then configured to max (a warning if not).
  * 'o' is borrowed and must outlive the call.
  */
 void omemo_pep_publish(
@@ -117,8 +169,10 @@ void omemo_pep_publish(
  *
  * Everything needed to encrypt for 'jids' (n bare JIDs, borrowed until the
  * callback): publishes the own device (as omemo_pep_publish()), reads the
- * device lists of each JID and of the account itself, and builds a session
- * from the bundle of every usable device without one.  Fails, naming the
+ * device lists of each JID (OMEMO 2 first: a JID that announces OMEMO 2
+ * devices is encrypted for with OMEMO 2 only, else 0.3) and of the account
+ * itself (both), and builds a session of that version from the bundle of
+ * every usable device without one.  Fails, naming the
  * JID and the reason, when a JID has no device, a bundle cannot be fetched
  * or read, or no device of a JID is usable (trust).
  */
@@ -128,9 +182,9 @@ void omemo_pep_prepare(struct session *s, struct omemo *o,
 /*
  * omemo_pep_fetch()
  *
- * For xroster: reads the device lists of 'jids' and the bundles of their
- * devices without a session (so that each device's identity and
- * fingerprint are known), without publishing anything.  A bundle that
+ * For xroster: reads the device lists of both versions of 'jids' and the
+ * bundles of their devices without a session (so that each device's identity
+ * and fingerprint are known), without publishing anything.  A bundle that
  * cannot be fetched is a warning; a JID without devices, a failure.
  */
 void omemo_pep_fetch(struct session *s, struct omemo *o,
@@ -146,6 +200,15 @@ void omemo_pep_fetch(struct session *s, struct omemo *o,
  */
 size_t omemo_pep_targets(struct omemo *o, const char *jid, const char *self,
     struct omemo_target **t);
+
+/* The same for version 'ver' (omemo_pep_targets(): OMEMO_V03): devices in
+ * the device list of that version with a session of that version. */
+size_t omemo_pep_targets_version(struct omemo *o, int ver, const char *jid,
+    const char *self, struct omemo_target **t);
+
+/* The version a message to 'jid' is encrypted with: OMEMO_V2 when its last
+ * OMEMO 2 device list seen names a device, else OMEMO_V03. */
+int omemo_pep_version_for(struct omemo *o, const char *jid);
 
 /* Releases what the last preparation kept (it may have been cut short by
  * the end of the run). */

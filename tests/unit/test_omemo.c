@@ -493,7 +493,7 @@ omemo_store__two_processes_share_a_device(void **state)
 	struct omemo *a = open_ok(f->dir, ALICE), *b = open_ok(f->dir, BOB);
 	uint32_t aid = omemo_device_id(a), bid = omemo_device_id(b);
 	struct omemo_key k = { NULL, bid, 0, NULL };
-	struct omemo_msg m = { aid, NULL, NULL, 1, &k };
+	struct omemo_msg m = { aid, NULL, NULL, 1, &k, OMEMO_V03 };
 	char line[2048], iv[64], pl[256], data[1024], *body, *err = NULL;
 	int fds[2], status, n = 0, prekey;
 	FILE *in;
@@ -671,6 +671,124 @@ omemo_store__corrupt_files_are_errors(void **state)
 	free(spath);
 }
 
+/* OMEMO 2: a v2 session next to the 0.3 one of the same device, messages
+ * both ways, the formats of bundle, keys and payload, tampering. */
+static void
+omemo2_round_trip__next_to_0_3(void **state)
+{
+	struct fixture *f = *state;
+	struct omemo *a = open_ok(f->dir, ALICE), *b = open_ok(f->dir, BOB);
+	uint32_t aid = omemo_device_id(a), bid = omemo_device_id(b);
+	struct omemo_target ta = { BOB, bid }, tb = { ALICE, aid };
+	struct omemo_bundle bb, b3;
+	struct omemo_msg m;
+	unsigned char raw[512];
+	char *err = NULL, *body = NULL, *saved;
+	int prekey = -1;
+	size_t i, j;
+
+	assert_int_equal(omemo_own_bundle_version(b, OMEMO_V2, &bb, &err), 0);
+	assert_int_equal(bb.version, OMEMO_V2);
+	assert_int_equal(unb64(bb.ik, raw, sizeof(raw)), 32);
+	assert_int_equal(unb64(bb.spk, raw, sizeof(raw)), 32);
+	assert_int_equal(unb64(bb.spk_sig, raw, sizeof(raw)), 64);
+	assert_int_equal(unb64(bb.pk[0].pub, raw, sizeof(raw)), 32);
+	assert_int_equal(omemo_own_bundle(b, &b3, &err), 0);
+	assert_int_equal(bb.spk_id, b3.spk_id);
+	assert_int_equal(bb.npk, b3.npk);
+	/* each version has pre-keys of its own */
+	for (i = 0; i < bb.npk; i++)
+		for (j = 0; j < b3.npk; j++)
+			assert_true(bb.pk[i].id != b3.pk[j].id);
+	omemo_bundle_clear(&b3);
+	/* a v2 bundle read as 0.3 is refused */
+	bb.version = OMEMO_V03;
+	assert_int_equal(omemo_process_bundle(a, BOB, bid, &bb, &err), -1);
+	free(err);
+	err = NULL;
+	bb.version = OMEMO_V2;
+	if (omemo_process_bundle(a, BOB, bid, &bb, &err) < 0)
+		fail_msg("process_bundle v2: %s", err);
+	omemo_bundle_clear(&bb);
+	assert_int_equal(omemo_has_session_version(a, OMEMO_V2, BOB, bid), 1);
+	assert_int_equal(omemo_has_session(a, BOB, bid), 0);
+	/* the same device seen through both versions: one fingerprint */
+	introduce(a, b, BOB);
+	assert_int_equal(omemo_has_session(a, BOB, bid), 1);
+	if (omemo_encrypt_version(a, OMEMO_V2, BODY, &ta, 1, &m, &err) < 0)
+		fail_msg("encrypt v2: %s", err);
+	assert_int_equal(m.version, OMEMO_V2);
+	assert_null(m.iv);
+	assert_int_equal(m.keys[0].prekey, 1);
+	assert_true(unb64(m.keys[0].data, raw, sizeof(raw)) > 48);
+	assert_int_equal(unb64(m.payload, raw, sizeof(raw)) % 16, 0);
+	saved = strdup(m.payload);
+	m.payload[0] = m.payload[0] == 'A' ? 'B' : 'A';
+	omemo_close(b);
+	b = open_ok(f->dir, BOB);
+	assert_int_equal(omemo_decrypt(b, ALICE, &m, &body, &prekey, &err), -1);
+	assert_non_null(strstr(err, "payload does not decrypt"));
+	free(err);
+	err = NULL;
+	free(m.payload);
+	m.payload = saved;
+	m.version = OMEMO_V03; /* a v2 key is no 0.3 message */
+	assert_int_equal(omemo_decrypt(b, ALICE, &m, &body, &prekey, &err), -1);
+	free(err);
+	err = NULL;
+	m.version = OMEMO_V2;
+	decrypt_expect(b, ALICE, &m, BODY, 1);
+	omemo_msg_clear(&m);
+	assert_int_equal(omemo_has_session_version(b, OMEMO_V2, ALICE, aid), 1);
+	if (omemo_encrypt_version(b, OMEMO_V2, "back", &tb, 1, &m, &err) < 0)
+		fail_msg("encrypt v2 back: %s", err);
+	assert_int_equal(m.keys[0].prekey, 0);
+	decrypt_expect(a, BOB, &m, "back", 0);
+	omemo_msg_clear(&m);
+	/* the 0.3 session still works */
+	encrypt_to(a, BOB, bid, "old", &m);
+	decrypt_expect(b, ALICE, &m, "old", 1);
+	omemo_msg_clear(&m);
+	omemo_close(a);
+	omemo_close(b);
+}
+
+/* The device lists of both versions: active while either names it. */
+static void
+omemo2_set_devices__two_lists(void **state)
+{
+	struct fixture *f = *state;
+	struct omemo *a = open_ok(f->dir, ALICE), *b = open_ok(f->dir, BOB);
+	uint32_t bid = omemo_device_id(b), ids[1] = { bid };
+	struct omemo_device *d;
+	struct omemo_bundle bb;
+	size_t n;
+	char *err = NULL;
+
+	assert_int_equal(omemo_own_bundle_version(b, OMEMO_V2, &bb, &err), 0);
+	assert_int_equal(omemo_process_bundle(a, BOB, bid, &bb, &err), 0);
+	omemo_bundle_clear(&bb);
+	assert_int_equal(
+	    omemo_set_devices_version(a, OMEMO_V2, BOB, ids, 1, &err), 0);
+	assert_int_equal(omemo_set_devices(a, BOB, NULL, 0, &err), 0);
+	omemo_close(a);
+	a = open_ok(f->dir, ALICE);
+	assert_int_equal(omemo_devices(a, BOB, &d, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(d[0].active, 1);
+	assert_int_equal(d[0].active2, 1);
+	assert_int_equal(d[0].active03, 0);
+	omemo_devices_free(d, n);
+	assert_int_equal(
+	    omemo_set_devices_version(a, OMEMO_V2, BOB, NULL, 0, &err), 0);
+	assert_int_equal(omemo_devices(a, BOB, &d, &n, &err), 0);
+	assert_int_equal(d[0].active, 0);
+	omemo_devices_free(d, n);
+	assert_int_equal(omemo_has_session_version(a, OMEMO_V2, BOB, bid), 1);
+	omemo_close(a);
+	omemo_close(b);
+}
+
 int
 main(void)
 {
@@ -702,6 +820,10 @@ main(void)
 		    omemo_open__refuses_open_permissions, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    omemo_store__corrupt_files_are_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    omemo2_round_trip__next_to_0_3, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    omemo2_set_devices__two_lists, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -111,7 +112,9 @@ test_bundle_round_trip(void **state)
 {
 	xmpp_ctx_t *ctx = *state;
 	struct omemo_prekey pk[2] = { { 1, "BQAA" }, { 2, "BQAB" } };
-	struct omemo_bundle b = { "BWlr", 5, "BXNway", "c2ln", 2, pk }, got;
+	struct omemo_bundle b = { "BWlr", 5, "BXNway", "c2ln", 2, pk,
+		OMEMO_V03 },
+			    got;
 	xmpp_stanza_t *st = omemo_pep_bundle(ctx, &b);
 	char *xml = text_of(st), *err = NULL;
 
@@ -185,7 +188,7 @@ test_encrypted_round_trip(void **state)
 	xmpp_ctx_t *ctx = *state;
 	struct omemo_key keys[2] = { { NULL, 11, 0, "a2V5MQ==" },
 		{ NULL, 22, 1, "a2V5Mg==" } };
-	struct omemo_msg m = { 1234, "aXY=", "cGF5", 2, keys }, got;
+	struct omemo_msg m = { 1234, "aXY=", "cGF5", 2, keys, OMEMO_V03 }, got;
 	xmpp_stanza_t *enc = omemo_pep_encrypted(ctx, &m);
 	char *xml = text_of(enc), *err = NULL;
 
@@ -246,7 +249,7 @@ test_seal(void **state)
 	xmpp_ctx_t *ctx = *state;
 	xmpp_stanza_t *msg = xmpp_message_new(ctx, "chat", "b@x", "i1"), *enc;
 	struct omemo_key keys[1] = { { NULL, 11, 0, "a2V5" } };
-	struct omemo_msg m = { 9, "aXY=", "cGF5", 1, keys };
+	struct omemo_msg m = { 9, "aXY=", "cGF5", 1, keys, OMEMO_V03 };
 	char *xml, *body, *err = NULL;
 	uint32_t dev;
 	int prekey;
@@ -316,6 +319,223 @@ test_store_dir(void **state)
 	free(want);
 }
 
+/* OMEMO 2: the device list, the bundle and <encrypted/> as XEP-0384 (0.8+)
+ * and twomemo write them. */
+static void
+test_omemo2_devicelist_and_bundle(void **state)
+{
+	xmpp_ctx_t *ctx = *state;
+	uint32_t ids[] = { 5, 77 }, *got;
+	struct omemo_prekey pk[2] = { { 1, "cGsx" }, { 9, "cGs5" } };
+	struct omemo_bundle b = { "aWs=", 3, "c3Br", "c2ln", 2, pk, OMEMO_V2 },
+			    gb;
+	xmpp_stanza_t *st = omemo_pep_devicelist_version(ctx, OMEMO_V2, ids, 2);
+	char *xml = text_of(st), *err = NULL;
+	size_t n;
+
+	assert_string_equal(xml,
+	    "<devices xmlns=\"urn:xmpp:omemo:2\"><device id=\"5\"/><device "
+	    "id=\"77\"/></devices>");
+	assert_int_equal(
+	    omemo_pep_parse_devicelist_version(st, OMEMO_V2, &got, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(got[1], 77);
+	free(got);
+	/* a 0.3 reader does not take it, nor the other way round */
+	assert_int_equal(omemo_pep_parse_devicelist(st, &got, &n), -1);
+	free(xml);
+	xmpp_stanza_release(st);
+
+	st = omemo_pep_bundle(ctx, &b);
+	xml = text_of(st);
+	assert_string_equal(xml,
+	    "<bundle xmlns=\"urn:xmpp:omemo:2\"><spk id=\"3\">c3Br</spk>"
+	    "<spks>c2ln</spks><ik>aWs=</ik><prekeys><pk id=\"1\">cGsx</pk>"
+	    "<pk id=\"9\">cGs5</pk></prekeys></bundle>");
+	assert_int_equal(omemo_pep_parse_bundle(st, &gb, &err), -1);
+	free(err);
+	err = NULL;
+	assert_int_equal(
+	    omemo_pep_parse_bundle_version(st, OMEMO_V2, &gb, &err), 0);
+	assert_int_equal(gb.version, OMEMO_V2);
+	assert_int_equal(gb.spk_id, 3);
+	assert_string_equal(gb.ik, "aWs=");
+	assert_string_equal(gb.spk_sig, "c2ln");
+	assert_int_equal(gb.npk, 2);
+	assert_int_equal(gb.pk[1].id, 9);
+	assert_string_equal(gb.pk[1].pub, "cGs5");
+	omemo_bundle_clear(&gb);
+	free(xml);
+	xmpp_stanza_release(st);
+}
+
+static void
+test_omemo2_encrypted_and_seal(void **state)
+{
+	xmpp_ctx_t *ctx = *state;
+	struct omemo_key keys[3] = { { "b@x", 11, 1, "a2V5MQ==" },
+		{ "a@x", 22, 0, "a2V5Mg==" }, { "b@x", 33, 0, "a2V5Mw==" } };
+	struct omemo_msg m = { 1234, NULL, "cGF5", 3, keys, OMEMO_V2 }, got;
+	xmpp_stanza_t *msg = xmpp_message_new(ctx, "chat", "b@x", "i1");
+	xmpp_stanza_t *enc = omemo_pep_encrypted(ctx, &m), *hint;
+	char *xml = text_of(enc), *err = NULL;
+
+	assert_string_equal(xml,
+	    "<encrypted xmlns=\"urn:xmpp:omemo:2\"><header sid=\"1234\">"
+	    "<keys jid=\"b@x\"><key rid=\"11\" kex=\"true\">a2V5MQ==</key>"
+	    "<key rid=\"33\">a2V5Mw==</key></keys><keys jid=\"a@x\"><key "
+	    "rid=\"22\">a2V5Mg==</key></keys></header><payload>cGF5</payload>"
+	    "</encrypted>");
+	assert_int_equal(omemo_pep_parse_encrypted(enc, &got, &err), 0);
+	assert_int_equal(got.version, OMEMO_V2);
+	assert_int_equal(got.sid, 1234);
+	assert_null(got.iv);
+	assert_string_equal(got.payload, "cGF5");
+	assert_int_equal(got.nkeys, 3);
+	assert_string_equal(got.keys[0].jid, "b@x");
+	assert_int_equal(got.keys[0].prekey, 1);
+	assert_int_equal(got.keys[1].rid, 33);
+	assert_int_equal(got.keys[1].prekey, 0);
+	assert_string_equal(got.keys[2].jid, "a@x");
+	omemo_msg_clear(&got);
+	omemo_pep_seal(msg, enc);
+	hint = xmpp_stanza_get_child_by_name_and_ns(msg, "encryption", NS_EME);
+	assert_non_null(hint);
+	assert_string_equal(
+	    xmpp_stanza_get_attribute(hint, "namespace"), NS_OMEMO2);
+	assert_non_null(
+	    xmpp_stanza_get_child_by_name_and_ns(msg, "encrypted", NS_OMEMO2));
+	free(xml);
+	xmpp_stanza_release(enc);
+	xmpp_stanza_release(msg);
+}
+
+/* The XEP-0420 envelope: the body escaped, random padding, the sender. */
+static void
+test_omemo2_envelope(void **state)
+{
+	xmpp_ctx_t *ctx = *state;
+	char *a = omemo_pep_envelope(ctx, "x <&> \"y\"\nz", "me@x"),
+	     *b = omemo_pep_envelope(ctx, "x <&> \"y\"\nz", "me@x");
+	xmpp_stanza_t *env = xmpp_stanza_new_from_string(ctx, a), *c;
+	char *t;
+
+	assert_non_null(a);
+	assert_true(strncmp(a,
+			"<envelope xmlns=\"urn:xmpp:sce:1\"><content><body "
+			"xmlns=\"jabber:client\">x &lt;&amp;&gt; \"y\"\nz"
+			"</body></content><rpad>",
+			80) == 0);
+	assert_non_null(strstr(a, "</rpad><from jid=\"me@x\"/></envelope>"));
+	assert_string_not_equal(a, b); /* the padding differs */
+	assert_non_null(env);
+	c = xmpp_stanza_get_child_by_name_and_ns(env, "content", NS_SCE);
+	c = xmpp_stanza_get_child_by_name_and_ns(c, "body", "jabber:client");
+	t = xmpp_stanza_get_text(c);
+	assert_string_equal(t, "x <&> \"y\"\nz");
+	xmpp_free(ctx, t);
+	xmpp_stanza_release(env);
+	free(a);
+	free(b);
+}
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* 'plain' encrypted with OMEMO 2 from store 'a' (alice) to store 'b' (bob),
+ * in a new <message/> from alice. */
+static xmpp_stanza_t *
+omemo2_message(
+    xmpp_ctx_t *ctx, struct omemo *a, struct omemo *b, const char *plain)
+{
+	struct omemo_target t = { "b@x", omemo_device_id(b) };
+	struct omemo_msg m;
+	xmpp_stanza_t *msg = xmpp_message_new(ctx, "chat", "b@x", "i1"), *enc;
+	char *err = NULL;
+
+	xmpp_stanza_set_from(msg, "a@x/r");
+	if (omemo_encrypt_version(a, OMEMO_V2, plain, &t, 1, &m, &err) < 0)
+		fail_msg("encrypt: %s", err);
+	enc = omemo_pep_encrypted(ctx, &m);
+	omemo_pep_seal(msg, enc);
+	xmpp_stanza_release(enc);
+	omemo_msg_clear(&m);
+	return msg;
+}
+
+/* xlisten's side: the body of the envelope, and a forged envelope sender
+ * or keys for another JID refused. */
+static void
+test_omemo2_open_message(void **state)
+{
+	xmpp_ctx_t *ctx = *state;
+	char tmpl[] = "/tmp/test_omemo_pep.XXXXXX", *err = NULL, *body, *env;
+	const char *tmp = mkdtemp(tmpl);
+	struct omemo *a, *b;
+	struct omemo_bundle bb;
+	xmpp_stanza_t *msg;
+	uint32_t dev;
+	int prekey;
+
+	assert_non_null(tmp);
+	a = omemo_open(tmp, "a@x", &err);
+	b = omemo_open(tmp, "b@x", &err);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(omemo_own_bundle_version(b, OMEMO_V2, &bb, &err), 0);
+	assert_int_equal(
+	    omemo_process_bundle(a, "b@x", omemo_device_id(b), &bb, &err), 0);
+	omemo_bundle_clear(&bb);
+
+	env = omemo_pep_envelope(ctx, "hello\nthere", "a@x");
+	msg = omemo2_message(ctx, a, b, env);
+	free(env);
+	/* keys for another JID than ours are not ours */
+	assert_int_equal(omemo_pep_open_message_for(
+			     b, msg, "a@x", "c@x", &body, &dev, &prekey, &err),
+	    -1);
+	assert_non_null(strstr(err, "not encrypted for this device"));
+	free(err);
+	err = NULL;
+	assert_int_equal(omemo_pep_open_message_for(
+			     b, msg, "a@x", "b@x", &body, &dev, &prekey, &err),
+	    1);
+	assert_string_equal(body, "hello\nthere");
+	assert_int_equal(dev, omemo_device_id(a));
+	assert_int_equal(prekey, 1);
+	free(body);
+	xmpp_stanza_release(msg);
+
+	env = omemo_pep_envelope(ctx, "forged", "mallory@x");
+	msg = omemo2_message(ctx, a, b, env);
+	free(env);
+	assert_int_equal(omemo_pep_open_message_for(
+			     b, msg, "a@x", "b@x", &body, &dev, &prekey, &err),
+	    -1);
+	assert_null(body);
+	assert_non_null(strstr(err, "envelope's sender is not a@x"));
+	free(err);
+	err = NULL;
+	xmpp_stanza_release(msg);
+
+	msg = omemo2_message(ctx, a, b, "<not-an-envelope/>");
+	assert_int_equal(omemo_pep_open_message_for(
+			     b, msg, "a@x", "b@x", &body, &dev, &prekey, &err),
+	    -1);
+	assert_non_null(strstr(err, "no XEP-0420 envelope"));
+	free(err);
+	xmpp_stanza_release(msg);
+	omemo_close(a);
+	omemo_close(b);
+	nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int
 main(void)
 {
@@ -334,6 +554,14 @@ main(void)
 		    test_encrypted_broken, setup_ctx, teardown_ctx),
 		cmocka_unit_test_setup_teardown(
 		    test_seal, setup_ctx, teardown_ctx),
+		cmocka_unit_test_setup_teardown(
+		    test_omemo2_devicelist_and_bundle, setup_ctx, teardown_ctx),
+		cmocka_unit_test_setup_teardown(
+		    test_omemo2_encrypted_and_seal, setup_ctx, teardown_ctx),
+		cmocka_unit_test_setup_teardown(
+		    test_omemo2_envelope, setup_ctx, teardown_ctx),
+		cmocka_unit_test_setup_teardown(
+		    test_omemo2_open_message, setup_ctx, teardown_ctx),
 		cmocka_unit_test(test_store_dir),
 	};
 
