@@ -659,42 +659,18 @@ static void stop_input(struct xsend *x, int code);
 static int
 seal(struct xsend *x, xmpp_stanza_t *msg, const char *body, size_t i)
 {
-	struct omemo_target *t;
-	struct omemo_msg em;
-	xmpp_stanza_t *enc;
 	const char *bound = session_bound_jid(x->s);
 	char *self = bound ? jid_bare_of(bound) : NULL, *err = NULL;
-	char *plain = NULL;
-	int ver = omemo_pep_version_for(x->omemo, x->bare[i]), rc;
-	size_t n;
+	int rc;
 
-	n = omemo_pep_targets_version(x->omemo, ver, x->bare[i], self, &t);
-	if (n > 0 && ver == OMEMO_V2 &&
-	    (plain = omemo_pep_envelope(
-		 session_ctx(x->s), body, self ? self : x->bare[i])) == NULL)
-		err = xasprintf(
-		    "%s: the OMEMO 2 envelope cannot be built", x->bare[i]);
-	rc = n == 0 || err ? -1
-			   : omemo_encrypt_version(x->omemo, ver,
-				 plain ? plain : body, t, n, &em, &err);
-	if (rc < 0) {
-		if (err)
-			xerror("%s; nothing sent", err);
-		else
-			xerror("%s: no trusted OMEMO device; nothing sent",
-			    x->bare[i]);
-		failed(x, n == 0 ? XEXIT_REJECTED : XEXIT_FAILURE);
-	} else {
-		enc = omemo_pep_encrypted(session_ctx(x->s), &em);
-		omemo_pep_seal(msg, enc);
-		xmpp_stanza_release(enc);
-		omemo_msg_clear(&em);
+	rc = omemo_pep_seal_body(x->omemo, msg, body, x->bare[i], self, &err);
+	if (rc != XEXIT_OK) {
+		xerror("%s; nothing sent", err);
+		failed(x, rc);
 	}
-	util_secure_free(plain);
 	free(err);
-	free(t);
 	free(self);
-	return rc;
+	return rc == XEXIT_OK ? 0 : -1;
 }
 
 /* Builds the messages of one body (one per recipient) and sends them;

@@ -964,33 +964,18 @@ request_ok(const struct agent *a, const struct agent_request *rq)
 static int
 seal(struct conn *c, xmpp_stanza_t *msg, const char *body, const char *bare)
 {
-	struct agent *a = c->a;
-	const char *bound = session_bound_jid(a->s);
+	const char *bound = session_bound_jid(c->a->s);
 	char *self = bound ? jid_bare_of(bound) : NULL, *err = NULL;
-	struct omemo_target *t;
-	struct omemo_msg em;
-	xmpp_stanza_t *enc;
-	size_t n;
 	int rc;
 
-	n = omemo_pep_targets(a->omemo, bare, self, &t);
-	rc = n == 0 ? -1 : omemo_encrypt(a->omemo, body, t, n, &em, &err);
-	if (rc < 0) {
-		c->result.code = n == 0 ? XEXIT_REJECTED : XEXIT_FAILURE;
-		result_line(c,
-		    err ? xasprintf("%s; nothing sent", err)
-			: xasprintf("%s: no trusted OMEMO device; nothing sent",
-			      bare));
-	} else {
-		enc = omemo_pep_encrypted(session_ctx(a->s), &em);
-		omemo_pep_seal(msg, enc);
-		xmpp_stanza_release(enc);
-		omemo_msg_clear(&em);
+	rc = omemo_pep_seal_body(c->a->omemo, msg, body, bare, self, &err);
+	if (rc != XEXIT_OK) {
+		c->result.code = rc;
+		result_line(c, xasprintf("%s; nothing sent", err));
 	}
 	free(err);
-	free(t);
 	free(self);
-	return rc;
+	return rc == XEXIT_OK ? 0 : -1;
 }
 
 /* Sends the messages of an accepted request, then its barrier; with

@@ -1319,3 +1319,40 @@ omemo_pep_store_dir(char **errstr)
 	free(top);
 	return dir;
 }
+
+int
+omemo_pep_seal_body(struct omemo *o, xmpp_stanza_t *msg, const char *body,
+    const char *bare, const char *self, char **errstr)
+{
+	xmpp_ctx_t *ctx = xmpp_stanza_get_context(msg);
+	int ver = omemo_pep_version_for(o, bare), rc = XEXIT_OK;
+	struct omemo_target *t;
+	struct omemo_msg em;
+	xmpp_stanza_t *enc;
+	char *plain = NULL;
+	size_t n;
+
+	*errstr = NULL;
+	n = omemo_pep_targets_version(o, ver, bare, self, &t);
+	if (n == 0) {
+		*errstr = xasprintf("%s: no trusted OMEMO device", bare);
+		rc = XEXIT_REJECTED;
+	} else if (ver == OMEMO_V2 &&
+	    (plain = omemo_pep_envelope(ctx, body, self ? self : bare)) ==
+		NULL) {
+		*errstr =
+		    xasprintf("%s: the OMEMO 2 envelope cannot be built", bare);
+		rc = XEXIT_FAILURE;
+	} else if (omemo_encrypt_version(
+		       o, ver, plain ? plain : body, t, n, &em, errstr) < 0)
+		rc = XEXIT_FAILURE;
+	else {
+		enc = omemo_pep_encrypted(ctx, &em);
+		omemo_pep_seal(msg, enc);
+		xmpp_stanza_release(enc);
+		omemo_msg_clear(&em);
+	}
+	util_secure_free(plain);
+	free(t);
+	return rc;
+}

@@ -210,6 +210,19 @@ size_t omemo_pep_targets_version(struct omemo *o, int ver, const char *jid,
  * OMEMO 2 device list seen names a device, else OMEMO_V03. */
 int omemo_pep_version_for(struct omemo *o, const char *jid);
 
+/*
+ * omemo_pep_seal_body()
+ *
+ * Encrypts 'body' for the usable devices of 'bare' and the other devices
+ * of the account 'self' (bare JIDs), in the version 'bare' announces
+ * (omemo_pep_version_for(); OMEMO 2 in a XEP-0420 envelope from 'self'),
+ * and seals 'msg' with it (omemo_pep_seal()).  Returns 0, or an exit code
+ * (XEXIT_REJECTED when 'bare' has no usable device) with *errstr: one
+ * line naming the recipient, allocated.
+ */
+int omemo_pep_seal_body(struct omemo *o, xmpp_stanza_t *msg, const char *body,
+    const char *bare, const char *self, char **errstr);
+
 /* Releases what the last preparation kept (it may have been cut short by
  * the end of the run). */
 void omemo_pep_release(void);

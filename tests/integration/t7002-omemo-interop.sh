@@ -57,7 +57,7 @@ xt_bg_wait bob1
 ok_rc 0 "the peer got one message"
 xt_json_load "$(messages bob1)"
 is "${JSON[body]}" "$body" "python-omemo decrypts xsend's body exactly (UTF-8, markup, several lines)"
-is "${JSON[encrypted]}" 0.3 "... OMEMO 0.3"
+is "${JSON[encrypted]}" 2 "... OMEMO 2, which the peer announces (t7003: a 0.3-only peer gets 0.3)"
 is "${JSON[error]}" null "... without error"
 run "$XROSTER" -C "$aconf" -F '%d' devices
 alice_dev=$OUT
