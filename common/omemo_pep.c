@@ -786,7 +786,7 @@ arrived(struct ticket *t)
 static const char *
 vname(int ver)
 {
-	return ver == OMEMO_V2 ? "OMEMO 2 " : "";
+	return ver == OMEMO_V2 ? "2 " : "";
 }
 
 static void publish_bundle(int ver, int stage);
@@ -1012,13 +1012,13 @@ bundle_problem(
     const struct ticket *t, int code, const char *what, const char *why)
 {
 	if (t->r.self || P.lenient)
-		xwarn("OMEMO: %s device %lu: %s%s (%s)%s", t->r.jid,
-		    (unsigned long)t->r.dev, vname(t->r.ver), what, why,
+		xwarn("OMEMO: %s %sdevice %lu: %s (%s)%s", t->r.jid,
+		    vname(t->r.ver), (unsigned long)t->r.dev, what, why,
 		    P.lenient ? "" : ": not encrypting for it");
 	else
 		fail(code,
-		    xasprintf("%s: OMEMO device %lu: %s%s (%s); nothing sent",
-			t->r.jid, (unsigned long)t->r.dev, vname(t->r.ver),
+		    xasprintf("%s: OMEMO %sdevice %lu: %s (%s); nothing sent",
+			t->r.jid, vname(t->r.ver), (unsigned long)t->r.dev,
 			what, why));
 }
 
@@ -1037,7 +1037,13 @@ on_bundle(struct session *s, xmpp_stanza_t *st, void *ud)
 		err = condition(st);
 		bundle_problem(
 		    t, XEXIT_REJECTED, "its bundle cannot be fetched", err);
-	} else if (omemo_pep_parse_bundle_version(st, t->r.ver, &b, &err) < 0 ||
+	} else if (omemo_pep_parse_bundle_version(st, t->r.ver, &b, &err) < 0 &&
+	    strcmp(err, "no bundle in the reply") == 0) {
+		/* The node holds no item for the device (OMEMO 2 keeps
+		 * every device's bundle in one node). */
+		bundle_problem(t, XEXIT_REJECTED,
+		    "its bundle cannot be fetched", "no such item");
+	} else if (err != NULL ||
 	    omemo_process_bundle(P.o, t->r.jid, t->r.dev, &b, &err) < 0) {
 		bundle_problem(
 		    t, XEXIT_PROTOCOL, "its bundle is unusable", err);

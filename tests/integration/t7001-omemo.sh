@@ -270,4 +270,21 @@ ok_rc 0 "the store restored: exit 0"
 xt_bg_kill carolpeer
 xt_bg_wait carolpeer
 
+# --- a device dropped from the contact's lists is no longer encrypted for -------------
+
+for node in "eu.siacs.conversations.axolotl.devicelist|<list xmlns='eu.siacs.conversations.axolotl'><device id='4242'/></list>" \
+	"urn:xmpp:omemo:2:devices|<devices xmlns='urn:xmpp:omemo:2'><device id='4242'/></devices>"; do
+	printf '%s\n' "<iq type='set' id='p'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='${node%%|*}'><item id='current'>${node#*|}</item></publish></pubsub></iq>" >"$D/pub.xml"
+	run_stdin "$D/pub.xml" "$XSEND" -C "$bconf" --raw
+	[ "$RC" = 0 ] || diag "bob could not publish ${node%%|*}: $OUT $ERR"
+done
+run "$XROSTER" -C "$aconf" -J devices bob@localhost
+ok_rc 0 "bob's lists now name only device 4242: xroster devices exit 0"
+is "$(grep -c '"active":true' <<<"$OUT")" 0 "... bob's earlier devices are listed as inactive"
+like "$ERR" 'warning: OMEMO: bob@localhost (2 )?device 4242: its bundle cannot be fetched' \
+	"... and the new one without bundle is a warning"
+run "$XSEND" -C "$aconf" --omemo -m 'to the dropped devices' bob@localhost
+ok_rc 8 "xsend --omemo: exit 8, not a message to the dropped devices"
+like "$ERR" 'bob@localhost: OMEMO (2 )?device 4242: its bundle cannot be fetched' "... saying why"
+
 done_testing
