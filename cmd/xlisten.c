@@ -1312,13 +1312,9 @@ load_state(struct xlisten *x)
 static int
 open_omemo(struct xlisten *x)
 {
-	char *dir, *err = NULL;
+	char *err = NULL;
 
-	if ((dir = omemo_pep_store_dir(&err)) != NULL) {
-		x->omemo = omemo_open(dir, x->own_bare, &err);
-		free(dir);
-	}
-	if (x->omemo == NULL) {
+	if ((x->omemo = omemo_pep_open(x->own_bare, &err)) == NULL) {
 		xerror("%s", err);
 		free(err);
 		return XEXIT_CONFIG;

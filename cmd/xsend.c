@@ -1708,19 +1708,10 @@ new_session(struct xsend *x, struct xconfig *cfg)
 static int
 open_omemo(struct xsend *x, const struct xconfig *cfg)
 {
-	char *dir, *err = NULL, *me;
+	char *err = NULL;
 	size_t i;
 
-	if ((dir = omemo_pep_store_dir(&err)) == NULL) {
-		xerror("--omemo: %s; nothing sent", err);
-		free(err);
-		return XEXIT_CONFIG;
-	}
-	me = jid_bare_of(cfg->jid);
-	x->omemo = omemo_open(dir, me, &err);
-	free(dir);
-	free(me);
-	if (x->omemo == NULL) {
+	if ((x->omemo = omemo_pep_open(cfg->jid, &err)) == NULL) {
 		xerror("%s; nothing sent", err);
 		free(err);
 		return XEXIT_CONFIG;

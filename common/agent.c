@@ -1270,14 +1270,7 @@ settle_all(struct agent *a, int code)
 static int
 open_omemo(struct agent *a, char **errstr)
 {
-	char *dir = omemo_pep_store_dir(errstr), *me;
-
-	if (dir == NULL)
-		return -1;
-	me = jid_bare_of(a->cfg->jid);
-	a->omemo = omemo_open(dir, me, errstr);
-	free(dir);
-	free(me);
+	a->omemo = omemo_pep_open(a->cfg->jid, errstr);
 	return a->omemo ? 0 : -1;
 }
 

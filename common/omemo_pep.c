@@ -1362,3 +1362,18 @@ omemo_pep_seal_body(struct omemo *o, xmpp_stanza_t *msg, const char *body,
 	free(t);
 	return rc;
 }
+
+struct omemo *
+omemo_pep_open(const char *jid, char **errstr)
+{
+	char *dir = omemo_pep_store_dir(errstr), *me;
+	struct omemo *o;
+
+	if (dir == NULL)
+		return NULL;
+	me = jid_bare_of(jid);
+	o = omemo_open(dir, me, errstr);
+	free(dir);
+	free(me);
+	return o;
+}

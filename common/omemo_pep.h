@@ -228,6 +228,15 @@ int omemo_pep_seal_body(struct omemo *o, xmpp_stanza_t *msg, const char *body,
 void omemo_pep_release(void);
 
 /*
+ * omemo_pep_open()
+ *
+ * Opens the key store of 'jid' (its bare part) under
+ * omemo_pep_store_dir(): the store, or NULL with *errstr (one line,
+ * allocated).
+ */
+struct omemo *omemo_pep_open(const char *jid, char **errstr);
+
+/*
  * omemo_pep_store_dir()
  *
  * The directory of the key stores: $XDG_DATA_HOME/xmpptools/omemo, else

@@ -1282,6 +1282,33 @@ _xt_argv_xt_omemo() {
 	_xt_argv=("$XT_PYTHON" "$XT_PEER_DIR/omemo_peer.py" "${XT_PEER[@]:2}" "$@")
 }
 
+# xt_omemo_recv NAME USER STORE COUNT [ARGS...]: USER's OMEMO peer device
+# (kept in $XT_DIR/STORE, resource NAME) receiving COUNT messages in the
+# background (xt_bg NAME); returns once it is ready.
+xt_omemo_recv() {
+	local name=$1 user=$2 store=$3 count=$4
+	shift 4
+	rm -f "$XT_DIR/$name.ready"
+	xt_bg "$name" xt_omemo recv --jid "$user@localhost/$name" --password "$user-pw" \
+		--store "$XT_DIR/$store" --count "$count" --timeout 60 \
+		--ready "$XT_DIR/$name.ready" "$@"
+	xt_wait_file "$XT_DIR/$name.ready" 40 "$name" || {
+		diag "$(cat "$XT_DIR/$name.err")"
+		bail_out "the OMEMO peer $name is not ready"
+	}
+}
+
+# xt_omemo_messages NAME: the message records NAME's peer printed (not the
+# key-only ones).
+xt_omemo_messages() {
+	grep -F '"kind": "message"' "$XT_DIR/$1.out" | grep -vF '"empty": true'
+}
+
+# xt_omemo_device NAME: the id of NAME's peer device (its first record).
+xt_omemo_device() {
+	xt_json "$(grep -F '"kind": "device"' "$XT_DIR/$1.out" | head -1)" id
+}
+
 # ---------------------------------------------------------------------------
 # Fake server (tests/peer/fakeserver.py)
 

@@ -23,39 +23,15 @@ export XDG_DATA_HOME=$D/alice-data
 
 body=$'Grüße aus Köln — 東京 ✓ <b>&amp;</b>\nsecond line\n\n  indented last line'
 
-# peer_recv NAME USER STORE COUNT [ARGS...]: USER's OMEMO peer device
-# (kept in STORE) receiving COUNT messages in the background, ready.
-peer_recv() {
-	local name=$1 user=$2 store=$3 count=$4
-	shift 4
-	rm -f "$D/$name.ready"
-	xt_bg "$name" xt_omemo recv --jid "$user@localhost/$name" --password "$user-pw" \
-		--store "$D/$store" --count "$count" --timeout 60 --ready "$D/$name.ready" "$@"
-	xt_wait_file "$D/$name.ready" 40 "$name" || {
-		diag "$(cat "$D/$name.err")"
-		bail_out "the OMEMO peer $name is not ready"
-	}
-}
-
-# messages NAME: the message records of NAME's output (not the key-only ones).
-messages() {
-	grep -F '"kind": "message"' "$D/$1.out" | grep -vF '"empty": true'
-}
-
-# peer_device NAME: the id of NAME's device (its first record).
-peer_device() {
-	xt_json "$(grep -F '"kind": "device"' "$D/$1.out" | head -1)" id
-}
-
 # --- xsend --omemo to the independent peer --------------------------------------
 
-peer_recv bob1 bob bob1 1
-bob1=$(peer_device bob1)
+xt_omemo_recv bob1 bob bob1 1
+bob1=$(xt_omemo_device bob1)
 run "$XSEND" -C "$aconf" --omemo -m "$body" bob@localhost
 ok_rc 0 "xsend --omemo to the python-omemo peer: exit 0"
 xt_bg_wait bob1
 ok_rc 0 "the peer got one message"
-xt_json_load "$(messages bob1)"
+xt_json_load "$(xt_omemo_messages bob1)"
 is "${JSON[body]}" "$body" "python-omemo decrypts xsend's body exactly (UTF-8, markup, several lines)"
 is "${JSON[encrypted]}" 2 "... OMEMO 2, which the peer announces (t7003: a 0.3-only peer gets 0.3)"
 is "${JSON[error]}" null "... without error"
@@ -74,20 +50,20 @@ is "$(xt_json "$(grep "\"device\":$bob1" <<<"$OUT")" fingerprint)" "$peer_fp" \
 
 # --- two devices of bob, and alice's own other device ------------------------------
 
-peer_recv alice2 alice alice2 1
-alice2=$(peer_device alice2)
+xt_omemo_recv alice2 alice alice2 1
+alice2=$(xt_omemo_device alice2)
 xt_bg_kill alice2
 xt_bg_wait alice2
-peer_recv bob1 bob bob1 1
-peer_recv bob2 bob bob2 1
-bob2=$(peer_device bob2)
+xt_omemo_recv bob1 bob bob1 1
+xt_omemo_recv bob2 bob bob2 1
+bob2=$(xt_omemo_device bob2)
 run "$XSEND" -C "$aconf" --omemo -m 'to both of bob' bob@localhost
 ok_rc 0 "bob has a second device: exit 0"
 xt_bg_wait bob1
 xt_bg_wait bob2
-is "$(xt_json "$(messages bob1)" body)" 'to both of bob' "bob's first device decrypts it"
-is "$(xt_json "$(messages bob2)" body)" 'to both of bob' "... and his new second device too"
-xml=$(xt_json "$(messages bob2)" xml)
+is "$(xt_json "$(xt_omemo_messages bob1)" body)" 'to both of bob' "bob's first device decrypts it"
+is "$(xt_json "$(xt_omemo_messages bob2)" body)" 'to both of bob' "... and his new second device too"
+xml=$(xt_json "$(xt_omemo_messages bob2)" xml)
 like "$xml" "rid=.$alice2." "the message is also encrypted for alice's other device ($alice2)"
 unlike "$xml" "rid=.$alice_dev." "... not for the sending device itself"
 run "$XROSTER" -C "$aconf" -F '%d %t' devices bob@localhost
@@ -134,7 +110,7 @@ ok "... decrypted too" test "$(grep -c '"decrypt_error":null' "$D/bl.out")" -ge 
 # A reply from xsend goes back through the session the peer started.
 # (alice's offline messages come first: the peer devices of bob answered
 # the key exchanges of alice's xsend device with key-only messages.)
-peer_recv alice3 alice alice2 100
+xt_omemo_recv alice3 alice alice2 100
 XDG_DATA_HOME=$D/bob-data run "$XSEND" -C "$bconf" --omemo -m 'reply from bob' alice@localhost
 ok_rc 0 "bob replies with xsend --omemo: exit 0"
 xt_wait_grep "$D/alice3.out" 'reply from bob' 15 alice3 || diag "$(cat "$D/alice3.out")"

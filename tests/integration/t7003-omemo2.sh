@@ -23,39 +23,15 @@ export XDG_DATA_HOME=$D/alice-data
 
 body=$'Grüße aus Köln — 東京 ✓ <b>&amp;</b>\nsecond line\n\n  indented last line'
 
-# peer_recv NAME USER STORE COUNT [ARGS...]: USER's OMEMO peer device
-# (kept in STORE) receiving COUNT messages in the background, ready.
-peer_recv() {
-	local name=$1 user=$2 store=$3 count=$4
-	shift 4
-	rm -f "$D/$name.ready"
-	xt_bg "$name" xt_omemo recv --jid "$user@localhost/$name" --password "$user-pw" \
-		--store "$D/$store" --count "$count" --timeout 60 --ready "$D/$name.ready" "$@"
-	xt_wait_file "$D/$name.ready" 40 "$name" || {
-		diag "$(cat "$D/$name.err")"
-		bail_out "the OMEMO peer $name is not ready"
-	}
-}
-
-# messages NAME: the message records of NAME's output (not the key-only ones).
-messages() {
-	grep -F '"kind": "message"' "$D/$1.out" | grep -vF '"empty": true'
-}
-
-# peer_device NAME: the id of NAME's device (its first record).
-peer_device() {
-	xt_json "$(grep -F '"kind": "device"' "$D/$1.out" | head -1)" id
-}
-
 # --- xsend --omemo to a peer announcing both versions: OMEMO 2 --------------------
 
-peer_recv bob1 bob bob1 1
-bob1=$(peer_device bob1)
+xt_omemo_recv bob1 bob bob1 1
+bob1=$(xt_omemo_device bob1)
 run "$XSEND" -C "$aconf" --omemo -m "$body" bob@localhost
 ok_rc 0 "xsend --omemo to a peer announcing OMEMO 2: exit 0"
 xt_bg_wait bob1
 ok_rc 0 "the peer got one message"
-xt_json_load "$(messages bob1)"
+xt_json_load "$(xt_omemo_messages bob1)"
 is "${JSON[encrypted]}" 2 "... encrypted with OMEMO 2"
 is "${JSON[body]}" "$body" "python-omemo decrypts xsend's OMEMO 2 body exactly (UTF-8, markup, several lines)"
 is "${JSON[error]}" null "... without error"
@@ -84,12 +60,12 @@ is "$(grep -c '"device":' <<<"$OUT")" 1 "xroster devices: bob's device once (sam
 
 # --- a peer announcing only 0.3 gets 0.3 ------------------------------------------
 
-peer_recv carol1 carol carol1 1 --version 0.3
+xt_omemo_recv carol1 carol carol1 1 --version 0.3
 run "$XSEND" -C "$aconf" --omemo -m "$body" carol@localhost
 ok_rc 0 "xsend --omemo to a 0.3-only peer: exit 0"
 xt_bg_wait carol1
 ok_rc 0 "the peer got one message"
-xt_json_load "$(messages carol1)"
+xt_json_load "$(xt_omemo_messages carol1)"
 is "${JSON[encrypted]}" 0.3 "... encrypted with OMEMO 0.3"
 is "${JSON[body]}" "$body" "... the body exact"
 is "${JSON[error]}" null "... without error"
