@@ -638,13 +638,22 @@ fail(int code, char *why)
 struct ticket {
 	unsigned gen;
 	struct req r;
+	struct ticket *prev, *next; /* every ticket not yet answered */
 };
+
+/* The tickets in flight: omemo_pep_release() frees those that a run
+ * ended before their answer. */
+static struct ticket *tickets;
 
 static struct ticket *
 ticket_new(const char *jid, uint32_t dev, int self, int ver)
 {
 	struct ticket *t = xcalloc(1, sizeof(*t));
 
+	t->next = tickets;
+	if (tickets)
+		tickets->prev = t;
+	tickets = t;
 	t->gen = P.gen;
 	t->r.jid = xstrdup(jid);
 	t->r.dev = dev;
@@ -656,6 +665,12 @@ ticket_new(const char *jid, uint32_t dev, int self, int ver)
 static void
 ticket_free(struct ticket *t)
 {
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		tickets = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
 	free(t->r.jid);
 	free(t);
 }
@@ -1274,6 +1289,8 @@ omemo_pep_targets_version(struct omemo *o, int ver, const char *jid,
 void
 omemo_pep_release(void)
 {
+	while (tickets)
+		ticket_free(tickets);
 	P.gen++;
 	P.cb = NULL;
 	free(P.why);

@@ -224,7 +224,8 @@ int omemo_pep_seal_body(struct omemo *o, xmpp_stanza_t *msg, const char *body,
     const char *bare, const char *self, char **errstr);
 
 /* Releases what the last preparation kept (it may have been cut short by
- * the end of the run). */
+ * the end of the run), with the requests still unanswered: call it after
+ * session_free(), or once the session runs no more. */
 void omemo_pep_release(void);
 
 /*

@@ -12,7 +12,7 @@ xt_need server openssl slixmpp valgrind
 if ldd "$XSEND" 2>/dev/null | grep -q -e libasan -e libubsan; then
 	skip_all "the tools are built with AddressSanitizer (it checks instead)"
 fi
-plan 19
+plan 26
 
 xt_server_start
 alice=$(xt_config alice)
@@ -75,3 +75,22 @@ clean rlist "xroster list"
 vg presence "$XPRESENCE" -C "$alice" -w 150 get carol@localhost
 ok_rc 10 "xpresence get of an offline contact (exit 10)"
 clean presence "xpresence get"
+
+# OMEMO: bob's device is published first (a listener not under valgrind),
+# then an encrypted message waits offline for him, then he decrypts it.
+export XDG_DATA_HOME=$XT_DIR/data
+xt_bg pub "$XLISTEN" -C "$bob" --omemo -v -w 60
+xt_wait_grep "$XT_DIR/pub.err" 'OMEMO: device [0-9]+ is published' 30 pub ||
+	diag "bob's device was not published: $(cat "$XT_DIR/pub.err")"
+xt_bg_kill pub
+xt_bg_wait pub
+vg omemo "$XSEND" -C "$alice" -w 150 --omemo -m "encrypted under valgrind" bob@localhost
+ok_rc 0 "xsend --omemo"
+clean omemo "xsend --omemo"
+vg olisten "$XLISTEN" -C "$bob" --omemo -c 1 -F '%E %b' -w 150
+ok_rc 0 "xlisten --omemo -c 1"
+clean olisten "xlisten --omemo (a key exchange: the bundle is published again)"
+like "$OUT" '^[0-9]+ encrypted under valgrind$' "xlisten decrypted it"
+vg devices "$XROSTER" -C "$alice" -w 150 devices bob@localhost
+ok_rc 0 "xroster devices"
+clean devices "xroster devices"
