@@ -123,7 +123,7 @@ for p in a b c d; do
 	xt_bg_wait "peer$p"
 	ok_rc 0 "peer $p sent its 100 messages"
 done
-run "$XLISTEN" -C "$XT_DIR/carl.conf" --resource c2 -c "$((400 - handled))" -w 30 -F '%i'
+run "$XLISTEN" -C "$XT_DIR/carl.conf" --resource c2 -c "$((400 - handled))" -w 90 -F '%i'
 ok_rc 0 "the next run takes the other $((400 - handled))"
 cat "$XT_DIR/c1.ids" >"$XT_DIR/all.ids"
 printf '%s\n' "$OUT" >>"$XT_DIR/all.ids"
