@@ -129,8 +129,11 @@ struct xlisten {
 	int from_cursor; /* the catch-up started from a recorded id */
 	int caught_up; /* this connection read the archive from the cursor */
 
-	/* --omemo: the key store */
+	/* --omemo: the key store; a publication of the device runs, and
+	 * another (with the bundle) is due after it */
 	struct omemo *omemo;
+	int publishing;
+	int publish_again;
 
 	/* --exec */
 	struct exec *ex;
@@ -746,11 +749,36 @@ handle_message(struct xlisten *x, xmpp_stanza_t *st, const char *sid,
 }
 
 static void
+on_published(struct session *s, int code, const char *why, void *ud);
+
+/*
+ * Publishes the device (with 'force', the bundle too).  One publication
+ * at a time: a burst of key exchanges (a catch-up) asks again while one
+ * runs, and gets one more once it is done, not one each.
+ */
+static void
+publish(struct xlisten *x, int force)
+{
+	if (x->publishing) {
+		x->publish_again |= force;
+		return;
+	}
+	x->publishing = 1;
+	omemo_pep_publish(x->s, x->omemo, force, on_published, x);
+}
+
+static void
 on_published(struct session *s, int code, const char *why, void *ud)
 {
 	struct xlisten *x = ud;
 
 	(void)s;
+	x->publishing = 0;
+	if (code == 0 && x->publish_again) {
+		x->publish_again = 0;
+		publish(x, 1);
+		return;
+	}
 	if (code == 0) {
 		xdebug(1, "OMEMO: device %lu is published",
 		    (unsigned long)omemo_device_id(x->omemo));
@@ -799,7 +827,7 @@ decrypt(struct xlisten *x, xmpp_stanza_t *msg, struct orecord *r,
 		free(shown);
 	}
 	if (prekey)
-		omemo_pep_publish(x->s, x->omemo, 1, on_published, x);
+		publish(x, 1);
 	util_secure_free(body);
 	free(err);
 	free(bare);
@@ -1171,8 +1199,11 @@ on_online(struct session *s, void *ud)
 	online_keepalive(s, x->keepalive_ms);
 	if (session_resumed(s))
 		return; /* the server kept our presence, rooms and carbons */
-	if (x->omemo) /* contacts find this device and its keys */
-		omemo_pep_publish(s, x->omemo, 0, on_published, x);
+	if (x->omemo) { /* contacts find this device and its keys */
+		x->publishing = 0; /* one of a lost stream answers no more */
+		publish(x, x->publish_again);
+		x->publish_again = 0;
+	}
 
 	/* Initial presence: the server sends stored offline messages. */
 	memset(&spec, 0, sizeof(spec));

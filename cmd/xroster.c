@@ -124,7 +124,8 @@ struct xroster {
 	/* devices, trust, distrust */
 	struct omemo *omemo;
 	char *own_bare;
-	char *device; /* trust, distrust: the device id or fingerprint */
+	char *device; /* trust, distrust: the device id, or the fingerprint as
+		       * fp_norm() writes it */
 };
 
 static struct poptOption options[] = {
@@ -834,32 +835,37 @@ print_device(struct xroster *x, const char *jid, unsigned long id,
 }
 
 /* A fingerprint as compared: hex digits only, lower case, without the
- * key type byte 05 of a 66-digit one. */
-static void
-fp_norm(const char *in, char *out, size_t len)
+ * key type byte 05 of a 66-digit one, into 'out' (at least 67 bytes).
+ * Returns 0, or -1 when 'in' holds anything but hex digits, spaces and
+ * colons, or not 64 digits (66 with the 05). */
+static int
+fp_norm(const char *in, char *out)
 {
 	size_t n = 0;
 
-	for (; *in && n + 1 < len; in++)
-		if (isxdigit((unsigned char)*in))
+	for (; *in; in++)
+		if (isxdigit((unsigned char)*in) && n < 66)
 			out[n++] = (char)tolower((unsigned char)*in);
+		else if (*in != ' ' && *in != ':')
+			return -1;
 	out[n] = '\0';
 	if (n == 66 && out[0] == '0' && out[1] == '5')
-		memmove(out, out + 2, n - 1);
+		memmove(out, out + 2, n -= 2);
+	out[n] = '\0';
+	return n == 64 ? 0 : -1;
 }
 
 /* trust, distrust: is 'd' the device the command names? */
 static int
 is_named(const struct xroster *x, const struct omemo_device *d)
 {
-	char a[80], b[80];
+	char fp[67];
 	unsigned long n;
 
 	if (util_parse_ulong(x->device, 1, 0x7fffffffUL, &n) == 0)
 		return n == (unsigned long)d->id;
-	fp_norm(x->device, a, sizeof(a));
-	fp_norm(d->fingerprint ? d->fingerprint : "", b, sizeof(b));
-	return strcmp(a, b) == 0;
+	return d->fingerprint && fp_norm(d->fingerprint, fp) == 0 &&
+	    strcmp(fp, x->device) == 0;
 }
 
 /* Every known device of the JID (this one first for the own account), or
@@ -898,7 +904,7 @@ on_devices(struct session *s, int code, const char *why, void *ud)
 {
 	struct xroster *x = ud;
 	const char *v = x->verb->name;
-	char *err = NULL, fp[80];
+	char *err = NULL;
 	uint32_t dev = 0;
 	unsigned long n;
 	int trust;
@@ -909,9 +915,8 @@ on_devices(struct session *s, int code, const char *why, void *ud)
 		    strcmp(v, "trust") == 0 ? OMEMO_TRUSTED : OMEMO_DISTRUSTED;
 		if (util_parse_ulong(x->device, 1, 0x7fffffffUL, &n) == 0)
 			dev = (uint32_t)n;
-		fp_norm(x->device, fp, sizeof(fp));
-		if (omemo_set_trust(x->omemo, x->jids[0], dev, dev ? NULL : fp,
-			trust, &err) < 0) {
+		if (omemo_set_trust(x->omemo, x->jids[0], dev,
+			dev ? NULL : x->device, trust, &err) < 0) {
 			xerror("%s; nothing changed", err);
 			free(err);
 			session_finish(s, XEXIT_REJECTED);
@@ -947,22 +952,18 @@ args_devices(struct xroster *x, int argc, const char **argv)
 static int
 args_trust(struct xroster *x, int argc, const char **argv)
 {
-	const char *p;
-	size_t hex = 0;
+	char fp[67];
 	unsigned long n;
 
 	(void)argc;
-	for (p = argv[1]; *p; p++)
-		if (isxdigit((unsigned char)*p))
-			hex++;
-		else if (*p != ' ' && *p != ':')
-			break;
-	if (util_parse_ulong(argv[1], 1, 0x7fffffffUL, &n) < 0 &&
-	    (*p != '\0' || (hex != 64 && hex != 66)))
+	if (util_parse_ulong(argv[1], 1, 0x7fffffffUL, &n) == 0)
+		x->device = xstrdup(argv[1]);
+	else if (fp_norm(argv[1], fp) == 0)
+		x->device = xstrdup(fp); /* compared in this form */
+	else
 		return xtool_usage("%s: '%s' is neither a device id nor a "
 				   "fingerprint (64 hex digits)",
 		    argv[0], argv[1]);
-	x->device = xstrdup(argv[1]);
 	return args_jids(x, 1, argv);
 }
 

@@ -183,45 +183,35 @@ omemo_pep_parse_devicelist_version(
 	return 0;
 }
 
-/* The OMEMO 2 <bundle/> of 'b' into the new stanza 'bundle'. */
-static xmpp_stanza_t *
-bundle2(xmpp_stanza_t *bundle, const struct omemo_bundle *b)
-{
-	xmpp_stanza_t *c, *pks;
-	size_t i;
+/* The element and attribute names of a bundle in each version. */
+struct bundle_names {
+	const char *ns, *spk, *spk_id, *spks, *ik, *pk, *pk_id;
+};
 
-	xmpp_stanza_set_name(bundle, "bundle");
-	xmpp_stanza_set_ns(bundle, NS_OMEMO2);
-	c = child(bundle, "spk", NULL, b->spk);
-	set_uint(c, "id", b->spk_id);
-	child(bundle, "spks", NULL, b->spk_sig);
-	child(bundle, "ik", NULL, b->ik);
-	pks = child(bundle, "prekeys", NULL, NULL);
-	for (i = 0; i < b->npk; i++) {
-		c = child(pks, "pk", NULL, b->pk[i].pub);
-		set_uint(c, "id", b->pk[i].id);
-	}
-	return bundle;
-}
+static const struct bundle_names bundle03 = { NS_OMEMO, "signedPreKeyPublic",
+	"signedPreKeyId", "signedPreKeySignature", "identityKey",
+	"preKeyPublic", "preKeyId" };
+static const struct bundle_names bundle2 = { NS_OMEMO2, "spk", "id", "spks",
+	"ik", "pk", "id" };
 
 xmpp_stanza_t *
 omemo_pep_bundle(xmpp_ctx_t *ctx, const struct omemo_bundle *b)
 {
+	const struct bundle_names *nm =
+	    b->version == OMEMO_V2 ? &bundle2 : &bundle03;
 	xmpp_stanza_t *bundle = xmpp_stanza_new(ctx), *c, *pks;
 	size_t i;
 
-	if (b->version == OMEMO_V2)
-		return bundle2(bundle, b);
 	xmpp_stanza_set_name(bundle, "bundle");
-	xmpp_stanza_set_ns(bundle, NS_OMEMO);
-	c = child(bundle, "signedPreKeyPublic", NULL, b->spk);
-	set_uint(c, "signedPreKeyId", b->spk_id);
-	child(bundle, "signedPreKeySignature", NULL, b->spk_sig);
-	child(bundle, "identityKey", NULL, b->ik);
+	xmpp_stanza_set_ns(bundle, nm->ns);
+	c = child(bundle, nm->spk, NULL, b->spk);
+	set_uint(c, nm->spk_id, b->spk_id);
+	child(bundle, nm->spks, NULL, b->spk_sig);
+	child(bundle, nm->ik, NULL, b->ik);
 	pks = child(bundle, "prekeys", NULL, NULL);
 	for (i = 0; i < b->npk; i++) {
-		c = child(pks, "preKeyPublic", NULL, b->pk[i].pub);
-		set_uint(c, "preKeyId", b->pk[i].id);
+		c = child(pks, nm->pk, NULL, b->pk[i].pub);
+		set_uint(c, nm->pk_id, b->pk[i].id);
 	}
 	return bundle;
 }
@@ -247,7 +237,7 @@ omemo_pep_parse_bundle_version(
 	xmpp_stanza_t *bundle = payload_of(st, version, "bundle", "bundle"), *c,
 		      *pks;
 	int v2 = version == OMEMO_V2;
-	const char *idattr = v2 ? "id" : "preKeyId";
+	const struct bundle_names *nm = v2 ? &bundle2 : &bundle03;
 	uint32_t id;
 
 	memset(b, 0, sizeof(*b));
@@ -256,25 +246,22 @@ omemo_pep_parse_bundle_version(
 		return -1;
 	}
 	b->version = v2 ? OMEMO_V2 : OMEMO_V03;
-	c = xmpp_stanza_get_child_by_name(
-	    bundle, v2 ? "spk" : "signedPreKeyPublic");
+	c = xmpp_stanza_get_child_by_name(bundle, nm->spk);
 	if ((b->spk = b64_text(c)) == NULL ||
-	    (b->spk_id = get_uint(c, v2 ? "id" : "signedPreKeyId")) == 0)
+	    (b->spk_id = get_uint(c, nm->spk_id)) == 0)
 		return bundle_fail(b, errstr, "signed pre-key");
-	c = xmpp_stanza_get_child_by_name(
-	    bundle, v2 ? "spks" : "signedPreKeySignature");
+	c = xmpp_stanza_get_child_by_name(bundle, nm->spks);
 	if ((b->spk_sig = b64_text(c)) == NULL)
 		return bundle_fail(b, errstr, "signed pre-key signature");
-	c = xmpp_stanza_get_child_by_name(bundle, v2 ? "ik" : "identityKey");
+	c = xmpp_stanza_get_child_by_name(bundle, nm->ik);
 	if ((b->ik = b64_text(c)) == NULL)
 		return bundle_fail(b, errstr, "identity key");
 	pks = xmpp_stanza_get_child_by_name(bundle, "prekeys");
 	for (c = pks ? xmpp_stanza_get_children(pks) : NULL; c;
 	     c = xmpp_stanza_get_next(c)) {
 		if (!xmpp_stanza_is_tag(c) ||
-		    strcmp(xmpp_stanza_get_name(c),
-			v2 ? "pk" : "preKeyPublic") != 0 ||
-		    (id = get_uint(c, idattr)) == 0)
+		    strcmp(xmpp_stanza_get_name(c), nm->pk) != 0 ||
+		    (id = get_uint(c, nm->pk_id)) == 0)
 			continue;
 		b->pk = xrealloc(b->pk, (b->npk + 1) * sizeof(*b->pk));
 		b->pk[b->npk].id = id;
@@ -1240,13 +1227,6 @@ omemo_pep_version_for(struct omemo *o, const char *jid)
 		v2 |= d[i].active2;
 	omemo_devices_free(d, nd);
 	return v2 ? OMEMO_V2 : OMEMO_V03;
-}
-
-size_t
-omemo_pep_targets(
-    struct omemo *o, const char *jid, const char *self, struct omemo_target **t)
-{
-	return omemo_pep_targets_version(o, OMEMO_V03, jid, self, t);
 }
 
 size_t

@@ -191,18 +191,14 @@ void omemo_pep_fetch(struct session *s, struct omemo *o,
     const char *const *jids, size_t n, omemo_pep_cb cb, void *ud);
 
 /*
- * omemo_pep_targets()
+ * omemo_pep_targets_version()
  *
- * The devices one message to 'jid' is encrypted for: the usable devices of
- * 'jid' with a session, then those of the account 'self' other than this
- * one.  *t allocated (caller frees; the jid strings are borrowed from the
- * arguments); returns their number, or 0 when 'jid' has none.
+ * The devices one message to 'jid' in version 'ver' is encrypted for: the
+ * usable devices of 'jid' in its device list of that version with a
+ * session of that version, then those of the account 'self' other than
+ * this one.  *t allocated (caller frees; the jid strings are borrowed from
+ * the arguments); returns their number, or 0 when 'jid' has none.
  */
-size_t omemo_pep_targets(struct omemo *o, const char *jid, const char *self,
-    struct omemo_target **t);
-
-/* The same for version 'ver' (omemo_pep_targets(): OMEMO_V03): devices in
- * the device list of that version with a session of that version. */
 size_t omemo_pep_targets_version(struct omemo *o, int ver, const char *jid,
     const char *self, struct omemo_target **t);
 

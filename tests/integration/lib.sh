@@ -428,6 +428,17 @@ xt_wait_file() {
 
 # xt_need PROGRAM...: skip_all unless each is there. "slixmpp" means:
 # $XT_PYTHON can import slixmpp.
+# _xt_need_python "MODULE..." PACKAGES: skip_all unless $XT_PYTHON finds
+# every module (find_spec locates a package without the cost of importing
+# it).
+_xt_need_python() {
+	# shellcheck disable=SC2086 # $1: the modules, one a word
+	"$XT_PYTHON" -c 'import importlib.util, sys
+sys.exit(any(importlib.util.find_spec(m) is None for m in sys.argv[1:]))' $1 \
+		>/dev/null 2>&1 ||
+		skip_all "$XT_PYTHON cannot import ${1// /, } $2"
+}
+
 xt_need() {
 	local p
 	for p in "$@"; do
@@ -439,10 +450,11 @@ xt_need() {
 			esac
 			;;
 		slixmpp)
-			# find_spec locates the package without the cost of importing it
-			"$XT_PYTHON" -c 'import importlib.util, sys
-sys.exit(importlib.util.find_spec("slixmpp") is None)' >/dev/null 2>&1 ||
-				skip_all "$XT_PYTHON cannot import slixmpp (python3-slixmpp)"
+			_xt_need_python slixmpp "(python3-slixmpp)"
+			;;
+		omemo) # the OMEMO peer, tests/peer/omemo_peer.py
+			_xt_need_python "omemo oldmemo twomemo xmlschema" \
+				"(python3-omemo python3-oldmemo python3-twomemo python3-xmlschema)"
 			;;
 		*)
 			command -v "$p" >/dev/null 2>&1 || skip_all "$p is not installed"
