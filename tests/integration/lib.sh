@@ -670,8 +670,11 @@ _xt_fingerprint() {
 # --- Prosody
 
 _xt_prosody_config() {
-	local s=$1 c2s="$XT_PORT" sasl='' mam='"mam";' https='' http_off='"http"; ' upload=''
+	local s=$1 c2s="$XT_PORT" sasl='' mam='"mam";' https='' http_off='"http"; ' upload='' pep=''
 	xt_setup direct-tls-only && c2s=''
+	# PEP (XEP-0163, OMEMO's device lists and bundles) only when SETUP says
+	# pep: the other tests run on a server as it was before.
+	xt_setup pep && pep='"pep";'
 	# Message archive (XEP-0313, xlisten --state) unless SETUP says no-mam.
 	xt_setup no-mam && mam=''
 	# PLAIN only, as a server whose accounts live in LDAP offers.
@@ -712,7 +715,7 @@ network_settings = { nagle = false }
 
 modules_enabled = {
 	"roster"; "saslauth"; "tls"; "disco"; "ping"; "smacks";
-	"offline"; "carbons"; "version"; "posix"; "pep"; $mam
+	"offline"; "carbons"; "version"; "posix"; $pep $mam
 }
 archive_expires_after = "1w"
 default_archive_policy = true
@@ -784,7 +787,11 @@ _xt_prosody_accounts() {
 # calling user, no epmd, the Erlang distribution on a loopback port)
 
 _xt_ejabberd_config() {
-	local s=$1 dist_port=$2 cookie starttls='' scram=sha mam https='' upload=''
+	local s=$1 dist_port=$2 cookie starttls='' scram=sha mam https='' upload='' pubsub=''
+	# PEP (XEP-0163, OMEMO's device lists and bundles) only when SETUP says
+	# pep: mod_pubsub changes what ejabberd does around presence.
+	xt_setup pep &&
+		pubsub=$'  mod_pubsub:\n    access_createnode: local\n    plugins:\n      - flat\n      - pep'
 	# Message archive (XEP-0313, xlisten --state) only when SETUP says mam:
 	# ejabberd writes each message to a Mnesia disc table, which makes a
 	# stream of 10,000 messages take minutes instead of a second.
@@ -910,11 +917,7 @@ $mam
   mod_offline:
     access_max_user_messages: max_user_offline_messages
   mod_ping: {}
-  mod_pubsub:
-    access_createnode: local
-    plugins:
-      - flat
-      - pep
+$pubsub
   mod_privacy: {}
   mod_register:
     access: register
@@ -1025,7 +1028,9 @@ _xt_server_up() {
 # XEP-0313: Prosody keeps one anyway, ejabberd only then), no-mam (none on
 # either), upload (an XEP-0363
 # service, upload.localhost, on https://localhost:XT_HTTPS_PORT, limit 1
-# MiB), upload-http (the same, handing out http:// slots).
+# MiB), upload-http (the same, handing out http:// slots), pep (XEP-0163
+# personal eventing, which OMEMO needs: Prosody's mod_pep, ejabberd's
+# mod_pubsub with the pep plugin).
 xt_server_start() {
 	local s=$XT_SERVER_DIR tries rc=1 accounts_pid='' dist_port=''
 	[ -z "$XT_SERVER_PID" ] || return 0

@@ -14,7 +14,7 @@ if ldd "$XSEND" 2>/dev/null | grep -q -e libasan -e libubsan; then
 fi
 plan 26
 
-xt_server_start
+xt_server_start pep
 alice=$(xt_config alice)
 bob=$(xt_config bob)
 

@@ -13,7 +13,7 @@ set -u
 xt_need server openssl slixmpp omemo
 plan 54
 
-xt_server_start
+xt_server_start pep
 
 
 fp_ere='^[0-9a-f]{8}( [0-9a-f]{8}){7}$'

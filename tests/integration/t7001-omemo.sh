@@ -16,7 +16,7 @@ set -u
 
 xt_need server
 
-xt_server_start
+xt_server_start pep
 aconf=$(xt_config alice)
 bconf=$(xt_config bob)
 cconf=$(xt_config carol)

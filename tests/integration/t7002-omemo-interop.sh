@@ -13,7 +13,7 @@ set -u
 
 xt_need server slixmpp omemo
 
-xt_server_start
+xt_server_start pep
 aconf=$(xt_config alice)
 bconf=$(xt_config bob)
 D=$XT_DIR
